@@ -1,0 +1,5 @@
+"""Allow ``python -m oersite``."""
+
+from oersite.cli import main
+
+main()

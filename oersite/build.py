@@ -1,0 +1,68 @@
+"""``oersite build``: the whole pipeline, one phase per line.
+
+config -> pages -> execution -> rendering.  Each phase is a plain function in
+its own module; this one only passes their results along and times them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from oersite.config import Course
+from oersite.execute import NotebookResult, Reporter, execute_notebooks
+from oersite.render import render_site
+from oersite.toc import Page, read_pages
+
+#: Where a course's build goes unless told otherwise, as in Jupyter Book.
+BUILD_DIR = "_build"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build made: for the summary line and for tests."""
+
+    output_dir: Path
+    pages: list[Page]
+    notebooks: list[NotebookResult]
+    warnings: list[str]
+    seconds: float
+    log_path: Path
+
+    def count(self, status: str) -> int:
+        return sum(1 for result in self.notebooks if result.status == status)
+
+
+def build_dir(course: Course) -> Path:
+    return course.root / BUILD_DIR
+
+
+def default_output_dir(course: Course) -> Path:
+    return build_dir(course) / "html"
+
+
+def build_course(
+    course: Course,
+    output_dir: Path | None = None,
+    *,
+    strict: bool = False,
+    reporter: Reporter | None = None,
+) -> BuildReport:
+    """Build the course's website into ``output_dir`` (default ``_build/html``)."""
+    started = time.perf_counter()
+    output_dir = (output_dir or default_output_dir(course)).resolve()
+    work_dir = build_dir(course) / ".oersite"
+
+    pages = read_pages(course)
+    notebooks = execute_notebooks(course, pages, work_dir / "executed", reporter)
+    rendered = render_site(course, notebooks, output_dir, work_dir, warnings_are_errors=strict)
+
+    return BuildReport(
+        output_dir=output_dir,
+        pages=pages,
+        notebooks=notebooks,
+        warnings=rendered.warnings,
+        seconds=time.perf_counter() - started,
+        log_path=rendered.log_path,
+    )

@@ -1,0 +1,288 @@
+"""Load ``_config.yml`` once, validate it, and hand out a typed ``Course``.
+
+A course is a Jupyter Book 1 project: ``_config.yml`` and a ``_toc.yml``.
+Jupyter Book's own keys are passed through untouched (so any existing book
+builds unchanged); oersite's settings live in their own ``oersite:`` section,
+described by the dataclasses below: each key's type, default and meaning in
+one place.  Loading collects every problem with its key path and reports them
+together, once; nothing downstream reads raw YAML.
+
+Precedence, lowest first: the defaults below, ``_config.yml``, command-line
+flags (flags that were not given are ``None`` and never override the file).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from oersite.errors import ConfigError
+
+CONFIG_FILE = "_config.yml"
+#: Where a table of contents is looked for, in order: a plain Jupyter Book
+#: keeps it beside ``_config.yml``; oersite's layout keeps pages in ``book/``.
+TOC_CANDIDATES = ("_toc.yml", "book/_toc.yml")
+
+
+def _doc(text: str, default: Any = None, **kwargs: Any) -> Any:
+    """A dataclass field with its documentation next to its default."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"doc": text}, **kwargs)
+    return field(default=default, metadata={"doc": text}, **kwargs)
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """Where the course's datasets are, so notebooks find them everywhere."""
+
+    folder: str = _doc(
+        "Folder of the course's datasets, relative to the course root. Notebooks find it "
+        "through the COURSE_DATA environment variable, which the build sets to this folder.",
+        "data",
+    )
+    hub_path: str = _doc(
+        "Where the hubs mount that folder read-only; COURSE_DATA points there on a hub.",
+        "/srv/course-data",
+    )
+
+
+@dataclass(frozen=True)
+class ExecuteSettings:
+    """How notebooks are executed (Jupyter Book's ``execute:`` section still applies)."""
+
+    jobs: int = _doc("Notebooks executed at once; 0 means one per CPU core.", 0)
+
+
+@dataclass(frozen=True)
+class LaunchSettings:
+    """The "Open in hub" and "Try now" buttons on notebook pages."""
+
+    enabled: bool = _doc("Show the launch buttons on notebook pages.", True)
+    hub_url: str = _doc("Base URL of the persistent course hub (single sign-on).", "http://127.0.0.1:8000")
+    try_url: str = _doc("Base URL of the ephemeral 'Try now' hub.", "http://127.0.0.1:8001")
+    interface: str = _doc("What students land in: 'lab' (JupyterLab) or 'classic' (the classic notebook).", "lab")
+    clone_folder: str = _doc("Folder in the student's home that nbgitpuller clones the course into.", "course")
+    repository: str | None = _doc(
+        "Git repository the hubs pull notebooks from; defaults to Jupyter Book's repository.url. "
+        "A relative path means a local repository relative to the course root.",
+    )
+    branch: str | None = _doc("Branch to pull; defaults to Jupyter Book's repository.branch, else 'main'.")
+
+
+@dataclass(frozen=True)
+class OersiteSettings:
+    """The ``oersite:`` section of ``_config.yml``."""
+
+    data: DataSettings = _doc("Course datasets.", DataSettings())
+    execute: ExecuteSettings = _doc("Notebook execution.", ExecuteSettings())
+    launch: LaunchSettings = _doc("Launch buttons.", LaunchSettings())
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Jupyter Book's ``execute:`` section, as the executor needs it."""
+
+    mode: str
+    timeout: int
+    allow_errors: bool
+    exclude_patterns: tuple[str, ...]
+    run_in_temp: bool
+    jobs: int
+
+
+@dataclass(frozen=True)
+class Course:
+    """Everything the pipeline needs to know about one course, validated."""
+
+    root: Path
+    config_path: Path
+    toc_path: Path
+    book: dict[str, Any]
+    settings: OersiteSettings
+    execution: Execution
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / self.settings.data.folder
+
+    def relative(self, path: Path) -> str:
+        """A path as the user knows it: relative to the course root when inside it."""
+        try:
+            return path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def load_course(source: Path | str = ".", *, jobs: int | None = None) -> Course:
+    """Read and validate the course at ``source``; raise ``ConfigError`` on any problem."""
+    root = Path(source).resolve()
+    config_path = root / CONFIG_FILE
+    if not root.is_dir():
+        raise ConfigError(f"{source}: no such folder; give the folder that holds {CONFIG_FILE}")
+    if not config_path.is_file():
+        raise ConfigError(
+            f"{_shown(config_path)}: not found; run oersite in the course folder or pass it: oersite build COURSE"
+        )
+    raw = read_yaml(config_path)
+    errors: list[str] = []
+    section = raw.pop("oersite", None)
+    if section is None:
+        section = {}
+    settings = _load_dataclass(OersiteSettings, section, "oersite", errors)
+    execution = _execution(raw.get("execute") or {}, settings, jobs, errors)
+    _validate_launch(settings.launch, errors)
+    _validate_book(raw, errors)
+    if errors:
+        where = _shown(config_path)
+        raise ConfigError("\n".join(f"{where}: {message}" for message in errors))
+    toc_path = _find_toc(root)
+    return Course(root, config_path, toc_path, raw, settings, execution)
+
+
+def _shown(path: Path) -> str:
+    """A path for messages: relative to the working folder when that is shorter."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A YAML mapping from ``path``; a syntax error is one line naming file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{_shown(path)}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{_shown(path)}{line}: not valid YAML ({problem}); fix the syntax there") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{_shown(path)}: expected key: value pairs at the top, found {type(data).__name__}")
+    return data
+
+
+def _load_dataclass(cls: type, raw: Any, keypath: str, errors: list[str]) -> Any:
+    """Build ``cls`` from ``raw``, appending a message per problem to ``errors``."""
+    if not isinstance(raw, dict):
+        errors.append(f"{keypath}: expected a section of key: value pairs, found {raw!r}")
+        return cls()
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        path = f"{keypath}.{key}"
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
+            errors.append(f"{path}: unknown key; {hint}")
+            continue
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            values[key] = _load_dataclass(hint, value if value is not None else {}, path, errors)
+        elif _type_ok(hint, value):
+            values[key] = value
+        else:
+            errors.append(f"{path}: expected {_type_name(hint)}, found {value!r}")
+    return cls(**values)
+
+
+def _type_ok(hint: Any, value: Any) -> bool:
+    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    for kind in allowed:
+        if kind is type(None) and value is None:
+            return True
+        if kind is int and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if kind in (str, bool) and isinstance(value, kind):
+            return True
+    return False
+
+
+def _type_name(hint: Any) -> str:
+    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    names = {str: "text", int: "a whole number", bool: "true or false", type(None): "nothing"}
+    return " or ".join(names.get(kind, str(kind)) for kind in allowed)
+
+
+def _execution(section: Any, settings: OersiteSettings, jobs: int | None, errors: list[str]) -> Execution:
+    """Read Jupyter Book's ``execute:`` section with Jupyter Book's defaults."""
+    if not isinstance(section, dict):
+        errors.append(f"execute: expected a section of key: value pairs, found {section!r}")
+        section = {}
+    mode = section.get("execute_notebooks", "auto")
+    if mode is False:  # YAML reads a bare `off` as false
+        mode = "off"
+    if mode not in ("auto", "force", "cache", "off", "inline"):
+        errors.append(f"execute.execute_notebooks: expected one of auto, force, cache, off, inline; found {mode!r}")
+    timeout = section.get("timeout", 30)
+    if not isinstance(timeout, int) or isinstance(timeout, bool):
+        errors.append(f"execute.timeout: expected a number of seconds, found {timeout!r}")
+        timeout = 30
+    jobs = settings.execute.jobs if jobs is None else jobs
+    if jobs < 0:
+        errors.append(f"oersite.execute.jobs: expected 0 (one per core) or more, found {jobs}")
+    return Execution(
+        mode=str(mode),
+        timeout=timeout,
+        allow_errors=bool(section.get("allow_errors", False)),
+        exclude_patterns=tuple(section.get("exclude_patterns") or ()),
+        run_in_temp=bool(section.get("run_in_temp", False)),
+        jobs=jobs if jobs > 0 else (os.cpu_count() or 1),
+    )
+
+
+def _validate_launch(launch: LaunchSettings, errors: list[str]) -> None:
+    for key in ("hub_url", "try_url"):
+        url = getattr(launch, key)
+        problem = _hub_url_problem(url)
+        if problem:
+            errors.append(f"oersite.launch.{key}: {problem}")
+    if launch.interface not in ("lab", "classic"):
+        errors.append(f"oersite.launch.interface: expected 'lab' or 'classic', found {launch.interface!r}")
+    folder = launch.clone_folder
+    if not folder or folder.startswith("/") or ".." in Path(folder).parts:
+        errors.append(f"oersite.launch.clone_folder: expected a folder name inside the home folder, found {folder!r}")
+
+
+def _hub_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a hub's base URL, or None when it can."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"expected an http:// or https:// URL, found {url!r}"
+    if parts.query or parts.fragment:
+        return f"expected a base URL without ?query or #fragment, found {url!r}"
+    return None
+
+
+def _validate_book(raw: dict[str, Any], errors: list[str]) -> None:
+    """Check Jupyter Book's part against Jupyter Book's own JSON schema."""
+    from jupyter_book.config import get_validator
+
+    for problem in sorted(get_validator().iter_errors(raw), key=lambda e: list(e.path)):
+        key = ".".join(str(p) for p in problem.path) or "(top level)"
+        errors.append(f"{key}: {problem.message}")
+
+
+def _find_toc(root: Path) -> Path:
+    for candidate in TOC_CANDIDATES:
+        if (root / candidate).is_file():
+            return root / candidate
+    raise ConfigError(
+        f"{_shown(root)}: no table of contents; create {' or '.join(TOC_CANDIDATES)} "
+        "(jupyter-book toc from-project can make one)"
+    )

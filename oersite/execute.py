@@ -1,0 +1,282 @@
+"""Execute the course's notebooks before Sphinx renders them.
+
+Why not let myst-nb execute them: myst-nb runs notebooks one after another
+inside Sphinx's read phase, its jupyter-cache keys a notebook on its code
+alone (two notebooks with equal code in different folders share outputs, and
+an edited data file changes nothing), and a failing cell surfaces as a Sphinx
+warning with a traceback.  Here notebooks run concurrently with nbclient,
+each result is cached under a key of everything that changes its outputs, and
+a failure becomes one line naming notebook, cell and exception.
+
+The Sphinx extension (``oersite.sphinx_ext``) then hands myst-nb the executed
+copy with execution switched off for that file.
+
+Jupyter Book's ``execute:`` settings keep their meaning: ``off`` runs nothing,
+``auto`` runs notebooks that have no stored outputs, ``cache`` runs what
+changed, ``force`` runs everything every time; ``exclude_patterns``,
+``timeout``, ``allow_errors`` and ``run_in_temp`` apply as documented by
+Jupyter Book.  ``inline`` and text-based (MyST Markdown) notebooks are left to
+myst-nb.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from oersite.config import Course
+from oersite.errors import NotebookError
+from oersite.toc import Page
+
+#: Environment variable through which notebooks find the course's datasets,
+#: the same name in the build and on the hubs (see notebooks/course_data.py).
+DATA_ENV = "COURSE_DATA"
+
+
+@dataclass(frozen=True)
+class NotebookResult:
+    """What the executor did with one notebook.
+
+    ``status`` is ``executed`` (ran now), ``cached`` (unchanged since it ran)
+    or ``stored`` (rendered with the outputs saved in the notebook file).
+    """
+
+    page: Page
+    status: str
+    executed_path: Path | None = None
+    cache_key: str = ""
+    seconds: float = 0.0
+
+
+class Reporter:
+    """Receives progress; the CLI shows it, tests and library users may ignore it."""
+
+    def planned(self, total: int, to_run: int) -> None: ...
+
+    def started(self, page: Page) -> None: ...
+
+    def finished(self, result: NotebookResult) -> None: ...
+
+
+def execute_notebooks(
+    course: Course, pages: list[Page], cache_dir: Path, reporter: Reporter | None = None
+) -> list[NotebookResult]:
+    """Execute (or fetch from the cache) every ``.ipynb`` page of the course.
+
+    Raises ``NotebookError`` naming each notebook that could not be read or
+    whose cell raised or timed out; notebooks that succeeded are cached even
+    then, so the next build only reruns what failed.
+    """
+    reporter = reporter or Reporter()
+    notebooks = {page: read_notebook(course, page) for page in pages if page.is_ipynb}
+    environment = environment_fingerprint()
+    results: dict[Page, NotebookResult] = {}
+    to_run: list[tuple[Page, nbformat.NotebookNode, str, Path]] = []
+    for page, notebook in notebooks.items():
+        if not _oersite_executes(course, page, notebook):
+            results[page] = NotebookResult(page, "stored")
+            continue
+        key = cache_key(course, page, notebook, environment)
+        executed_path = cache_dir / f"{page.docname}.ipynb"
+        key_path = executed_path.with_name(executed_path.name + ".key")
+        if (
+            course.execution.mode != "force"
+            and executed_path.is_file()
+            and key_path.is_file()
+            and key_path.read_text() == key
+        ):
+            results[page] = NotebookResult(page, "cached", executed_path, key)
+        else:
+            to_run.append((page, notebook, key, executed_path))
+
+    reporter.planned(len(notebooks), len(to_run))
+    for result in results.values():
+        reporter.finished(result)
+    if to_run:
+        outcomes = asyncio.run(_run_all(course, to_run, reporter))
+        failures = [outcome for outcome in outcomes if isinstance(outcome, str)]
+        results.update((outcome.page, outcome) for outcome in outcomes if isinstance(outcome, NotebookResult))
+        if failures:
+            raise NotebookError("\n".join(failures))
+    return [results[page] for page in notebooks]
+
+
+def read_notebook(course: Course, page: Page) -> nbformat.NotebookNode:
+    """Parse one notebook file; a broken one is a one-line error naming it."""
+    shown = course.relative(page.path)
+    try:
+        text = page.path.read_text(encoding="utf-8")
+        data = json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise NotebookError(f"{shown}: not UTF-8 text ({exc.reason}); save the notebook again from Jupyter") from None
+    except json.JSONDecodeError as exc:
+        raise NotebookError(
+            f"{shown}, line {exc.lineno}: not a valid notebook ({exc.msg}); "
+            "open it in a text editor to repair it, or restore it from git"
+        ) from None
+    try:
+        if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
+            raise ValueError("it has no cells")
+        notebook = nbformat.reads(text, as_version=4)
+        nbformat.validate(notebook)
+    except Exception as exc:  # nbformat raises several kinds for structurally wrong files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NotebookError(f"{shown}: not a valid Jupyter notebook ({first}); save it again from Jupyter") from None
+    return notebook
+
+
+def environment_fingerprint() -> str:
+    """A digest of the Python and package versions that kernels run with.
+
+    Upgrading Bokeh changes every plot's output (and the BokehJS it needs),
+    so it must invalidate the cache.  Kernels run in this interpreter's
+    environment unless a notebook names another kernel.
+    """
+    from importlib.metadata import distributions
+
+    versions = sorted(f"{dist.metadata['Name']}=={dist.version}" for dist in distributions())
+    return _digest([sys.version, *versions])
+
+
+def cache_key(course: Course, page: Page, notebook: nbformat.NotebookNode, environment: str) -> str:
+    """A digest of everything that changes this notebook's executed outputs.
+
+    Its code (and the cell tags that steer execution), its path (its working
+    folder decides which relative files it opens), the course data files its
+    code names, the kernel environment and the execution settings.
+    """
+    code = [
+        json.dumps([cell.source, sorted(cell.get("metadata", {}).get("tags", []))])
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+    ]
+    kernel = notebook.metadata.get("kernelspec", {}).get("name", "")
+    settings = [course.execution.timeout, course.execution.allow_errors, course.execution.run_in_temp]
+    joined_code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+    data = [f"{course.relative(path)}:{_file_digest(path)}" for path in data_files(course) if path.name in joined_code]
+    return _digest([page.docname, kernel, json.dumps(settings), environment, *code, *data])
+
+
+def data_files(course: Course) -> list[Path]:
+    """The files of the course's data folder (empty when it has none)."""
+    if not course.data_dir.is_dir():
+        return []
+    return sorted(path for path in course.data_dir.rglob("*") if path.is_file())
+
+
+def _oersite_executes(course: Course, page: Page, notebook: nbformat.NotebookNode) -> bool:
+    mode = course.execution.mode
+    if mode in ("off", "inline"):
+        return False
+    posix = page.path.as_posix()
+    if any(fnmatch.fnmatch(posix, pattern) for pattern in course.execution.exclude_patterns):
+        return False
+    if mode == "auto":
+        return not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
+    return True
+
+
+async def _run_all(
+    course: Course, to_run: list[tuple[Page, nbformat.NotebookNode, str, Path]], reporter: Reporter
+) -> list[NotebookResult | str]:
+    slots = asyncio.Semaphore(course.execution.jobs)
+
+    async def run_one(page: Page, notebook: nbformat.NotebookNode, key: str, executed_path: Path):
+        async with slots:
+            reporter.started(page)
+            started = time.perf_counter()
+            failure = await _execute(course, page, notebook)
+            if failure:
+                return failure
+            _write_atomically(executed_path, nbformat.writes(notebook))
+            _write_atomically(executed_path.with_name(executed_path.name + ".key"), key)
+            result = NotebookResult(page, "executed", executed_path, key, time.perf_counter() - started)
+            reporter.finished(result)
+            return result
+
+    return await asyncio.gather(*(run_one(*job) for job in to_run))
+
+
+async def _execute(course: Course, page: Page, notebook: nbformat.NotebookNode) -> str | None:
+    """Run ``notebook`` in place; return a one-line failure message, or None."""
+    from jupyter_client.kernelspec import NoSuchKernel
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    shown = course.relative(page.path)
+    current = {"index": 0}
+
+    def on_cell_start(cell, cell_index):
+        current["index"] = cell_index
+
+    environment = dict(os.environ)
+    if course.data_dir.is_dir():
+        environment[DATA_ENV] = str(course.data_dir)
+    kernel_name = notebook.metadata.get("kernelspec", {}).get("name", "") or "python3"
+    with tempfile.TemporaryDirectory(prefix="oersite-run-") as temporary:
+        working_dir = temporary if course.execution.run_in_temp else str(page.path.parent)
+        client = NotebookClient(
+            notebook,
+            timeout=course.execution.timeout,
+            allow_errors=course.execution.allow_errors,
+            kernel_name=kernel_name,
+            record_timing=False,
+            # The kernel's own start-up log (a note on its loopback TCP transport)
+            # means nothing to an instructor; errors still show.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            resources={"metadata": {"path": working_dir}},
+            on_cell_start=on_cell_start,
+        )
+        try:
+            await client.async_execute(env=environment)
+        except CellExecutionError as exc:
+            cell_number = current["index"] + 1
+            error = f"{exc.ename}: {exc.evalue}".strip().rstrip(":")
+            return (
+                f"{shown}, cell {cell_number}: {error} - fix the cell, or if the error is part of the lesson "
+                'give the cell the tag "raises-exception" so the page shows it'
+            )
+        except (CellTimeoutError, TimeoutError):
+            cell_number = current["index"] + 1
+            return (
+                f"{shown}, cell {cell_number}: still running after {course.execution.timeout} s - make it faster, "
+                "or raise execute.timeout in _config.yml"
+            )
+        except DeadKernelError:
+            return f"{shown}, cell {current['index'] + 1}: the kernel died (out of memory?) - check what that cell does"
+        except NoSuchKernel:
+            return (
+                f"{shown}: kernel '{kernel_name}' is not installed - install it, or pick an installed kernel "
+                "(jupyter kernelspec list) in the notebook"
+            )
+    return None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write beside the target, then rename: a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _digest(parts: list[str]) -> str:
+    hasher = hashlib.sha256()
+    for part in parts:
+        hasher.update(part.encode("utf-8"))
+        hasher.update(b"\0")
+    return hasher.hexdigest()

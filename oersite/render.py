@@ -1,0 +1,113 @@
+"""Render the course into HTML with Sphinx, configured the way Jupyter Book does.
+
+Jupyter Book 1 turns ``_config.yml`` into a Sphinx configuration
+(``jupyter_book.config.get_final_config``); we use that unchanged so any
+Jupyter Book keeps building as it did, then add oersite's extension and run
+Sphinx ourselves to control its output: its chatter goes to a log file,
+its warnings are collected and shown, and a crash becomes one line.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from oersite.config import Course
+from oersite.errors import BuildError
+from oersite.execute import NotebookResult
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """What Sphinx said: its warnings, and where its full log is."""
+
+    warnings: list[str]
+    log_path: Path
+
+
+def render_site(
+    course: Course,
+    results: list[NotebookResult],
+    output_dir: Path,
+    work_dir: Path,
+    *,
+    warnings_are_errors: bool = False,
+) -> RenderResult:
+    """Run Sphinx's HTML builder over the course; incremental across builds.
+
+    ``work_dir`` keeps Sphinx's doctrees (its memory of the previous build),
+    so a rebuild re-reads only pages whose source or outputs changed.
+    """
+    from jupyter_book.config import get_final_config
+    from sphinx.application import Sphinx
+    from sphinx.errors import SphinxError
+    from sphinx.util.docutils import docutils_namespace, patch_docutils
+
+    overrides = {
+        "external_toc_path": course.toc_path.relative_to(course.root).as_posix(),
+        "latex_individualpages": False,
+    }
+    sphinx_config, _meta = get_final_config(
+        user_yaml=course.config_path,
+        cli_config=overrides,
+        sourcedir=course.root,
+        validate=False,  # done once, in oersite.config
+    )
+    sphinx_config["extensions"] = [*sphinx_config["extensions"], "oersite.sphinx_ext"]
+    sphinx_config["oersite_executed"] = {
+        result.page.docname: [str(result.executed_path), result.cache_key]
+        for result in results
+        if result.executed_path is not None
+    }
+    # Excluding the build folders keeps Sphinx from reading its own output
+    # when --output points inside the course.
+    sphinx_config["exclude_patterns"] = [*sphinx_config.get("exclude_patterns", []), "_build", ".git"]
+    if _is_inside(output_dir, course.root):
+        sphinx_config["exclude_patterns"].append(output_dir.relative_to(course.root).as_posix())
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    log_path = work_dir / "sphinx.log"
+    warnings = io.StringIO()
+    with log_path.open("w", encoding="utf-8") as status:
+        try:
+            with patch_docutils(str(course.root)), docutils_namespace():
+                app = Sphinx(
+                    srcdir=str(course.root),
+                    confdir=None,
+                    outdir=str(output_dir),
+                    doctreedir=str(work_dir / "doctrees"),
+                    buildername="html",
+                    confoverrides=sphinx_config,
+                    status=status,
+                    warning=warnings,
+                    freshenv=False,
+                    warningiserror=False,
+                    keep_going=True,
+                )
+                app.build()
+        except (SphinxError, OSError) as exc:
+            raise BuildError(f"Sphinx stopped: {exc}; see {course.relative(log_path)} for details") from None
+    found = [line.strip() for line in warnings.getvalue().splitlines() if line.strip()]
+    # Sphinx repeats a warning for each toctree that meets the same problem.
+    found = list(dict.fromkeys(_relative_location(_ANSI_CODES.sub("", line), course.root) for line in found))
+    if warnings_are_errors and found:
+        raise BuildError(f"{len(found)} warning(s), treated as errors (--strict):\n" + "\n".join(found))
+    return RenderResult(found, log_path)
+
+
+_ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _is_inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _relative_location(line: str, root: Path) -> str:
+    """Sphinx prints absolute paths; users know their files by course-relative ones."""
+    return re.sub(re.escape(str(root)) + r"/?", "", line)

@@ -1,0 +1,90 @@
+"""The Sphinx extension oersite adds to Jupyter Book's configuration.
+
+It connects the executor's results to myst-nb: when Sphinx reads a notebook,
+the ``source-read`` handler swaps in the executed copy (with myst-nb's own
+execution switched off for that file) and removes the output types that only
+JupyterLab's Bokeh extension understands.  Sphinx re-reads a page when its
+source file changed; ``env-get-outdated`` also re-reads pages whose executed
+outputs changed although the file did not (say, an edited data file).
+
+The build passes ``oersite_executed``: docname -> [executed notebook path,
+cache key].
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+
+#: Output types of Bokeh's notebook integration.  They tell JupyterLab's
+#: Bokeh extension to load BokehJS and run a plot; the same output also holds
+#: plain ``application/javascript`` that does both in a static page, so the
+#: page loses nothing without them (and myst-nb would warn about each).
+BOKEH_NOTEBOOK_MIME_TYPES = (
+    "application/vnd.bokehjs_load.v0+json",
+    "application/vnd.bokehjs_exec.v0+json",
+)
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    # rebuild="" : a change of executed outputs is handled per page below,
+    # not by Sphinx re-reading the whole site.
+    app.add_config_value("oersite_executed", {}, rebuild="", types=(dict,))
+    app.connect("source-read", swap_in_executed_notebook)
+    app.connect("env-get-outdated", pages_with_new_outputs)
+    app.connect("env-purge-doc", forget_page)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
+
+
+def swap_in_executed_notebook(app: Sphinx, docname: str, source: list[str]) -> None:
+    if not str(app.env.doc2path(docname)).endswith(".ipynb"):
+        return
+    executed = app.config.oersite_executed.get(docname)
+    if executed:
+        path, key = executed
+        notebook = json.loads(Path(path).read_text(encoding="utf-8"))
+        notebook.setdefault("metadata", {}).setdefault("mystnb", {})["execution_mode"] = "off"
+        _output_keys(app.env)[docname] = key
+    else:
+        try:
+            notebook = json.loads(source[0])
+        except ValueError:
+            return  # not ours to judge here; the executor reports unreadable notebooks
+    without_bokeh_notebook_outputs(notebook)
+    source[0] = json.dumps(notebook)
+
+
+def without_bokeh_notebook_outputs(notebook: dict[str, Any]) -> dict[str, Any]:
+    """Drop Bokeh's JupyterLab-only output types from every output, in place."""
+    for cell in notebook.get("cells", []):
+        for output in cell.get("outputs", []):
+            for mime_type in BOKEH_NOTEBOOK_MIME_TYPES:
+                output.get("data", {}).pop(mime_type, None)
+                output.get("metadata", {}).pop(mime_type, None)
+    return notebook
+
+
+def pages_with_new_outputs(
+    app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]
+) -> list[str]:
+    seen = _output_keys(env)
+    return [
+        docname
+        for docname, (_path, key) in app.config.oersite_executed.items()
+        if docname in env.found_docs and docname not in added and seen.get(docname) != key
+    ]
+
+
+def forget_page(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
+    _output_keys(env).pop(docname, None)
+
+
+def _output_keys(env: BuildEnvironment) -> dict[str, str]:
+    """Cache keys of the outputs each page was last read with (kept in Sphinx's pickled env)."""
+    if not hasattr(env, "oersite_output_keys"):
+        env.oersite_output_keys = {}
+    return env.oersite_output_keys

@@ -1,0 +1,61 @@
+"""Small real courses made on disk for tests (the way nbgitpuller's tests make real repos)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import nbformat
+import yaml
+
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+
+def write_notebook(path: Path, *cells: str | tuple[str, list[str]], title: str = "A notebook") -> Path:
+    """A notebook with a title cell and the given code cells (source, or (source, tags))."""
+    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": KERNELSPEC})
+    notebook.cells.append(nbformat.v4.new_markdown_cell(f"# {title}"))
+    for cell in cells:
+        source, tags = cell if isinstance(cell, tuple) else (cell, [])
+        notebook.cells.append(nbformat.v4.new_code_cell(source, metadata={"tags": tags} if tags else {}))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+    return path
+
+
+def make_course(
+    root: Path,
+    notebooks: dict[str, list] | None = None,
+    *,
+    config: dict | None = None,
+    extra_chapters: list[str] = (),
+) -> Path:
+    """A Jupyter Book course: intro page, the notebooks in toc order, _config.yml."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "intro.md").write_text("# Welcome\n\nAn introduction.\n")
+    notebooks = notebooks if notebooks is not None else {"lessons/first.ipynb": ["print('hello')"]}
+    for relative, cells in notebooks.items():
+        write_notebook(root / relative, *cells, title=Path(relative).stem.replace("_", " ").title())
+    chapters = [{"file": Path(rel).with_suffix("").as_posix()} for rel in notebooks] + [
+        {"file": name} for name in extra_chapters
+    ]
+    (root / "_toc.yml").write_text(yaml.safe_dump({"format": "jb-book", "root": "intro", "chapters": chapters}))
+    settings = {
+        "title": "Test course",
+        "author": "Tests",
+        "only_build_toc_files": True,
+        "execute": {"execute_notebooks": "cache", "timeout": 60},
+    }
+    for key, value in (config or {}).items():
+        settings[key] = value
+    (root / "_config.yml").write_text(yaml.safe_dump(settings, sort_keys=False))
+    return root
+
+
+def tree_digest(root: Path, *, ignore: str = "_build") -> dict[str, str]:
+    """Every file outside ``ignore`` with a digest of its bytes: to prove nothing was touched."""
+    return {
+        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and ignore not in path.relative_to(root).parts
+    }

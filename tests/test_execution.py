@@ -1,0 +1,123 @@
+"""Notebooks are executed once, cached on what changes their outputs, and rendered."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+from coursehelpers import make_course, write_notebook
+
+from oersite.build import build_course
+from oersite.cli import main
+from oersite.config import load_course
+
+
+def build(course, **kwargs):
+    return build_course(load_course(course), **kwargs)
+
+
+def statuses(report):
+    return {result.page.docname: result.status for result in report.notebooks}
+
+
+def printed(course, docname):
+    """What the page's code cells printed."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(page(course, docname), "html.parser")
+    return [output.get_text() for output in soup.select(".cell_output .output.stream")]
+
+
+def page(course, docname):
+    return (course / "_build/html" / f"{docname}.html").read_text()
+
+
+def test_an_unchanged_notebook_is_not_executed_again(tmp_path):
+    course = make_course(tmp_path / "c", {"a.ipynb": ["import random", "print(random.random())"]})
+    first = build(course)
+    shown = printed(course, "a")
+    assert shown, "the page shows what the cell printed"
+    second = build(course)
+    assert statuses(first) == {"a": "executed"}
+    assert statuses(second) == {"a": "cached"}
+    assert printed(course, "a") == shown  # the same random number: the cached outputs
+
+
+def test_editing_one_notebook_executes_only_that_one(tmp_path):
+    course = make_course(tmp_path / "c", {"a.ipynb": ["print('A1')"], "b.ipynb": ["print('B1')"]})
+    build(course)
+    write_notebook(course / "b.ipynb", "print('B2')", title="B")
+    report = build(course)
+    assert statuses(report) == {"a": "cached", "b": "executed"}
+    assert "B2" in page(course, "b")
+
+
+def test_an_edited_data_file_re_executes_the_notebooks_that_read_it(tmp_path):
+    reads_data = "import os\nprint(open(os.path.join(os.environ['COURSE_DATA'], 'numbers.csv')).read())"
+    course = make_course(tmp_path / "c", {"reads.ipynb": [reads_data], "other.ipynb": ["print('no data')"]})
+    (course / "data").mkdir()
+    (course / "data/numbers.csv").write_text("n\n41\n")
+    build(course)
+    assert "41" in page(course, "reads")
+    (course / "data/numbers.csv").write_text("n\n42\n")
+    report = build(course)
+    assert statuses(report) == {"reads": "executed", "other": "cached"}
+    assert "42" in page(course, "reads")  # Sphinx re-read the page although the .ipynb did not change
+
+
+def test_equal_code_in_different_folders_gets_each_folders_outputs(tmp_path):
+    # Jupyter Book's cache keys on code alone and would show week1's output on both pages.
+    code = "print(open('value.txt').read())"
+    course = make_course(tmp_path / "c", {"week1/lesson.ipynb": [code], "week2/lesson.ipynb": [code]})
+    (course / "week1/value.txt").write_text("from week one")
+    (course / "week2/value.txt").write_text("from week two")
+    build(course)
+    assert "from week one" in page(course, "week1/lesson")
+    assert "from week two" in page(course, "week2/lesson")
+
+
+def test_notebooks_run_in_parallel_jobs(tmp_path):
+    notebooks = {f"n{i}.ipynb": [f"print('notebook {i}')"] for i in range(3)}
+    course = make_course(tmp_path / "c", notebooks)
+    report = build_course(load_course(course, jobs=3))
+    assert set(statuses(report).values()) == {"executed"}
+    for i in range(3):
+        assert f"notebook {i}" in page(course, f"n{i}")
+
+
+def test_a_plain_jupyter_book_with_execution_off_renders_its_saved_outputs(tmp_path):
+    course = make_course(tmp_path / "c", {"saved.ipynb": []}, config={"execute": {"execute_notebooks": "off"}})
+    notebook = json.loads((course / "saved.ipynb").read_text())
+    notebook["cells"].append(
+        {
+            "cell_type": "code",
+            "execution_count": 1,
+            "metadata": {},
+            "source": "print('x')",
+            "outputs": [{"output_type": "stream", "name": "stdout", "text": "saved long ago\n"}],
+        }
+    )
+    (course / "saved.ipynb").write_text(json.dumps(notebook))
+    report = build(course)
+    assert statuses(report) == {"saved": "stored"}
+    assert "saved long ago" in page(course, "saved")
+
+
+def test_the_summary_says_what_was_built_and_where(tmp_path):
+    course = make_course(tmp_path / "c", {"a.ipynb": ["1 + 1"]})
+    first = CliRunner().invoke(main, ["build", str(course)])
+    second = CliRunner().invoke(main, ["build", str(course)])
+    assert first.exit_code == 0, first.output
+    assert "executed a.ipynb" in first.output
+    assert "Built 2 pages (1 notebook: 1 executed, 0 from cache)" in first.output
+    assert "Built 2 pages (1 notebook: 0 executed, 1 from cache)" in second.output
+    assert "_build/html/index.html" in second.output
+    assert "oersite serve" in second.output
+
+
+def test_output_option_writes_the_site_elsewhere(tmp_path):
+    course = make_course(tmp_path / "c")
+    result = CliRunner().invoke(main, ["build", str(course), "--output", str(tmp_path / "site")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "site/lessons/first.html").is_file()
+    assert not (course / "_build/html").exists()
