@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from oersite.config import Course
-from oersite.execute import NotebookResult, Reporter, execute_notebooks
+from oersite.execute import NotebookResult, Reporter, execute_notebooks, read_notebooks
+from oersite.launch import LaunchButton, launch_target, notebook_buttons
 from oersite.render import render_site
 from oersite.toc import Page, read_pages
 
@@ -55,14 +56,32 @@ def build_course(
     work_dir = build_dir(course) / ".oersite"
 
     pages = read_pages(course)
-    notebooks = execute_notebooks(course, pages, work_dir / "executed", reporter)
-    rendered = render_site(course, notebooks, output_dir, work_dir, warnings_are_errors=strict)
+    notebooks = read_notebooks(course, pages)
+    buttons = launch_buttons(course, notebooks)
+    results = execute_notebooks(course, notebooks, work_dir / "executed", reporter)
+    rendered = render_site(course, results, buttons, output_dir, work_dir, warnings_are_errors=strict)
 
     return BuildReport(
         output_dir=output_dir,
         pages=pages,
-        notebooks=notebooks,
+        notebooks=results,
         warnings=rendered.warnings,
         seconds=time.perf_counter() - started,
         log_path=rendered.log_path,
     )
+
+
+def launch_buttons(course: Course, notebooks: dict) -> dict[str, list[LaunchButton]]:
+    """Each notebook page's launch buttons, computed (and validated) before Sphinx runs."""
+    target = launch_target(course)
+    if target is None:
+        return {}
+    return {
+        page.docname: notebook_buttons(
+            target,
+            course.relative(page.path),
+            notebook.metadata.get("oersite", {}).get("launch", {}),
+            where=course.relative(page.path),
+        )
+        for page, notebook in notebooks.items()
+    }

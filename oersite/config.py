@@ -66,7 +66,10 @@ class ExecuteSettings:
 class LaunchSettings:
     """The "Open in hub" and "Try now" buttons on notebook pages."""
 
-    enabled: bool = _doc("Show the launch buttons on notebook pages.", True)
+    enabled: bool | None = _doc(
+        "Show the launch buttons on notebook pages; by default on when this launch section exists, "
+        "so a plain Jupyter Book gets no buttons pointing at hubs it does not have.",
+    )
     hub_url: str = _doc("Base URL of the persistent course hub (single sign-on).", "http://127.0.0.1:8000")
     try_url: str = _doc("Base URL of the ephemeral 'Try now' hub.", "http://127.0.0.1:8001")
     interface: str = _doc("What students land in: 'lab' (JupyterLab) or 'classic' (the classic notebook).", "lab")
@@ -138,6 +141,9 @@ def load_course(source: Path | str = ".", *, jobs: int | None = None) -> Course:
     if section is None:
         section = {}
     settings = _load_dataclass(OersiteSettings, section, "oersite", errors)
+    if settings.launch.enabled is None:
+        launch_written = isinstance(section, dict) and "launch" in section
+        settings = dataclasses.replace(settings, launch=dataclasses.replace(settings.launch, enabled=launch_written))
     execution = _execution(raw.get("execute") or {}, settings, jobs, errors)
     _validate_launch(settings.launch, errors)
     _validate_book(raw, errors)
@@ -249,7 +255,7 @@ def _execution(section: Any, settings: OersiteSettings, jobs: int | None, errors
 def _validate_launch(launch: LaunchSettings, errors: list[str]) -> None:
     for key in ("hub_url", "try_url"):
         url = getattr(launch, key)
-        problem = _hub_url_problem(url)
+        problem = hub_url_problem(url)
         if problem:
             errors.append(f"oersite.launch.{key}: {problem}")
     if launch.interface not in ("lab", "classic"):
@@ -259,7 +265,7 @@ def _validate_launch(launch: LaunchSettings, errors: list[str]) -> None:
         errors.append(f"oersite.launch.clone_folder: expected a folder name inside the home folder, found {folder!r}")
 
 
-def _hub_url_problem(url: str) -> str | None:
+def hub_url_problem(url: str) -> str | None:
     """Why ``url`` cannot be a hub's base URL, or None when it can."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:

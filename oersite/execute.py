@@ -22,6 +22,7 @@ myst-nb.
 from __future__ import annotations
 
 import asyncio
+import copy
 import fnmatch
 import hashlib
 import json
@@ -68,17 +69,24 @@ class Reporter:
     def finished(self, result: NotebookResult) -> None: ...
 
 
+def read_notebooks(course: Course, pages: list[Page]) -> dict[Page, nbformat.NotebookNode]:
+    """Every ``.ipynb`` page's notebook, read once for all later phases."""
+    return {page: read_notebook(course, page) for page in pages if page.is_ipynb}
+
+
 def execute_notebooks(
-    course: Course, pages: list[Page], cache_dir: Path, reporter: Reporter | None = None
+    course: Course,
+    notebooks: dict[Page, nbformat.NotebookNode],
+    cache_dir: Path,
+    reporter: Reporter | None = None,
 ) -> list[NotebookResult]:
-    """Execute (or fetch from the cache) every ``.ipynb`` page of the course.
+    """Execute (or fetch from the cache) the course's ``.ipynb`` notebooks.
 
     Raises ``NotebookError`` naming each notebook that could not be read or
     whose cell raised or timed out; notebooks that succeeded are cached even
     then, so the next build only reruns what failed.
     """
     reporter = reporter or Reporter()
-    notebooks = {page: read_notebook(course, page) for page in pages if page.is_ipynb}
     environment = environment_fingerprint()
     results: dict[Page, NotebookResult] = {}
     to_run: list[tuple[Page, nbformat.NotebookNode, str, Path]] = []
@@ -97,7 +105,8 @@ def execute_notebooks(
         ):
             results[page] = NotebookResult(page, "cached", executed_path, key)
         else:
-            to_run.append((page, notebook, key, executed_path))
+            # nbclient executes in place; the caller's notebook stays as read.
+            to_run.append((page, copy.deepcopy(notebook), key, executed_path))
 
     reporter.planned(len(notebooks), len(to_run))
     for result in results.values():

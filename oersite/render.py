@@ -9,6 +9,7 @@ its warnings are collected and shown, and a crash becomes one line.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 from oersite.config import Course
 from oersite.errors import BuildError
 from oersite.execute import NotebookResult
+from oersite.launch import LaunchButton
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class RenderResult:
 def render_site(
     course: Course,
     results: list[NotebookResult],
+    buttons: dict[str, list[LaunchButton]],
     output_dir: Path,
     work_dir: Path,
     *,
@@ -60,6 +63,9 @@ def render_site(
         result.page.docname: [str(result.executed_path), result.cache_key]
         for result in results
         if result.executed_path is not None
+    }
+    sphinx_config["oersite_launch_buttons"] = {
+        docname: [dataclasses.asdict(button) for button in page_buttons] for docname, page_buttons in buttons.items()
     }
     # Excluding the build folders keeps Sphinx from reading its own output
     # when --output points inside the course.

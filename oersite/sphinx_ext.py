@@ -7,8 +7,11 @@ JupyterLab's Bokeh extension understands.  Sphinx re-reads a page when its
 source file changed; ``env-get-outdated`` also re-reads pages whose executed
 outputs changed although the file did not (say, an edited data file).
 
+It also places the launch buttons that ``oersite.launch`` computed into the
+page header that sphinx-book-theme renders.
+
 The build passes ``oersite_executed``: docname -> [executed notebook path,
-cache key].
+cache key], and ``oersite_launch_buttons``: docname -> buttons.
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("source-read", swap_in_executed_notebook)
     app.connect("env-get-outdated", pages_with_new_outputs)
     app.connect("env-purge-doc", forget_page)
+    app.add_config_value("oersite_launch_buttons", {}, rebuild="html", types=(dict,))
+    # After sphinx-book-theme has prepared its header buttons (priority 501).
+    app.connect("html-page-context", add_launch_buttons, priority=502)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
 
 
@@ -88,3 +94,20 @@ def _output_keys(env: BuildEnvironment) -> dict[str, str]:
     if not hasattr(env, "oersite_output_keys"):
         env.oersite_output_keys = {}
     return env.oersite_output_keys
+
+
+def add_launch_buttons(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    buttons = app.config.oersite_launch_buttons.get(pagename)
+    if not buttons or "header_buttons" not in context:
+        return
+    for button in buttons:
+        context["header_buttons"].append(
+            {
+                "type": "link",
+                "url": button["url"],
+                "text": button["text"],
+                "tooltip": button["title"],
+                "icon": "fas fa-rocket" if button["css_class"] == "oersite-open-in-hub" else "fas fa-flask",
+                "label": button["css_class"],
+            }
+        )

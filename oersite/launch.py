@@ -1,0 +1,151 @@
+"""Launch links: "Open in hub" and "Try now" as plain functions of plain values.
+
+Both buttons are nbgitpuller links through JupyterHub's ``user-redirect``:
+``{hub}/hub/user-redirect/git-pull?repo=...&branch=...&targetpath=...&urlpath=...``.
+After signing in (single sign-on on the persistent hub, an automatic
+temporary user on the ephemeral one) JupyterHub sends the student to their
+own server's ``/git-pull``, nbgitpuller clones or merges the course into
+``targetpath`` (student edits win on merge) and redirects to ``urlpath``, the
+notebook opened in JupyterLab or the classic notebook.  See
+https://nbgitpuller.readthedocs.io/en/latest/topic/url-options.html.
+
+The Sphinx side (``oersite.sphinx_ext``) only places the buttons this module
+computes; everything here can be tested without building a site.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from oersite.config import Course, hub_url_problem
+from oersite.errors import ConfigError
+
+OPEN_IN_HUB = "Open in hub"
+TRY_NOW = "Try now"
+OPEN_IN_HUB_TITLE = "Your own saved copy of this notebook on the course hub, after you sign in"
+TRY_NOW_TITLE = "A temporary copy of this notebook: no sign-in, deleted when you leave"
+
+#: Where each interface opens a file, below the single-user server's root.
+INTERFACE_PATHS = {"lab": "lab/tree", "classic": "notebooks"}
+
+#: Keys a notebook may set in its metadata under ``oersite.launch``.
+NOTEBOOK_KEYS = ("hub", "try", "branch", "hub_url", "try_url")
+
+
+@dataclass(frozen=True)
+class LaunchButton:
+    """One button in a notebook page's header."""
+
+    text: str
+    url: str
+    title: str
+    css_class: str
+
+
+@dataclass(frozen=True)
+class LaunchTarget:
+    """What the launch links of a course point at: one source for site and hubs."""
+
+    repository: str
+    branch: str
+    clone_folder: str
+    interface: str
+    hub_url: str
+    try_url: str
+    path_in_repository: str  # the course folder inside the repository, "" at its root
+
+
+def launch_target(course: Course) -> LaunchTarget | None:
+    """The course-wide launch settings, or None when the buttons are off."""
+    launch = course.settings.launch
+    if not launch.enabled:
+        return None
+    book_repository = course.book.get("repository") or {}
+    repository = launch.repository or book_repository.get("url")
+    if not repository:
+        raise ConfigError(
+            f"{course.relative(course.config_path)}: oersite.launch.repository: no repository for the launch "
+            "buttons to pull from; set repository.url (or oersite.launch.repository), "
+            "or turn the buttons off with oersite.launch.enabled: false"
+        )
+    return LaunchTarget(
+        repository=resolve_repository(repository, course),
+        branch=launch.branch or book_repository.get("branch") or "main",
+        clone_folder=launch.clone_folder,
+        interface=launch.interface,
+        hub_url=launch.hub_url,
+        try_url=launch.try_url,
+        path_in_repository=str(book_repository.get("path_to_book") or "").strip("/"),
+    )
+
+
+def resolve_repository(repository: str, course: Course) -> str:
+    """A repository URL as nbgitpuller takes it; a local path becomes a file:// URL."""
+    if "://" in repository or repository.startswith("git@"):
+        return repository
+    return (course.root / repository).resolve().as_uri()
+
+
+def git_pull_url(
+    hub_url: str, *, repository: str, branch: str, clone_folder: str, notebook: str, interface: str = "lab"
+) -> str:
+    """The nbgitpuller link that opens ``notebook`` (a path inside the repository) on ``hub_url``."""
+    opened = PurePosixPath(clone_folder, notebook).as_posix()
+    urlpath = f"{INTERFACE_PATHS[interface]}/{quote(opened)}"
+    query = urlencode(
+        {"repo": repository, "branch": branch, "targetpath": clone_folder, "urlpath": urlpath},
+        quote_via=quote,
+    )
+    return f"{hub_url.rstrip('/')}/hub/user-redirect/git-pull?{query}"
+
+
+def notebook_buttons(
+    target: LaunchTarget, notebook_path: str, metadata: dict[str, Any], *, where: str
+) -> list[LaunchButton]:
+    """The buttons of one notebook page, after the notebook's own overrides.
+
+    ``notebook_path`` is the notebook's path inside the course folder;
+    ``metadata`` the notebook's ``oersite.launch`` metadata; ``where`` names the
+    notebook in error messages.
+    """
+    overrides = _notebook_overrides(metadata, where)
+    in_repository = PurePosixPath(target.path_in_repository or ".", notebook_path).as_posix()
+    common = {
+        "repository": target.repository,
+        "branch": overrides.get("branch", target.branch),
+        "clone_folder": target.clone_folder,
+        "notebook": in_repository,
+        "interface": target.interface,
+    }
+    buttons = []
+    if overrides.get("hub", True):
+        url = git_pull_url(overrides.get("hub_url", target.hub_url), **common)
+        buttons.append(LaunchButton(OPEN_IN_HUB, url, OPEN_IN_HUB_TITLE, "oersite-open-in-hub"))
+    if overrides.get("try", True):
+        url = git_pull_url(overrides.get("try_url", target.try_url), **common)
+        buttons.append(LaunchButton(TRY_NOW, url, TRY_NOW_TITLE, "oersite-try-now"))
+    return buttons
+
+
+def _notebook_overrides(metadata: Any, where: str) -> dict[str, Any]:
+    if metadata in (None, {}):
+        return {}
+    if not isinstance(metadata, dict):
+        raise ConfigError(f"{where}: metadata oersite.launch: expected key: value pairs, found {metadata!r}")
+    problems = []
+    for key, value in metadata.items():
+        path = f"metadata oersite.launch.{key}"
+        if key not in NOTEBOOK_KEYS:
+            problems.append(f"{path}: unknown key; known keys: {', '.join(NOTEBOOK_KEYS)}")
+        elif key in ("hub", "try") and not isinstance(value, bool):
+            problems.append(f"{path}: expected true or false, found {value!r}")
+        elif key == "branch" and (not isinstance(value, str) or not value):
+            problems.append(f"{path}: expected a branch name, found {value!r}")
+        elif key in ("hub_url", "try_url") and (problem := hub_url_problem(value)):
+            problems.append(f"{path}: {problem}")
+    if problems:
+        raise ConfigError("\n".join(f"{where}: {problem}" for problem in problems))
+    return metadata
