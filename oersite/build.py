@@ -10,7 +10,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from oersite.assets import AssetsReport, TileSettings, make_self_contained
 from oersite.config import Course
+from oersite.errors import BuildError
 from oersite.execute import NotebookResult, Reporter, execute_notebooks, read_notebooks
 from oersite.launch import LaunchButton, launch_target, notebook_buttons
 from oersite.render import render_site
@@ -30,6 +32,7 @@ class BuildReport:
     warnings: list[str]
     seconds: float
     log_path: Path
+    assets: AssetsReport
 
     def count(self, status: str) -> int:
         return sum(1 for result in self.notebooks if result.status == status)
@@ -60,15 +63,28 @@ def build_course(
     buttons = launch_buttons(course, notebooks)
     results = execute_notebooks(course, notebooks, work_dir / "executed", reporter)
     rendered = render_site(course, results, buttons, output_dir, work_dir, warnings_are_errors=strict)
+    thebe = bool((course.book.get("launch_buttons") or {}).get("thebe"))
+    assets = make_self_contained(output_dir, work_dir / "assets.json", _tiles(course), thebe=thebe)
+    if strict and assets.remote:
+        raise BuildError(
+            "pages load files from other hosts (--strict):\n"
+            + "\n".join(f"{page}: {url}" for page, urls in assets.remote.items() for url in urls)
+        )
 
     return BuildReport(
         output_dir=output_dir,
         pages=pages,
         notebooks=results,
         warnings=rendered.warnings,
+        assets=assets,
         seconds=time.perf_counter() - started,
         log_path=rendered.log_path,
     )
+
+
+def _tiles(course: Course) -> TileSettings | None:
+    maps = course.settings.maps
+    return TileSettings(maps.tiles, maps.attribution) if maps.tiles else None
 
 
 def launch_buttons(course: Course, notebooks: dict) -> dict[str, list[LaunchButton]]:

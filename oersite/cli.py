@@ -50,6 +50,18 @@ def build(source: Path, output: Path | None, jobs: int | None, strict: bool) -> 
     report = build_course(course, output, strict=strict, reporter=_ProgressLines(console, course))
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    for page, versions in report.assets.bokeh_mismatches.items():
+        console.print(
+            f"[yellow]warning:[/] {page}: its plots were made with Bokeh {', '.join(versions)} but the site ships "
+            f"BokehJS {report.assets.shipped_bokeh} (the installed bokeh); re-execute the notebook "
+            "or install the Bokeh that made it",
+            highlight=False,
+        )
+    if report.assets.remote:
+        console.print("[yellow]These pages still load files from other hosts (oersite cannot ship them):[/]")
+        for page, urls in report.assets.remote.items():
+            for url in urls:
+                console.print(f"  {page}: {url}", markup=False, highlight=False)
     index = report.output_dir / "index.html"
     executed, cached, stored = (report.count(s) for s in ("executed", "cached", "stored"))
     notebooks = f"{_plural(len(report.notebooks), 'notebook')}: {executed} executed, {cached} from cache"

@@ -82,12 +82,24 @@ class LaunchSettings:
 
 
 @dataclass(frozen=True)
+class MapSettings:
+    """Folium maps in the built pages."""
+
+    tiles: str | None = _doc(
+        "URL template of the tiles for every Folium map, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; "
+        "unset keeps each notebook's own choice. Tiles are the one thing pages load from outside.",
+    )
+    attribution: str | None = _doc("The credit line the tile provider requires (needed with tiles).")
+
+
+@dataclass(frozen=True)
 class OersiteSettings:
     """The ``oersite:`` section of ``_config.yml``."""
 
     data: DataSettings = _doc("Course datasets.", DataSettings())
     execute: ExecuteSettings = _doc("Notebook execution.", ExecuteSettings())
     launch: LaunchSettings = _doc("Launch buttons.", LaunchSettings())
+    maps: MapSettings = _doc("Folium maps.", MapSettings())
 
 
 @dataclass(frozen=True)
@@ -146,6 +158,7 @@ def load_course(source: Path | str = ".", *, jobs: int | None = None) -> Course:
         settings = dataclasses.replace(settings, launch=dataclasses.replace(settings.launch, enabled=launch_written))
     execution = _execution(raw.get("execute") or {}, settings, jobs, errors)
     _validate_launch(settings.launch, errors)
+    _validate_maps(settings.maps, errors)
     _validate_book(raw, errors)
     if errors:
         where = _shown(config_path)
@@ -263,6 +276,19 @@ def _validate_launch(launch: LaunchSettings, errors: list[str]) -> None:
     folder = launch.clone_folder
     if not folder or folder.startswith("/") or ".." in Path(folder).parts:
         errors.append(f"oersite.launch.clone_folder: expected a folder name inside the home folder, found {folder!r}")
+
+
+def _validate_maps(maps: MapSettings, errors: list[str]) -> None:
+    if maps.tiles is None:
+        if maps.attribution is not None:
+            errors.append("oersite.maps.attribution: given without oersite.maps.tiles; set both or neither")
+        return
+    if urlsplit(maps.tiles).scheme not in ("http", "https") or not all(p in maps.tiles for p in ("{z}", "{x}", "{y}")):
+        errors.append(
+            f"oersite.maps.tiles: expected an http(s) URL template with {{z}}, {{x}} and {{y}}, found {maps.tiles!r}"
+        )
+    if not maps.attribution:
+        errors.append("oersite.maps.attribution: required with oersite.maps.tiles (tile providers require credit)")
 
 
 def hub_url_problem(url: str) -> str | None:

@@ -37,6 +37,7 @@ import nbformat
 
 from oersite.config import Course
 from oersite.errors import NotebookError
+from oersite.files import write_atomically
 from oersite.toc import Page
 
 #: Environment variable through which notebooks find the course's datasets,
@@ -207,8 +208,8 @@ async def _run_all(
             failure = await _execute(course, page, notebook)
             if failure:
                 return failure
-            _write_atomically(executed_path, nbformat.writes(notebook))
-            _write_atomically(executed_path.with_name(executed_path.name + ".key"), key)
+            write_atomically(executed_path, nbformat.writes(notebook))
+            write_atomically(executed_path.with_name(executed_path.name + ".key"), key)
             result = NotebookResult(page, "executed", executed_path, key, time.perf_counter() - started)
             reporter.finished(result)
             return result
@@ -269,14 +270,6 @@ async def _execute(course: Course, page: Page, notebook: nbformat.NotebookNode) 
                 "(jupyter kernelspec list) in the notebook"
             )
     return None
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write beside the target, then rename: a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
 
 
 def _file_digest(path: Path) -> str:

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from oersite.assets import MATHJAX_PATH
 from oersite.config import Course
 from oersite.errors import BuildError
 from oersite.execute import NotebookResult
@@ -67,9 +68,12 @@ def render_site(
     sphinx_config["oersite_launch_buttons"] = {
         docname: [dataclasses.asdict(button) for button in page_buttons] for docname, page_buttons in buttons.items()
     }
+    # MathJax from the site itself, not from a CDN (unless the course chose one).
+    sphinx_config.setdefault("mathjax_path", MATHJAX_PATH)
     # Excluding the build folders keeps Sphinx from reading its own output
     # when --output points inside the course.
-    sphinx_config["exclude_patterns"] = [*sphinx_config.get("exclude_patterns", []), "_build", ".git"]
+    # Hidden folders (.git, .pytest_cache, ...) never hold pages.
+    sphinx_config["exclude_patterns"] = [*sphinx_config.get("exclude_patterns", []), "_build", ".*", "**/.*"]
     if _is_inside(output_dir, course.root):
         sphinx_config["exclude_patterns"].append(output_dir.relative_to(course.root).as_posix())
 

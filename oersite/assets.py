@@ -1,0 +1,287 @@
+"""Make every built page load its scripts, stylesheets and fonts from the site.
+
+Executed notebooks point at CDNs: Bokeh's loader fetches BokehJS from
+cdn.bokeh.org, and each Folium map (a whole HTML document in an
+``<iframe srcdoc>``) loads Leaflet, jQuery, Bootstrap, Font Awesome,
+Leaflet.awesome-markers and d3 from four CDNs.  Offline (a campus network, an
+exam room, an archived copy) the plots stay empty and the maps blank.
+
+After Sphinx has written the pages, this stage rewrites each known CDN URL to
+a path relative to the page (``srcdoc`` documents resolve URLs against their
+parent page, so the same prefix serves both) and copies the library once into
+``_static/oersite/``:
+
+- BokehJS from the installed ``bokeh`` package, so its version is always the
+  one that made the outputs (a page whose outputs were made by another Bokeh
+  is reported), and only the bundles the page's plots need where that is safe
+  to tell (MathJax and WebGL support are left out of pages without TeX or
+  WebGL);
+- Folium's libraries and MathJax from the pinned npm packages that were
+  vendored into ``oersite/static/vendor`` when oersite was installed
+  (``assets/package.json``).
+
+Whatever else a page still loads from elsewhere is reported by page and URL.
+Map tiles are map data, not code: they stay remote, and can be switched to
+another provider in ``_config.yml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import re
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from oersite.files import write_atomically
+
+VENDOR_DIR = Path(__file__).resolve().parent / "static" / "vendor"
+#: Where shared libraries go in the site; one copy serves every page.
+SHARED = "_static/oersite"
+
+#: CDN URL -> file in the vendor folder.  The versions are the ones folium
+#: 0.20 writes; a folium that asks for others is reported until this is updated.
+CDN_FILES = {
+    "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js": "leaflet/leaflet.js",
+    "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css": "leaflet/leaflet.css",
+    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery/jquery.min.js",
+    "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/js/bootstrap.bundle.min.js": (
+        "bootstrap/js/bootstrap.bundle.min.js"
+    ),
+    "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/css/bootstrap.min.css": "bootstrap/css/bootstrap.min.css",
+    "https://netdna.bootstrapcdn.com/bootstrap/3.0.0/css/bootstrap-glyphicons.css": "glyphicons/css/glyphicons.min.css",
+    "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@6.2.0/css/all.min.css": "fontawesome/css/all.min.css",
+    # The registry has 2.0.4 and 2.0.5 of this plugin, not 2.0.2; the API is the same.
+    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.js": (
+        "leaflet.awesome-markers/leaflet.awesome-markers.js"
+    ),
+    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.css": (
+        "leaflet.awesome-markers/leaflet.awesome-markers.css"
+    ),
+    "https://cdn.jsdelivr.net/gh/python-visualization/folium/folium/templates/leaflet.awesome.rotate.min.css": (
+        "folium/leaflet.awesome.rotate.min.css"
+    ),
+    "https://cdnjs.cloudflare.com/ajax/libs/d3/3.5.5/d3.min.js": "d3/d3.min.js",
+    "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js": "mathjax/tex-mml-chtml.js",
+}
+
+#: Sphinx's MathJax, relative to ``_static`` (Sphinx's ``mathjax_path`` convention).
+MATHJAX_PATH = "oersite/vendor/mathjax/tex-mml-chtml.js"
+
+BOKEH_URL = re.compile(
+    r"https?://cdn\.bokeh\.org/bokeh/(?:release|dev)/(?P<bundle>bokeh(?:-[a-z]+)?)-(?P<version>[0-9][\w.]*?)(?:\.min)?\.js"
+)
+THEBE_URL = re.compile(r"https://unpkg\.com/thebe@[\w.]+/lib/index\.js$")
+#: Bundles a page can do without, and what in its plots would need them.
+OPTIONAL_BOKEH_BUNDLES = {
+    "bokeh-mathjax": re.compile(r'"name":"(?:TeX|MathML|Ascii)"|\$\$|\\\\\[|\\\\\('),
+    "bokeh-gl": re.compile(r'"output_backend":"webgl"'),
+}
+
+#: Remote references that load code, style or fonts (tiles and links to read are fine).
+_LOADED_SUFFIX = r"\.(?:js|mjs|css|woff2?|ttf|otf|eot)(?:[?#][^\"'\s)]*)?"
+_REMOTE = r"(?:https?:)?//[^\"'\s)<>]+?"
+_REMOTE_PATTERNS = [
+    re.compile(rf"<script\b[^>]*\bsrc\s*=\s*[\"']?({_REMOTE})[\"'\s>]", re.IGNORECASE),
+    re.compile(rf"<link\b[^>]*\bhref\s*=\s*[\"']?({_REMOTE})[\"'\s>]", re.IGNORECASE),
+    re.compile(rf"@import\s+(?:url\()?\s*[\"']?({_REMOTE})[\"')\s;]", re.IGNORECASE),
+    re.compile(rf"url\(\s*[\"']?({_REMOTE}{_LOADED_SUFFIX})[\"']?\s*\)", re.IGNORECASE),
+    re.compile(rf"[\"']({_REMOTE}{_LOADED_SUFFIX})[\"']", re.IGNORECASE),
+]
+_SHARED_REFERENCE = re.compile(rf"{SHARED}/(?:vendor/[\w.-]+|bokeh/[\w.-]+\.js)")
+_LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
+_NOT_LOADED_RELS = re.compile(r"\brel\s*=\s*[\"']?(?:canonical|alternate|author|license|me|next|prev)\b")
+
+
+@dataclass(frozen=True)
+class PageFindings:
+    """What one page still needs from outside, and the Bokeh versions its outputs name."""
+
+    remote: list[str] = field(default_factory=list)
+    bokeh_versions: list[str] = field(default_factory=list)
+    shared: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AssetsReport:
+    """Findings for the build summary: page -> remote URLs, and Bokeh version mismatches."""
+
+    remote: dict[str, list[str]]
+    bokeh_mismatches: dict[str, list[str]]
+    shipped_bokeh: str
+
+
+@dataclass(frozen=True)
+class TileSettings:
+    """A tile provider that replaces the one the notebooks chose (None: keep theirs)."""
+
+    url: str
+    attribution: str
+
+
+def make_self_contained(
+    output_dir: Path, state_path: Path, tiles: TileSettings | None = None, *, thebe: bool = False
+) -> AssetsReport:
+    """Rewrite the site's pages to load everything from the site; report what could not be.
+
+    Pages that have not changed since the last run (Sphinx leaves unchanged
+    pages alone) are not read again: their findings come from ``state_path``.
+
+    ``thebe``: whether the course turned on Jupyter Book's "Live code" button.
+    sphinx-thebe names its script (on unpkg, not on the npm registry we can
+    reach) on every page but loads it only when that button is pressed, so it
+    counts as remote only when the button exists.
+    """
+    import bokeh
+
+    state = _load_state(state_path, tiles, thebe)
+    findings: dict[str, PageFindings] = {}
+    for page in sorted(output_dir.rglob("*.html")):
+        name = page.relative_to(output_dir).as_posix()
+        stamp = page.stat().st_mtime_ns
+        previous = state["pages"].get(name)
+        if previous and previous["stamp"] == stamp:
+            findings[name] = PageFindings(**previous["findings"])
+            continue
+        text = page.read_text(encoding="utf-8")
+        rewritten, found = rewrite_page(text, _prefix(name), bokeh.__version__, tiles)
+        if not thebe:
+            found = dataclasses.replace(found, remote=[url for url in found.remote if not THEBE_URL.match(url)])
+        if rewritten != text:
+            write_atomically(page, rewritten)
+        findings[name] = found
+        state["pages"][name] = {"stamp": page.stat().st_mtime_ns, "findings": asdict(found)}
+    for name in set(state["pages"]) - set(findings):
+        del state["pages"][name]
+
+    _copy_shared(output_dir, {path for found in findings.values() for path in found.shared}, bokeh)
+    write_atomically(state_path, json.dumps(state))
+    return AssetsReport(
+        remote={name: found.remote for name, found in findings.items() if found.remote},
+        bokeh_mismatches={
+            name: sorted(set(found.bokeh_versions) - {bokeh.__version__})
+            for name, found in findings.items()
+            if set(found.bokeh_versions) - {bokeh.__version__}
+        },
+        shipped_bokeh=bokeh.__version__,
+    )
+
+
+def rewrite_page(
+    text: str, prefix: str, bokeh_version: str, tiles: TileSettings | None = None
+) -> tuple[str, PageFindings]:
+    """Point a page's CDN references at the site's copies; pure, for testing.
+
+    ``prefix`` leads from the page to the site's root (``../`` per folder).
+    Returns the new text and what the page needs: shared files and anything
+    still remote.
+    """
+    for url, vendored in CDN_FILES.items():
+        text = text.replace(url, f"{prefix}{SHARED}/vendor/{vendored}")
+
+    versions: set[str] = set()
+    needed_bundles = _needed_bokeh_bundles(text)
+
+    def local_bokeh(match: re.Match) -> str:
+        versions.add(match.group("version"))
+        return f"{prefix}{SHARED}/bokeh/{match.group('bundle')}-{bokeh_version}.min.js"
+
+    text = _drop_unneeded_bokeh_bundles(text, needed_bundles)
+    text = BOKEH_URL.sub(local_bokeh, text)
+    if tiles is not None:
+        text = _replace_tiles(text, tiles)
+    shared = set(_SHARED_REFERENCE.findall(text))
+    return text, PageFindings(sorted(remote_references(text)), sorted(versions), sorted(shared))
+
+
+def remote_references(text: str) -> set[str]:
+    """Scripts, stylesheets and fonts a page (or a map inside it) loads from another host."""
+    unescaped = html.unescape(text)  # srcdoc documents are HTML-escaped inside their attribute
+    found: set[str] = set()
+    for candidate in (text, unescaped):
+        for pattern in _REMOTE_PATTERNS:
+            for match in pattern.finditer(candidate):
+                url = match.group(1)
+                if pattern.pattern.startswith("<link") and _NOT_LOADED_RELS.search(
+                    _LINK_TAG.match(candidate, match.start()).group(0)
+                ):
+                    continue
+                found.add(url if not url.startswith("//") else "https:" + url)
+    return found
+
+
+def _needed_bokeh_bundles(text: str) -> set[str]:
+    return {bundle for bundle, needs in OPTIONAL_BOKEH_BUNDLES.items() if needs.search(text)}
+
+
+def _drop_unneeded_bokeh_bundles(text: str, needed: set[str]) -> str:
+    """Remove optional bundles from Bokeh's loader list (``js_urls``) when no plot needs them."""
+    for bundle in OPTIONAL_BOKEH_BUNDLES:
+        if bundle in needed:
+            continue
+        text = re.sub(
+            rf",?\s*\"https?://cdn\.bokeh\.org/bokeh/(?:release|dev)/{bundle}-[0-9][\w.]*?(?:\.min)?\.js\"",
+            "",
+            text,
+        )
+    return text
+
+
+_TILE_LAYER = re.compile(r"(L\.tileLayer\(\s*(?:&quot;|\"))([^\"&]*)((?:&quot;|\"))")
+_TILE_ATTRIBUTION = re.compile(
+    r"((?:&quot;|\")attribution(?:&quot;|\")\s*:\s*)((?:&quot;|\")(?:(?!&quot;|\").)*(?:&quot;|\"))"
+)
+
+
+def _replace_tiles(text: str, tiles: TileSettings) -> str:
+    def in_context(original_quote: str, value: str) -> str:
+        quoted = json.dumps(value)
+        return html.escape(quoted, quote=True) if original_quote == "&quot;" else quoted
+
+    text = _TILE_LAYER.sub(lambda m: m.group(1) + tiles.url + m.group(3), text)
+    return _TILE_ATTRIBUTION.sub(
+        lambda m: m.group(1) + in_context("&quot;" if m.group(2).startswith("&quot;") else '"', tiles.attribution),
+        text,
+    )
+
+
+def _copy_shared(output_dir: Path, shared: set[str], bokeh) -> None:
+    """Copy each library a page uses, once: its whole vendor folder (CSS pulls in fonts and images)."""
+    bokeh_js = Path(bokeh.__file__).resolve().parent / "server" / "static" / "js"
+    libraries = {path.split("/")[3] for path in shared if path.startswith(f"{SHARED}/vendor/")}
+    # (each vendor reference names its library's folder: _static/oersite/vendor/<library>)
+    for library in sorted(libraries):
+        source, target = VENDOR_DIR / library, output_dir / SHARED / "vendor" / library
+        if not source.is_dir():
+            raise FileNotFoundError(
+                f"{source} is missing: oersite was installed without its browser libraries; "
+                "reinstall it with: pip install -e . (needs npm)"
+            )
+        if not target.is_dir():
+            shutil.copytree(source, target)
+    for path in sorted(p for p in shared if p.startswith(f"{SHARED}/bokeh/")):
+        target = output_dir / path
+        bundle = Path(path).name.removesuffix(f"-{bokeh.__version__}.min.js")
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(bokeh_js / f"{bundle}.min.js", target)
+
+
+def _prefix(page_name: str) -> str:
+    return "../" * page_name.count("/")
+
+
+def _load_state(path: Path, tiles: TileSettings | None, thebe: bool) -> dict:
+    """The previous run's findings, unless the rewriting rules changed since."""
+    import bokeh
+
+    rules = json.dumps([sorted(CDN_FILES.items()), bokeh.__version__, asdict(tiles) if tiles else None, thebe])
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        state = {}
+    if state.get("rules") != rules:
+        state = {"rules": rules, "pages": {}}
+    return state

@@ -1,0 +1,94 @@
+"""Debian's Chromium driven by Playwright, with every request off this machine blocked."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from oersite.serve import make_server, site_url
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: Flags for a sandbox with no network: without the background-networking ones
+#: Chromium keeps trying to reach Google's services.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOADED_TYPES = {"script", "stylesheet", "font"}
+
+
+@contextlib.contextmanager
+def served(site: Path):
+    """The built site on 127.0.0.1 for the duration of the block."""
+    server = make_server(site, 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield site_url(server)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def chromium():
+    """A headless Chromium (Debian's, never a downloaded one)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class Traffic:
+    """What a page asked for that it should not have: left the machine, or failed."""
+
+    blocked: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def loaded_from_outside(self) -> list[tuple[str, str]]:
+        return [(kind, url) for kind, url in self.blocked if kind in LOADED_TYPES]
+
+    def loads_that_failed(self) -> list[tuple[str, str]]:
+        return [(kind, url) for kind, url in self.failed if kind in LOADED_TYPES]
+
+
+def offline_context(browser, traffic: Traffic):
+    """A browser context in which only 127.0.0.1 answers; everything else is recorded and refused."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+
+    def route(route, request):
+        if urlsplit(request.url).hostname in ("127.0.0.1", None) or request.url.startswith(("data:", "about:")):
+            route.continue_()
+        else:
+            traffic.blocked.append((request.resource_type, request.url))
+            route.abort("internetdisconnected")
+
+    context.route("**/*", route)
+    context.on(
+        "requestfailed",
+        lambda request: (
+            urlsplit(request.url).hostname == "127.0.0.1"
+            and traffic.failed.append((request.resource_type, request.url))
+        ),
+    )
+    context.on(
+        "response",
+        lambda response: (
+            response.status >= 400 and traffic.failed.append((response.request.resource_type, response.url))
+        ),
+    )
+    return context
