@@ -214,7 +214,7 @@ def _load_dataclass(cls: type, raw: Any, keypath: str, errors: list[str]) -> Any
         if dataclasses.is_dataclass(hint):
             values[key] = _load_dataclass(hint, value if value is not None else {}, path, errors)
         elif _type_ok(hint, value):
-            values[key] = value
+            values[key] = tuple(value) if isinstance(value, list) else value
         else:
             errors.append(f"{path}: expected {_type_name(hint)}, found {value!r}")
     return cls(**values)
@@ -225,17 +225,27 @@ def _type_ok(hint: Any, value: Any) -> bool:
     for kind in allowed:
         if kind is type(None) and value is None:
             return True
-        if kind is int and isinstance(value, int) and not isinstance(value, bool):
-            return True
+        if kind in (int, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if kind is float or isinstance(value, int):
+                return True
         if kind in (str, bool) and isinstance(value, kind):
             return True
+        if typing.get_origin(kind) in (list, tuple) and isinstance(value, list):
+            (item,) = typing.get_args(kind)[:1]
+            if all(_type_ok(item, element) for element in value):
+                return True
     return False
 
 
 def _type_name(hint: Any) -> str:
     allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    names = {str: "text", int: "a whole number", bool: "true or false", type(None): "nothing"}
-    return " or ".join(names.get(kind, str(kind)) for kind in allowed)
+    names = {str: "text", int: "a whole number", float: "a number", bool: "true or false", type(None): "nothing"}
+    return " or ".join(
+        f"a list of {_type_name(typing.get_args(kind)[0])}"
+        if typing.get_origin(kind) in (list, tuple)
+        else names.get(kind, str(kind))
+        for kind in allowed
+    )
 
 
 def _execution(section: Any, settings: OersiteSettings, jobs: int | None, errors: list[str]) -> Execution:
