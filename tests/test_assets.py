@@ -1,0 +1,187 @@
+"""Pages load their scripts, stylesheets and fonts from the site itself."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import bokeh
+import pytest
+from click.testing import CliRunner
+from coursehelpers import make_course
+from test_sample_site import FOLIUM_PAGES, NOTEBOOK_PAGES
+
+from oersite.assets import (
+    CDN_FILES,
+    SHARED,
+    TileSettings,
+    remote_references,
+    rewrite_page,
+)
+from oersite.cli import main
+
+LEAFLET = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"
+
+
+def folium_page(inner: str) -> str:
+    return f'<html><body><iframe srcdoc="{html.escape(inner, quote=True)}"></iframe></body></html>'
+
+
+def test_cdn_urls_inside_a_maps_srcdoc_become_page_relative():
+    page = folium_page(f'<script src="{LEAFLET}"></script><link rel="stylesheet" href="{LEAFLET[:-2]}css"/>')
+    text, found = rewrite_page(page, "../../", "3.9.2")
+    assert "cdn.jsdelivr" not in text
+    assert html.escape(f'src="../../{SHARED}/vendor/leaflet/leaflet.js"', quote=True) in text
+    assert found.remote == []
+    assert f"{SHARED}/vendor/leaflet" in found.shared
+
+
+BOKEH_LOADER = (
+    'const js_urls = ["https://cdn.bokeh.org/bokeh/release/bokeh-{v}.min.js", '
+    '"https://cdn.bokeh.org/bokeh/release/bokeh-gl-{v}.min.js", '
+    '"https://cdn.bokeh.org/bokeh/release/bokeh-widgets-{v}.min.js", '
+    '"https://cdn.bokeh.org/bokeh/release/bokeh-tables-{v}.min.js", '
+    '"https://cdn.bokeh.org/bokeh/release/bokeh-mathjax-{v}.min.js"];'
+)
+
+
+def test_bokeh_loads_the_installed_bokehjs_and_only_the_bundles_plots_need():
+    page = (
+        "<script>"
+        + BOKEH_LOADER.format(v="3.9.2")
+        + '</script><script>const docs_json = \'{"name":"Figure"}\';</script>'
+    )
+    text, found = rewrite_page(page, "", bokeh.__version__)
+    assert re.findall(r"_static/oersite/bokeh/([\w.-]+)", text) == [
+        f"bokeh-{bokeh.__version__}.min.js",
+        f"bokeh-widgets-{bokeh.__version__}.min.js",
+        f"bokeh-tables-{bokeh.__version__}.min.js",
+    ]
+    assert found.bokeh_versions == ["3.9.2"]
+    assert found.remote == []
+
+
+def test_a_plot_with_tex_keeps_the_mathjax_bundle():
+    page = "<script>" + BOKEH_LOADER.format(v="3.9.2") + '</script><script>x = \'{"name":"TeX"}\'</script>'
+    text, _ = rewrite_page(page, "", bokeh.__version__)
+    assert "bokeh-mathjax" in text
+    assert "bokeh-gl" not in text
+
+
+def test_outputs_of_another_bokeh_are_noticed():
+    _, found = rewrite_page("<script>" + BOKEH_LOADER.format(v="3.4.0") + "</script>", "", "3.9.2")
+    assert found.bokeh_versions == ["3.4.0"]
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        '<script src="https://cdn.example.org/lib.js"></script>',
+        '<link rel="stylesheet" href="https://fonts.example.org/css?family=Roboto">',
+        "<style>@import url('https://cdn.example.org/x.css');</style>",
+        "<style>@font-face { src: url(https://cdn.example.org/f.woff2) }</style>",
+        '<script>loader.load("https://cdn.example.org/late.js")</script>',
+        '<script src="//cdn.example.org/lib.js"></script>',
+    ],
+)
+def test_unknown_remote_scripts_styles_and_fonts_are_found_also_inside_srcdoc(reference):
+    assert remote_references(reference)
+    assert remote_references(folium_page(reference))
+
+
+@pytest.mark.parametrize(
+    "harmless",
+    [
+        '<a href="https://example.org/read-more">a link to read</a>',
+        '<link rel="canonical" href="https://example.org/page.html">',
+        '<script>L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png")</script>',
+        '<img src="https://example.org/picture.png">',
+    ],
+)
+def test_links_images_and_tiles_are_not_reported(harmless):
+    assert remote_references(harmless) == set()
+
+
+def test_the_tile_provider_can_be_replaced_inside_srcdoc():
+    inner = (
+        'L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", '
+        '{"attribution": "\\u0026copy; OpenStreetMap", "maxZoom": 19});'
+    )
+    tiles = TileSettings("https://tiles.uni.example/{z}/{x}/{y}.png", 'Tiles © "Uni" Maps')
+    text, _ = rewrite_page(folium_page(f"<script>{inner}</script>"), "", "3.9.2", tiles)
+    srcdoc = html.unescape(text)
+    assert 'L.tileLayer("https://tiles.uni.example/{z}/{x}/{y}.png"' in srcdoc
+    assert '"attribution": "Tiles \\u00a9 \\"Uni\\" Maps"' in srcdoc
+    assert '"maxZoom": 19' in srcdoc
+
+
+def test_every_known_cdn_file_is_vendored():
+    from oersite.assets import VENDOR_DIR
+
+    missing = [path for path in CDN_FILES.values() if not (VENDOR_DIR / path).is_file()]
+    assert missing == [], "reinstall oersite (pip install -e .) to vendor the browser libraries"
+
+
+def test_the_sample_site_references_nothing_remote_and_shares_each_library_once(built_sample):
+    site, output = built_sample
+    assert "other hosts" not in output
+    for docname in NOTEBOOK_PAGES:
+        page = (site / f"{docname}.html").read_text(encoding="utf-8")
+        assert remote_references(page) - {"https://unpkg.com/thebe@0.8.2/lib/index.js"} == set(), docname
+        assert len(page) < 1_000_000, f"{docname} inlines something big"
+    shared = site / SHARED
+    assert (shared / f"bokeh/bokeh-{bokeh.__version__}.min.js").is_file()
+    assert not (shared / f"bokeh/bokeh-mathjax-{bokeh.__version__}.min.js").exists()  # no plot needs it
+    for library in ("leaflet", "jquery", "bootstrap", "fontawesome", "glyphicons", "leaflet.awesome-markers", "d3"):
+        assert (shared / "vendor" / library).is_dir(), library
+    for docname in FOLIUM_PAGES:
+        page = (site / f"{docname}.html").read_text(encoding="utf-8")
+        assert html.escape(f"../../{SHARED}/vendor/leaflet/leaflet.js", quote=True) in page or (
+            f"../../{SHARED}/vendor/leaflet/leaflet.js" in page
+        )
+
+
+def test_a_remote_script_in_an_output_is_reported_and_strict_fails_on_it(tmp_path):
+    course = make_course(
+        tmp_path / "c",
+        {
+            "widget.ipynb": [
+                "from IPython.display import HTML",
+                "HTML('<script src=\"https://cdn.example.org/w.js\"></script>')",
+            ]
+        },
+    )
+    relaxed = CliRunner().invoke(main, ["build", str(course)])
+    assert relaxed.exit_code == 0, relaxed.output
+    assert "widget.html: https://cdn.example.org/w.js" in relaxed.output
+    strict = CliRunner().invoke(main, ["build", str(course), "--strict"])
+    assert strict.exit_code == 1
+    assert "widget.html: https://cdn.example.org/w.js" in strict.output
+
+
+def test_a_page_with_another_bokehs_output_is_named_with_both_versions(tmp_path):
+    course = make_course(tmp_path / "c", {"old.ipynb": []}, config={"execute": {"execute_notebooks": "off"}})
+    notebook = json.loads((course / "old.ipynb").read_text())
+    notebook["cells"].append(
+        {
+            "cell_type": "code",
+            "execution_count": 1,
+            "metadata": {},
+            "source": "output_notebook()",
+            "outputs": [
+                {
+                    "output_type": "display_data",
+                    "metadata": {},
+                    "data": {"application/javascript": BOKEH_LOADER.format(v="3.1.0")},
+                }
+            ],
+        }
+    )
+    (course / "old.ipynb").write_text(json.dumps(notebook))
+    result = CliRunner().invoke(main, ["build", str(course)])
+    assert result.exit_code == 0, result.output
+    assert (
+        f"old.html: its plots were made with Bokeh 3.1.0 but the site ships BokehJS {bokeh.__version__}"
+        in result.output
+    )
