@@ -93,6 +93,92 @@ class MapSettings:
 
 
 @dataclass(frozen=True)
+class PersistentHubSettings:
+    """The persistent course hub: each student's own server behind single sign-on."""
+
+    memory_limit: str = _doc("Memory each student's server may use, e.g. 2G or 512M.", "2G")
+    cpu_limit: float = _doc("CPU cores each student's server may use.", 1.0)
+    cull_idle_seconds: int = _doc(
+        "Stop a student's server after this many idle seconds; the student and their files stay.", 3600
+    )
+    user_header: str = _doc("Request header in which the single-sign-on proxy passes the user name.", "X-Remote-User")
+    secret_header: str = _doc(
+        "Request header with the proxy's shared secret; the secret itself is generated, never written here.",
+        "X-Oersite-Proxy-Secret",
+    )
+    admin_users: tuple[str, ...] = _doc("User names that administer the hub.", ())
+    allowed_users: tuple[str, ...] = _doc(
+        "Only these users may use the hub; empty: everyone the single sign-on lets through.", ()
+    )
+    blocked_users: tuple[str, ...] = _doc("Users refused even when the single sign-on lets them through.", ())
+
+
+@dataclass(frozen=True)
+class EphemeralHubSettings:
+    """The ephemeral "Try now" hub: a fresh server per visitor, deleted when idle."""
+
+    memory_limit: str = _doc("Memory each visitor's server may use.", "512M")
+    cpu_limit: float = _doc("CPU cores each visitor's server may use.", 0.5)
+    cull_idle_seconds: int = _doc("Delete a visitor, their server and files after this many idle seconds.", 600)
+    max_age_seconds: int = _doc("Delete a visitor's server after this many seconds, idle or not.", 3600)
+    concurrent_spawn_limit: int = _doc("Servers starting at once; more visitors see the 'full' page.", 10)
+    active_server_limit: int = _doc("Servers running at once; more visitors see the 'full' page.", 40)
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    """The two hubs (oersite hub config, serve, check); their URLs are the launch section's."""
+
+    image: str = _doc("Name and tag of the single-user image both hubs run.", "oersite-course-notebook:latest")
+    base_image: str | None = _doc(
+        "Image the single-user image builds on; default: python:X.Y-slim for the Python that builds the site."
+    )
+    state_folder: str = _doc(
+        "Where oersite hub serve keeps homes, hub databases, logs and generated secrets, relative to the course.",
+        "_build/hub",
+    )
+    users_file: str | None = _doc(
+        "htpasswd file of the Basic-auth users for oersite hub serve (the stand-in for single sign-on), relative "
+        "to the course; default: users.htpasswd in the state folder, created with one user.",
+    )
+    persistent: PersistentHubSettings = _doc("The persistent hub.", PersistentHubSettings())
+    ephemeral: EphemeralHubSettings = _doc("The ephemeral hub.", EphemeralHubSettings())
+
+
+def _validate_hub(hub: HubSettings, errors: list[str]) -> None:
+    import re
+
+    memory = re.compile(r"^[0-9]+(\.[0-9]+)?[KMGT]?$")
+    header = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+    for name, section in (("persistent", hub.persistent), ("ephemeral", hub.ephemeral)):
+        where = f"oersite.hub.{name}"
+        if not memory.match(section.memory_limit):
+            errors.append(f"{where}.memory_limit: expected a size such as 512M or 2G, found {section.memory_limit!r}")
+        if section.cpu_limit <= 0:
+            errors.append(f"{where}.cpu_limit: expected a number of cores above 0, found {section.cpu_limit!r}")
+        for key in ("cull_idle_seconds", "max_age_seconds", "concurrent_spawn_limit", "active_server_limit"):
+            value = getattr(section, key, 1)
+            if not isinstance(value, int) or value < 1:
+                errors.append(f"{where}.{key}: expected a whole number of 1 or more, found {value!r}")
+    persistent = hub.persistent
+    for key in ("user_header", "secret_header"):
+        if not header.match(getattr(persistent, key)):
+            errors.append(
+                f"oersite.hub.persistent.{key}: expected an HTTP header name, found {getattr(persistent, key)!r}"
+            )
+    if persistent.user_header.lower() == persistent.secret_header.lower():
+        errors.append("oersite.hub.persistent.secret_header: must differ from user_header")
+    for key in ("admin_users", "allowed_users", "blocked_users"):
+        if any(not name.strip() for name in getattr(persistent, key)):
+            errors.append(f"oersite.hub.persistent.{key}: expected user names, found an empty one")
+    folder = hub.state_folder
+    if not folder or folder.startswith("/") or ".." in Path(folder).parts:
+        errors.append(f"oersite.hub.state_folder: expected a folder inside the course, found {folder!r}")
+    if not hub.image.strip() or any(c.isspace() for c in hub.image):
+        errors.append(f"oersite.hub.image: expected an image name such as course-notebook:1, found {hub.image!r}")
+
+
+@dataclass(frozen=True)
 class OersiteSettings:
     """The ``oersite:`` section of ``_config.yml``."""
 
@@ -100,6 +186,7 @@ class OersiteSettings:
     execute: ExecuteSettings = _doc("Notebook execution.", ExecuteSettings())
     launch: LaunchSettings = _doc("Launch buttons.", LaunchSettings())
     maps: MapSettings = _doc("Folium maps.", MapSettings())
+    hub: HubSettings = _doc("The course hubs (oersite hub).", HubSettings())
 
 
 @dataclass(frozen=True)
@@ -159,6 +246,7 @@ def load_course(source: Path | str = ".", *, jobs: int | None = None) -> Course:
     execution = _execution(raw.get("execute") or {}, settings, jobs, errors)
     _validate_launch(settings.launch, errors)
     _validate_maps(settings.maps, errors)
+    _validate_hub(settings.hub, errors)
     _validate_book(raw, errors)
     if errors:
         where = _shown(config_path)

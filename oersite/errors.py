@@ -26,3 +26,7 @@ class NotebookError(OersiteError):
 
 class BuildError(OersiteError):
     """Sphinx could not turn the course into a website."""
+
+
+class HubError(OersiteError):
+    """The hubs cannot be configured, started or checked as asked."""
