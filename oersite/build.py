@@ -1,11 +1,13 @@
 """``oersite build``: the whole pipeline, one phase per line.
 
-config -> pages -> execution -> rendering.  Each phase is a plain function in
+config -> pages -> notebooks -> launch links -> execution -> rendering ->
+assets, unless nothing changed since the last build.  Each phase is a plain function in
 its own module; this one only passes their results along and times them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from oersite.execute import NotebookResult, Reporter, execute_notebooks, read_no
 from oersite.launch import LaunchButton, launch_target, notebook_buttons
 from oersite.render import render_site
 from oersite.toc import Page, read_pages
+from oersite.uptodate import previous_build, remember_build, source_fingerprint
 
 #: Where a course's build goes unless told otherwise, as in Jupyter Book.
 BUILD_DIR = "_build"
@@ -33,6 +36,7 @@ class BuildReport:
     seconds: float
     log_path: Path
     assets: AssetsReport
+    up_to_date: bool = False  # nothing changed since the previous build, which this reports
 
     def count(self, status: str) -> int:
         return sum(1 for result in self.notebooks if result.status == status)
@@ -53,10 +57,19 @@ def build_course(
     strict: bool = False,
     reporter: Reporter | None = None,
 ) -> BuildReport:
-    """Build the course's website into ``output_dir`` (default ``_build/html``)."""
+    """Build the course's website into ``output_dir`` (default ``_build/html``).
+
+    Nothing is redone when nothing changed since the last build (see
+    ``oersite.uptodate``); ``execute_notebooks: force`` always rebuilds.
+    """
     started = time.perf_counter()
     output_dir = (output_dir or default_output_dir(course)).resolve()
     work_dir = build_dir(course) / ".oersite"
+    record = work_dir / "last-build.json"
+    fingerprint = source_fingerprint(course.root, output_dir, {"strict": strict})
+    previous = previous_build(record, fingerprint, output_dir) if course.execution.mode != "force" else None
+    if previous is not None:
+        return _report_from_json(previous, course, seconds=time.perf_counter() - started)
 
     pages = read_pages(course)
     notebooks = read_notebooks(course, pages)
@@ -71,7 +84,7 @@ def build_course(
             + "\n".join(f"{page}: {url}" for page, urls in assets.remote.items() for url in urls)
         )
 
-    return BuildReport(
+    report = BuildReport(
         output_dir=output_dir,
         pages=pages,
         notebooks=results,
@@ -79,6 +92,47 @@ def build_course(
         assets=assets,
         seconds=time.perf_counter() - started,
         log_path=rendered.log_path,
+    )
+    remember_build(record, fingerprint, _report_to_json(report, course))
+    return report
+
+
+def _report_to_json(report: BuildReport, course: Course) -> dict:
+    return {
+        "output_dir": str(report.output_dir),
+        "log_path": str(report.log_path),
+        "pages": [[page.docname, course.relative(page.path)] for page in report.pages],
+        "notebooks": [
+            [result.page.docname, result.status, str(result.executed_path or ""), result.cache_key]
+            for result in report.notebooks
+        ],
+        "warnings": report.warnings,
+        "assets": dataclasses.asdict(report.assets),
+    }
+
+
+def _report_from_json(saved: dict, course: Course, *, seconds: float) -> BuildReport:
+    """The previous build's report, as this build's: every notebook now comes from the cache."""
+    pages = [Page(docname, course.root / path) for docname, path in saved["pages"]]
+    by_name = {page.docname: page for page in pages}
+    notebooks = [
+        NotebookResult(
+            by_name[docname],
+            "stored" if status == "stored" else "cached",
+            Path(executed) if executed else None,
+            key,
+        )
+        for docname, status, executed, key in saved["notebooks"]
+    ]
+    return BuildReport(
+        output_dir=Path(saved["output_dir"]),
+        pages=pages,
+        notebooks=notebooks,
+        warnings=saved["warnings"],
+        assets=AssetsReport(**saved["assets"]),
+        seconds=seconds,
+        log_path=Path(saved["log_path"]),
+        up_to_date=True,
     )
 
 

@@ -67,6 +67,8 @@ def build(source: Path, output: Path | None, jobs: int | None, strict: bool) -> 
     notebooks = f"{_plural(len(report.notebooks), 'notebook')}: {executed} executed, {cached} from cache"
     if stored:
         notebooks += f", {stored} with their saved outputs"
+    if report.up_to_date:
+        console.print("Nothing changed since the last build.", highlight=False)
     console.print(
         f"[green]Built[/] {_plural(len(report.pages), 'page')} ({notebooks}) in {report.seconds:.1f} s\n"
         f"Open {_shown(index)} or preview it with: oersite serve {_shown(course.root)}",

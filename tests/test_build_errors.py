@@ -122,3 +122,9 @@ def test_a_missing_kernel_is_named(tmp_path):
 def test_a_toc_that_is_not_yaml_names_the_line(course):
     (course / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n- file: [a\n")
     assert_refused(build(course), "_toc.yml, line 5: not valid YAML")
+
+
+def test_a_jupyter_book_key_of_the_wrong_type_is_named(course):
+    config = course / "_config.yml"
+    config.write_text(config.read_text() + "html:\n  use_edit_page_button: maybe\n")
+    assert_refused(build(course), "_config.yml: html.use_edit_page_button: must be boolean")

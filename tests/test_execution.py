@@ -121,3 +121,18 @@ def test_output_option_writes_the_site_elsewhere(tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "site/lessons/first.html").is_file()
     assert not (course / "_build/html").exists()
+
+
+def test_a_rebuild_with_nothing_changed_does_no_work(tmp_path):
+    course = make_course(tmp_path / "c", {"a.ipynb": ["print('A')"]})
+    build(course)
+    site = course / "_build/html/a.html"
+    written = site.stat().st_mtime_ns
+    again = build(course)
+    assert again.up_to_date
+    assert statuses(again) == {"a": "cached"}
+    assert site.stat().st_mtime_ns == written  # Sphinx did not even run
+    (course / "intro.md").write_text("# Welcome\n\nChanged.\n")
+    changed = build(course)
+    assert not changed.up_to_date
+    assert "Changed." in page(course, "intro")
