@@ -30,3 +30,11 @@ class BuildError(OersiteError):
 
 class HubError(OersiteError):
     """The hubs cannot be configured, started or checked as asked."""
+
+
+class CheckError(OersiteError):
+    """The built site has problems a reader would meet (``oersite check``)."""
+
+
+class PublishError(OersiteError):
+    """The site cannot be published where asked; what was published before stays as it was."""
