@@ -180,6 +180,42 @@ def _validate_hub(hub: HubSettings, errors: list[str]) -> None:
 
 
 @dataclass(frozen=True)
+class PublishSettings:
+    """Where ``oersite publish`` sends the built site; its --to-git, --to-dir, --branch flags win."""
+
+    target: str | None = _doc(
+        "'git' (a commit on a branch of a git remote, as GitHub Pages serves) or 'dir' (a web server's "
+        "document root, replaced atomically); default: whichever of remote and dir is set.",
+    )
+    remote: str | None = _doc(
+        "Git remote to publish to: a URL, or a path relative to the course (say, a bare repository)."
+    )
+    branch: str = _doc("Branch of the remote that holds the site; each publish adds a commit to it.", "gh-pages")
+    dir: str | None = _doc(
+        "Document root to publish to, relative to the course; the previous version is kept beside it "
+        "for oersite publish --rollback.",
+    )
+    cname: str | None = _doc("Custom domain for a CNAME file in the site (GitHub Pages), e.g. course.example.org.")
+
+
+def _validate_publish(publish: PublishSettings, errors: list[str]) -> None:
+    if publish.target not in (None, "git", "dir"):
+        errors.append(f"oersite.publish.target: expected 'git' or 'dir', found {publish.target!r}")
+    elif publish.target == "git" and not publish.remote:
+        errors.append("oersite.publish.remote: required with target: git")
+    elif publish.target == "dir" and not publish.dir:
+        errors.append("oersite.publish.dir: required with target: dir")
+    elif publish.target is None and publish.remote and publish.dir:
+        errors.append("oersite.publish.target: both remote and dir are set; say which to use: git or dir")
+    if not publish.branch or any(c.isspace() for c in publish.branch):
+        errors.append(f"oersite.publish.branch: expected a branch name, found {publish.branch!r}")
+    if publish.cname is not None and (not publish.cname or "/" in publish.cname or " " in publish.cname):
+        errors.append(
+            f"oersite.publish.cname: expected a domain name such as course.example.org, found {publish.cname!r}"
+        )
+
+
+@dataclass(frozen=True)
 class OersiteSettings:
     """The ``oersite:`` section of ``_config.yml``."""
 
@@ -188,6 +224,7 @@ class OersiteSettings:
     launch: LaunchSettings = _doc("Launch buttons.", LaunchSettings())
     maps: MapSettings = _doc("Folium maps.", MapSettings())
     hub: HubSettings = _doc("The course hubs (oersite hub).", HubSettings())
+    publish: PublishSettings = _doc("Where oersite publish sends the site.", PublishSettings())
 
 
 @dataclass(frozen=True)
@@ -248,6 +285,7 @@ def load_course(source: Path | str = ".", *, jobs: int | None = None) -> Course:
     _validate_launch(settings.launch, errors)
     _validate_maps(settings.maps, errors)
     _validate_hub(settings.hub, errors)
+    _validate_publish(settings.publish, errors)
     _validate_book(raw, errors)
     if errors:
         where = _shown(config_path)
