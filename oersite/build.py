@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,8 +75,11 @@ def build_course(
     pages = read_pages(course)
     notebooks = read_notebooks(course, pages)
     buttons = launch_buttons(course, notebooks)
-    results = execute_notebooks(course, notebooks, work_dir / "executed", reporter)
-    rendered = render_site(course, results, buttons, output_dir, work_dir, warnings_are_errors=strict)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-execute") as background:
+        # Notebooks execute while Sphinx starts up; Sphinx waits for them before reading pages.
+        execution = background.submit(execute_notebooks, course, notebooks, work_dir / "executed", reporter)
+        rendered = render_site(course, execution.result, buttons, output_dir, work_dir, warnings_are_errors=strict)
+        results = execution.result()
     thebe = bool((course.book.get("launch_buttons") or {}).get("thebe"))
     assets = make_self_contained(output_dir, work_dir / "assets.json", _tiles(course), thebe=thebe)
     if strict and assets.remote:

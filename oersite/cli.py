@@ -9,6 +9,7 @@ which Click prints as one line with exit status 1.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -25,6 +26,7 @@ def main() -> None:
 
     SOURCE is the course folder, the one holding _config.yml (default: here).
     """
+    _decline_slow_optional_imports()
 
 
 @main.command()
@@ -104,6 +106,18 @@ def serve(source: Path, output: Path | None, port: int) -> None:
     if not (site / "index.html").is_file():
         raise OersiteError(f"{_shown(site)}: no built site here; run first: oersite build {_shown(source)}")
     serve_folder(site, port, announce=lambda url: click.echo(f"Serving {_shown(site)} at {url} (Ctrl-C stops)"))
+
+
+def _decline_slow_optional_imports() -> None:
+    """Keep this process from importing rfc3987_syntax, which costs 1.5 s of every build.
+
+    jsonschema (imported by nbformat, myst-nb and Jupyter Book) imports it when
+    installed, to check strings of the "iri" format, and it builds its grammars
+    at import time.  No schema that oersite's libraries check uses that format,
+    and jsonschema treats the module as optional, so this process declines it.
+    Kernels and hubs are other processes and keep it.
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)
 
 
 class _ProgressLines:

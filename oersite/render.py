@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ class RenderResult:
 
 def render_site(
     course: Course,
-    results: list[NotebookResult],
+    executed: Callable[[], list[NotebookResult]],
     buttons: dict[str, list[LaunchButton]],
     output_dir: Path,
     work_dir: Path,
@@ -40,6 +41,11 @@ def render_site(
     warnings_are_errors: bool = False,
 ) -> RenderResult:
     """Run Sphinx's HTML builder over the course; incremental across builds.
+
+    ``executed`` returns the executor's results, waiting for them if need be:
+    Sphinx spends over a second starting up (importing and setting up its
+    extensions), which the build overlaps with notebook execution, and needs
+    the results only once it starts reading pages.
 
     ``work_dir`` keeps Sphinx's doctrees (its memory of the previous build),
     so a rebuild re-reads only pages whose source or outputs changed.
@@ -60,11 +66,6 @@ def render_site(
         validate=False,  # done once, in oersite.config
     )
     sphinx_config["extensions"] = [*sphinx_config["extensions"], "oersite.sphinx_ext"]
-    sphinx_config["oersite_executed"] = {
-        result.page.docname: [str(result.executed_path), result.cache_key]
-        for result in results
-        if result.executed_path is not None
-    }
     sphinx_config["oersite_launch_buttons"] = {
         docname: [dataclasses.asdict(button) for button in page_buttons] for docname, page_buttons in buttons.items()
     }
@@ -96,6 +97,11 @@ def render_site(
                     warningiserror=False,
                     keep_going=True,
                 )
+                app.config.oersite_executed = {
+                    result.page.docname: [str(result.executed_path), result.cache_key]
+                    for result in executed()
+                    if result.executed_path is not None
+                }
                 app.build()
         except (SphinxError, OSError) as exc:
             raise BuildError(f"Sphinx stopped: {exc}; see {course.relative(log_path)} for details") from None

@@ -1,0 +1,152 @@
+"""Build speed: oersite against plain Jupyter Book on the same content, in one run.
+
+    python benchmarks/build.py            # the sample course and a 30-notebook course
+    python benchmarks/build.py --quick    # the sample course only
+
+For each course, both tools build a fresh copy from an empty _build, then
+rebuild with nothing changed, with one notebook edited, and with one data file
+edited; the script prints each time, the ratio oersite / Jupyter Book, and the
+page weight of oersite's site.  Wall-clock times of whole commands, as a user
+waits for them; both tools run with the course's own settings (cache on).
+
+Jupyter Book's cache keys on code alone and knows nothing of data files: after
+a data edit it re-executes nothing, and its pages keep outputs of the old data.
+That row is printed for completeness; its ratio is not a like-for-like one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+SAMPLE = ("_config.yml", "book", "notebooks", "data")
+
+
+def copy_sample(target: Path) -> Path:
+    target.mkdir(parents=True)
+    for name in SAMPLE:
+        source = REPOSITORY / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target / name)
+    return target
+
+
+def make_large_course(target: Path, notebooks: int = 30) -> Path:
+    """The sample's notebooks copied into parts until there are ``notebooks`` of them.
+
+    Each copy gets its own first code cell, so Jupyter Book's code-keyed cache
+    cannot serve one copy's outputs for another: both tools execute every page.
+    """
+    copy_sample(target)
+    originals = sorted((target / "notebooks").glob("*/*.ipynb"))
+    chapters = []
+    for index in range(notebooks):
+        original = originals[index % len(originals)]
+        part = f"part{index // len(originals) + 1}"
+        notebook = nbformat.read(original, as_version=4)
+        notebook.cells.insert(1, nbformat.v4.new_code_cell(f"# copy {index + 1} of the lesson"))
+        destination = target / "notebooks" / part / original.name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, destination)
+        chapters.append({"file": destination.relative_to(target).with_suffix("").as_posix()})
+    toc = {"format": "jb-book", "root": "book/intro", "chapters": [{"file": "book/students"}, *chapters]}
+    (target / "book" / "_toc.yml").write_text(json.dumps(toc))  # JSON is YAML
+    return target
+
+
+def oersite_build(course: Path, jobs: int | None) -> float:
+    command = [sys.executable, "-m", "oersite", "build", str(course)]
+    if jobs:
+        command += ["--jobs", str(jobs)]
+    return timed(command)
+
+
+def jupyter_book_build(course: Path, jobs: int | None) -> float:
+    return timed(["jupyter-book", "build", str(course), "--toc", str(course / "book" / "_toc.yml")])
+
+
+def timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    return seconds
+
+
+def edit_one_notebook(course: Path) -> None:
+    path = course / "notebooks" / "bokeh" / "heatmap.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell("print('an edit')"))
+    nbformat.write(notebook, path)
+
+
+def edit_one_data_file(course: Path) -> None:
+    path = course / "data" / "unemployment_by_state.csv"
+    lines = path.read_text().splitlines()
+    fields = lines[-1].split(",")
+    fields[-1] = str(round(float(fields[-1]) + 1.0, 1))  # one state's rate a point higher
+    path.write_text("\n".join([*lines[:-1], ",".join(fields)]) + "\n")
+
+
+def measure(course_maker, label: str, workdir: Path, jobs: int | None) -> dict[str, dict[str, float]]:
+    results: dict[str, dict[str, float]] = {}
+    for tool, build in (("oersite", oersite_build), ("jupyter-book", jupyter_book_build)):
+        course = course_maker(workdir / f"{label}-{tool}")
+        times = {"cold": build(course, jobs), "no change": build(course, jobs)}
+        edit_one_notebook(course)
+        times["one notebook edited"] = build(course, jobs)
+        edit_one_data_file(course)
+        times["one data file edited"] = build(course, jobs)
+        results[tool] = times
+        print(f"  {tool:13} " + "  ".join(f"{phase}: {seconds:6.1f} s" for phase, seconds in times.items()), flush=True)
+    return results
+
+
+def page_weight(site: Path) -> tuple[dict[str, int], int]:
+    pages = {
+        page.relative_to(site).as_posix(): page.stat().st_size for page in sorted((site / "notebooks").rglob("*.html"))
+    }
+    shared = sum(path.stat().st_size for path in (site / "_static").rglob("*") if path.is_file())
+    return pages, shared
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the sample course only")
+    parser.add_argument("--jobs", type=int, default=None, help="oersite --jobs (default: one per core)")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="oersite-bench-") as temporary:
+        workdir = Path(temporary)
+        courses = [("sample (7 notebooks)", copy_sample)]
+        if not options.quick:
+            courses.append(("large (30 notebooks)", make_large_course))
+        report = {}
+        for label, maker in courses:
+            print(f"{label}:", flush=True)
+            report[label] = measure(maker, label.split()[0], workdir, options.jobs)
+        print("\nratio oersite / jupyter-book (lower is better):")
+        for label, results in report.items():
+            ratios = {phase: results["oersite"][phase] / results["jupyter-book"][phase] for phase in results["oersite"]}
+            print(f"  {label:22} " + "  ".join(f"{phase}: {ratio:4.2f}" for phase, ratio in ratios.items()))
+        print("  (after a data edit Jupyter Book re-executes nothing and shows stale outputs)")
+        pages, shared = page_weight(workdir / "sample-oersite" / "_build" / "html")
+        print("\npage weight of the sample site built by oersite:")
+        for page, size in pages.items():
+            print(f"  {page:40} {size / 1024:8.1f} KiB")
+        print(f"  {'shared _static/ (all pages)':40} {shared / 1024 / 1024:8.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
