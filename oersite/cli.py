@@ -164,3 +164,98 @@ def _shown(path: Path) -> str:
     except ValueError:
         return str(path)
     return shown if not shown.startswith("../../") else str(Path(path).resolve())
+
+
+OUTPUT = click.option(
+    "--output",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The built website (default: SOURCE/_build/html).",
+)
+
+
+@main.command()
+@SOURCE
+@OUTPUT
+@click.option("--live", is_flag=True, help="Also ask each hub the launch links point at whether it answers.")
+def check(source: Path, output: Path | None, live: bool) -> None:
+    """Check the built website: links, remote files, launch links, notebook outputs."""
+    from oersite.build import default_output_dir
+    from oersite.check import check_site
+    from oersite.config import load_course
+    from oersite.errors import CheckError
+
+    course = load_course(source)
+    report = check_site(course, output if output is not None else default_output_dir(course), live=live)
+    for finding in report.findings:
+        click.echo(finding.line())
+    summary = _check_summary(report)
+    if report.errors:
+        raise CheckError(f"{summary}; fix them, run oersite build, then oersite check again")
+    click.echo(summary)
+
+
+@main.command()
+@SOURCE
+@OUTPUT
+@click.option("--to-git", "remote", metavar="REMOTE", default=None, help="Publish as a commit on a git remote.")
+@click.option("--branch", default=None, help="The remote's branch for the site (default: gh-pages).")
+@click.option(
+    "--to-dir", "folder", metavar="DIR", default=None, help="Publish into a web server's folder, replaced at once."
+)
+@click.option("--cname", default=None, help="Custom domain for a CNAME file (GitHub Pages).")
+@click.option("--force", is_flag=True, help="Publish even when the checks find errors.")
+@click.option("--rollback", is_flag=True, help="Put back the folder's previous version instead (--to-dir targets).")
+def publish(
+    source: Path,
+    output: Path | None,
+    remote: str | None,
+    branch: str | None,
+    folder: str | None,
+    cname: str | None,
+    force: bool,
+    rollback: bool,
+) -> None:
+    """Check the built website, then publish it (target from the flags or oersite.publish in _config.yml)."""
+    from oersite.build import default_output_dir
+    from oersite.check import check_site
+    from oersite.config import load_course
+    from oersite.errors import PublishError
+    from oersite.publish import RECORD_FILE, publish_site, publish_target, rollback_site
+
+    course = load_course(source)
+    target = publish_target(course, to_git=remote, to_dir=folder, branch=branch, cname=cname)
+    if rollback:
+        result = rollback_site(course, target)
+        click.echo(f"Rolled {target.describe()} {result.detail}\nLogged in {_shown(result.log_path)}")
+        return
+    site = output if output is not None else default_output_dir(course)
+    report = check_site(course, site)
+    for finding in report.findings:
+        click.echo(finding.line())
+    summary = _check_summary(report)
+    if report.errors and not force:
+        raise PublishError(f"{summary}; nothing was published. Fix them, or publish anyway with --force")
+    if report.errors:
+        click.secho(
+            f"PUBLISHING DESPITE {_plural(len(report.errors), 'ERROR').upper()} (--force): readers will meet them",
+            fg="red",
+            bold=True,
+            err=True,
+        )
+    else:
+        click.echo(summary)
+    result = publish_site(course, site, target)
+    click.echo(
+        f"Published to {target.describe()}: {result.detail}\n"
+        f"Record: {RECORD_FILE} in the site; log: {_shown(result.log_path)}"
+    )
+
+
+def _check_summary(report) -> str:
+    took = sum(report.seconds.values())
+    return (
+        f"Checked {_plural(report.pages, 'page')} in {took:.1f} s: "
+        f"{_plural(len(report.errors), 'error')}, {_plural(len(report.warnings), 'warning')}"
+    )

@@ -1,0 +1,342 @@
+"""``oersite publish``: send the built site where students read it, losing nothing.
+
+Two targets, one set of options (as Datasette's ``publish`` has):
+
+- git (``--to-git REMOTE [--branch gh-pages]``): a new commit on a branch of
+  any git remote, made with ghp-import (``.nojekyll`` added so GitHub Pages
+  serves ``_static``; ``CNAME`` written when configured).  The commit's parent
+  is the branch as the remote has it now, so the branch's history is kept:
+  every publish is one more commit.  All the git work happens in a throwaway
+  repository, never in the course's own repository or build.
+- dir (``--to-dir DIR``): a web server's document root.  The new site is
+  written beside it and swapped in with one atomic rename (Linux's
+  ``renameat2(RENAME_EXCHANGE)``), so a reader sees the old site or the new
+  one, never half of one; the old one stays beside it for ``--rollback``.
+
+Each publish writes a record (source commit, oersite version, time, target)
+into the published site as ``oersite-publish.json`` and appends it to
+``_build/oersite-publish.log`` in the course, so an instructor can answer
+"which version are students seeing?" from either end.
+
+Nothing here runs the checks; ``oersite publish`` runs ``oersite.check`` first.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from oersite import __version__
+from oersite.config import Course
+from oersite.errors import PublishError
+
+#: The publish record, at the root of every published site.
+RECORD_FILE = "oersite-publish.json"
+#: Every publish and rollback, one JSON object a line, in the course's build folder.
+LOG_FILE = "oersite-publish.log"
+
+
+@dataclass(frozen=True)
+class PublishTarget:
+    """Where a site goes: a branch of a git remote, or a folder."""
+
+    kind: str  # "git" or "dir"
+    location: str  # the remote (URL or absolute path), or the folder's absolute path
+    branch: str = "gh-pages"
+    cname: str | None = None
+
+    def describe(self) -> str:
+        if self.kind == "git":
+            return f"branch {self.branch} of {self.location}"
+        return f"folder {self.location}"
+
+
+@dataclass(frozen=True)
+class PublishRecord:
+    """What went out: enough to tell which version of the course students see."""
+
+    source_commit: str | None  # the course repository's HEAD; None outside git
+    source_modified: bool  # the course had uncommitted changes when it was published
+    oersite_version: str
+    published_at: str  # UTC, ISO 8601
+    target: str
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    target: PublishTarget
+    record: PublishRecord | None  # for a rollback: the record of the version now live (if it has one)
+    detail: str  # one line for the user: the commit made, or where the previous version is
+    log_path: Path
+
+
+def publish_target(
+    course: Course,
+    *,
+    to_git: str | None = None,
+    to_dir: str | None = None,
+    branch: str | None = None,
+    cname: str | None = None,
+) -> PublishTarget:
+    """The target from the command line's flags over ``_config.yml``'s ``oersite.publish``.
+
+    Relative paths given as flags are relative to the working folder; those in
+    ``_config.yml`` to the course.
+    """
+    settings = course.settings.publish
+    if to_git and to_dir:
+        raise PublishError("give --to-git or --to-dir, not both")
+    if to_git:
+        kind, location, base = "git", to_git, Path.cwd()
+    elif to_dir:
+        kind, location, base = "dir", to_dir, Path.cwd()
+    else:
+        kind = settings.target or ("git" if settings.remote else "dir" if settings.dir else None)
+        if kind is None:
+            raise PublishError(
+                "no publish target; pass --to-git REMOTE or --to-dir DIR, "
+                "or set oersite.publish.remote or oersite.publish.dir in _config.yml"
+            )
+        location, base = (settings.remote if kind == "git" else settings.dir) or "", course.root
+    if kind == "git":
+        location = _remote_location(location, base)
+    else:
+        location = str(Path(base, location).absolute())
+    return PublishTarget(kind, location, branch or settings.branch, cname if cname is not None else settings.cname)
+
+
+def _remote_location(remote: str, base: Path) -> str:
+    """A git remote as git takes it: URLs and scp-like ``host:path`` as given, local paths made absolute."""
+    if "://" in remote or (":" in remote.split("/")[0] and not Path(remote).exists()):
+        return remote
+    return str(Path(base, remote).absolute())
+
+
+def publish_record(course: Course, target: PublishTarget) -> PublishRecord:
+    """The record of a publish happening now."""
+    commit = _git_output(course.root, "rev-parse", "--verify", "HEAD")
+    changes = _git_output(course.root, "status", "--porcelain", "--untracked-files=no", "--", ".")
+    return PublishRecord(
+        source_commit=commit,
+        source_modified=bool(changes),
+        oersite_version=__version__,
+        published_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        target=target.describe(),
+    )
+
+
+def publish_site(course: Course, site: Path, target: PublishTarget) -> PublishResult:
+    """Publish the built ``site`` to ``target``, record it, and log it; the build itself is never changed."""
+    record = publish_record(course, target)
+    if target.kind == "git":
+        commit = publish_to_git(site, target, record, identity=_git_identity(course.root))
+        detail = f"commit {commit[:12]}"
+    else:
+        previous = publish_to_dir(site, Path(target.location), record)
+        detail = f"the previous version is kept in {previous}" if previous else "first version in this folder"
+    log_path = append_log(course, {"action": "publish", **asdict(record), "result": detail})
+    return PublishResult(target, record, detail, log_path)
+
+
+def rollback_site(course: Course, target: PublishTarget) -> PublishResult:
+    """Put the previously published version of a folder back (a second rollback undoes the first)."""
+    if target.kind != "dir":
+        raise PublishError(
+            f"--rollback works with --to-dir folders; on {target.describe()} every version is a commit: "
+            "revert the last one with git revert and push, or publish an older build"
+        )
+    folder = Path(target.location)
+    rollback_dir(folder)
+    live = read_record(folder)
+    rolled_back_to = f"published {live.published_at} from {live.source_commit}" if live else "a version with no record"
+    detail = f"back to the version {rolled_back_to}"
+    log_path = append_log(
+        course,
+        {
+            "action": "rollback",
+            "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "target": target.describe(),
+            "live": asdict(live) if live else None,
+        },
+    )
+    return PublishResult(target, live, detail, log_path)
+
+
+def read_record(site: Path) -> PublishRecord | None:
+    """The record of a published site, or None when it has none (or an unreadable one)."""
+    try:
+        return PublishRecord(**json.loads((site / RECORD_FILE).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def append_log(course: Course, entry: dict) -> Path:
+    from oersite.build import build_dir
+
+    log_path = build_dir(course) / LOG_FILE
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("a", encoding="utf-8") as log:
+        log.write(json.dumps(entry) + "\n")
+    return log_path
+
+
+# --- git -----------------------------------------------------------------------------------------
+
+
+def publish_to_git(site: Path, target: PublishTarget, record: PublishRecord, *, identity: tuple[str, str]) -> str:
+    """Commit ``site`` (plus its record) on top of the remote's branch and push it; return the commit.
+
+    ghp-import commits on top of ``<remote>/<branch>`` and pushes without
+    force, so a branch that moved meanwhile is refused rather than overwritten.
+    It runs in a throwaway repository whose only remote is the target.
+    """
+    remote, branch = target.location, target.branch
+    environment = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # never wait for a password
+    environment.setdefault("GIT_COMMITTER_NAME", identity[0])
+    environment.setdefault("GIT_COMMITTER_EMAIL", identity[1])
+    if _git(["check-ref-format", "--branch", branch], environment).returncode != 0:
+        raise PublishError(f"{branch!r} is not a valid git branch name; fix --branch or oersite.publish.branch")
+    listed = _git(["ls-remote", "--heads", remote, f"refs/heads/{branch}"], environment)
+    if listed.returncode != 0:
+        raise PublishError(
+            f"cannot reach git remote {remote} ({_last_line(listed.stderr)}); check its URL or path and your "
+            "access to it; nothing was published"
+        )
+    before = listed.stdout.split()[0] if listed.stdout.strip() else None
+    with tempfile.TemporaryDirectory(prefix="oersite-publish-") as temporary:
+        repository, content = Path(temporary, "repository"), Path(temporary, "site")
+        _copy_site(site, content, record)
+        steps = [["init", "--quiet", str(repository)], ["-C", str(repository), "remote", "add", "target", remote]]
+        if before:
+            steps.append(
+                ["-C", str(repository), "fetch", "--quiet", "--depth", "1", "target"]
+                + [f"+refs/heads/{branch}:refs/remotes/target/{branch}"]
+            )
+        for step in steps:
+            completed = _git(step, environment)
+            if completed.returncode != 0:
+                raise PublishError(
+                    f"cannot read branch {branch} of {remote} ({_last_line(completed.stderr)}); nothing was published"
+                )
+        message = f"Publish the course from {record.source_commit or 'a folder outside git'} (oersite {__version__})"
+        command = [sys.executable, "-m", "ghp_import", "--no-jekyll", "--push", "--remote", "target"]
+        command += ["--branch", branch, "--message", message]
+        if target.cname:
+            command += ["--cname", target.cname]
+        imported = subprocess.run(
+            [*command, str(content)], cwd=repository, capture_output=True, text=True, env=environment
+        )
+        made = _git(["-C", str(repository), "rev-parse", "--verify", f"refs/heads/{branch}"], environment)
+        if imported.returncode != 0 or made.returncode != 0 or made.stdout.strip() == before:
+            problem = _last_line(imported.stderr or imported.stdout)
+            raise PublishError(f"{remote} did not take the site on branch {branch} ({problem}); nothing was published")
+    return made.stdout.strip()
+
+
+def _git_identity(folder: Path) -> tuple[str, str]:
+    """The committer as the course's repository knows them, else oersite."""
+    name = _git_output(folder, "config", "user.name") or "oersite"
+    email = _git_output(folder, "config", "user.email") or "oersite@localhost"
+    return name, email
+
+
+def _git(arguments: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *arguments], capture_output=True, text=True, env=environment, timeout=600)
+
+
+def _git_output(folder: Path, *arguments: str) -> str | None:
+    completed = subprocess.run(["git", "-C", str(folder), *arguments], capture_output=True, text=True)
+    return (completed.stdout.strip() or None) if completed.returncode == 0 else None
+
+
+def _last_line(text: str) -> str:
+    lines = [line.removeprefix("fatal: ").strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no message"
+
+
+# --- folder --------------------------------------------------------------------------------------
+
+
+def staging_paths(folder: Path) -> tuple[Path, Path]:
+    """Where the next version is written, and where the previous one is kept: beside ``folder``,
+    hidden, on the same file system (a rename cannot cross file systems), outside the document root."""
+    return folder.with_name(f".{folder.name}.oersite-new"), folder.with_name(f".{folder.name}.oersite-previous")
+
+
+def publish_to_dir(site: Path, folder: Path, record: PublishRecord) -> Path | None:
+    """Replace ``folder`` with ``site`` in one swap; return where the previous version is kept (None: first)."""
+    staging, previous = staging_paths(folder)
+    if folder.exists() and not folder.is_dir():
+        raise PublishError(f"{folder} is a file, not a folder; give the web server's document root")
+    try:
+        if staging.exists():  # left by an interrupted publish
+            shutil.rmtree(staging)
+        _copy_site(site, staging, record)
+        if folder.is_dir():
+            shutil.copymode(folder, staging)  # the web server could read the old root; it can read the new one
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise PublishError(
+            f"cannot write beside {folder} ({exc.strerror or exc}); publish to a folder whose parent folder "
+            "you can write to; nothing was published"
+        ) from None
+    try:
+        if not folder.is_dir():
+            os.rename(staging, folder)
+            return None
+        exchange(staging, folder)
+        if previous.exists():
+            shutil.rmtree(previous)
+        os.rename(staging, previous)
+    except OSError as exc:
+        raise PublishError(f"cannot swap the new site into {folder} ({exc.strerror or exc})") from None
+    return previous
+
+
+def rollback_dir(folder: Path) -> None:
+    """Swap ``folder`` with the version kept beside it."""
+    _staging, previous = staging_paths(folder)
+    if not previous.is_dir():
+        raise PublishError(f"nothing to roll back to: no previous version of {folder} is kept ({previous})")
+    if not folder.is_dir():
+        raise PublishError(f"{folder} is not a folder; nothing to roll back")
+    try:
+        exchange(previous, folder)
+    except OSError as exc:
+        raise PublishError(f"cannot swap the previous version into {folder} ({exc.strerror or exc})") from None
+
+
+def exchange(first: Path, second: Path) -> None:
+    """Swap two folders' names at once (Linux ``renameat2(RENAME_EXCHANGE)``).
+
+    Where the kernel or file system cannot (other systems, some network file
+    systems) it falls back to two renames: for an instant ``second`` is missing.
+    """
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is not None:
+        at_fdcwd, rename_exchange = -100, 2
+        renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+        if renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange) == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+            raise OSError(code, os.strerror(code), str(second))
+    aside = second.with_name(second.name + ".oersite-swap")
+    os.rename(second, aside)
+    os.rename(first, second)
+    os.rename(aside, first)
+
+
+def _copy_site(site: Path, destination: Path, record: PublishRecord) -> None:
+    """A copy of the site with its record: the build stays as it was."""
+    shutil.copytree(site, destination)
+    (destination / RECORD_FILE).write_text(json.dumps(asdict(record), indent=2) + "\n", encoding="utf-8")
