@@ -210,3 +210,24 @@ def test_a_bad_override_in_a_notebook_stops_the_build_naming_it(tmp_path):
     result = CliRunner().invoke(main, ["build", str(course)])
     assert result.exit_code == 1
     assert "lessons/first.ipynb: metadata oersite.launch.hub_url: expected an http" in result.output
+
+
+def test_jupyter_books_own_launch_buttons_keep_working_beside_ours(tmp_path):
+    course = make_course(
+        tmp_path / "c",
+        config={
+            "repository": {"url": "https://github.com/uni/course", "branch": "main"},
+            "launch_buttons": {
+                "binderhub_url": "https://mybinder.org",
+                "colab_url": "https://colab.research.google.com",
+            },
+            "oersite": {"launch": {}},
+        },
+    )
+    result = CliRunner().invoke(main, ["build", str(course)])
+    assert result.exit_code == 0, result.output
+    page = (course / "_build/html/lessons/first.html").read_text()
+    assert "https://mybinder.org/v2/gh/uni/course/main?urlpath=tree/lessons/first.ipynb" in page
+    assert "https://colab.research.google.com/github/uni/course/blob/main/lessons/first.ipynb" in page
+    assert "Open in hub" in page and "Try now" in page
+    assert "repo=https%3A%2F%2Fgithub.com%2Funi%2Fcourse" in page
