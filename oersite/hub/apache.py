@@ -1,0 +1,154 @@
+"""Apache httpd configuration for the single-sign-on reverse proxy.
+
+One generator for both places the proxy runs: the production bundle
+(``hub/apache/httpd.conf``, for the official ``httpd:2.4`` image) and
+``oersite hub serve`` (Debian's ``apache2`` as a foreground process on
+127.0.0.1).  Module paths are relative to the ServerRoot (``modules/``), which
+both layouts share (``/usr/local/apache2`` in the image, ``/usr/lib/apache2``
+on Debian), so the same text passes ``apache2 -t`` here.
+
+What keeps the user header trustworthy (see ``oersite.hub.authenticator``):
+Apache removes any incoming copy of the user and secret headers before
+anything else (``early``), authenticates, then sets the user header from
+``REMOTE_USER`` (as ``expr=``: ``%{REMOTE_USER}s`` sends the literal "(null)"
+without mod_ssl) and adds the shared secret from the environment, so the
+secret is never in a file.  Websockets (kernels) pass with
+``upgrade=websocket``; ``ProxyPreserveHost On`` keeps them same-origin;
+``AllowEncodedSlashes NoDecode`` with ``nocanon`` keeps encoded paths intact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from oersite.hub.settings import PROXY_SECRET_VARIABLE
+
+#: Modules the proxy needs; the guards skip ones compiled in (Debian builds in unixd and log_config).
+MODULES = (
+    "mpm_event",
+    "unixd",
+    "log_config",
+    "authn_core",
+    "authn_file",
+    "authz_core",
+    "authz_user",
+    "auth_basic",
+    "headers",
+    "proxy",
+    "proxy_http",
+    "socache_shmcb",
+    "ssl",
+)
+
+
+@dataclass(frozen=True)
+class ProxiedSite:
+    """One virtual host: a public address in front of one hub's proxy."""
+
+    server_name: str
+    port: int
+    tls: bool
+    backend: str  # the hub's configurable-http-proxy, e.g. http://persistent-proxy:8000
+    sso_include: str | None = None  # the single-sign-on directives; None: no sign-in (ephemeral hub)
+    user_header: str = "X-Remote-User"
+    secret_header: str = "X-Oersite-Proxy-Secret"
+
+
+def httpd_conf(
+    sites: list[ProxiedSite],
+    *,
+    listen_host: str = "",
+    pid_file: str = "logs/httpd.pid",
+    error_log: str = "/proc/self/fd/2",
+    access_log: str = "/proc/self/fd/1",
+    user: str = "daemon",
+    tls_dir: str = "/usr/local/apache2/conf/tls",
+    header: str = "",
+) -> str:
+    """The whole ``httpd.conf``: modules, process settings and one virtual host per site."""
+    lines = [header] if header else []
+    for module in MODULES:
+        lines += [
+            f"<IfModule !{module}_module>",
+            f"    LoadModule {module}_module modules/mod_{module}.so",
+            "</IfModule>",
+        ]
+    lines += [
+        "",
+        f"User {user}",
+        f"Group {user}",
+        "ServerName localhost",
+        f'PidFile "{pid_file}"',
+        f'ErrorLog "{error_log}"',
+        "LogLevel warn",
+        'LogFormat "%h %u %t \\"%r\\" %>s %b %D" oersite',
+        f'CustomLog "{access_log}" oersite',
+        "ServerTokens Prod",
+        "TraceEnable Off",
+        "Timeout 300",
+        "# Certificates: fullchain.pem and privkey.pem in this folder (override with -C 'Define TLS_DIR ...').",
+        "<IfDefine !TLS_DIR>",
+        f"    Define TLS_DIR {tls_dir}",
+        "</IfDefine>",
+        "SSLProtocol all -SSLv3 -TLSv1 -TLSv1.1",
+        "SSLSessionCache shmcb:logs/ssl_scache(512000)",
+        "",
+    ]
+    ports = sorted({site.port for site in sites})
+    for port in ports:
+        lines.append(f"Listen {listen_host}:{port}" if listen_host else f"Listen {port}")
+    for site in sites:
+        lines += ["", *_virtual_host(site)]
+    return "\n".join(lines) + "\n"
+
+
+def _virtual_host(site: ProxiedSite) -> list[str]:
+    backend = site.backend.rstrip("/") + "/"
+    lines = [f"<VirtualHost *:{site.port}>", f"    ServerName {site.server_name}"]
+    if site.tls:
+        lines += [
+            "    SSLEngine on",
+            '    SSLCertificateFile "${TLS_DIR}/fullchain.pem"',
+            '    SSLCertificateKeyFile "${TLS_DIR}/privkey.pem"',
+            '    Header always set Strict-Transport-Security "max-age=31536000"',
+        ]
+    lines += [
+        "    # Only this proxy may say who the user is: drop any copy the browser sent.",
+        f"    RequestHeader unset {site.user_header} early",
+        f"    RequestHeader unset {site.secret_header} early",
+        "    ProxyRequests Off",
+        "    ProxyPreserveHost On",
+        "    AllowEncodedSlashes NoDecode",
+    ]
+    if site.tls:
+        lines.append('    RequestHeader set X-Forwarded-Proto "https"')
+    if site.sso_include:
+        lines += [
+            '    <Location "/">',
+            "        # Single sign-on: the site's module (CoSign, mod_auth_mellon, Shibboleth,",
+            "        # OpenID Connect) goes in this file; the bundle ships Basic auth as the stand-in.",
+            f'        Include "{site.sso_include}"',
+            f'        RequestHeader set {site.user_header} "expr=%{{REMOTE_USER}}"',
+            f'        RequestHeader set {site.secret_header} "${{{PROXY_SECRET_VARIABLE}}}"',
+            "    </Location>",
+        ]
+    lines += [
+        f'    ProxyPass "/" "{backend}" upgrade=websocket nocanon',
+        f'    ProxyPassReverse "/" "{backend}"',
+        "</VirtualHost>",
+    ]
+    return lines
+
+
+def basic_auth_conf(users_file: str, realm: str) -> str:
+    """The stand-in for single sign-on: Basic auth against an htpasswd file."""
+    return (
+        "# Stand-in single sign-on: Basic auth against an htpasswd file (htpasswd -B FILE USER).\n"
+        "# Replace this file's contents with your site's module; keep 'Require' so only\n"
+        "# authenticated users reach the hub (the hub answers 401 without a user anyway).\n"
+        "AuthType Basic\n"
+        f'AuthName "{realm}"\n'
+        "AuthBasicProvider file\n"
+        f'AuthUserFile "{users_file}"\n'
+        "Require valid-user\n"
+    )

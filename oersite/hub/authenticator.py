@@ -1,0 +1,110 @@
+"""Sign students in with the user name the single-sign-on proxy passes in a header.
+
+The persistent hub sits behind Apache httpd, which authenticates the user
+(CoSign, mod_auth_mellon, Shibboleth, OpenID Connect; Basic auth as the
+stand-in) and passes the user name in a request header.  A header is only
+trustworthy if it came from that proxy, so Apache also sends a shared secret in
+a second header, and removes any copy of either that the browser sent.  This
+handler refuses a request without the right secret (403: it did not come
+through the proxy) and one without a user (401: the proxy let it through
+unauthenticated, a misconfiguration).
+
+No header authenticator on PyPI is maintained and safe (the old
+``jhub_remote_user_authenticator`` trusts the header from anyone), so this is
+the small one we need.  It goes through JupyterHub's ``login_user()``, which
+normalises the name and applies ``allowed_users``/``blocked_users``/
+``admin_users``; ``next`` is restricted to paths on this hub.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from urllib.parse import urlsplit
+
+from jupyterhub.auth import Authenticator
+from jupyterhub.handlers import BaseHandler
+from jupyterhub.utils import url_path_join
+from tornado import web
+from traitlets import Unicode, default
+
+from oersite.hub.settings import PROXY_SECRET_VARIABLE
+
+
+class ProxyHeaderLoginHandler(BaseHandler):
+    """``/hub/login``: the proxy has already authenticated the user; trust its header."""
+
+    async def get(self) -> None:
+        authenticator: ProxyHeaderAuthenticator = self.authenticator
+        if not authenticator.came_through_proxy(self.request.headers):
+            self.log.warning("Refused a login that did not come through the proxy (no or wrong secret header)")
+            raise web.HTTPError(403, "Sign in through the course hub's address, not the hub's internal one.")
+        name = self.request.headers.get(authenticator.user_header, "").strip()
+        if not name:
+            raise web.HTTPError(401, "The single sign-on passed no user name; ask the hub's operator.")
+        user = await self.login_user({"name": name})
+        if user is None:
+            # login_user returns None when the allow or block lists refuse the name.
+            raise web.HTTPError(403, f"{name} may not use this hub; ask the course's instructor.")
+        self.redirect(self._next_on_this_hub(user))
+
+    def _next_on_this_hub(self, user) -> str:
+        """JupyterHub's validated ``next``, further limited to a path on this hub."""
+        next_url = self.get_next_url(user)
+        parts = urlsplit(next_url)
+        if parts.scheme or parts.netloc or not parts.path.startswith(self.base_url):
+            self.log.warning("Refused next=%r: not a path on this hub", next_url)
+            return url_path_join(self.hub.base_url, "home")
+        return next_url
+
+
+class ProxyHeaderAuthenticator(Authenticator):
+    """Trust the proxy's user header, and only from the proxy (see the module docstring)."""
+
+    user_header = Unicode(
+        "X-Remote-User", help="Request header in which the proxy passes the authenticated user name."
+    ).tag(config=True)
+    secret_header = Unicode(
+        "X-Oersite-Proxy-Secret", help="Request header in which the proxy sends the shared secret."
+    ).tag(config=True)
+    proxy_secret = Unicode(
+        help=f"The secret the proxy sends; default: the {PROXY_SECRET_VARIABLE} environment variable. "
+        "Never written in a config file."
+    ).tag(config=True)
+
+    @default("proxy_secret")
+    def _proxy_secret_from_environment(self) -> str:
+        return os.environ.get(PROXY_SECRET_VARIABLE, "")
+
+    @default("auth_refresh_age")
+    def _refresh_often(self) -> int:
+        # refresh_user only compares two strings: cheap enough to notice a change of identity soon.
+        return 5
+
+    def came_through_proxy(self, headers) -> bool:
+        """Whether the request carries the proxy's secret (constant-time comparison)."""
+        if not self.proxy_secret:
+            self.log.error("No proxy secret: set %s for the hub and the proxy", PROXY_SECRET_VARIABLE)
+            return False
+        sent = headers.get(self.secret_header, "")
+        return hmac.compare_digest(sent.encode(), self.proxy_secret.encode())
+
+    async def authenticate(self, handler, data):
+        # The proxy did the authenticating; the login handler passes its user name here.
+        return {"name": data["name"]}
+
+    async def refresh_user(self, user, handler=None):
+        """Sign the browser in again when the proxy now says it is someone else.
+
+        Requests without the proxy's secret (API calls from servers and
+        services, with their own tokens) are left alone.
+        """
+        if handler is None or not self.came_through_proxy(handler.request.headers):
+            return True
+        name = handler.request.headers.get(self.user_header, "").strip()
+        if name and self.normalize_username(name) != user.name:
+            return False
+        return True
+
+    def get_handlers(self, app):
+        return [("/login", ProxyHeaderLoginHandler)]

@@ -1,0 +1,94 @@
+"""``oersite hub``: the course hubs (declares commands; the work is in the modules beside it)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+SOURCE = click.argument("source", default=".", type=click.Path(file_okay=False, path_type=Path), metavar="[SOURCE]")
+
+
+@click.group()
+def hub() -> None:
+    """The course hubs: write the deployable bundle, run both hubs here, check the bundle.
+
+    Every value comes from SOURCE/_config.yml (oersite.launch, oersite.data, oersite.hub).
+    """
+
+
+@hub.command()
+@SOURCE
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the bundle (default: SOURCE/hub).",
+)
+def config(source: Path, output: Path | None) -> None:
+    """Write the deployable hub bundle (compose, Apache, hub configs, image, Helm values)."""
+    from oersite.config import load_course
+    from oersite.hub.bundle import write_bundle
+
+    course = load_course(source)
+    folder = output if output is not None else course.root / "hub"
+    report = write_bundle(course, folder)
+    click.echo(f"Wrote {len(report.written)} files to {_shown(folder)}")
+    if report.secrets_created:
+        click.echo(f"Generated secrets in {_shown(folder / '.env')} (mode 0600, git-ignored)")
+    click.echo(f"Check it with: oersite hub check {_shown(course.root)}")
+
+
+PORT = click.IntRange(0, 65535)
+
+
+@hub.command()
+@SOURCE
+@click.option("--persistent-port", type=PORT, default=None, help="Apache's port (default: hub_url's).")
+@click.option("--ephemeral-port", type=PORT, default=None, help="Try-now port (default: try_url's).")
+@click.option(
+    "--users",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="htpasswd file of Basic-auth users (default: oersite.hub.users_file, else one created in the state folder).",
+)
+def serve(source: Path, persistent_port: int | None, ephemeral_port: int | None, users: Path | None) -> None:
+    """Run both hubs on 127.0.0.1: the persistent one behind Apache, and the try-now one (Ctrl-C stops)."""
+    from oersite.config import load_course
+    from oersite.hub.serve import serve_hubs
+
+    course = load_course(source)
+    click.echo("Starting Apache and both hubs...")
+    serve_hubs(
+        course,
+        persistent_port=persistent_port,
+        ephemeral_port=ephemeral_port,
+        users_file=users,
+        announce=click.echo,
+    )
+
+
+@hub.command()
+@SOURCE
+@click.option(
+    "--bundle",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The bundle to check (default: SOURCE/hub).",
+)
+def check(source: Path, bundle: Path | None) -> None:
+    """Validate the bundle without Docker: hub configs, spawner, compose file and Apache config."""
+    from oersite.hub.check import check_bundle
+
+    folder = (bundle if bundle is not None else source / "hub").resolve()
+    checked = check_bundle(folder)
+    click.echo(f"Bundle {_shown(folder)} is valid: {', '.join(checked)}")
+
+
+def _shown(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)

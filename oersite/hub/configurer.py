@@ -1,0 +1,234 @@
+"""Small setters that put the hubs' settings into a traitlets ``Config``.
+
+TLJH style (``tljh/configurer.py``): each ``update_x(c, ...)`` sets one
+concern and nothing else, so a test applies it to a plain ``Config()`` and
+checks the attributes.  ``configure_*`` at the end are what the thin
+``jupyterhub_config.py`` files call: one per hub and place (Docker in
+production, local processes for ``oersite hub serve``).
+
+Runs inside the hub: imports only the standard library, traitlets and oersite's
+settings module.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from oersite.hub.settings import COURSE_DATA_VARIABLE, EphemeralHub, HubBundleSettings, PersistentHub
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+#: Where a student's files live inside the single-user image (the image's home).
+IMAGE_HOME = "/home/jovyan"
+#: The Docker network the compose file creates; DockerSpawner attaches servers to it.
+DOCKER_NETWORK = "oersite-hub"
+#: Hub state (database, cookie secret) inside the hub containers: a named volume.
+HUB_DATA = "/srv/jupyterhub/data"
+#: Environment variable the hub container gets with the data folder's path on the Docker host.
+DATA_HOST_VARIABLE = "OERSITE_COURSE_DATA_DIR"
+
+
+def update_interface(c, settings: HubBundleSettings, *, data_dir: str | None = None) -> None:
+    """What a server opens first, and where notebooks find the course data (COURSE_DATA)."""
+    c.Spawner.default_url = settings.default_url
+    c.Spawner.environment = {COURSE_DATA_VARIABLE: data_dir or settings.data_path}
+
+
+def update_limits(c, *, memory: str, cpu: float) -> None:
+    """Memory and CPU per server (enforced by DockerSpawner and KubeSpawner, not by local processes)."""
+    c.Spawner.mem_limit = memory
+    c.Spawner.cpu_limit = float(cpu)
+
+
+def update_spawn_limits(c, hub: EphemeralHub) -> None:
+    """How many servers start and run at once; beyond that JupyterHub answers 429 (see 429.html)."""
+    c.JupyterHub.concurrent_spawn_limit = hub.concurrent_spawn_limit
+    c.JupyterHub.active_server_limit = hub.active_server_limit
+
+
+def update_friendly_full_page(c) -> None:
+    """Our templates first: 429.html explains that the hub is full instead of a bare error."""
+    c.JupyterHub.template_paths = [str(TEMPLATES)]
+
+
+def update_proxy_header_auth(c, hub: PersistentHub) -> None:
+    """The persistent hub trusts the single-sign-on proxy's user header, and only from the proxy."""
+    c.JupyterHub.authenticator_class = "oersite.hub.authenticator.ProxyHeaderAuthenticator"
+    c.ProxyHeaderAuthenticator.user_header = hub.user_header
+    c.ProxyHeaderAuthenticator.secret_header = hub.secret_header
+    c.Authenticator.admin_users = set(hub.admin_users)
+    c.Authenticator.blocked_users = set(hub.blocked_users)
+    if hub.allowed_users:
+        c.Authenticator.allowed_users = set(hub.allowed_users)
+        c.Authenticator.allow_all = False
+    else:
+        # JupyterHub 5+ refuses everyone unless told: the proxy decides who gets here.
+        c.Authenticator.allow_all = True
+
+
+def update_temporary_auth(c) -> None:
+    """The ephemeral hub: every visitor becomes a new temporary user (tmpauthenticator)."""
+    c.JupyterHub.authenticator_class = "tmp"
+    c.Authenticator.allow_all = True  # required on JupyterHub 5+, else every login fails
+
+
+def update_culler(c, *, timeout: int, cull_users: bool, max_age: int = 0, every: int = 0, python: str = "") -> None:
+    """jupyterhub-idle-culler as a hub-managed service with only the scopes it needs.
+
+    ``cull_users`` deletes the users too (the ephemeral hub); without it idle
+    servers stop and students keep their accounts and files.
+    """
+    command = [python or sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={timeout}"]
+    if every:
+        command.append(f"--cull-every={every}")
+    if max_age:
+        command.append(f"--max-age={max_age}")
+    scopes = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
+    if cull_users:
+        command.append("--cull-users=True")  # the bare flag is refused by idle-culler 2
+        scopes.append("admin:users")
+    c.JupyterHub.services = [{"name": "idle-culler", "command": command}]
+    c.JupyterHub.load_roles = [{"name": "idle-culler", "scopes": scopes, "services": ["idle-culler"]}]
+
+
+def update_docker_spawner(c, settings: HubBundleSettings, *, hub_host: str, persistent_homes: bool) -> None:
+    """Servers as containers of the course image, the course data mounted read-only.
+
+    With ``persistent_homes`` each student gets a named volume
+    ``oersite-home-{username}`` as home: containers are removed on stop
+    (``remove``), volumes stay, so files survive server and hub restarts and
+    image upgrades.  Without it a visitor's files go with their container.
+    """
+    c.JupyterHub.spawner_class = "docker"
+    c.DockerSpawner.image = settings.image
+    c.DockerSpawner.network_name = DOCKER_NETWORK
+    c.DockerSpawner.remove = True
+    c.DockerSpawner.notebook_dir = IMAGE_HOME
+    volumes: dict = {}
+    if persistent_homes:
+        volumes["oersite-home-{username}"] = IMAGE_HOME
+    data_on_host = os.environ.get(DATA_HOST_VARIABLE, "/srv/oersite/course-data")
+    volumes[data_on_host] = {"bind": settings.data_path, "mode": "ro"}
+    c.DockerSpawner.volumes = volumes
+    c.JupyterHub.hub_ip = "0.0.0.0"
+    c.JupyterHub.hub_connect_ip = hub_host
+
+
+def update_external_proxy(c, *, api_url: str) -> None:
+    """configurable-http-proxy runs as its own service; CONFIGPROXY_AUTH_TOKEN comes from the environment."""
+    c.ConfigurableHTTPProxy.should_start = False
+    c.ConfigurableHTTPProxy.api_url = api_url
+
+
+def update_hub_state(c, folder: str) -> None:
+    """The hub's database and cookie secret in one folder (a volume in production)."""
+    c.JupyterHub.db_url = f"sqlite:///{folder}/jupyterhub.sqlite"
+    c.JupyterHub.cookie_secret_file = f"{folder}/jupyterhub_cookie_secret"
+
+
+def update_local_spawner(c, *, homes: Path, delete_homes_on_stop: bool) -> None:
+    """Servers as local processes (SimpleLocalProcessSpawner): for oersite hub serve and tests only.
+
+    It isolates nothing and enforces no limits; production uses DockerSpawner.
+    Homes are folders under ``homes``; the ephemeral hub deletes a visitor's
+    folder when their server stops (deleting a user does not, on this spawner).
+    """
+    c.JupyterHub.spawner_class = "simple"
+    c.SimpleLocalProcessSpawner.home_dir_template = str(homes / "{username}")
+    c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
+    c.Spawner.args = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    if delete_homes_on_stop:
+        c.Spawner.post_stop_hook = _home_remover(homes)
+
+
+def _home_remover(homes: Path):
+    def remove_home(spawner) -> None:
+        home = Path(spawner.home_dir).resolve()
+        if home.parent == homes.resolve():  # never anything outside the homes folder
+            shutil.rmtree(home, ignore_errors=True)
+
+    return remove_home
+
+
+def update_local_network(c, *, public_port: int, hub_port: int, proxy_api_port: int, proxy_command: str) -> None:
+    """Everything on 127.0.0.1; the hub starts its own configurable-http-proxy."""
+    c.JupyterHub.bind_url = f"http://127.0.0.1:{public_port}"
+    c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{hub_port}"
+    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{proxy_api_port}"
+    c.ConfigurableHTTPProxy.command = [proxy_command]
+    c.Spawner.ip = "127.0.0.1"
+
+
+# The hubs, assembled from the setters above.
+
+
+def configure_persistent_docker(c, settings: HubBundleSettings) -> None:
+    hub = settings.persistent
+    update_interface(c, settings)
+    update_proxy_header_auth(c, hub)
+    update_limits(c, memory=hub.memory_limit, cpu=hub.cpu_limit)
+    update_culler(c, timeout=hub.cull_idle_seconds, cull_users=False, python="python3")
+    update_docker_spawner(c, settings, hub_host="persistent-hub", persistent_homes=True)
+    update_external_proxy(c, api_url="http://persistent-proxy:8001")
+    update_hub_state(c, HUB_DATA)
+
+
+def configure_ephemeral_docker(c, settings: HubBundleSettings) -> None:
+    hub = settings.ephemeral
+    update_interface(c, settings)
+    update_temporary_auth(c)
+    update_limits(c, memory=hub.memory_limit, cpu=hub.cpu_limit)
+    update_spawn_limits(c, hub)
+    update_friendly_full_page(c)
+    update_culler(c, timeout=hub.cull_idle_seconds, max_age=hub.max_age_seconds, cull_users=True, python="python3")
+    update_docker_spawner(c, settings, hub_host="ephemeral-hub", persistent_homes=False)
+    update_external_proxy(c, api_url="http://ephemeral-proxy:8001")
+    update_hub_state(c, HUB_DATA)
+
+
+def configure_local(
+    c,
+    settings: HubBundleSettings,
+    *,
+    kind: str,
+    state: Path,
+    data_dir: Path,
+    public_port: int,
+    hub_port: int,
+    proxy_api_port: int,
+    proxy_command: str,
+) -> None:
+    """One hub of ``oersite hub serve``: ``kind`` is "persistent" or "ephemeral"."""
+    update_interface(c, settings, data_dir=str(data_dir))
+    update_local_network(
+        c, public_port=public_port, hub_port=hub_port, proxy_api_port=proxy_api_port, proxy_command=proxy_command
+    )
+    update_hub_state(c, str(state))
+    c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
+    if kind == "persistent":
+        hub = settings.persistent
+        update_proxy_header_auth(c, hub)
+        update_limits(c, memory=hub.memory_limit, cpu=hub.cpu_limit)
+        update_culler(c, timeout=hub.cull_idle_seconds, every=_cull_every(hub.cull_idle_seconds), cull_users=False)
+        update_local_spawner(c, homes=state / "homes", delete_homes_on_stop=False)
+    else:
+        hub = settings.ephemeral
+        update_temporary_auth(c)
+        update_limits(c, memory=hub.memory_limit, cpu=hub.cpu_limit)
+        update_spawn_limits(c, hub)
+        update_friendly_full_page(c)
+        update_culler(
+            c,
+            timeout=hub.cull_idle_seconds,
+            max_age=hub.max_age_seconds,
+            every=_cull_every(hub.cull_idle_seconds),
+            cull_users=True,
+        )
+        update_local_spawner(c, homes=state / "homes", delete_homes_on_stop=True)
+
+
+def _cull_every(timeout: int) -> int:
+    """The culler's default is timeout/2 (minimum 1): fine; named here for short test timeouts."""
+    return max(1, timeout // 2)

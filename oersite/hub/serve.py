@@ -1,0 +1,416 @@
+"""``oersite hub serve``: both hubs on this machine, on 127.0.0.1 only.
+
+The persistent hub runs behind a real Apache httpd (Debian's ``apache2`` in the
+foreground with its own generated config, Basic auth standing in for single
+sign-on); the ephemeral hub's proxy answers directly.  Both use JupyterHub's
+SimpleLocalProcessSpawner (servers as local processes, no isolation: test and
+preview only), configurable-http-proxy, nbgitpuller and the idle culler, as in
+production.  Everything they write (homes, hub databases, logs, the generated
+proxy secret) lives in the state folder, ``_build/hub`` by default.
+
+Each process gets its own process group and default signal handlers (a hub
+that inherits an ignored SIGINT makes its culler hang for 30-45 s on stop), so
+:meth:`RunningHubs.stop` ends everything this module started, quickly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from oersite.config import Course
+from oersite.errors import HubError
+from oersite.hub.apache import ProxiedSite, basic_auth_conf, httpd_conf
+from oersite.hub.settings import PROXY_SECRET_VARIABLE, SETTINGS_FILE, hub_settings, url_port
+
+APACHE = "apache2"
+PROXY = "configurable-http-proxy"
+#: Marks every process a hub of this state folder starts, so stop() can find stray servers.
+STATE_MARKER = "OERSITE_HUB_STATE"
+LOCAL_CONFIG = '''"""The {kind} hub of `oersite hub serve` (generated on each start; edit _config.yml instead)."""
+
+from pathlib import Path
+
+from oersite.hub.configurer import configure_local
+from oersite.hub.settings import read_settings
+
+configure_local(
+    c,  # noqa: F821 (JupyterHub provides c)
+    read_settings({settings!r}),
+    kind={kind!r},
+    state=Path({state!r}),
+    data_dir=Path({data_dir!r}),
+    public_port={public_port},
+    hub_port={hub_port},
+    proxy_api_port={proxy_api_port},
+    proxy_command={proxy_command!r},
+)
+c.Spawner.environment[{marker!r}] = {state_root!r}  # noqa: F821
+'''
+
+
+@dataclass
+class RunningHubs:
+    """The processes of one ``oersite hub serve``, and where to reach them."""
+
+    persistent_url: str  # Apache, in front of the persistent hub
+    ephemeral_url: str  # the ephemeral hub's proxy
+    state: Path
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    logs: dict[str, Path] = field(default_factory=dict)
+    private_dirs: list[Path] = field(default_factory=list)
+    restart_persistent_hub: object = None
+
+    def stop(self, name: str | None = None, timeout: float = 15) -> None:
+        """Stop one process (by name) or all, politely first; then any stray server of this state folder."""
+        names = [name] if name else list(self.processes)
+        for each in names:
+            _signal_group(self.processes[each], signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for each in names:
+            process = self.processes[each]
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait(5)
+        if name is None:
+            _kill_marked(self.state)
+            for folder in self.private_dirs:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def log_tail(self, name: str, lines: int = 15) -> str:
+        path = self.logs.get(name)
+        if not path or not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass(frozen=True)
+class HubPorts:
+    """The ports of one run: the two public ones, and free ones picked for the rest."""
+
+    persistent: int  # Apache
+    ephemeral: int  # the ephemeral hub's proxy
+    persistent_proxy: int
+    persistent_proxy_api: int
+    persistent_hub: int
+    ephemeral_proxy_api: int
+    ephemeral_hub: int
+
+
+def state_folder(course: Course) -> Path:
+    return course.root / course.settings.hub.state_folder
+
+
+def start_hubs(
+    course: Course,
+    *,
+    persistent_port: int | None = None,
+    ephemeral_port: int | None = None,
+    users_file: Path | None = None,
+    state: Path | None = None,
+    ready_timeout: float = 90,
+    announce=print,
+) -> RunningHubs:
+    """Start Apache and both hubs; return once all answer, or stop them all and raise HubError."""
+    settings = hub_settings(course, local=True)
+    _require_programs()
+    state = (state or state_folder(course)).resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    secret = _proxy_secret(state)
+    users = _users_file(course, state, users_file, announce)
+    ports = _pick_ports(
+        persistent_port if persistent_port is not None else url_port(settings.persistent.public_url),
+        ephemeral_port if ephemeral_port is not None else url_port(settings.ephemeral.public_url),
+    )
+    settings_path = state / SETTINGS_FILE
+    settings_path.write_text(settings.to_json(), encoding="utf-8")
+    running = RunningHubs(
+        persistent_url=f"http://127.0.0.1:{ports.persistent}",
+        ephemeral_url=f"http://127.0.0.1:{ports.ephemeral}",
+        state=state,
+    )
+    environment = {**os.environ, PROXY_SECRET_VARIABLE: secret}
+    try:
+        for kind in ("persistent", "ephemeral"):
+            config = _write_hub_config(kind, state, settings_path, course.data_dir, ports)
+            _launch(running, f"{kind}-hub", ["jupyterhub", "-f", str(config)], config.parent, environment)
+        apache_conf = _write_apache_config(running, state, users, ports, settings)
+        _launch(running, "apache", [APACHE, "-f", str(apache_conf), "-DFOREGROUND"], state / "apache", environment)
+        _wait_until_ready(running, ports, ready_timeout)
+    except BaseException:
+        running.stop()
+        raise
+    running.restart_persistent_hub = lambda: _restart_hub(running, "persistent", ports, environment, ready_timeout)
+    return running
+
+
+def serve_hubs(course: Course, *, persistent_port=None, ephemeral_port=None, users_file=None, announce=print) -> None:
+    """Run both hubs until Ctrl-C (or SIGTERM), then stop every process started."""
+    running = start_hubs(
+        course,
+        persistent_port=persistent_port,
+        ephemeral_port=ephemeral_port,
+        users_file=users_file,
+        announce=announce,
+    )
+    signal.signal(signal.SIGTERM, _interrupt)
+    announce(f"Persistent hub (sign in through Apache): {running.persistent_url}")
+    announce(f"Try-now hub (no sign-in):                {running.ephemeral_url}")
+    announce(f"State, homes and logs in {running.state}. Ctrl-C stops everything.")
+    try:
+        while True:
+            for name, process in running.processes.items():
+                if process.poll() is not None:
+                    raise HubError(f"{name} stopped unexpectedly (exit {process.returncode}); see {running.logs[name]}")
+            time.sleep(1)
+    except KeyboardInterrupt:
+        announce("Stopping the hubs...")
+    finally:
+        running.stop()
+
+
+def _interrupt(signum, frame) -> None:
+    """SIGTERM stops the hubs the way Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def _require_programs() -> None:
+    for program, package in ((APACHE, "Debian's apache2"), (PROXY, "configurable-http-proxy from npm")):
+        if shutil.which(program) is None:
+            raise HubError(f"{program}: not found; install {package} (bash tests/install-deps.sh installs both)")
+    if shutil.which("jupyterhub") is None:
+        raise HubError("jupyterhub: not found; install the hub extra: pip install -e '.[hub]'")
+
+
+def _proxy_secret(state: Path) -> str:
+    """The secret Apache sends the persistent hub: generated once, kept in a 0600 file."""
+    path = state / "proxy-secret"
+    if not path.exists():
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def _users_file(course: Course, state: Path, given: Path | None, announce) -> Path:
+    configured = course.settings.hub.users_file
+    path = given or (course.root / configured if configured else state / "users.htpasswd")
+    if path.exists():
+        return path.resolve()
+    if given or configured:
+        raise HubError(f"{path}: no such users file; create it with: htpasswd -cB {path} USER")
+    password = secrets.token_urlsafe(9)
+    subprocess.run(["htpasswd", "-cbB", str(path), "student", password], check=True, capture_output=True)
+    path.chmod(0o600)
+    announce(f"Created {path} with user 'student', password {password} (add users: htpasswd -B {path} NAME)")
+    return path.resolve()
+
+
+def _pick_ports(persistent: int, ephemeral: int) -> HubPorts:
+    for port in (persistent, ephemeral):
+        if port and not _port_free(port):
+            raise HubError(
+                f"127.0.0.1:{port} is in use (another oersite hub serve?); stop it or pass "
+                "--persistent-port/--ephemeral-port"
+            )
+    chosen = [persistent or _free_port(), ephemeral or _free_port()]
+    while len(chosen) < 7:
+        port = _free_port()
+        if port not in chosen:
+            chosen.append(port)
+    return HubPorts(*chosen)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _write_hub_config(kind: str, state: Path, settings_path: Path, data_dir: Path, ports: HubPorts) -> Path:
+    folder = state / kind
+    folder.mkdir(exist_ok=True)
+    (folder / "homes").mkdir(exist_ok=True)
+    public, api, hub = (
+        (ports.persistent_proxy, ports.persistent_proxy_api, ports.persistent_hub)
+        if kind == "persistent"
+        else (ports.ephemeral, ports.ephemeral_proxy_api, ports.ephemeral_hub)
+    )
+    config = folder / "jupyterhub_config.py"
+    config.write_text(
+        LOCAL_CONFIG.format(
+            kind=kind,
+            settings=str(settings_path),
+            state=str(folder),
+            data_dir=str(data_dir),
+            public_port=public,
+            hub_port=hub,
+            proxy_api_port=api,
+            proxy_command=shutil.which(PROXY),
+            marker=STATE_MARKER,
+            state_root=str(state),
+        ),
+        encoding="utf-8",
+    )
+    return config
+
+
+def _write_apache_config(running: RunningHubs, state: Path, users: Path, ports: HubPorts, settings) -> Path:
+    folder = state / "apache"
+    (folder / "logs").mkdir(parents=True, exist_ok=True)
+    users_for_apache = users
+    user = "www-data"
+    if os.geteuid() == 0:
+        # Apache's workers run as www-data and read the users file on each request; the state
+        # folder may sit in a private (0700) folder, so they get a copy in a folder of their own.
+        private = Path(tempfile.mkdtemp(prefix="oersite-apache-"))
+        running.private_dirs.append(private)
+        shutil.chown(private, group=user)
+        private.chmod(0o750)
+        users_for_apache = private / "users.htpasswd"
+        shutil.copyfile(users, users_for_apache)
+        shutil.chown(users_for_apache, group=user)
+        users_for_apache.chmod(0o640)
+    else:
+        user = f"#{os.getuid()}"
+    sso = folder / "sso-basic.conf"
+    sso.write_text(basic_auth_conf(str(users_for_apache), settings.course_title), encoding="utf-8")
+    hub = settings.persistent
+    site = ProxiedSite(
+        server_name="127.0.0.1",
+        port=ports.persistent,
+        tls=False,
+        backend=f"http://127.0.0.1:{ports.persistent_proxy}",
+        sso_include=str(sso),
+        user_header=hub.user_header,
+        secret_header=hub.secret_header,
+    )
+    conf = folder / "httpd.conf"
+    conf.write_text(
+        httpd_conf(
+            [site],
+            listen_host="127.0.0.1",
+            pid_file=str(folder / "httpd.pid"),
+            error_log=str(folder / "logs" / "error.log"),
+            access_log=str(folder / "logs" / "access.log"),
+            user=user,
+            header=f"# oersite hub serve: Apache in front of the persistent hub (generated on each start)\n"
+            f"ServerRoot /usr/lib/apache2\nDefaultRuntimeDir {folder}",
+        ),
+        encoding="utf-8",
+    )
+    return conf
+
+
+def _launch(running: RunningHubs, name: str, command: list[str], cwd: Path, environment: dict) -> None:
+    log = cwd / f"{name}.log"
+    running.logs[name] = log
+    with open(log, "ab") as output:
+        running.processes[name] = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() signals the whole group
+            preexec_fn=_default_signals,
+        )
+
+
+def _default_signals() -> None:
+    """In the child: SIGINT and SIGTERM as default, whatever the parent ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signum)
+
+
+def _kill_marked(state: Path) -> None:
+    """Single-user servers run in sessions of their own; end any the hubs left behind."""
+    marker = f"{STATE_MARKER}={state}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                os.kill(int(entry.name), signal.SIGKILL)
+
+
+def _wait_until_ready(running: RunningHubs, ports: HubPorts, timeout: float) -> None:
+    """Until both hubs answer through their proxies and Apache asks for credentials."""
+    checks = {
+        "persistent-hub": (f"http://127.0.0.1:{ports.persistent_proxy}/hub/health", 200),
+        "ephemeral-hub": (f"http://127.0.0.1:{ports.ephemeral}/hub/health", 200),
+        "apache": (f"http://127.0.0.1:{ports.persistent}/hub/health", 401),
+    }
+    deadline = time.monotonic() + timeout
+    waiting = dict(checks)
+    while waiting:
+        for name in list(waiting):
+            process = running.processes.get(name)
+            if process is not None and process.poll() is not None:
+                raise HubError(
+                    f"{name} exited while starting (exit {process.returncode}); its log, {running.logs[name]}, "
+                    f"ends with:\n{running.log_tail(name)}"
+                )
+            url, status = waiting[name]
+            if _status(url) == status:
+                del waiting[name]
+        if time.monotonic() > deadline:
+            names = ", ".join(waiting)
+            raise HubError(f"{names} did not answer within {timeout:.0f} s; see the logs in {running.state}")
+        time.sleep(0.2)
+
+
+def _restart_hub(running: RunningHubs, kind: str, ports: HubPorts, environment: dict, timeout: float) -> None:
+    """Stop and start one hub (tests use it to prove students' files survive a hub restart)."""
+    name = f"{kind}-hub"
+    running.stop(name)
+    config = running.state / kind / "jupyterhub_config.py"
+    _launch(running, name, ["jupyterhub", "-f", str(config)], config.parent, environment)
+    _wait_until_ready(running, ports, timeout)
+
+
+def _status(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
+
+
+if __name__ == "__main__":  # pragma: no cover - a manual aid: python -m oersite.hub.serve COURSE
+    from oersite.config import load_course
+
+    serve_hubs(load_course(sys.argv[1] if len(sys.argv) > 1 else "."))
