@@ -1,0 +1,188 @@
+"""``oersite check`` finds what a reader would meet broken, one line per finding, on real built sites."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import socket
+import threading
+import time
+
+import pytest
+from publish_courses import built, git, git_course, oersite
+
+from oersite.check import check_links, check_site, hub_problem, parse_launch_link
+from oersite.config import load_course
+from oersite.serve import make_server, site_url
+
+REMOTE_SCRIPT = "https://cdn.example.org/lib.js"
+REMOTE_STYLE_IN_MAP = "https://cdn.example.org/map.css"
+#: A page with every kind of problem a page can have by itself.
+BROKEN_PAGE = f"""# Problems
+
+<a href="nowhere.html">a page that does not exist</a>
+
+<a href="intro.html#no-such-section">a section that does not exist</a>
+
+<a href="intro.html#welcome">a section that exists</a>
+
+<script src="{REMOTE_SCRIPT}"></script>
+
+<iframe srcdoc="{{map}}"></iframe>
+""".replace("{map}", html.escape(f'<html><head><link rel="stylesheet" href="{REMOTE_STYLE_IN_MAP}"></head></html>'))
+
+
+pytestmark = pytest.mark.slow  # builds sites and runs linkchecker and git
+
+
+@pytest.fixture(scope="module")
+def broken_course(tmp_path_factory):
+    """One built course with one of each problem (besides a good notebook); returns (course, check report)."""
+    root = git_course(
+        tmp_path_factory.mktemp("broken") / "course",
+        {
+            "lessons/good.ipynb": ["print('fine')"],
+            "lessons/errors.ipynb": ["1 / 0", ("int('x')", ["raises-exception"])],
+            "lessons/data.ipynb": ["import os\nprint(open(os.environ['COURSE_DATA'] + '/values.csv').read())"],
+        },
+        pages={"problems": BROKEN_PAGE},
+        uncommitted={"lessons/uncommitted.ipynb": ["print('not pushed yet')"]},
+        config={"execute": {"execute_notebooks": "cache", "allow_errors": True}},
+    )
+    (root / "data").mkdir()
+    (root / "data" / "values.csv").write_text("a,b\n1,2\n")
+    git(root, "add", "data")
+    git(root, "commit", "--quiet", "-m", "data")
+    site = built(root)
+    return root, check_site(load_course(root), site)
+
+
+def lines(report, page):
+    return [finding for finding in report.findings if finding.page == page]
+
+
+def test_sample_course_passes_every_check_in_seconds(sample_course, built_sample):
+    site, _ = built_sample
+    started = time.perf_counter()
+    link_findings = check_links(site)
+    links_seconds = time.perf_counter() - started
+    assert link_findings == []
+    # linkchecker waits 0.1-0.6 s between requests to one host unless our server lifts that:
+    # about 50 s for the sample course without, 2.5-3 s with (on 2 loaded cores, allow more).
+    assert links_seconds < 12, f"checking the sample course's links took {links_seconds:.1f} s"
+
+    result = oersite("check", sample_course)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Checked \d+ pages in [\d.]+ s: 0 errors, 0 warnings", result.output), result.output
+
+
+def test_broken_link_and_missing_anchor_are_found(broken_course):
+    _, report = broken_course
+    found = {(finding.what, finding.why.split(";")[0]) for finding in lines(report, "problems.html")}
+    assert ("link nowhere.html", "404 File not found") in found
+    assert ("link intro.html#no-such-section", "no anchor #no-such-section on intro.html") in found
+    assert not any("#welcome" in what for what, _ in found)
+
+
+def test_remote_script_is_found_also_inside_an_iframe_srcdoc(broken_course):
+    _, report = broken_course
+    remote = {finding.what for finding in lines(report, "problems.html") if "another host" in finding.why}
+    assert remote == {REMOTE_SCRIPT, REMOTE_STYLE_IN_MAP}
+
+
+def test_launch_link_to_a_notebook_not_committed_is_found(broken_course):
+    _, report = broken_course
+    launch = [finding for finding in report.findings if finding.what.startswith("launch link")]
+    assert {finding.page for finding in launch} == {"lessons/uncommitted.html"}
+    assert {finding.what for finding in launch} == {"launch link to lessons/uncommitted.ipynb"}
+    assert all("not committed on branch main" in finding.why for finding in launch)
+
+
+def test_error_output_is_found_unless_the_lesson_shows_it_on_purpose(broken_course):
+    _, report = broken_course
+    errors = lines(report, "lessons/errors.html")
+    assert [(finding.what, finding.why.split(";")[0]) for finding in errors] == [
+        ("cell 2", "shows an error (ZeroDivisionError: division by zero)")
+    ]
+
+
+def test_the_cli_prints_one_line_per_finding_and_fails(broken_course):
+    root, report = broken_course
+    result = oersite("check", root)
+    assert result.exit_code == 1
+    assert "error: problems.html: link nowhere.html: 404 File not found" in result.output
+    assert "error: lessons/errors.html: cell 2: shows an error (ZeroDivisionError: division by zero)" in result.output
+    assert f"{len(report.errors)} errors" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_page_is_stale_when_its_notebook_or_its_data_changed_since_the_build(broken_course):
+    root, _ = broken_course
+    course = load_course(root)
+    good, data = root / "lessons" / "good.ipynb", root / "data" / "values.csv"
+    good_time, data_text = good.stat().st_mtime_ns, data.read_text()
+    try:
+        good.write_text(good.read_text().replace("print('fine')", "print('changed')"))
+        data.write_text("a,b\n3,4\n")
+        report = check_site(course, root / "_build" / "html")
+    finally:
+        good.write_text(good.read_text().replace("print('changed')", "print('fine')"))
+        os.utime(good, ns=(good_time, good_time))
+        data.write_text(data_text)
+    stale = {(found.page, found.why.split(";")[0]) for found in report.findings if "run oersite build" in found.why}
+    assert stale == {
+        ("lessons/good.html", "the notebook changed after its page was built"),
+        (
+            "lessons/data.html",
+            "the page shows outputs made from other code, data or packages than the notebook has now",
+        ),
+    }
+
+
+def test_launch_links_to_a_missing_branch_or_repository_are_found(tmp_path):
+    root = git_course(tmp_path / "course", config={})
+    site = built(root)
+    git(root, "branch", "--move", "main", "renamed")
+    findings = check_site(load_course(root), site).findings
+    assert [finding.why for finding in findings] == [
+        "the repository has no branch 'main'; push it, or fix oersite.launch.branch"
+    ]
+    git(root, "branch", "--move", "renamed", "main")
+    (root / ".git").rename(root / "moved.git")
+    findings = check_site(load_course(root), site).findings
+    assert len(findings) == 1 and findings[0].why.startswith("cannot read the repository (")
+
+
+def test_a_launch_link_is_taken_apart_as_nbgitpuller_reads_it():
+    link = parse_launch_link(
+        "lessons/a.html",
+        "http://hub.example.org/hub/user-redirect/git-pull?repo=https%3A%2F%2Fgit.example.org%2Fcourse"
+        "&branch=main&targetpath=course&urlpath=lab%2Ftree%2Fcourse%2Flessons%2Fa%20b.ipynb",
+    )
+    assert (link.hub_url, link.repository, link.branch, link.clone_folder, link.interface, link.notebook) == (
+        "http://hub.example.org",
+        "https://git.example.org/course",
+        "main",
+        "course",
+        "lab",
+        "lessons/a b.ipynb",
+    )
+
+
+def test_live_check_says_why_a_hub_cannot_take_students(tmp_path):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    assert hub_problem(closed).startswith(f"{closed}/hub/api does not answer (")
+
+    server = make_server(tmp_path, 0)  # a web server, but no JupyterHub
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        not_a_hub = site_url(server).rstrip("/")
+        assert hub_problem(not_a_hub) == (
+            f"{not_a_hub}/hub/api answered 404 File not found; is JupyterHub running at that URL?"
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
