@@ -237,7 +237,7 @@ def publish_to_git(site: Path, target: PublishTarget, record: PublishRecord, *, 
         )
         made = _git(["-C", str(repository), "rev-parse", "--verify", f"refs/heads/{branch}"], environment)
         if imported.returncode != 0 or made.returncode != 0 or made.stdout.strip() == before:
-            problem = _last_line(imported.stderr or imported.stdout)
+            problem = _push_problem(imported.stderr or imported.stdout)
             raise PublishError(f"{remote} did not take the site on branch {branch} ({problem}); nothing was published")
     return made.stdout.strip()
 
@@ -256,6 +256,16 @@ def _git(arguments: list[str], environment: dict[str, str]) -> subprocess.Comple
 def _git_output(folder: Path, *arguments: str) -> str | None:
     completed = subprocess.run(["git", "-C", str(folder), *arguments], capture_output=True, text=True)
     return (completed.stdout.strip() or None) if completed.returncode == 0 else None
+
+
+def _push_problem(text: str) -> str:
+    """What the remote or git said about a refused push (ghp-import adds a Python traceback after it)."""
+    said = [
+        line.strip()
+        for line in text.splitlines()
+        if line.startswith(("remote:", "error:", " ! ", "fatal:")) and line.strip() not in ("remote:",)
+    ]
+    return "; ".join(said) if said else _last_line(text)
 
 
 def _last_line(text: str) -> str:

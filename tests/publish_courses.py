@@ -61,3 +61,14 @@ def built(root: Path) -> Path:
     result = oersite("build", root)
     assert result.exit_code == 0, result.output
     return root / "_build" / "html"
+
+
+def files_of(root: Path) -> dict[str, str]:
+    """Every file under ``root`` but git's own, with a digest of its bytes: to prove nothing changed."""
+    import hashlib
+
+    return {
+        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and ".git" not in path.relative_to(root).parts
+    }
