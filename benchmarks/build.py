@@ -60,6 +60,8 @@ def make_large_course(target: Path, notebooks: int = 30) -> Path:
         destination.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, destination)
         chapters.append({"file": destination.relative_to(target).with_suffix("").as_posix()})
+    for original in originals:  # only the copies are pages of this course
+        original.unlink()
     toc = {"format": "jb-book", "root": "book/intro", "chapters": [{"file": "book/students"}, *chapters]}
     (target / "book" / "_toc.yml").write_text(json.dumps(toc))  # JSON is YAML
     return target
@@ -86,7 +88,8 @@ def timed(command: list[str]) -> float:
 
 
 def edit_one_notebook(course: Path) -> None:
-    path = course / "notebooks" / "bokeh" / "heatmap.ipynb"
+    """Add a cell to the course's (first) heatmap lesson."""
+    path = sorted((course / "notebooks").glob("*/heatmap.ipynb"))[0]
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell("print('an edit')"))
     nbformat.write(notebook, path)
