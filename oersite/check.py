@@ -22,7 +22,9 @@ Each check is a plain function of the course and the built site that returns
 - notebook outputs: no notebook page shows an error output that is not part of
   the lesson (tag ``raises-exception``), and no page is older than its
   notebook or shows outputs made from other code or data than it has now.
-- hubs (``--live``): every hub the links point at answers ``/hub/api``.
+- hubs (``--live``): every hub the links point at answers ``/hub/api``, and
+  the hub's settings (``hub-settings.json``) name the links' clone folder and
+  interface.
 """
 
 from __future__ import annotations
@@ -118,7 +120,7 @@ def check_site(course: Course, site: Path, *, live: bool = False) -> CheckReport
         "notebook outputs": lambda: check_notebook_outputs(course, site),
     }
     if live:
-        checks["hubs"] = lambda: check_hubs(site)
+        checks["hubs"] = lambda: check_hubs(course, site)
     findings: list[Finding] = []
     seconds: dict[str, float] = {}
     for name, run in checks.items():
@@ -466,16 +468,62 @@ def error_outputs(notebook: dict, page: str) -> list[Finding]:
 # --- hubs (--live) -----------------------------------------------------------------------------
 
 
-def check_hubs(site: Path, *, timeout: float = 10) -> list[Finding]:
-    """Every hub that launch links point at answers JupyterHub's ``/hub/api``."""
-    hubs: dict[str, str] = {}
+def check_hubs(course: Course, site: Path, *, timeout: float = 10) -> list[Finding]:
+    """Every hub the launch links point at answers, and is set up to open what they open.
+
+    A hub tells anonymous visitors only its version (``/hub/api``), so its clone
+    folder and interface are read from the ``hub-settings.json`` its
+    ``jupyterhub_config.py`` reads (``oersite.hub.settings``): the deployable
+    bundle's (``SOURCE/hub``) and the local hubs' (``oersite hub serve``'s state folder).
+    """
+    from oersite.hub.settings import SETTINGS_FILE, read_settings
+
+    links_by_hub: dict[str, list[LaunchLink]] = {}
     for link in launch_links(site):
-        hubs.setdefault(link.hub_url.rstrip("/"), link.page)
+        links_by_hub.setdefault(link.hub_url.rstrip("/"), []).append(link)
+    configured: dict[str, list[tuple[str, object]]] = {}
+    for folder in (course.root / "hub", course.root / course.settings.hub.state_folder):
+        path = folder / SETTINGS_FILE
+        if path.is_file():
+            settings = read_settings(path)
+            for public_url in (settings.persistent.public_url, settings.ephemeral.public_url):
+                configured.setdefault(public_url.rstrip("/"), []).append((course.relative(path), settings))
     findings = []
-    for hub_url, page in sorted(hubs.items()):
+    for hub_url, links in sorted(links_by_hub.items()):
+        page, what = links[0].page, f"hub {hub_url}"
         problem = hub_problem(hub_url, timeout=timeout)
         if problem:
-            findings.append(Finding(page, f"hub {hub_url}", problem))
+            findings.append(Finding(page, what, problem))
+        if hub_url not in configured:
+            findings.append(
+                Finding(
+                    page,
+                    what,
+                    f"no {SETTINGS_FILE} here names this hub, so its clone folder and interface cannot be "
+                    "compared with the links; run oersite hub config",
+                    WARNING,
+                )
+            )
+        for shown, settings in configured.get(hub_url, []):
+            for link in links:
+                drift = [
+                    f"{name} {wanted!r} where the links have {seen!r}"
+                    for name, wanted, seen in (
+                        ("clone folder", settings.clone_folder, link.clone_folder),
+                        ("interface", settings.interface, link.interface),
+                    )
+                    if wanted != seen
+                ]
+                if drift:
+                    findings.append(
+                        Finding(
+                            link.page,
+                            what,
+                            f"set up by {shown} with {'; '.join(drift)}: students would find the course "
+                            "in two places; run oersite hub config (and redeploy), or oersite build",
+                        )
+                    )
+                    break
     return findings
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import socket
@@ -10,10 +11,11 @@ import threading
 import time
 
 import pytest
-from publish_courses import built, git, git_course, oersite
+from publish_courses import LAUNCH, built, git, git_course, oersite
 
-from oersite.check import check_links, check_site, hub_problem, parse_launch_link
+from oersite.check import check_hubs, check_links, check_site, hub_problem, parse_launch_link
 from oersite.config import load_course
+from oersite.hub.settings import hub_settings
 from oersite.serve import make_server, site_url
 
 REMOTE_SCRIPT = "https://cdn.example.org/lib.js"
@@ -186,3 +188,41 @@ def test_live_check_says_why_a_hub_cannot_take_students(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_live_check_compares_each_hub_with_the_links(tmp_path):
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:  # ports nothing listens on: hubs that are down
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    hub_url, try_url = (f"http://127.0.0.1:{port}" for port in ports)
+    root = git_course(
+        tmp_path / "course", config={"oersite": {"launch": {**LAUNCH, "hub_url": hub_url, "try_url": try_url}}}
+    )
+    site = built(root)
+    settings = json.loads(hub_settings(load_course(root), local=True).to_json())
+    settings["ephemeral"]["public_url"] = "http://127.0.0.1:1"  # set up for another try hub
+    settings["clone_folder"] = "elsewhere"
+    state = root / "_build" / "hub"
+    state.mkdir(parents=True)
+    (state / "hub-settings.json").write_text(json.dumps(settings))
+
+    findings = check_hubs(load_course(root), site)
+    found = {(finding.what, finding.why.split(";")[0], finding.severity) for finding in findings}
+    assert found == {
+        (f"hub {hub_url}", f"{hub_url}/hub/api does not answer ([Errno 111] Connection refused)", "error"),
+        (f"hub {try_url}", f"{try_url}/hub/api does not answer ([Errno 111] Connection refused)", "error"),
+        (
+            f"hub {hub_url}",
+            "set up by _build/hub/hub-settings.json with clone folder 'elsewhere' where the links have 'course': "
+            "students would find the course in two places",
+            "error",
+        ),
+        (
+            f"hub {try_url}",
+            "no hub-settings.json here names this hub, so its clone folder and interface cannot be compared "
+            "with the links",
+            "warning",
+        ),
+    }
