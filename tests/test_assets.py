@@ -185,3 +185,28 @@ def test_a_page_with_another_bokehs_output_is_named_with_both_versions(tmp_path)
         f"old.html: its plots were made with Bokeh 3.1.0 but the site ships BokehJS {bokeh.__version__}"
         in result.output
     )
+
+
+def test_the_configured_tile_provider_reaches_every_map(tmp_path):
+    course = make_course(
+        tmp_path / "c",
+        {"map.ipynb": ["import folium", "folium.Map(location=[52.5, 13.4], zoom_start=5)"]},
+        config={
+            "oersite": {
+                "maps": {"tiles": "https://tiles.uni.example/{z}/{x}/{y}.png", "attribution": "Uni map service"}
+            }
+        },
+    )
+    result = CliRunner().invoke(main, ["build", str(course), "--strict"])
+    assert result.exit_code == 0, result.output
+    srcdoc = html.unescape((course / "_build/html/map.html").read_text())
+    assert re.search(r'L\.tileLayer\(\s*"https://tiles\.uni\.example/\{z\}/\{x\}/\{y\}\.png"', srcdoc)
+    assert "tile.openstreetmap.org" not in srcdoc
+    assert '"attribution": "Uni map service"' in srcdoc
+
+
+def test_tiles_without_attribution_are_refused(tmp_path):
+    course = make_course(tmp_path / "c", config={"oersite": {"maps": {"tiles": "https://t.example/{z}/{x}/{y}.png"}}})
+    result = CliRunner().invoke(main, ["build", str(course)])
+    assert result.exit_code == 1
+    assert "oersite.maps.attribution: required with oersite.maps.tiles" in result.output
