@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from browser import Traffic, chromium, offline_context, served
 from conftest import REPOSITORY
-from test_sample_site import BOKEH_PAGES, FOLIUM_PAGES
+from test_sample_site import BOKEH_PAGES
 
 SCREENSHOTS = REPOSITORY / "_build" / "test-artifacts" / "offline-pages"
 
@@ -91,15 +91,21 @@ def test_the_markers_map_shows_its_markers_with_no_internet(browser, site_url):
         context.close()
 
 
-def test_the_choropleth_shows_its_polygons_and_legend_with_no_internet(browser, site_url):
-    docname = "notebooks/folium/choropleth"
+@pytest.mark.parametrize(
+    ("docname", "at_least", "has_legend"),
+    [
+        ("notebooks/folium/choropleth", 40, True),  # the states, and branca's colour scale
+        ("notebooks/folium/voronoi", 10, False),  # the cells and the airport circles
+    ],
+)
+def test_polygon_maps_draw_their_shapes_with_no_internet(browser, site_url, docname, at_least, has_legend):
     context, page, traffic, _errors = open_offline(browser, f"{site_url}{docname}.html")
     try:
         for frame in map_frames(page, 1):
             frame.locator("path.leaflet-interactive").first.wait_for(state="attached", timeout=15_000)
-            assert frame.locator("path.leaflet-interactive").count() >= 40  # the states
-            # branca draws the colour scale with d3 into an svg legend
-            frame.locator("svg#legend g, .legend svg g").first.wait_for(state="attached", timeout=15_000)
+            assert frame.locator("path.leaflet-interactive").count() >= at_least
+            if has_legend:  # branca draws the colour scale with d3 into an svg legend
+                frame.locator("svg#legend g, .legend svg g").first.wait_for(state="attached", timeout=15_000)
         page.wait_for_load_state("networkidle")
         keep_screenshot(page, docname)
         assert_nothing_left_the_machine(traffic)
@@ -107,20 +113,8 @@ def test_the_choropleth_shows_its_polygons_and_legend_with_no_internet(browser, 
         context.close()
 
 
-def test_the_voronoi_map_shows_its_cells_with_no_internet(browser, site_url):
-    docname = "notebooks/folium/voronoi"
-    context, page, traffic, _errors = open_offline(browser, f"{site_url}{docname}.html")
-    try:
-        for frame in map_frames(page, 1):
-            frame.locator("path.leaflet-interactive").first.wait_for(state="attached", timeout=15_000)
-            assert frame.locator("path.leaflet-interactive").count() >= 10  # cells and airport circles
-        page.wait_for_load_state("networkidle")
-        keep_screenshot(page, docname)
-        assert_nothing_left_the_machine(traffic)
-    finally:
-        context.close()
-
-
-def test_every_notebook_page_was_checked():
+def test_every_notebook_page_of_the_site_is_checked_above(built_sample):
+    site, _ = built_sample
     checked = set(BOKEH_PAGES) | {f"notebooks/folium/{name}" for name in ("markers", "choropleth", "voronoi")}
-    assert checked == set(BOKEH_PAGES) | set(FOLIUM_PAGES)
+    built = {page.relative_to(site).with_suffix("").as_posix() for page in (site / "notebooks").rglob("*.html")}
+    assert built == checked, "a notebook page without a browser check"
