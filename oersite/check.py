@@ -72,6 +72,9 @@ ignore=
   {re.escape(GIT_PULL)}
 """
 
+#: Seconds a whole linkchecker run may take (the sample course takes about 3).
+LINKCHECKER_TIMEOUT = 900
+
 _ANCHOR_WARNING = re.compile(r"Anchor `(?P<anchor>[^']*)'")
 _SKIPPED_ERROR_TAGS = {"raises-exception", "remove-output", "remove_output", "remove-cell", "remove_cell"}
 
@@ -154,16 +157,20 @@ def check_links(site: Path) -> list[Finding]:
         with tempfile.TemporaryDirectory(prefix="oersite-check-") as temporary:
             config = Path(temporary, "linkcheckerrc")
             config.write_text(LINKCHECKER_CONFIG, encoding="utf-8")
-            completed = subprocess.run(
-                [sys.executable, "-m", "linkcheck", "--config", str(config), "--no-status", "--output", "csv"]
-                # From the home page: every page is in its navigation.  (Naming every page
-                # as a start URL made linkchecker fetch and parse each twice.)
-                + [base + "index.html"],
-                capture_output=True,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-            )
+            try:
+                completed = subprocess.run(
+                    [sys.executable, "-m", "linkcheck", "--config", str(config), "--no-status", "--output", "csv"]
+                    # From the home page: every page is in its navigation.  (Naming every page
+                    # as a start URL made linkchecker fetch and parse each twice.)
+                    + [base + "index.html"],
+                    capture_output=True,
+                    text=True,
+                    encoding="utf-8",
+                    errors="replace",
+                    timeout=LINKCHECKER_TIMEOUT,
+                )
+            except subprocess.TimeoutExpired:
+                raise CheckError(f"linkchecker did not finish in {LINKCHECKER_TIMEOUT} s; try again") from None
     finally:
         server.shutdown()
         server.server_close()

@@ -7,6 +7,7 @@ listens on 127.0.0.1 only, so a preview is never published by accident.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -34,7 +35,8 @@ class _LinkCheckerHandler(_QuietHandler):
 class _LinkCheckerServer(ThreadingHTTPServer):
     def handle_error(self, request, client_address) -> None:
         # linkchecker closes the connection once it has read what it needs of a file.
-        pass
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def make_server(site: Path, port: int = 0, *, linkchecker: bool = False) -> ThreadingHTTPServer:
