@@ -163,16 +163,20 @@ def test_a_remote_that_refuses_the_push_is_a_clear_error(course, tmp_path):
     hook = remote / "hooks" / "pre-receive"
     hook.write_text("#!/bin/sh\necho 'gh-pages is protected' >&2\nexit 1\n")
     hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
+    before = files_of(course)
     result = oersite("publish", course, "--to-git", remote)
     assert_refused(result, f"{remote} did not take the site on branch gh-pages (remote: gh-pages is protected;")
     assert git(remote, "branch", "--list") == ""
+    assert files_of(course) == before
 
 
 def test_a_bad_branch_name_is_a_clear_error(course, tmp_path):
     remote = tmp_path / "pages.git"
     git(tmp_path, "init", "--quiet", "--bare", str(remote))
+    before = files_of(course)
     result = oersite("publish", course, "--to-git", remote, "--branch", "pages..bad")
     assert_refused(result, "'pages..bad' is not a valid git branch name")
+    assert files_of(course) == before and git(remote, "branch", "--list") == ""
 
 
 def test_an_unwritable_folder_is_a_clear_error_and_changes_nothing(course, tmp_path):
