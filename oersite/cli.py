@@ -206,7 +206,7 @@ def check(source: Path, output: Path | None, live: bool) -> None:
 )
 @click.option("--cname", default=None, help="Custom domain for a CNAME file (GitHub Pages).")
 @click.option("--force", is_flag=True, help="Publish even when the checks find errors.")
-@click.option("--rollback", is_flag=True, help="Put back the folder's previous version instead (--to-dir targets).")
+@click.option("--rollback", is_flag=True, help="Put back the version published before the current one instead.")
 def publish(
     source: Path,
     output: Path | None,

@@ -7,7 +7,8 @@ Two targets, one set of options (as Datasette's ``publish`` has):
   serves ``_static``; ``CNAME`` written when configured).  The commit's parent
   is the branch as the remote has it now, so the branch's history is kept:
   every publish is one more commit.  All the git work happens in a throwaway
-  repository, never in the course's own repository or build.
+  repository, never in the course's own repository or build.  ``--rollback``
+  adds a commit holding the previous commit's files.
 - dir (``--to-dir DIR``): a web server's document root.  The new site is
   written beside it and swapped in with one atomic rename (Linux's
   ``renameat2(RENAME_EXCHANGE)``), so a reader sees the old site or the new
@@ -148,15 +149,16 @@ def publish_site(course: Course, site: Path, target: PublishTarget) -> PublishRe
 
 
 def rollback_site(course: Course, target: PublishTarget) -> PublishResult:
-    """Put the previously published version of a folder back (a second rollback undoes the first)."""
-    if target.kind != "dir":
-        raise PublishError(
-            f"--rollback works with --to-dir folders; on {target.describe()} every version is a commit: "
-            "revert the last one with git revert and push, or publish an older build"
-        )
-    folder = Path(target.location)
-    rollback_dir(folder)
-    live = read_record(folder)
+    """Put the previously published version back; a second rollback undoes the first.
+
+    A folder swaps with the version kept beside it; a git branch gets a new
+    commit holding its previous commit's files, so its history keeps both.
+    """
+    if target.kind == "git":
+        live = rollback_git(target, identity=_git_identity(course.root))
+    else:
+        rollback_dir(Path(target.location))
+        live = read_record(Path(target.location))
     rolled_back_to = f"published {live.published_at} from {live.source_commit}" if live else "a version with no record"
     detail = f"back to the version {rolled_back_to}"
     log_path = append_log(
@@ -240,6 +242,44 @@ def publish_to_git(site: Path, target: PublishTarget, record: PublishRecord, *, 
             problem = _push_problem(imported.stderr or imported.stdout)
             raise PublishError(f"{remote} did not take the site on branch {branch} ({problem}); nothing was published")
     return made.stdout.strip()
+
+
+def rollback_git(target: PublishTarget, *, identity: tuple[str, str]) -> PublishRecord | None:
+    """Commit the branch's previous files on top of it and push; return the record now live."""
+    remote, branch = target.location, target.branch
+    environment = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    for variable, value in zip(("NAME", "EMAIL"), identity, strict=True):
+        environment.setdefault(f"GIT_AUTHOR_{variable}", value)
+        environment.setdefault(f"GIT_COMMITTER_{variable}", value)
+    with tempfile.TemporaryDirectory(prefix="oersite-rollback-") as temporary:
+
+        def run(*arguments: str, problem: str) -> str:
+            completed = _git(["-C", temporary, *arguments], environment)
+            if completed.returncode != 0:
+                raise PublishError(f"{problem} ({_push_problem(completed.stderr)}); nothing was rolled back")
+            return completed.stdout.strip()
+
+        run("init", "--quiet", problem="cannot make a temporary repository")
+        run(
+            "fetch",
+            "--quiet",
+            "--depth",
+            "2",
+            remote,
+            f"refs/heads/{branch}",
+            problem=f"cannot read {target.describe()}",
+        )
+        tip = run("rev-parse", "FETCH_HEAD", problem="cannot read the fetched branch")
+        if _git(["-C", temporary, "rev-parse", "--verify", "--quiet", f"{tip}^"], environment).returncode != 0:
+            raise PublishError(f"nothing to roll back to: {target.describe()} has one version only")
+        message = f"Roll back to the version before {tip[:12]} (oersite {__version__})"
+        commit = run("commit-tree", f"{tip}^^{{tree}}", "-p", tip, "-m", message, problem="cannot make the commit")
+        run("push", "--quiet", remote, f"{commit}:refs/heads/{branch}", problem=f"{remote} refused the rollback")
+        shown = _git(["-C", temporary, "show", f"{commit}:{RECORD_FILE}"], environment)
+    try:
+        return PublishRecord(**json.loads(shown.stdout)) if shown.returncode == 0 else None
+    except (ValueError, TypeError):
+        return None
 
 
 def _git_identity(folder: Path) -> tuple[str, str]:

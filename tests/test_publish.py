@@ -73,6 +73,14 @@ def test_publish_to_git_adds_a_commit_each_time_and_records_what_went_out(course
     assert tree_digest(site_of(course), ignore="-") == site_before  # the record went out, not into the build
     assert git(course, "branch", "--list") == "* main"  # and the course repository got no gh-pages branch
 
+    first_record = json.loads(git(remote, "show", f"{commits[1]}:{RECORD_FILE}"))
+    rolled_back = oersite("publish", course, "--to-git", remote, "--rollback")
+    assert rolled_back.exit_code == 0, rolled_back.output
+    assert git(remote, "rev-parse", "gh-pages^") == commits[0]  # a new commit: nothing published is lost
+    assert git(remote, "rev-parse", "gh-pages^{tree}") == git(remote, "rev-parse", f"{commits[1]}^{{tree}}")
+    assert "CNAME" not in git(remote, "ls-tree", "--name-only", "gh-pages").splitlines()
+    assert log_entries(course)[-1]["live"] == first_record
+
 
 def test_publish_to_a_folder_swaps_versions_and_rolls_back(course, tmp_path):
     folder = tmp_path / "www" / "course"
