@@ -141,14 +141,27 @@ def _virtual_host(site: ProxiedSite) -> list[str]:
 
 
 def basic_auth_conf(users_file: str, realm: str) -> str:
-    """The stand-in for single sign-on: Basic auth against an htpasswd file."""
+    """The stand-in for single sign-on: Basic auth against an htpasswd file.
+
+    JupyterLab sends its own ``Authorization: token ...`` header on every API
+    call, which replaces the browser's Basic credentials, so Apache would answer
+    401 and JupyterLab would fail to load.  Those requests pass to JupyterHub,
+    which checks the token (and they carry no user name, so they cannot sign
+    anyone in).  Cookie-based single sign-on (mellon, Shibboleth, OpenID
+    Connect, CoSign) does not need the exception.
+    """
     return (
         "# Stand-in single sign-on: Basic auth against an htpasswd file (htpasswd -B FILE USER).\n"
-        "# Replace this file's contents with your site's module; keep 'Require' so only\n"
-        "# authenticated users reach the hub (the hub answers 401 without a user anyway).\n"
+        "# Replace this file's contents with your site's module (see hub/README.md); keep a\n"
+        "# Require line so only signed-in users reach the hub (the hub answers 401 without a user).\n"
         "AuthType Basic\n"
         f'AuthName "{realm}"\n'
         "AuthBasicProvider file\n"
         f'AuthUserFile "{users_file}"\n'
-        "Require valid-user\n"
+        "<RequireAny>\n"
+        "    # JupyterLab's API calls carry a JupyterHub token instead of Basic credentials;\n"
+        "    # JupyterHub checks it. Only needed with Basic auth.\n"
+        '    Require expr "%{HTTP:Authorization} =~ /^token /"\n'
+        "    Require valid-user\n"
+        "</RequireAny>\n"
     )

@@ -34,6 +34,7 @@ from oersite.files import write_atomically
 from oersite.hub.apache import ProxiedSite, basic_auth_conf, httpd_conf
 from oersite.hub.configurer import DATA_HOST_VARIABLE, IMAGE_HOME
 from oersite.hub.settings import (
+    NEWS_PLUGIN,
     PROXY_SECRET_VARIABLE,
     SETTINGS_FILE,
     HubBundleSettings,
@@ -243,7 +244,7 @@ RUN apt-get update \\
 
 COPY hub/requirements.txt /tmp/requirements.txt
 RUN python -m pip install --no-cache-dir -r /tmp/requirements.txt \\
- && jupyter labextension disable --level=sys_prefix "@jupyterlab/apputils-extension:announcements"
+ && jupyter labextension disable --level=sys_prefix "{NEWS_PLUGIN}"
 
 USER jovyan
 WORKDIR {IMAGE_HOME}

@@ -16,6 +16,7 @@ that inherits an ignored SIGINT makes its culler hang for 30-45 s on stop), so
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -33,7 +34,7 @@ from pathlib import Path
 from oersite.config import Course
 from oersite.errors import HubError
 from oersite.hub.apache import ProxiedSite, basic_auth_conf, httpd_conf
-from oersite.hub.settings import PROXY_SECRET_VARIABLE, SETTINGS_FILE, hub_settings, url_port
+from oersite.hub.settings import NEWS_PLUGIN, PROXY_SECRET_VARIABLE, SETTINGS_FILE, hub_settings, url_port
 
 APACHE = "apache2"
 PROXY = "configurable-http-proxy"
@@ -58,7 +59,22 @@ configure_local(
     proxy_command={proxy_command!r},
 )
 c.Spawner.environment[{marker!r}] = {state_root!r}  # noqa: F821
+# JupyterLab's news pop-up off, as in the image (labconfig/page_config.json there).
+c.Spawner.environment["JUPYTER_CONFIG_PATH"] = {jupyter_config!r}  # noqa: F821
 '''
+
+
+@dataclass(frozen=True)
+class HubPorts:
+    """The ports of one run: the two public ones, and free ones picked for the rest."""
+
+    persistent: int  # Apache
+    ephemeral: int  # the ephemeral hub's proxy
+    persistent_proxy: int
+    persistent_proxy_api: int
+    persistent_hub: int
+    ephemeral_proxy_api: int
+    ephemeral_hub: int
 
 
 @dataclass
@@ -68,6 +84,7 @@ class RunningHubs:
     persistent_url: str  # Apache, in front of the persistent hub
     ephemeral_url: str  # the ephemeral hub's proxy
     state: Path
+    ports: HubPorts
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     logs: dict[str, Path] = field(default_factory=dict)
     private_dirs: list[Path] = field(default_factory=list)
@@ -96,19 +113,6 @@ class RunningHubs:
         if not path or not path.exists():
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-@dataclass(frozen=True)
-class HubPorts:
-    """The ports of one run: the two public ones, and free ones picked for the rest."""
-
-    persistent: int  # Apache
-    ephemeral: int  # the ephemeral hub's proxy
-    persistent_proxy: int
-    persistent_proxy_api: int
-    persistent_hub: int
-    ephemeral_proxy_api: int
-    ephemeral_hub: int
 
 
 def state_folder(course: Course) -> Path:
@@ -142,6 +146,7 @@ def start_hubs(
         persistent_url=f"http://127.0.0.1:{ports.persistent}",
         ephemeral_url=f"http://127.0.0.1:{ports.ephemeral}",
         state=state,
+        ports=ports,
     )
     environment = {**os.environ, PROXY_SECRET_VARIABLE: secret}
     try:
@@ -273,10 +278,21 @@ def _write_hub_config(kind: str, state: Path, settings_path: Path, data_dir: Pat
             proxy_command=shutil.which(PROXY),
             marker=STATE_MARKER,
             state_root=str(state),
+            jupyter_config=str(_jupyter_config(state)),
         ),
         encoding="utf-8",
     )
     return config
+
+
+def _jupyter_config(state: Path) -> Path:
+    """A Jupyter config folder that turns JupyterLab's news pop-up off (what labextension disable writes)."""
+    folder = state / "jupyter-config"
+    (folder / "labconfig").mkdir(parents=True, exist_ok=True)
+    (folder / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {NEWS_PLUGIN: True}}, indent=2) + "\n", encoding="utf-8"
+    )
+    return folder
 
 
 def _write_apache_config(running: RunningHubs, state: Path, users: Path, ports: HubPorts, settings) -> Path:

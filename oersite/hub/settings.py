@@ -30,6 +30,8 @@ DEFAULT_URLS = {"lab": "/lab", "classic": "/tree"}
 COURSE_DATA_VARIABLE = "COURSE_DATA"
 #: Environment variable holding the shared secret between Apache and the persistent hub.
 PROXY_SECRET_VARIABLE = "OERSITE_PROXY_SECRET"
+#: JupyterLab's "get notified about official Jupyter news?" pop-up, turned off on both hubs.
+NEWS_PLUGIN = "@jupyterlab/apputils-extension:announcements"
 
 
 @dataclass(frozen=True)

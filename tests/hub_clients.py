@@ -1,0 +1,118 @@
+"""What a student's browser does with the hubs, as small functions over requests and websocket-client."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import requests
+import websocket
+
+#: Every wait is bounded; a single-user server starts in 5-8 s on two cores, slower under load.
+SPAWN_SECONDS = 90
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def write_users(path: Path, users: dict[str, str]) -> Path:
+    """An htpasswd file (bcrypt) with these users and passwords, the way an operator makes one."""
+    for number, (name, password) in enumerate(users.items()):
+        flags = "-cbB" if number == 0 else "-bB"
+        subprocess.run(["htpasswd", flags, str(path), name, password], check=True, capture_output=True)
+    return path
+
+
+def browser_session(user: str | None = None, password: str | None = None) -> requests.Session:
+    session = requests.Session()
+    if user:
+        session.auth = (user, password)
+    return session
+
+
+def follow(session: requests.Session, url: str, arrived, *, seconds: float = SPAWN_SECONDS) -> requests.Response:
+    """GET ``url`` and keep reloading (as the spawn-pending page does) until ``arrived(response)``."""
+    deadline = time.monotonic() + seconds
+    response = session.get(url, timeout=30)
+    while not arrived(response):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {seconds} s at {response.status_code} {response.url}")
+        time.sleep(0.5)
+        response = session.get(response.url, timeout=30)
+    return response
+
+
+def open_own_lab(session: requests.Session, hub_url: str) -> requests.Response:
+    """Open JupyterLab through the hub (starting the server if needed); return the lab page."""
+    return follow(
+        session,
+        f"{hub_url}/hub/user-redirect/lab",
+        lambda r: r.status_code == 200 and "/user/" in r.url and r.url.split("?")[0].endswith("/lab"),
+    )
+
+
+def server_prefix(response: requests.Response) -> str:
+    """``/user/<name>/`` of the server a response came from."""
+    path = response.url.split("://", 1)[1].split("/", 1)[1]
+    parts = path.split("/")
+    return f"/{parts[0]}/{parts[1]}/"
+
+
+def xsrf(session: requests.Session, path: str) -> dict[str, str]:
+    return {"X-XSRFToken": session.cookies.get("_xsrf", path=path) or ""}
+
+
+def run_code(session: requests.Session, hub_url: str, prefix: str, code: str, *, seconds: float = 60) -> str:
+    """Start a kernel and run ``code`` over the kernel websocket, as JupyterLab does; return its stdout."""
+    created = session.post(f"{hub_url}{prefix}api/kernels", headers=xsrf(session, prefix), json={"name": "python3"})
+    assert created.status_code == 201, created.text
+    kernel = created.json()["id"]
+    headers = ["Cookie: " + "; ".join(f"{c.name}={c.value}" for c in session.cookies)]
+    if session.auth:
+        token = base64.b64encode(":".join(session.auth).encode()).decode()
+        headers.append(f"Authorization: Basic {token}")
+    ws_url = hub_url.replace("http://", "ws://") + f"{prefix}api/kernels/{kernel}/channels"
+    connection = websocket.create_connection(ws_url, header=headers, origin=hub_url, timeout=seconds)
+    message_id = uuid.uuid4().hex
+    try:
+        connection.send(
+            json.dumps(
+                {
+                    "header": {
+                        "msg_id": message_id,
+                        "username": "test",
+                        "session": uuid.uuid4().hex,
+                        "msg_type": "execute_request",
+                        "version": "5.3",
+                        "date": "",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "content": {"code": code, "silent": False, "store_history": False, "allow_stdin": False},
+                    "channel": "shell",
+                    "buffers": [],
+                }
+            )
+        )
+        output = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            message = json.loads(connection.recv())
+            if message.get("parent_header", {}).get("msg_id") != message_id:
+                continue
+            if message["msg_type"] == "stream":
+                output.append(message["content"]["text"])
+            if message["msg_type"] == "execute_reply":
+                return "".join(output)
+        raise AssertionError(f"no reply from the kernel within {seconds} s")
+    finally:
+        connection.close()
+        session.delete(f"{hub_url}{prefix}api/kernels/{kernel}", headers=xsrf(session, prefix))

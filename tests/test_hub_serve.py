@@ -1,0 +1,316 @@
+"""Both hubs as real processes on 127.0.0.1: Apache with Basic auth in front of the persistent hub,
+the ephemeral hub's proxy on its own port, SimpleLocalProcessSpawner, nbgitpuller and the culler.
+
+One pair of hubs serves the whole module (started once, stopped after, also on failure).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from hub_clients import (
+    browser_session,
+    follow,
+    free_port,
+    open_own_lab,
+    run_code,
+    server_prefix,
+    write_users,
+    xsrf,
+)
+
+from oersite.config import load_course
+from oersite.hub.serve import STATE_MARKER, start_hubs
+from oersite.launch import git_pull_url, launch_target
+
+pytestmark = pytest.mark.slow
+
+USERS = {"alice": "alice-password", "bob": "bob-password"}
+#: Short enough to watch the culler work within the test.
+EPHEMERAL_CULL_SECONDS = 20
+HUB_SETTINGS = f"""
+  hub:
+    ephemeral:
+      cull_idle_seconds: {EPHEMERAL_CULL_SECONDS}
+      concurrent_spawn_limit: 2
+      active_server_limit: 2
+"""
+NOTEBOOK = "notebooks/bokeh/scatter.ipynb"
+
+
+def hub_course(sample_course: Path, folder: Path) -> Path:
+    """A copy of the sample course (a git repository) whose _config.yml sets short hub limits."""
+    course = folder / "course"
+    shutil.copytree(sample_course, course, ignore=shutil.ignore_patterns("_build"))
+    with open(course / "_config.yml", "a", encoding="utf-8") as config:
+        config.write(HUB_SETTINGS)
+    return course
+
+
+@pytest.fixture(scope="module")
+def hubs(sample_course, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hubs")
+    course = load_course(hub_course(sample_course, folder))
+    users = write_users(folder / "users.htpasswd", USERS)
+    started = time.monotonic()
+    running = start_hubs(
+        course, persistent_port=free_port(), ephemeral_port=free_port(), users_file=users, announce=lambda _: None
+    )
+    print(f"hubs ready in {time.monotonic() - started:.1f} s")
+    running.course = course
+    yield running
+    stopping = time.monotonic()
+    running.stop()
+    print(f"hubs stopped in {time.monotonic() - stopping:.1f} s")
+
+
+@pytest.fixture(scope="module")
+def alice(hubs):
+    """Alice, signed in through Apache, her server running."""
+    session = browser_session("alice", USERS["alice"])
+    open_own_lab(session, hubs.persistent_url)
+    return session
+
+
+def deep_link(hubs, hub_url: str) -> str:
+    target = launch_target(hubs.course)
+    return git_pull_url(
+        hub_url,
+        repository=target.repository,
+        branch=target.branch,
+        clone_folder=target.clone_folder,
+        notebook=NOTEBOOK,
+        interface=target.interface,
+    )
+
+
+# The persistent hub, behind Apache.
+
+
+def test_without_credentials_apache_answers_401(hubs):
+    response = requests.get(f"{hubs.persistent_url}/hub/", timeout=10)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_deep_link_lands_alice_in_her_jupyterlab_with_the_notebook_pulled(hubs):
+    from browser import chromium
+
+    link = deep_link(hubs, hubs.persistent_url)
+    with chromium() as browser:
+        context = browser.new_context(http_credentials={"username": "alice", "password": USERS["alice"]})
+        context.route("**/*", _only_this_machine)
+        page = context.new_page()
+        page.goto(link)
+        page.wait_for_url(re.compile(rf"/user/alice/lab/tree/course/{re.escape(NOTEBOOK)}$"), timeout=90_000)
+        page.locator(".lm-TabBar-tab.jp-mod-current", has_text="scatter.ipynb").wait_for(timeout=60_000)
+        # The notebook's kernel started: JupyterLab's API calls and websockets pass Apache.
+        page.get_by_text(re.compile(r"Python 3 \(ipykernel\) \| Idle")).first.wait_for(timeout=60_000)
+        assert page.locator("text=official Jupyter news").count() == 0  # the news pop-up is off
+        context.close()
+    pulled = hubs.state / "persistent" / "homes" / "alice" / "course" / NOTEBOOK
+    assert pulled.is_file(), f"nbgitpuller did not clone the course into alice's home: {pulled}"
+
+
+def _only_this_machine(route, request) -> None:
+    if request.url.startswith(("http://127.0.0.1:", "ws://127.0.0.1:")):
+        route.continue_()
+    else:
+        route.abort()
+
+
+def test_a_kernel_runs_code_over_the_websocket_through_apache(hubs, alice):
+    lab = open_own_lab(alice, hubs.persistent_url)
+    assert server_prefix(lab) == "/user/alice/"
+    output = run_code(alice, hubs.persistent_url, "/user/alice/", "import os; print(6 * 7, os.environ['COURSE_DATA'])")
+    assert output.split() == ["42", str(hubs.course.data_dir)]
+
+
+def test_a_user_header_sent_by_the_browser_is_ignored(hubs):
+    bob = browser_session("bob", USERS["bob"])
+    bob.get(f"{hubs.persistent_url}/hub/login", headers={"X-Remote-User": "alice"}, allow_redirects=False)
+    who = bob.get(f"{hubs.persistent_url}/hub/api/user", headers={"X-Remote-User": "alice"}, timeout=10)
+    assert who.status_code == 200
+    assert who.json()["name"] == "bob"
+
+
+def test_a_request_that_bypasses_apache_without_the_secret_gets_403(hubs):
+    behind_apache = f"http://127.0.0.1:{hubs.ports.persistent_proxy}"
+    forged = {"X-Remote-User": "alice"}
+    response = requests.get(f"{behind_apache}/hub/login", headers=forged, allow_redirects=False, timeout=10)
+    assert response.status_code == 403
+    forged["X-Oersite-Proxy-Secret"] = "a guess"
+    response = requests.get(f"{behind_apache}/hub/login", headers=forged, allow_redirects=False, timeout=10)
+    assert response.status_code == 403
+    assert "jupyterhub-hub-login" not in response.headers.get("Set-Cookie", "")
+
+
+def test_a_request_through_the_proxy_without_a_user_gets_401(hubs):
+    secret = (hubs.state / "proxy-secret").read_text().strip()
+    behind_apache = f"http://127.0.0.1:{hubs.ports.persistent_proxy}"
+    response = requests.get(
+        f"{behind_apache}/hub/login", headers={"X-Oersite-Proxy-Secret": secret}, allow_redirects=False, timeout=10
+    )
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("elsewhere", ["http://evil.example/steal", "//evil.example/steal", "https://evil.example"])
+def test_next_pointing_at_another_host_is_refused(hubs, elsewhere):
+    bob = browser_session("bob", USERS["bob"])
+    response = bob.get(f"{hubs.persistent_url}/hub/login", params={"next": elsewhere}, allow_redirects=False)
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert "evil.example" not in location
+    assert location.startswith("/hub/")
+
+
+def test_bob_cannot_see_alices_server(hubs, alice):
+    open_own_lab(alice, hubs.persistent_url)  # alice's server is running
+    bob = browser_session("bob", USERS["bob"])
+    bob.get(f"{hubs.persistent_url}/hub/login", timeout=30)
+    for path in ("/user/alice/lab", "/user/alice/api/contents/course"):
+        response = bob.get(f"{hubs.persistent_url}{path}", timeout=30)
+        assert response.status_code in (403, 404), (path, response.status_code, response.url)
+        assert "/user/bob/" not in response.url
+    assert bob.get(f"{hubs.persistent_url}/hub/api/users/alice", timeout=10).status_code in (403, 404)
+
+
+def test_alices_file_survives_a_server_restart_and_a_hub_restart(hubs, alice):
+    hub = hubs.persistent_url
+    open_own_lab(alice, hub)
+    saved = alice.put(
+        f"{hub}/user/alice/api/contents/notes.md",
+        headers=xsrf(alice, "/user/alice/"),
+        json={"type": "file", "format": "text", "content": "my notes"},
+    )
+    assert saved.status_code in (200, 201), saved.text
+
+    def read_notes() -> str:
+        open_own_lab(alice, hub)
+        response = alice.get(f"{hub}/user/alice/api/contents/notes.md", timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()["content"]
+
+    alice.get(f"{hub}/hub/home", timeout=30)  # the hub's _xsrf cookie, as the home page's Stop button uses it
+    stopped = alice.delete(f"{hub}/hub/api/users/alice/server", headers=xsrf(alice, "/hub/"))
+    assert stopped.status_code in (202, 204), stopped.text
+    follow(alice, f"{hub}/hub/api/user", lambda r: r.status_code == 200 and not r.json()["servers"], seconds=30)
+    assert read_notes() == "my notes"
+
+    hubs.restart_persistent_hub()
+    assert read_notes() == "my notes"
+
+
+# The ephemeral "Try now" hub.
+
+
+@pytest.fixture(scope="module")
+def visitors(hubs):
+    """Two visitors who followed a Try-now link, each with their own server; then a third one."""
+    link = deep_link(hubs, hubs.ephemeral_url)
+    started = []
+    for _ in range(2):
+        session = browser_session()
+        landed = follow(session, link, lambda r: r.status_code == 200 and "/user/" in r.url and "/hub/" not in r.url)
+        started.append((session, server_prefix(landed)))
+    return started
+
+
+def ephemeral_users(hubs) -> list[str]:
+    with sqlite3.connect(hubs.state / "ephemeral" / "jupyterhub.sqlite") as database:
+        return [name for (name,) in database.execute("select name from users")]
+
+
+def ephemeral_homes(hubs) -> list[str]:
+    return sorted(path.name for path in (hubs.state / "ephemeral" / "homes").iterdir())
+
+
+def test_two_visitors_get_two_users_and_two_homes(hubs, visitors):
+    names = [prefix.split("/")[2] for _, prefix in visitors]
+    assert len(set(names)) == 2
+    assert set(names) <= set(ephemeral_users(hubs))
+    assert sorted(names) == ephemeral_homes(hubs)
+
+
+def test_beyond_the_limits_a_visitor_gets_the_friendly_page(hubs, visitors):
+    third = browser_session()
+    response = third.get(deep_link(hubs, hubs.ephemeral_url), timeout=30)
+    assert response.status_code == 429
+    assert "is full right now" in response.text
+    assert "try again" in response.text
+
+
+def test_after_the_cull_timeout_servers_users_and_homes_are_gone(hubs, visitors):
+    deadline = time.monotonic() + EPHEMERAL_CULL_SECONDS * 4
+    while time.monotonic() < deadline and (ephemeral_users(hubs) or ephemeral_homes(hubs)):
+        time.sleep(1)
+    assert ephemeral_users(hubs) == []
+    assert ephemeral_homes(hubs) == []
+    session, prefix = visitors[0]
+    response = requests.get(f"{hubs.ephemeral_url}{prefix}api/status", timeout=10)
+    assert response.status_code != 200  # no server answers there any more
+
+
+# The command.
+
+
+def test_oersite_hub_serve_prints_both_urls_and_ctrl_c_stops_everything(sample_course, tmp_path):
+    course = hub_course(sample_course, tmp_path)
+    users = write_users(tmp_path / "users.htpasswd", USERS)
+    persistent, ephemeral = free_port(), free_port()
+    command = [sys.executable, "-m", "oersite", "hub", "serve", str(course), "--users", str(users)]
+    command += ["--persistent-port", str(persistent), "--ephemeral-port", str(ephemeral)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not any("Ctrl-C" in line for line in lines):
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+        output = "".join(lines)
+        assert f"http://127.0.0.1:{persistent}" in output, output
+        assert f"http://127.0.0.1:{ephemeral}" in output, output
+        assert requests.get(f"http://127.0.0.1:{persistent}/hub/", timeout=10).status_code == 401
+        assert requests.get(f"http://127.0.0.1:{ephemeral}/hub/health", timeout=10).status_code == 200
+        stopping = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        process.wait(30)
+        assert time.monotonic() - stopping < 15
+        assert process.returncode == 0, process.stdout.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    state = course / "_build" / "hub"
+    assert not _processes_of(state), "processes of this hub outlived Ctrl-C"
+    for port in (persistent, ephemeral):
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{port}/", timeout=5)
+
+
+def _processes_of(state: Path) -> list[int]:
+    """Processes whose environment or command line names this state folder."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if f"{STATE_MARKER}={state}".encode() in environ or str(state).encode() in cmdline:
+            found.append(int(entry.name))
+    return found
