@@ -13,7 +13,15 @@ import time
 import pytest
 from publish_courses import LAUNCH, built, git, git_course, oersite
 
-from oersite.check import check_hubs, check_links, check_site, hub_problem, parse_launch_link
+from oersite.check import (
+    check_hubs,
+    check_launch_links,
+    check_links,
+    check_notebook_outputs,
+    check_site,
+    hub_problem,
+    parse_launch_link,
+)
 from oersite.config import load_course
 from oersite.hub.settings import hub_settings
 from oersite.serve import make_server, site_url
@@ -127,12 +135,12 @@ def test_page_is_stale_when_its_notebook_or_its_data_changed_since_the_build(bro
     try:
         good.write_text(good.read_text().replace("print('fine')", "print('changed')"))
         data.write_text("a,b\n3,4\n")
-        report = check_site(course, root / "_build" / "html")
+        findings = check_notebook_outputs(course, root / "_build" / "html")
     finally:
         good.write_text(good.read_text().replace("print('changed')", "print('fine')"))
         os.utime(good, ns=(good_time, good_time))
         data.write_text(data_text)
-    stale = {(found.page, found.why.split(";")[0]) for found in report.findings if "run oersite build" in found.why}
+    stale = {(found.page, found.why.split(";")[0]) for found in findings if "run oersite build" in found.why}
     assert stale == {
         ("lessons/good.html", "the notebook changed after its page was built"),
         (
@@ -146,13 +154,13 @@ def test_launch_links_to_a_missing_branch_or_repository_are_found(tmp_path):
     root = git_course(tmp_path / "course", config={})
     site = built(root)
     git(root, "branch", "--move", "main", "renamed")
-    findings = check_site(load_course(root), site).findings
+    findings = check_launch_links(load_course(root), site)
     assert [finding.why for finding in findings] == [
         "the repository has no branch 'main'; push it, or fix oersite.launch.branch"
     ]
     git(root, "branch", "--move", "renamed", "main")
     (root / ".git").rename(root / "moved.git")
-    findings = check_site(load_course(root), site).findings
+    findings = check_launch_links(load_course(root), site)
     assert len(findings) == 1 and findings[0].why.startswith("cannot read the repository (")
 
 

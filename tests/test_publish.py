@@ -142,7 +142,7 @@ def test_a_broken_site_is_not_published(problem, expected, tmp_path):
         "uncommitted notebook": {},
     }[problem]
     uncommitted = {"lessons/later.ipynb": ["print('later')"]} if problem == "uncommitted notebook" else {}
-    root = git_course(tmp_path / "course", pages=pages, uncommitted=uncommitted)
+    root = git_course(tmp_path / "course", {}, pages=pages, uncommitted=uncommitted)  # {}: fewer kernels to start
     built(root)
     folder = tmp_path / "www"
     result = oersite("publish", root, "--to-dir", folder)
