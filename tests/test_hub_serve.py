@@ -35,11 +35,13 @@ from oersite.launch import git_pull_url, launch_target
 
 pytestmark = pytest.mark.slow
 
-USERS = {"alice": "alice-password", "bob": "bob-password"}
+USERS = {"alice": "alice-password", "bob": "bob-password", "mallory": "mallory-password"}
 #: Short enough to watch the culler work within the test.
 EPHEMERAL_CULL_SECONDS = 20
 HUB_SETTINGS = f"""
   hub:
+    persistent:
+      blocked_users: [mallory]
     ephemeral:
       cull_idle_seconds: {EPHEMERAL_CULL_SECONDS}
       concurrent_spawn_limit: 2
@@ -162,6 +164,13 @@ def test_a_request_through_the_proxy_without_a_user_gets_401(hubs):
         f"{behind_apache}/hub/login", headers={"X-Oersite-Proxy-Secret": secret}, allow_redirects=False, timeout=10
     )
     assert response.status_code == 401
+
+
+def test_a_blocked_user_signed_in_by_the_proxy_is_refused(hubs):
+    mallory = browser_session("mallory", USERS["mallory"])
+    response = mallory.get(f"{hubs.persistent_url}/hub/login", allow_redirects=False, timeout=10)
+    assert response.status_code == 403
+    assert "may not use this hub" in response.text
 
 
 @pytest.mark.parametrize("elsewhere", ["http://evil.example/steal", "//evil.example/steal", "https://evil.example"])

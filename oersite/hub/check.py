@@ -182,7 +182,7 @@ def check_compose(folder: Path) -> list[str]:
     environment = {**os.environ, **{name: "placeholder-for-check" for name in SECRET_VARIABLES}}
     environment.setdefault(DATA_HOST_VARIABLE.removeprefix("OERSITE_"), "/srv/oersite/course-data")
     with tempfile.TemporaryDirectory() as empty:
-        # --project-directory keeps compose from reading the operator's .env; paths stay relative to the bundle.
+        # Placeholders in the environment win over an operator's .env; paths stay relative to the bundle.
         result = subprocess.run(
             [program, "--project-directory", str(folder), "-f", str(folder / "docker-compose.yml"), "config", "-q"],
             capture_output=True,

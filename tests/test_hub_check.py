@@ -1,0 +1,105 @@
+"""``oersite hub check`` passes on the committed bundle and names what is wrong in broken copies."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from oersite.cli import main
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+BUNDLE = REPOSITORY / "hub"
+
+
+def broken_copy(tmp_path: Path, relative: str, old: str, new: str) -> Path:
+    copy = tmp_path / "hub"
+    shutil.copytree(BUNDLE, copy, ignore=shutil.ignore_patterns(".env"))
+    path = copy / relative
+    text = path.read_text()
+    assert old in text, f"{old!r} is not in {relative} any more; update this test"
+    path.write_text(text.replace(old, new, 1))
+    return copy
+
+
+def check(bundle: Path):
+    return CliRunner().invoke(main, ["hub", "check", str(REPOSITORY), "--bundle", str(bundle)])
+
+
+def test_the_committed_bundle_passes(tmp_path):
+    result = check(BUNDLE)
+    assert result.exit_code == 0, result.output
+    for checked in ("persistent/jupyterhub_config.py", "ephemeral/jupyterhub_config.py", "docker-compose.yml"):
+        assert checked in result.output
+    assert "apache/httpd.conf" in result.output
+
+
+@pytest.mark.parametrize(
+    ("relative", "old", "new", "expected"),
+    [
+        pytest.param(
+            "persistent/jupyterhub_config.py",
+            "configure_persistent_docker(c, read_settings(settings_file))",
+            "configure_persistent_docker(c, read_settings(settings_file))\nc.DockerSpawner.imgae = 'x'",
+            "persistent/jupyterhub_config.py: DockerSpawner.imgae: no such setting; did you mean image?",
+            id="misspelt-trait",
+        ),
+        pytest.param(
+            "ephemeral/jupyterhub_config.py",
+            "configure_ephemeral_docker(c, read_settings(settings_file))",
+            "configure_ephemeral_docker(c, read_settings(settings_file))\nc.JupyterHb.active_server_limit = 3",
+            "ephemeral/jupyterhub_config.py: JupyterHb: no such configurable class; did you mean JupyterHub?",
+            id="misspelt-section",
+        ),
+        pytest.param(
+            "persistent/jupyterhub_config.py",
+            "configure_persistent_docker(c, read_settings(settings_file))",
+            "configure_persistent_docker(c, read_settings(settings_file))\nc.DockerSpawner.mem_limit = 'lots'",
+            "persistent/jupyterhub_config.py: DockerSpawner refuses the config",
+            id="spawner-refuses-value",
+        ),
+        pytest.param(
+            "hub-settings.json",
+            '"memory_limit": "2G"',
+            '"memory_limt": "2G"',
+            "persistent/jupyterhub_config.py: cannot be loaded: TypeError",
+            id="broken-settings-file",
+        ),
+        pytest.param(
+            "helm/ephemeral-values.yaml",
+            "concurrent_spawn_limit",
+            "concurent_spawn_limit",
+            "helm/ephemeral-values.yaml: JupyterHub.concurent_spawn_limit: no such setting; "
+            "did you mean concurrent_spawn_limit?",
+            id="helm-values-typo",
+        ),
+        pytest.param(
+            "docker-compose.yml",
+            "    image: httpd:2.4",
+            "    imagee: httpd:2.4",
+            "docker-compose.yml: Unsupported config option for services.apache: 'imagee'",
+            id="compose-typo",
+        ),
+        pytest.param(
+            "apache/httpd.conf",
+            "ProxyPreserveHost On",
+            "ProxyPreserveHostt On",
+            "apache/httpd.conf: Invalid command 'ProxyPreserveHostt'",
+            id="apache-typo",
+        ),
+    ],
+)
+def test_a_broken_copy_fails_with_the_problem_named(tmp_path, relative, old, new, expected):
+    result = check(broken_copy(tmp_path, relative, old, new))
+    assert result.exit_code == 1, result.output
+    assert expected in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_folder_without_a_bundle_says_how_to_make_one(tmp_path):
+    result = check(tmp_path)
+    assert result.exit_code == 1
+    assert "no hub bundle here" in result.output
+    assert "oersite hub config" in result.output
