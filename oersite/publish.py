@@ -327,6 +327,9 @@ def publish_to_dir(site: Path, folder: Path, record: PublishRecord) -> Path | No
     staging, previous = staging_paths(folder)
     if folder.exists() and not folder.is_dir():
         raise PublishError(f"{folder} is a file, not a folder; give the web server's document root")
+    built, target = site.resolve(), folder.resolve()
+    if target == built or target in built.parents or built in target.parents:
+        raise PublishError(f"{folder} holds or is inside the built site {site}; publish to a folder outside it")
     try:
         if staging.exists():  # left by an interrupted publish
             shutil.rmtree(staging)

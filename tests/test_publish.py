@@ -199,6 +199,13 @@ def test_an_unwritable_folder_is_a_clear_error_and_changes_nothing(course, tmp_p
     assert (files_of(tmp_path), files_of(course)) == before
 
 
+def test_publishing_over_the_build_itself_is_refused(course):
+    before = files_of(course)
+    for folder in (course / "_build", site_of(course) / "copy"):
+        assert_refused(oersite("publish", course, "--to-dir", folder), "publish to a folder outside it")
+    assert files_of(course) == before
+
+
 def test_sample_course_publishes_to_the_target_in_its_config(sample_course, built_sample):
     result = oersite("publish", sample_course)
     assert result.exit_code == 0, result.output
