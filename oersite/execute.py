@@ -91,13 +91,14 @@ def execute_notebooks(
     """
     reporter = reporter or Reporter()
     environment = environment_fingerprint()
+    data = data_files(course)
     results: dict[Page, NotebookResult] = {}
     to_run: list[tuple[Page, nbformat.NotebookNode, str, Path]] = []
     for page, notebook in notebooks.items():
         if not _oersite_executes(course, page, notebook):
             results[page] = NotebookResult(page, "stored")
             continue
-        key = cache_key(course, page, notebook, environment)
+        key = cache_key(course, page, notebook, environment, data)
         executed_path = cache_dir / f"{page.docname}.ipynb"
         key_path = executed_path.with_name(executed_path.name + ".key")
         if (
@@ -168,12 +169,13 @@ def environment_fingerprint() -> str:
     return _digest([sys.version, *sorted(installed)])
 
 
-def cache_key(course: Course, page: Page, notebook: nbformat.NotebookNode, environment: str) -> str:
+def cache_key(course: Course, page: Page, notebook: nbformat.NotebookNode, environment: str, data: list[Path]) -> str:
     """A digest of everything that changes this notebook's executed outputs.
 
     Its code (and the cell tags that steer execution), its path (its working
-    folder decides which relative files it opens), the course data files its
-    code names, the kernel environment and the execution settings.
+    folder decides which relative files it opens), the files its code names
+    (by file name) among the course's ``data`` files and the files beside the
+    notebook, the kernel environment and the execution settings.
     """
     code = [
         json.dumps([cell.source, sorted(cell.get("metadata", {}).get("tags", []))])
@@ -183,8 +185,10 @@ def cache_key(course: Course, page: Page, notebook: nbformat.NotebookNode, envir
     kernel = notebook.metadata.get("kernelspec", {}).get("name", "")
     settings = [course.execution.timeout, course.execution.allow_errors, course.execution.run_in_temp]
     joined_code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
-    data = [f"{course.relative(path)}:{_file_digest(path)}" for path in data_files(course) if path.name in joined_code]
-    return _digest([page.docname, kernel, json.dumps(settings), environment, *code, *data])
+    beside = [path for path in page.path.parent.iterdir() if path.is_file() and path.suffix != ".ipynb"]
+    read = sorted({path for path in [*data, *beside] if path.name in joined_code})
+    digests = [f"{course.relative(path)}:{_file_digest(path)}" for path in read]
+    return _digest([page.docname, kernel, json.dumps(settings), environment, *code, *digests])
 
 
 def data_files(course: Course) -> list[Path]:

@@ -136,3 +136,13 @@ def test_a_rebuild_with_nothing_changed_does_no_work(tmp_path):
     changed = build(course)
     assert not changed.up_to_date
     assert "Changed." in page(course, "intro")
+
+
+def test_an_edited_file_beside_the_notebook_re_executes_it(tmp_path):
+    course = make_course(tmp_path / "c", {"week1/lesson.ipynb": ["print(open('value.txt').read())"]})
+    (course / "week1/value.txt").write_text("first value")
+    build(course)
+    (course / "week1/value.txt").write_text("second value")
+    report = build(course)
+    assert statuses(report) == {"week1/lesson": "executed"}
+    assert "second value" in page(course, "week1/lesson")
