@@ -216,7 +216,7 @@ def test_alices_file_survives_a_server_restart_and_a_hub_restart(hubs, alice):
     follow(alice, f"{hub}/hub/api/user", lambda r: r.status_code == 200 and not r.json()["servers"], seconds=30)
     assert read_notes() == "my notes"
 
-    hubs.restart_persistent_hub()
+    hubs.restart_hub("persistent")
     assert read_notes() == "my notes"
 
 

@@ -23,7 +23,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -88,7 +87,8 @@ class RunningHubs:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     logs: dict[str, Path] = field(default_factory=dict)
     private_dirs: list[Path] = field(default_factory=list)
-    restart_persistent_hub: object = None
+    environment: dict[str, str] = field(default_factory=dict, repr=False)  # holds the proxy secret
+    ready_timeout: float = 90
 
     def stop(self, name: str | None = None, timeout: float = 15) -> None:
         """Stop one process (by name) or all, politely first; then any stray server of this state folder."""
@@ -107,6 +107,14 @@ class RunningHubs:
             _kill_marked(self.state)
             for folder in self.private_dirs:
                 shutil.rmtree(folder, ignore_errors=True)
+
+    def restart_hub(self, kind: str) -> None:
+        """Stop and start one hub ("persistent" or "ephemeral"): students' files must survive it."""
+        name = f"{kind}-hub"
+        self.stop(name)
+        config = self.state / kind / "jupyterhub_config.py"
+        _launch(self, name, ["jupyterhub", "-f", str(config)], config.parent, self.environment)
+        _wait_until_ready(self, self.ports, self.ready_timeout)
 
     def log_tail(self, name: str, lines: int = 15) -> str:
         path = self.logs.get(name)
@@ -147,8 +155,10 @@ def start_hubs(
         ephemeral_url=f"http://127.0.0.1:{ports.ephemeral}",
         state=state,
         ports=ports,
+        environment={**os.environ, PROXY_SECRET_VARIABLE: secret},
+        ready_timeout=ready_timeout,
     )
-    environment = {**os.environ, PROXY_SECRET_VARIABLE: secret}
+    environment = running.environment
     try:
         for kind in ("persistent", "ephemeral"):
             config = _write_hub_config(kind, state, settings_path, course.data_dir, ports)
@@ -159,7 +169,6 @@ def start_hubs(
     except BaseException:
         running.stop()
         raise
-    running.restart_persistent_hub = lambda: _restart_hub(running, "persistent", ports, environment, ready_timeout)
     return running
 
 
@@ -407,15 +416,6 @@ def _wait_until_ready(running: RunningHubs, ports: HubPorts, timeout: float) -> 
         time.sleep(0.2)
 
 
-def _restart_hub(running: RunningHubs, kind: str, ports: HubPorts, environment: dict, timeout: float) -> None:
-    """Stop and start one hub (tests use it to prove students' files survive a hub restart)."""
-    name = f"{kind}-hub"
-    running.stop(name)
-    config = running.state / kind / "jupyterhub_config.py"
-    _launch(running, name, ["jupyterhub", "-f", str(config)], config.parent, environment)
-    _wait_until_ready(running, ports, timeout)
-
-
 def _status(url: str) -> int | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -424,9 +424,3 @@ def _status(url: str) -> int | None:
         return error.code
     except OSError:
         return None
-
-
-if __name__ == "__main__":  # pragma: no cover - a manual aid: python -m oersite.hub.serve COURSE
-    from oersite.config import load_course
-
-    serve_hubs(load_course(sys.argv[1] if len(sys.argv) > 1 else "."))
