@@ -166,6 +166,27 @@ def test_a_request_through_the_proxy_without_a_user_gets_401(hubs):
     assert response.status_code == 401
 
 
+def test_when_the_proxy_says_someone_else_the_browser_is_signed_in_as_them(hubs):
+    shared_browser = browser_session("bob", USERS["bob"])
+    assert shared_browser.get(f"{hubs.persistent_url}/hub/api/user", timeout=10).status_code == 403
+    shared_browser.get(f"{hubs.persistent_url}/hub/home", timeout=10)
+    assert shared_browser.get(f"{hubs.persistent_url}/hub/api/user", timeout=10).json()["name"] == "bob"
+    shared_browser.auth = ("alice", USERS["alice"])  # single sign-on now says alice, bob's cookie remains
+    time.sleep(6)  # the authenticator compares header and cookie every auth_refresh_age (5 s)
+    shared_browser.get(f"{hubs.persistent_url}/hub/home", timeout=10)
+    assert shared_browser.get(f"{hubs.persistent_url}/hub/api/user", timeout=10).json()["name"] == "alice"
+
+
+def test_a_user_added_to_the_users_file_can_sign_in(hubs):
+    carol = browser_session("carol", "carol-password")
+    assert carol.get(f"{hubs.persistent_url}/hub/home", timeout=10).status_code == 401
+    subprocess.run(["htpasswd", "-bB", str(hubs.users_file), "carol", "carol-password"], check=True)
+    hubs.sync_users()  # what oersite hub serve does every second
+    response = carol.get(f"{hubs.persistent_url}/hub/home", timeout=10)
+    assert response.status_code == 200
+    assert carol.get(f"{hubs.persistent_url}/hub/api/user", timeout=10).json()["name"] == "carol"
+
+
 def test_a_blocked_user_signed_in_by_the_proxy_is_refused(hubs):
     mallory = browser_session("mallory", USERS["mallory"])
     response = mallory.get(f"{hubs.persistent_url}/hub/login", allow_redirects=False, timeout=10)

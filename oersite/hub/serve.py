@@ -88,6 +88,8 @@ class RunningHubs:
     logs: dict[str, Path] = field(default_factory=dict)
     private_dirs: list[Path] = field(default_factory=list)
     environment: dict[str, str] = field(default_factory=dict, repr=False)  # holds the proxy secret
+    users_file: Path | None = None  # the operator's htpasswd file
+    users_for_apache: Path | None = None  # the copy Apache's workers read, when they cannot read that one
     ready_timeout: float = 90
 
     def stop(self, name: str | None = None, timeout: float = 15) -> None:
@@ -115,6 +117,12 @@ class RunningHubs:
         config = self.state / kind / "jupyterhub_config.py"
         _launch(self, name, ["jupyterhub", "-f", str(config)], config.parent, self.environment)
         _wait_until_ready(self, self.ports, self.ready_timeout)
+
+    def sync_users(self) -> None:
+        """Copy the users file to Apache's copy when it changed, so added users can sign in at once."""
+        source, copy = self.users_file, self.users_for_apache
+        if source and copy and copy != source and source.stat().st_mtime_ns != copy.stat().st_mtime_ns:
+            _copy_keeping_mode(source, copy)
 
     def log_tail(self, name: str, lines: int = 15) -> str:
         path = self.logs.get(name)
@@ -190,6 +198,7 @@ def serve_hubs(course: Course, *, persistent_port=None, ephemeral_port=None, use
             for name, process in running.processes.items():
                 if process.poll() is not None:
                     raise HubError(f"{name} stopped unexpectedly (exit {process.returncode}); see {running.logs[name]}")
+            running.sync_users()
             time.sleep(1)
     except KeyboardInterrupt:
         announce("Stopping the hubs...")
@@ -317,11 +326,12 @@ def _write_apache_config(running: RunningHubs, state: Path, users: Path, ports: 
         shutil.chown(private, group=user)
         private.chmod(0o750)
         users_for_apache = private / "users.htpasswd"
-        shutil.copyfile(users, users_for_apache)
+        users_for_apache.touch(mode=0o640)
         shutil.chown(users_for_apache, group=user)
-        users_for_apache.chmod(0o640)
+        _copy_keeping_mode(users, users_for_apache)
     else:
         user = f"#{os.getuid()}"
+    running.users_file, running.users_for_apache = users, users_for_apache
     sso = folder / "sso-basic.conf"
     sso.write_text(basic_auth_conf(str(users_for_apache), settings.course_title), encoding="utf-8")
     hub = settings.persistent
@@ -349,6 +359,13 @@ def _write_apache_config(running: RunningHubs, state: Path, users: Path, ports: 
         encoding="utf-8",
     )
     return conf
+
+
+def _copy_keeping_mode(source: Path, copy: Path) -> None:
+    """Contents and modification time, but the copy's own owner and mode (readable by Apache's workers)."""
+    shutil.copyfile(source, copy)
+    status = source.stat()
+    os.utime(copy, ns=(status.st_atime_ns, status.st_mtime_ns))
 
 
 def _launch(running: RunningHubs, name: str, command: list[str], cwd: Path, environment: dict) -> None:
