@@ -406,11 +406,12 @@ def check_notebook_outputs(course: Course, site: Path) -> list[Finding]:
     ``_build/.oersite/executed/``).
     """
     from oersite.build import build_dir
-    from oersite.execute import _oersite_executes, cache_key, environment_fingerprint, read_notebook
+    from oersite.execute import _oersite_executes, cache_key, data_files, environment_fingerprint, read_notebook
     from oersite.toc import read_pages
 
     executed_dir = build_dir(course) / ".oersite" / "executed"
     environment: str | None = None
+    data = data_files(course)
     findings = []
     for page in read_pages(course):
         if not page.is_ipynb:
@@ -431,7 +432,7 @@ def check_notebook_outputs(course: Course, site: Path) -> list[Finding]:
             )
         elif shows_executed:
             environment = environment or environment_fingerprint()
-            if key_path.read_text(encoding="utf-8") != cache_key(course, page, notebook, environment):
+            if key_path.read_text(encoding="utf-8") != cache_key(course, page, notebook, environment, data):
                 findings.append(
                     Finding(
                         shown,
