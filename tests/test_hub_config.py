@@ -262,3 +262,26 @@ def test_oersite_hub_config_writes_the_bundle_and_private_secrets(tmp_path):
     assert env.read_text() == before, "secrets are generated once, not replaced on every run"
     assert (root / "hub" / "persistent" / "jupyterhub_config.py").is_file()
     assert os.access(root / "hub" / "docker-compose.yml", os.R_OK)
+
+
+def test_the_image_pins_what_notebooks_import_but_not_the_courses_own_modules(tmp_path):
+    root = make_course(
+        tmp_path / "course",
+        {"lessons/a.ipynb": ["import helpers\nfrom scipy import stats\n%matplotlib inline\nimport os"]},
+        config={"repository": {"url": "https://example.edu/course.git"}, "oersite": LAUNCH},
+    )
+    (root / "lessons" / "helpers.py").write_text("VALUE = 1\n")
+    requirements = image_requirements(load_course(root))
+    assert "\nscipy==" in requirements
+    assert "helpers" not in requirements and "\nos==" not in requirements
+
+
+def test_a_notebook_importing_something_not_installed_is_named(tmp_path):
+    root = make_course(
+        tmp_path / "course",
+        {"lessons/a.ipynb": ["import surely_not_installed_anywhere"]},
+        config={"repository": {"url": "https://example.edu/course.git"}, "oersite": LAUNCH},
+    )
+    result = CliRunner().invoke(main, ["hub", "config", str(root)])
+    assert result.exit_code == 1
+    assert "lessons/a.ipynb: imports surely_not_installed_anywhere, which is not installed" in result.output

@@ -191,15 +191,19 @@ def _oersite_pins() -> list[str]:
 
 
 def notebook_distributions(course: Course) -> list[str]:
-    """The distributions that provide the modules the course's notebooks import."""
-    local = {path.stem for path in course.root.rglob("*.py") if "_build" not in path.parts}
-    local |= {path.parent.name for path in course.root.rglob("__init__.py")}
+    """The distributions that provide the modules the course's notebooks import.
+
+    Modules of the course itself (``course_data.py`` beside the notebooks) and
+    the standard library are not distributions; an import nothing provides
+    here is an error, since its version cannot be pinned.
+    """
+    files = list(_course_files(course.root))
+    local = {path.stem for path in files if path.suffix == ".py"}
+    local |= {path.parent.name for path in files if path.name == "__init__.py"}
     providers = importlib.metadata.packages_distributions()
     found: set[str] = set()
-    for notebook in sorted(course.root.rglob("*.ipynb")):
-        if "_build" in notebook.parts or ".ipynb_checkpoints" in notebook.parts:
-            continue
-        for module in _imported_modules(notebook):
+    for notebook in sorted(path for path in files if path.suffix == ".ipynb"):
+        for module in sorted(_imported_modules(notebook)):
             if module in sys.stdlib_module_names or module in local or module == "__future__":
                 continue
             if module not in providers:
@@ -209,6 +213,18 @@ def notebook_distributions(course: Course) -> list[str]:
                 )
             found.add(providers[module][0])
     return sorted(found)
+
+
+#: Folders that are not the course: build output, dependencies, tools' caches.
+SKIPPED_FOLDERS = {"_build", "node_modules", "__pycache__", ".ipynb_checkpoints"}
+
+
+def _course_files(root: Path):
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = [name for name in subfolders if name not in SKIPPED_FOLDERS and not name.startswith(".")]
+        for name in names:
+            if name.endswith((".py", ".ipynb")):
+                yield Path(folder) / name
 
 
 def _imported_modules(notebook: Path) -> set[str]:
