@@ -47,6 +47,11 @@ def build_dir(course: Course) -> Path:
     return course.root / BUILD_DIR
 
 
+def executed_dir(course: Course) -> Path:
+    """Where executed notebooks are cached (see ``oersite.execute.executed_copy``)."""
+    return build_dir(course) / ".oersite" / "executed"
+
+
 def default_output_dir(course: Course) -> Path:
     return build_dir(course) / "html"
 
@@ -77,7 +82,7 @@ def build_course(
     buttons = launch_buttons(course, notebooks)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-execute") as background:
         # Notebooks execute while Sphinx starts up; Sphinx waits for them before reading pages.
-        execution = background.submit(execute_notebooks, course, notebooks, work_dir / "executed", reporter)
+        execution = background.submit(execute_notebooks, course, notebooks, executed_dir(course), reporter)
         rendered = render_site(course, execution.result, buttons, output_dir, work_dir, warnings_are_errors=strict)
         results = execution.result()
     thebe = bool((course.book.get("launch_buttons") or {}).get("thebe"))

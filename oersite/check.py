@@ -405,11 +405,17 @@ def check_notebook_outputs(course: Course, site: Path) -> list[Finding]:
     differs from the one stored beside the executed copy in
     ``_build/.oersite/executed/``).
     """
-    from oersite.build import build_dir
-    from oersite.execute import _oersite_executes, cache_key, data_files, environment_fingerprint, read_notebook
+    from oersite.build import executed_dir
+    from oersite.execute import (
+        cache_key,
+        data_files,
+        environment_fingerprint,
+        executed_copy,
+        executes,
+        read_notebook,
+    )
     from oersite.toc import read_pages
 
-    executed_dir = build_dir(course) / ".oersite" / "executed"
     environment: str | None = None
     data = data_files(course)
     findings = []
@@ -423,9 +429,8 @@ def check_notebook_outputs(course: Course, site: Path) -> list[Finding]:
             findings.append(Finding(shown, notebook_name, "in the table of contents but not built; run oersite build"))
             continue
         notebook = read_notebook(course, page)
-        executed = executed_dir / f"{page.docname}.ipynb"
-        key_path = executed.with_name(executed.name + ".key")
-        shows_executed = _oersite_executes(course, page, notebook) and executed.is_file() and key_path.is_file()
+        executed, key_path = executed_copy(executed_dir(course), page)
+        shows_executed = executes(course, page, notebook) and executed.is_file() and key_path.is_file()
         if page.path.stat().st_mtime_ns > html_page.stat().st_mtime_ns:
             findings.append(
                 Finding(shown, notebook_name, "the notebook changed after its page was built; run oersite build")

@@ -93,14 +93,13 @@ def execute_notebooks(
     environment = environment_fingerprint()
     data = data_files(course)
     results: dict[Page, NotebookResult] = {}
-    to_run: list[tuple[Page, nbformat.NotebookNode, str, Path]] = []
+    to_run: list[tuple[Page, nbformat.NotebookNode, str, Path, Path]] = []
     for page, notebook in notebooks.items():
-        if not _oersite_executes(course, page, notebook):
+        if not executes(course, page, notebook):
             results[page] = NotebookResult(page, "stored")
             continue
         key = cache_key(course, page, notebook, environment, data)
-        executed_path = cache_dir / f"{page.docname}.ipynb"
-        key_path = executed_path.with_name(executed_path.name + ".key")
+        executed_path, key_path = executed_copy(cache_dir, page)
         if (
             course.execution.mode != "force"
             and executed_path.is_file()
@@ -110,7 +109,7 @@ def execute_notebooks(
             results[page] = NotebookResult(page, "cached", executed_path, key)
         else:
             # nbclient executes in place; the caller's notebook stays as read.
-            to_run.append((page, copy.deepcopy(notebook), key, executed_path))
+            to_run.append((page, copy.deepcopy(notebook), key, executed_path, key_path))
 
     reporter.planned(len(notebooks), len(to_run))
     for result in results.values():
@@ -191,6 +190,12 @@ def cache_key(course: Course, page: Page, notebook: nbformat.NotebookNode, envir
     return _digest([page.docname, kernel, json.dumps(settings), environment, *code, *digests])
 
 
+def executed_copy(cache_dir: Path, page: Page) -> tuple[Path, Path]:
+    """Where the executed copy of a page's notebook is kept, and its cache key beside it."""
+    notebook = cache_dir / f"{page.docname}.ipynb"
+    return notebook, notebook.with_name(notebook.name + ".key")
+
+
 def data_files(course: Course) -> list[Path]:
     """The files of the course's data folder (empty when it has none)."""
     if not course.data_dir.is_dir():
@@ -198,7 +203,8 @@ def data_files(course: Course) -> list[Path]:
     return sorted(path for path in course.data_dir.rglob("*") if path.is_file())
 
 
-def _oersite_executes(course: Course, page: Page, notebook: nbformat.NotebookNode) -> bool:
+def executes(course: Course, page: Page, notebook: nbformat.NotebookNode) -> bool:
+    """Whether oersite executes this notebook (else its page shows the outputs saved in it)."""
     mode = course.execution.mode
     if mode in ("off", "inline"):
         return False
@@ -211,11 +217,11 @@ def _oersite_executes(course: Course, page: Page, notebook: nbformat.NotebookNod
 
 
 async def _run_all(
-    course: Course, to_run: list[tuple[Page, nbformat.NotebookNode, str, Path]], reporter: Reporter
+    course: Course, to_run: list[tuple[Page, nbformat.NotebookNode, str, Path, Path]], reporter: Reporter
 ) -> list[NotebookResult | str]:
     slots = asyncio.Semaphore(course.execution.jobs)
 
-    async def run_one(page: Page, notebook: nbformat.NotebookNode, key: str, executed_path: Path):
+    async def run_one(page: Page, notebook: nbformat.NotebookNode, key: str, executed_path: Path, key_path: Path):
         async with slots:
             reporter.started(page)
             started = time.perf_counter()
@@ -223,7 +229,7 @@ async def _run_all(
             if failure:
                 return failure
             write_atomically(executed_path, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
-            write_atomically(executed_path.with_name(executed_path.name + ".key"), key)
+            write_atomically(key_path, key)
             result = NotebookResult(page, "executed", executed_path, key, time.perf_counter() - started)
             reporter.finished(result)
             return result
