@@ -296,6 +296,7 @@ def test_after_the_cull_timeout_servers_users_and_homes_are_gone(hubs, visitors)
 
 def test_oersite_hub_serve_prints_both_urls_and_ctrl_c_stops_everything(sample_course, tmp_path):
     course = hub_course(sample_course, tmp_path)
+    state = course / "_build" / "hub"
     users = write_users(tmp_path / "users.htpasswd", USERS)
     persistent, ephemeral = free_port(), free_port()
     command = [sys.executable, "-m", "oersite", "hub", "serve", str(course), "--users", str(users)]
@@ -320,11 +321,17 @@ def test_oersite_hub_serve_prints_both_urls_and_ctrl_c_stops_everything(sample_c
         assert time.monotonic() - stopping < 15
         assert process.returncode == 0, process.stdout.read()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    state = course / "_build" / "hub"
-    assert not _processes_of(state), "processes of this hub outlived Ctrl-C"
+        if process.poll() is None:  # the test failed before Ctrl-C: stop it all the same
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        leftovers = _processes_of(state)
+        for pid in leftovers:
+            os.kill(pid, signal.SIGKILL)
+    assert not leftovers, "processes of this hub outlived Ctrl-C"
     for port in (persistent, ephemeral):
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{port}/", timeout=5)

@@ -57,7 +57,11 @@ configure_local(
     proxy_api_port={proxy_api_port},
     proxy_command={proxy_command!r},
 )
+# Marks the servers and services this hub starts (each in a session of its own), so that
+# stopping `oersite hub serve` can find any the hub leaves behind.
 c.Spawner.environment[{marker!r}] = {state_root!r}  # noqa: F821
+for service in c.JupyterHub.services:  # noqa: F821
+    service.setdefault("environment", {{}})[{marker!r}] = {state_root!r}
 # JupyterLab's news pop-up off, as in the image (labconfig/page_config.json there).
 c.Spawner.environment["JUPYTER_CONFIG_PATH"] = {jupyter_config!r}  # noqa: F821
 '''
@@ -163,7 +167,7 @@ def start_hubs(
         ephemeral_url=f"http://127.0.0.1:{ports.ephemeral}",
         state=state,
         ports=ports,
-        environment={**os.environ, PROXY_SECRET_VARIABLE: secret},
+        environment={**os.environ, PROXY_SECRET_VARIABLE: secret, STATE_MARKER: str(state)},
         ready_timeout=ready_timeout,
     )
     environment = running.environment
@@ -397,7 +401,12 @@ def _signal_group(process: subprocess.Popen, signum: int) -> None:
 
 
 def _kill_marked(state: Path) -> None:
-    """Single-user servers run in sessions of their own; end any the hubs left behind."""
+    """End what the hubs started in sessions of their own and left behind (after a hub was killed).
+
+    Every process started here carries the state marker in its environment:
+    hubs and Apache from their launch, each hub's configurable-http-proxy by
+    inheritance, servers and services from the generated hub config.
+    """
     marker = f"{STATE_MARKER}={state}".encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
