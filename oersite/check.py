@@ -50,6 +50,7 @@ from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 from oersite.assets import THEBE_URL, remote_references
 from oersite.config import Course
 from oersite.errors import CheckError
+from oersite.git import git_message, run_git
 from oersite.launch import INTERFACE_PATHS, launch_target
 
 ERROR = "error"
@@ -349,9 +350,9 @@ def committed_files(repository: str, branch: str) -> set[str]:
     repositories alike.
     """
     environment = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # never wait for a password
-    listed = _git(["ls-remote", "--heads", repository, f"refs/heads/{branch}"], environment)
+    listed = run_git(["ls-remote", "--heads", repository, f"refs/heads/{branch}"], environment, timeout=300)
     if listed.returncode != 0:
-        raise CheckError(f"cannot read the repository ({_last_line(listed.stderr)}); check oersite.launch.repository")
+        raise CheckError(f"cannot read the repository ({git_message(listed.stderr)}); check oersite.launch.repository")
     if not listed.stdout.strip():
         raise CheckError(f"the repository has no branch {branch!r}; push it, or fix oersite.launch.branch")
     commit = listed.stdout.split()[0]
@@ -362,19 +363,10 @@ def committed_files(repository: str, branch: str) -> set[str]:
             ["-C", temporary, "ls-tree", "-r", "-z", "--name-only", commit],
         )
         for step in steps:
-            completed = _git(step, environment)
+            completed = run_git(step, environment, timeout=300)
             if completed.returncode != 0:
-                raise CheckError(f"cannot read branch {branch!r} of the repository ({_last_line(completed.stderr)})")
+                raise CheckError(f"cannot read branch {branch!r} of the repository ({git_message(completed.stderr)})")
     return set(filter(None, completed.stdout.split("\0")))
-
-
-def _git(arguments: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *arguments], capture_output=True, text=True, env=environment, timeout=300)
-
-
-def _last_line(text: str) -> str:
-    lines = [line.removeprefix("fatal: ").strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "no message"
 
 
 class _LinkCollector(HTMLParser):

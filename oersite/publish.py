@@ -39,6 +39,7 @@ from pathlib import Path
 from oersite import __version__
 from oersite.config import Course
 from oersite.errors import PublishError
+from oersite.git import git_message, run_git
 
 #: The publish record, at the root of every published site.
 RECORD_FILE = "oersite-publish.json"
@@ -205,12 +206,12 @@ def publish_to_git(site: Path, target: PublishTarget, record: PublishRecord, *, 
     environment = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # never wait for a password
     environment.setdefault("GIT_COMMITTER_NAME", identity[0])
     environment.setdefault("GIT_COMMITTER_EMAIL", identity[1])
-    if _git(["check-ref-format", "--branch", branch], environment).returncode != 0:
+    if run_git(["check-ref-format", "--branch", branch], environment).returncode != 0:
         raise PublishError(f"{branch!r} is not a valid git branch name; fix --branch or oersite.publish.branch")
-    listed = _git(["ls-remote", "--heads", remote, f"refs/heads/{branch}"], environment)
+    listed = run_git(["ls-remote", "--heads", remote, f"refs/heads/{branch}"], environment)
     if listed.returncode != 0:
         raise PublishError(
-            f"cannot reach git remote {remote} ({_last_line(listed.stderr)}); check its URL or path and your "
+            f"cannot reach git remote {remote} ({git_message(listed.stderr)}); check its URL or path and your "
             "access to it; nothing was published"
         )
     before = listed.stdout.split()[0] if listed.stdout.strip() else None
@@ -224,10 +225,10 @@ def publish_to_git(site: Path, target: PublishTarget, record: PublishRecord, *, 
                 + [f"+refs/heads/{branch}:refs/remotes/target/{branch}"]
             )
         for step in steps:
-            completed = _git(step, environment)
+            completed = run_git(step, environment)
             if completed.returncode != 0:
                 raise PublishError(
-                    f"cannot read branch {branch} of {remote} ({_last_line(completed.stderr)}); nothing was published"
+                    f"cannot read branch {branch} of {remote} ({git_message(completed.stderr)}); nothing was published"
                 )
         message = f"Publish the course from {record.source_commit or 'a folder outside git'} (oersite {__version__})"
         command = [sys.executable, "-m", "ghp_import", "--no-jekyll", "--push", "--remote", "target"]
@@ -237,7 +238,7 @@ def publish_to_git(site: Path, target: PublishTarget, record: PublishRecord, *, 
         imported = subprocess.run(
             [*command, str(content)], cwd=repository, capture_output=True, text=True, env=environment
         )
-        made = _git(["-C", str(repository), "rev-parse", "--verify", f"refs/heads/{branch}"], environment)
+        made = run_git(["-C", str(repository), "rev-parse", "--verify", f"refs/heads/{branch}"], environment)
         if imported.returncode != 0 or made.returncode != 0 or made.stdout.strip() == before:
             problem = _push_problem(imported.stderr or imported.stdout)
             raise PublishError(f"{remote} did not take the site on branch {branch} ({problem}); nothing was published")
@@ -254,7 +255,7 @@ def rollback_git(target: PublishTarget, *, identity: tuple[str, str]) -> Publish
     with tempfile.TemporaryDirectory(prefix="oersite-rollback-") as temporary:
 
         def run(*arguments: str, problem: str) -> str:
-            completed = _git(["-C", temporary, *arguments], environment)
+            completed = run_git(["-C", temporary, *arguments], environment)
             if completed.returncode != 0:
                 raise PublishError(f"{problem} ({_push_problem(completed.stderr)}); nothing was rolled back")
             return completed.stdout.strip()
@@ -270,12 +271,12 @@ def rollback_git(target: PublishTarget, *, identity: tuple[str, str]) -> Publish
             problem=f"cannot read {target.describe()}",
         )
         tip = run("rev-parse", "FETCH_HEAD", problem="cannot read the fetched branch")
-        if _git(["-C", temporary, "rev-parse", "--verify", "--quiet", f"{tip}^"], environment).returncode != 0:
+        if run_git(["-C", temporary, "rev-parse", "--verify", "--quiet", f"{tip}^"], environment).returncode != 0:
             raise PublishError(f"nothing to roll back to: {target.describe()} has one version only")
         message = f"Roll back to the version before {tip[:12]} (oersite {__version__})"
         commit = run("commit-tree", f"{tip}^^{{tree}}", "-p", tip, "-m", message, problem="cannot make the commit")
         run("push", "--quiet", remote, f"{commit}:refs/heads/{branch}", problem=f"{remote} refused the rollback")
-        shown = _git(["-C", temporary, "show", f"{commit}:{RECORD_FILE}"], environment)
+        shown = run_git(["-C", temporary, "show", f"{commit}:{RECORD_FILE}"], environment)
     try:
         return PublishRecord(**json.loads(shown.stdout)) if shown.returncode == 0 else None
     except (ValueError, TypeError):
@@ -287,10 +288,6 @@ def _git_identity(folder: Path) -> tuple[str, str]:
     name = _git_output(folder, "config", "user.name") or "oersite"
     email = _git_output(folder, "config", "user.email") or "oersite@localhost"
     return name, email
-
-
-def _git(arguments: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *arguments], capture_output=True, text=True, env=environment, timeout=600)
 
 
 def _git_output(folder: Path, *arguments: str) -> str | None:
@@ -305,12 +302,7 @@ def _push_problem(text: str) -> str:
         for line in text.splitlines()
         if line.startswith(("remote:", "error:", " ! ", "fatal:")) and line.strip() not in ("remote:",)
     ]
-    return "; ".join(said) if said else _last_line(text)
-
-
-def _last_line(text: str) -> str:
-    lines = [line.removeprefix("fatal: ").strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "no message"
+    return "; ".join(said) if said else git_message(text)
 
 
 # --- folder --------------------------------------------------------------------------------------
