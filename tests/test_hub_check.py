@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from coursehelpers import make_course
 
 from oersite.cli import main
 
@@ -103,3 +104,16 @@ def test_a_folder_without_a_bundle_says_how_to_make_one(tmp_path):
     assert result.exit_code == 1
     assert "no hub bundle here" in result.output
     assert "oersite hub config" in result.output
+
+
+def test_a_bundle_for_https_hubs_passes_with_tls_at_apache(tmp_path):
+    root = make_course(
+        tmp_path / "course",
+        config={
+            "repository": {"url": "https://example.edu/course.git"},
+            "oersite": {"launch": {"hub_url": "https://hub.example.edu", "try_url": "https://try.example.edu"}},
+        },
+    )
+    assert CliRunner().invoke(main, ["hub", "config", str(root)]).exit_code == 0
+    result = check(root / "hub")
+    assert result.exit_code == 0, result.output  # apache2 -t loaded mod_ssl and a (throwaway) certificate
