@@ -176,15 +176,18 @@ def _has(module: str) -> bool:
 
 def check_compose(folder: Path) -> list[str]:
     """``docker-compose config -q`` with placeholder secrets (the real ones stay in .env)."""
-    program = shutil.which("docker-compose")
-    if program is None:
+    if shutil.which("docker-compose"):
+        program = [shutil.which("docker-compose")]
+    elif shutil.which("docker"):
+        program = [shutil.which("docker"), "compose"]  # the Compose v2 plugin validates offline too
+    else:
         return ["docker-compose not found; install it (Debian: apt-get install docker-compose) to check this file"]
     environment = {**os.environ, **{name: "placeholder-for-check" for name in SECRET_VARIABLES}}
     environment.setdefault(DATA_HOST_VARIABLE.removeprefix("OERSITE_"), "/srv/oersite/course-data")
     with tempfile.TemporaryDirectory() as empty:
         # Placeholders in the environment win over an operator's .env; paths stay relative to the bundle.
         result = subprocess.run(
-            [program, "--project-directory", str(folder), "-f", str(folder / "docker-compose.yml"), "config", "-q"],
+            [*program, "--project-directory", str(folder), "-f", str(folder / "docker-compose.yml"), "config", "-q"],
             capture_output=True,
             text=True,
             env=environment,
@@ -204,6 +207,8 @@ def check_apache(folder: Path) -> list[str]:
     if not conf.is_file():
         return ["missing; run: oersite hub config"]
     server_root = "/usr/lib/apache2" if Path("/usr/lib/apache2/modules").is_dir() else "/usr/local/apache2"
+    if shutil.which("openssl") is None:
+        return ["openssl not found; install it (Debian: apt-get install openssl) to check the TLS settings"]
     with tempfile.TemporaryDirectory() as scratch:
         tls = Path(scratch)
         subprocess.run(
