@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from click.testing import CliRunner
 from hub_clients import (
     browser_session,
     follow,
@@ -29,6 +31,7 @@ from hub_clients import (
     xsrf,
 )
 
+from oersite.cli import main
 from oersite.config import load_course
 from oersite.hub.serve import STATE_MARKER, start_hubs
 from oersite.launch import git_pull_url, launch_target
@@ -351,3 +354,16 @@ def _processes_of(state: Path) -> list[int]:
         if f"{STATE_MARKER}={state}".encode() in environ or str(state).encode() in cmdline:
             found.append(int(entry.name))
     return found
+
+
+def test_a_port_in_use_is_named_with_the_option_that_moves_it(sample_course, tmp_path):
+    course = hub_course(sample_course, tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["hub", "serve", str(course), "--persistent-port", str(port)])
+    assert result.exit_code == 1
+    assert f"127.0.0.1:{port} is in use" in result.output
+    assert "--persistent-port" in result.output
+    assert "Traceback" not in result.output
