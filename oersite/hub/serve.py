@@ -16,6 +16,7 @@ that inherits an ignored SIGINT makes its culler hang for 30-45 s on stop), so
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import secrets
@@ -23,6 +24,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -37,6 +39,8 @@ from oersite.hub.settings import NEWS_PLUGIN, PROXY_SECRET_VARIABLE, SETTINGS_FI
 
 APACHE = "apache2"
 PROXY = "configurable-http-proxy"
+#: The hubs run on this Python, the one oersite and its hub extra are installed in.
+JUPYTERHUB = (sys.executable, "-m", "jupyterhub")
 #: Marks every process a hub of this state folder starts, so stop() can find stray servers.
 STATE_MARKER = "OERSITE_HUB_STATE"
 LOCAL_CONFIG = '''"""The {kind} hub of `oersite hub serve` (generated on each start; edit _config.yml instead)."""
@@ -119,7 +123,7 @@ class RunningHubs:
         name = f"{kind}-hub"
         self.stop(name)
         config = self.state / kind / "jupyterhub_config.py"
-        _launch(self, name, ["jupyterhub", "-f", str(config)], config.parent, self.environment)
+        _launch(self, name, [*JUPYTERHUB, "-f", str(config)], config.parent, self.environment)
         _wait_until_ready(self, self.ports, self.ready_timeout)
 
     def sync_users(self) -> None:
@@ -154,12 +158,12 @@ def start_hubs(
     _require_programs()
     state = (state or state_folder(course)).resolve()
     state.mkdir(parents=True, exist_ok=True)
-    secret = _proxy_secret(state)
-    users = _users_file(course, state, users_file, announce)
     ports = _pick_ports(
         persistent_port if persistent_port is not None else url_port(settings.persistent.public_url),
         ephemeral_port if ephemeral_port is not None else url_port(settings.ephemeral.public_url),
     )
+    secret = _proxy_secret(state)
+    users = _users_file(course, state, users_file, announce)
     settings_path = state / SETTINGS_FILE
     settings_path.write_text(settings.to_json(), encoding="utf-8")
     running = RunningHubs(
@@ -174,7 +178,7 @@ def start_hubs(
     try:
         for kind in ("persistent", "ephemeral"):
             config = _write_hub_config(kind, state, settings_path, course.data_dir, ports)
-            _launch(running, f"{kind}-hub", ["jupyterhub", "-f", str(config)], config.parent, environment)
+            _launch(running, f"{kind}-hub", [*JUPYTERHUB, "-f", str(config)], config.parent, environment)
         apache_conf = _write_apache_config(running, state, users, ports, settings)
         _launch(running, "apache", [APACHE, "-f", str(apache_conf), "-DFOREGROUND"], state / "apache", environment)
         _wait_until_ready(running, ports, ready_timeout)
@@ -219,8 +223,9 @@ def _require_programs() -> None:
     for program, package in ((APACHE, "Debian's apache2"), (PROXY, "configurable-http-proxy from npm")):
         if shutil.which(program) is None:
             raise HubError(f"{program}: not found; install {package} (bash tests/install-deps.sh installs both)")
-    if shutil.which("jupyterhub") is None:
-        raise HubError("jupyterhub: not found; install the hub extra: pip install -e '.[hub]'")
+    for module in ("jupyterhub", "nbgitpuller", "tmpauthenticator", "jupyterhub_idle_culler", "jupyterlab"):
+        if importlib.util.find_spec(module) is None:
+            raise HubError(f"{module}: not installed; install the hub extra: pip install -e '.[hub]'")
 
 
 def _proxy_secret(state: Path) -> str:
