@@ -40,6 +40,7 @@ from oersite.hub.settings import (
     HubBundleSettings,
     hub_settings,
     python_version,
+    read_settings,
     url_port,
 )
 
@@ -62,6 +63,7 @@ class BundleReport:
     folder: Path
     written: list[str]
     secrets_created: bool
+    settings: HubBundleSettings
 
 
 def bundle_files(course: Course) -> dict[str, str]:
@@ -98,7 +100,7 @@ def write_bundle(course: Course, folder: Path) -> BundleReport:
         descriptor = os.open(env, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
             file.write("\n".join(lines) + "\n")
-    return BundleReport(folder, sorted(files), created)
+    return BundleReport(folder, sorted(files), created, read_settings(folder / SETTINGS_FILE))
 
 
 def _thin_config(kind: str, function: str) -> str:

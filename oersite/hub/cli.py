@@ -36,6 +36,12 @@ def config(source: Path, output: Path | None) -> None:
     folder = output if output is not None else course.root / "hub"
     report = write_bundle(course, folder)
     click.echo(f"Wrote {len(report.written)} files to {_shown(folder)}")
+    if report.settings.repository is None:
+        click.echo(
+            "Note: the launch repository is a folder on this machine, which containers cannot reach; "
+            "the production hubs get the notebooks only through the buttons' links (set oersite.launch.repository "
+            "or repository.url to a git URL to pull the course on every server start)"
+        )
     if report.secrets_created:
         click.echo(f"Generated secrets in {_shown(folder / '.env')} (mode 0600, git-ignored)")
     click.echo(f"Check it with: oersite hub check {_shown(course.root)}")
