@@ -38,9 +38,9 @@ def config(source: Path, output: Path | None) -> None:
     click.echo(f"Wrote {len(report.written)} files to {_shown(folder)}")
     if report.settings.repository is None:
         click.echo(
-            "Note: the launch repository is a folder on this machine, which containers cannot reach; "
-            "the production hubs get the notebooks only through the buttons' links (set oersite.launch.repository "
-            "or repository.url to a git URL to pull the course on every server start)"
+            "Note: the launch repository is a folder on this machine: the buttons work with oersite hub serve, "
+            "but hub containers cannot pull from it; for production set oersite.launch.repository (or "
+            "repository.url) to a git URL"
         )
     if report.secrets_created:
         click.echo(f"Generated secrets in {_shown(folder / '.env')} (mode 0600, git-ignored)")
