@@ -11,6 +11,8 @@ from coursehelpers import make_course
 
 from oersite.cli import main
 
+pytestmark = pytest.mark.slow  # runs apache2 -t, docker-compose and openssl
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 BUNDLE = REPOSITORY / "hub"
 
