@@ -1,0 +1,357 @@
+"""A student's journey from the course site into JupyterLab, as small functions over Playwright.
+
+Shared by tests/test_student_journey.py and benchmarks/journey.py: a copy of the
+sample course whose launch links point at free ports, ``oersite hub serve`` on it
+as a real process, a browser context that only reaches 127.0.0.1, and the few
+things a student does in JupyterLab (land on the notebook, run all cells, type,
+save).
+
+No internet here, and JupyterLab is not the course site: a notebook run on the
+hub asks for BokehJS at cdn.bokeh.org and for Leaflet and its plugins at
+jsDelivr and cdnjs, as the notebook's libraries write them.  The browser context
+answers exactly those URLs from files on this machine (BokehJS from the Bokeh
+installed in the hub's environment, the map libraries from the copies the site
+ships, ``oersite/static/vendor``) and refuses every other request off 127.0.0.1.
+What it answered and what it refused are recorded, so a test can say so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import mimetypes
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from oersite.assets import CDN_FILES, VENDOR_DIR
+from oersite.hub.serve import STATE_MARKER
+
+#: Bounded waits.  A server starts in 5-8 s on two cores, much slower when many start at once.
+SERVER_SECONDS = 90
+KERNEL_SECONDS = 60
+RUN_SECONDS = 90
+#: What a Jupyter cell prompt looks like once it has run ("[3]:"), and while it runs ("[*]:").
+RAN_PROMPT = re.compile(r"^\[\d+\]:$")
+ALL_CELLS_RAN = """() => {
+  const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
+    .map(e => e.textContent.trim());
+  return prompts.length > 0 && prompts.every(p => /^\\[\\d+\\]:$/.test(p));
+}"""
+ERROR_OUTPUTS = (
+    '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"], '
+    ".jp-OutputArea-output.jp-mod-error, .jp-RenderedText[data-mime-type='application/vnd.jupyter.error']"
+)
+#: Bokeh's bundles as its notebook loader asks for them.
+BOKEH_BUNDLES = ("bokeh", "bokeh-gl", "bokeh-widgets", "bokeh-tables", "bokeh-mathjax", "bokeh-api")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def git(folder: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def commit_all(folder: Path, message: str) -> None:
+    git(folder, "add", "-A")
+    git(folder, "-c", "user.name=Tests", "-c", "user.email=tests@oersite.invalid", "commit", "--quiet", "-m", message)
+
+
+# The course and its hubs.
+
+
+def course_on_ports(sample_course: Path, folder: Path, hub_port: int, try_port: int, extra_config: str = "") -> Path:
+    """A copy of the sample course (its own git repository) whose launch links point at these ports, built.
+
+    The copy takes the sample's build folder along (not its hub state), so its
+    notebooks come from the execution cache and the build takes seconds.
+    """
+    course = folder / "course"
+    shutil.copytree(sample_course, course, ignore=shutil.ignore_patterns("hub", "test-artifacts"), symlinks=True)
+    config = course / "_config.yml"
+    text = config.read_text(encoding="utf-8")
+    for key, port in (("hub_url", hub_port), ("try_url", try_port)):
+        pattern = rf"^(\s+{key}:\s*)http://127\.0\.0\.1:\d+"
+        text, found = re.subn(pattern, rf"\g<1>http://127.0.0.1:{port}", text, count=1, flags=re.M)
+        assert found == 1, f"no {key} in {config}"
+    config.write_text(text + extra_config, encoding="utf-8")
+    commit_all(course, "The hubs of this run")
+    build = subprocess.run(
+        [sys.executable, "-m", "oersite", "build", str(course), "--strict"], capture_output=True, text=True
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+    return course
+
+
+def write_students(path: Path, students: dict[str, str]) -> Path:
+    """An htpasswd file (bcrypt) of Basic-auth students, the file ``oersite hub serve --users`` takes."""
+    for number, (name, password) in enumerate(students.items()):
+        flags = "-cbB" if number == 0 else "-bB"
+        subprocess.run(["htpasswd", flags, str(path), name, password], check=True, capture_output=True)
+    return path
+
+
+@dataclass
+class ServedHubs:
+    """``oersite hub serve`` as a real process, and where its hubs answer."""
+
+    course: Path
+    process: subprocess.Popen
+    log: Path
+    persistent_url: str
+    ephemeral_url: str
+    started_in: float = 0.0
+
+    @property
+    def state(self) -> Path:
+        return self.course / "_build" / "hub"
+
+    def home(self, kind: str, user: str) -> Path:
+        return self.state / kind / "homes" / user
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _status(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def hub_serve(course: Path, users: Path, hub_port: int, try_port: int, *, environment=None, seconds: float = 90):
+    """Run ``oersite hub serve COURSE --users USERS`` until the block ends; stop it and all it started.
+
+    The command runs in its own session (process group) with default signal
+    handling; it is stopped with SIGTERM, which it treats as Ctrl-C, then any
+    leftover process of its state folder is killed.
+    """
+    log = course.parent / "hub-serve.log"
+    command = [sys.executable, "-m", "oersite", "hub", "serve", str(course), "--users", str(users)]
+    started = time.monotonic()
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(environment or {})},
+            start_new_session=True,
+        )
+    hubs = ServedHubs(course, process, log, f"http://127.0.0.1:{hub_port}", f"http://127.0.0.1:{try_port}")
+    try:
+        deadline = time.monotonic() + seconds
+        while not (
+            _status(f"{hubs.ephemeral_url}/hub/health") == 200 and _status(f"{hubs.persistent_url}/hub/") == 401
+        ):
+            if process.poll() is not None:
+                raise AssertionError(f"oersite hub serve exited ({process.returncode}):\n{hubs.log_tail()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the hubs did not answer within {seconds} s:\n{hubs.log_tail()}")
+            time.sleep(0.2)
+        hubs.started_in = time.monotonic() - started
+        yield hubs
+    finally:
+        stop_hub_serve(hubs)
+
+
+def stop_hub_serve(hubs: ServedHubs, seconds: float = 30) -> None:
+    process = hubs.process
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(seconds)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+    for pid in processes_of(hubs.state):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def processes_of(state: Path) -> list[int]:
+    """Processes started for this state folder (every hub process carries it in its environment)."""
+    marker = f"{STATE_MARKER}={state.resolve()}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            with contextlib.suppress(OSError):
+                if marker in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+    return found
+
+
+# The browser.
+
+
+def hub_bokeh() -> tuple[str, Path]:
+    """Version and BokehJS folder of the Bokeh in the hub's environment (the Python that runs oersite hub serve)."""
+    found = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import bokeh, json; from bokeh.util.paths import bokehjs_path; "
+            "print(json.dumps([bokeh.__version__, str(bokehjs_path() / 'js')]))",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    version, folder = json.loads(found.stdout)
+    return version, Path(folder)
+
+
+@dataclass
+class Network:
+    """What a browser context asked of the world: answered from local files, or refused."""
+
+    mirrored: list[str] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+
+    def refused_code(self) -> list[tuple[str, str]]:
+        """Refused scripts and stylesheets: the things a page cannot work without (tiles are images)."""
+        return [(kind, url) for kind, url in self.refused if kind in ("script", "stylesheet")]
+
+
+class CdnFiles:
+    """The CDN URLs notebooks' libraries load, and the local file that stands in for each."""
+
+    def __init__(self) -> None:
+        self.bokeh_version, bokehjs = hub_bokeh()
+        self.files = {url: VENDOR_DIR / path for url, path in CDN_FILES.items()}
+        for bundle in BOKEH_BUNDLES:
+            url = f"https://cdn.bokeh.org/bokeh/release/{bundle}-{self.bokeh_version}.min.js"
+            self.files[url] = bokehjs / f"{bundle}.min.js"
+
+    def file_for(self, url: str) -> Path | None:
+        """The file for ``url``; also files beside a known one (fonts and images its CSS names)."""
+        url = url.split("?")[0].split("#")[0]
+        if url in self.files:
+            return self.files[url]
+        for known, path in self.files.items():
+            remote, local = known.rsplit("/", 1)[0], path.parent
+            for _ in range(3):
+                if url.startswith(remote + "/"):
+                    candidate = local / url[len(remote) + 1 :]
+                    if candidate.is_file():
+                        return candidate
+                remote, local = remote.rsplit("/", 1)[0], local.parent
+        return None
+
+
+def loopback_context(browser, network: Network, cdn: CdnFiles, **options):
+    """A context in which only 127.0.0.1 answers, plus the known CDN files from this machine."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
+
+    def route(route, request):
+        url = request.url
+        if urlsplit(url).hostname in ("127.0.0.1", None) or url.startswith(("data:", "about:", "blob:")):
+            route.continue_()
+            return
+        local = cdn.file_for(url)
+        if local is not None:
+            network.mirrored.append(url)
+            content_type = mimetypes.guess_type(local.name)[0] or "application/octet-stream"
+            route.fulfill(status=200, body=local.read_bytes(), headers={"Content-Type": content_type})
+        else:
+            network.refused.append((request.resource_type, url))
+            route.abort("internetdisconnected")
+
+    context.route("**/*", route)
+    return context
+
+
+def click_launch_button(page, text: str):
+    """Click the page's launch button (it opens a new tab, as on the site); return the new tab."""
+    with page.context.expect_page(timeout=10_000) as opened:
+        page.locator("a", has_text=text).first.click()
+    return opened.value
+
+
+def wait_for_notebook(lab, notebook: str, *, seconds: float = SERVER_SECONDS) -> None:
+    """Until JupyterLab shows ``notebook`` (a path in the clone) in a tab and its kernel is idle."""
+    # The link ends at lab/tree/<notebook>; JupyterLab then rewrites the address to the file browser's folder.
+    lab.wait_for_url(re.compile(r"/user/[^/]+/lab(/|$)"), timeout=seconds * 1000)
+    notebook_tab(lab, notebook).wait_for(timeout=KERNEL_SECONDS * 1000)
+    lab.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=KERNEL_SECONDS * 1000)
+    kernel_idle(lab)
+
+
+def notebook_tab(lab, notebook: str):
+    """The main area's tab of ``notebook``, a path below the server's root (its tooltip names the path)."""
+    return lab.locator(f'#jp-main-dock-panel .lm-TabBar-tab[title*="Path: {notebook}"]').first
+
+
+def kernel_idle(lab, seconds: float = KERNEL_SECONDS) -> None:
+    """Until the status bar says the notebook's kernel is idle ("Python 3 (ipykernel) | Idle")."""
+    lab.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\|\s*Idle$")).first.wait_for(timeout=seconds * 1000)
+
+
+def user_prefix(lab) -> str:
+    """``/user/<name>/`` of the server a JupyterLab tab belongs to."""
+    return re.search(r"/user/[^/]+/", lab.url).group(0)
+
+
+def run_all_cells(lab, seconds: float = RUN_SECONDS) -> None:
+    """Run > Run All Cells, as a student does; until every code cell has its number and the kernel is idle."""
+    lab.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    lab.locator('li[data-command="runmenu:run-all"]').click()
+    lab.wait_for_function(ALL_CELLS_RAN, timeout=seconds * 1000)
+    kernel_idle(lab)
+
+
+def error_outputs(lab) -> list[str]:
+    return lab.locator(ERROR_OUTPUTS).all_inner_texts()
+
+
+def type_into_last_cell(lab, text: str) -> None:
+    """Click into the notebook's last cell (the exercise) and type a line at its end."""
+    editor = lab.locator(".jp-Notebook .jp-Cell").last.locator(".cm-content")
+    editor.click()
+    lab.keyboard.press("Control+End")
+    lab.keyboard.type(f"\n{text}")
+    lab.keyboard.press("Escape")
+
+
+def save(lab, name: str) -> None:
+    """Ctrl+S, until the tab no longer shows unsaved changes."""
+    lab.keyboard.press("Control+s")
+    tab = lab.locator(".lm-TabBar-tab", has=lab.locator(".lm-TabBar-tabLabel", has_text=name)).first
+    lab.wait_for_function("tab => !tab.classList.contains('jp-mod-dirty')", arg=tab.element_handle(), timeout=30_000)
+
+
+def last_cell_text(lab, expected: str = "Write your code") -> str:
+    """The last cell's text, once it shows ``expected`` (JupyterLab renders cells out of view lazily)."""
+    from playwright.sync_api import expect
+
+    cell = lab.locator(".jp-Notebook .jp-Cell").last
+    cell.scroll_into_view_if_needed()
+    expect(cell.locator(".cm-content")).to_contain_text(expected, timeout=15_000)
+    return cell.locator(".cm-content").text_content()
+
+
+def notebook_source(path: Path) -> str:
+    """All cell sources of a notebook file on disk, joined."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return "\n".join("".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"] for cell in cells)

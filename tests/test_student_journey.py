@@ -1,0 +1,186 @@
+"""The student journey end to end: from a notebook page of the course site to that notebook running.
+
+Real processes on 127.0.0.1 only: the built site, ``oersite hub serve`` (Apache
+with Basic auth in front of the persistent hub, the ephemeral "Try now" hub),
+and Debian's Chromium driven by Playwright.  A copy of the sample course is
+built with its launch links pointing at two free ports, and the hubs are
+started on those ports, so this module never needs 8000/8001.
+
+Requests that would leave the machine are refused, except the few CDN files the
+notebooks' libraries load inside JupyterLab (BokehJS, Leaflet and its plugins),
+which the browser is given from this machine (see journey_lab.py).  Screenshots
+of every landing go to _build/test-artifacts/student-journey/.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from browser import chromium, served
+from conftest import REPOSITORY
+from journey_lab import (
+    CdnFiles,
+    Network,
+    click_launch_button,
+    commit_all,
+    course_on_ports,
+    error_outputs,
+    free_port,
+    hub_serve,
+    kernel_idle,
+    last_cell_text,
+    loopback_context,
+    notebook_source,
+    notebook_tab,
+    run_all_cells,
+    save,
+    type_into_last_cell,
+    user_prefix,
+    wait_for_notebook,
+    write_students,
+)
+
+pytestmark = pytest.mark.slow
+
+SCREENSHOTS = REPOSITORY / "_build" / "test-artifacts" / "student-journey"
+STUDENT, PASSWORD = "student1", "journey-password"
+CLONE = "course"  # the sample course's oersite.launch.clone_folder
+BOKEH_NOTEBOOK = "notebooks/bokeh/scatter.ipynb"
+FOLIUM_NOTEBOOK = "notebooks/folium/markers.ipynb"
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def site_page(context, site_url: str, notebook: str):
+    page = context.new_page()
+    page.goto(f"{site_url}{notebook.removesuffix('.ipynb')}.html", wait_until="load")
+    return page
+
+
+@pytest.fixture(scope="module")
+def hubs(sample_course, built_sample, tmp_path_factory):
+    """``oersite hub serve`` on a built copy of the sample course, with one Basic-auth student."""
+    folder = tmp_path_factory.mktemp("journey")
+    hub_port, try_port = free_port(), free_port()
+    course = course_on_ports(sample_course, folder, hub_port, try_port)
+    users = write_students(folder / "users.htpasswd", {STUDENT: PASSWORD})
+    with hub_serve(course, users, hub_port, try_port) as running:
+        print(f"oersite hub serve answered in {running.started_in:.1f} s")
+        yield running
+
+
+@pytest.fixture(scope="module")
+def site_url(hubs):
+    with served(hubs.course / "_build" / "html") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def cdn():
+    return CdnFiles()
+
+
+@pytest.fixture(scope="module")
+def first_visitor(browser, site_url, cdn):
+    """A visitor who clicked Try now on the Bokeh page, ran all cells, typed a line and saved."""
+    network = Network()
+    context = loopback_context(browser, network, cdn)
+    page = site_page(context, site_url, BOKEH_NOTEBOOK)
+    screenshot(page, "1-site-bokeh-page")
+    lab = click_launch_button(page, "Try now")
+    wait_for_notebook(lab, f"{CLONE}/{BOKEH_NOTEBOOK}")
+    screenshot(lab, "1-try-now-landing")
+    run_all_cells(lab)
+    plot = lab.locator(".jp-OutputArea-output div[data-root-id]").first
+    plot.locator("canvas").first.wait_for(state="attached", timeout=30_000)
+    plot.scroll_into_view_if_needed()
+    screenshot(lab, "1-try-now-ran")
+    marker = f"# first visitor {uuid.uuid4().hex[:8]}"
+    type_into_last_cell(lab, marker)
+    save(lab, "scatter.ipynb")
+    yield {"context": context, "lab": lab, "network": network, "marker": marker, "prefix": user_prefix(lab)}
+    context.close()
+
+
+def test_try_now_opens_the_bokeh_notebook_and_its_plot_draws(first_visitor, cdn):
+    lab, network = first_visitor["lab"], first_visitor["network"]
+    assert lab.title().startswith("scatter.ipynb"), lab.title()
+    assert notebook_tab(lab, f"{CLONE}/{BOKEH_NOTEBOOK}").get_attribute("class").count("lm-mod-current") == 1
+    assert error_outputs(lab) == []
+    plots = lab.locator(".jp-OutputArea-output div[data-root-id]")
+    assert plots.count() >= 1
+    assert plots.first.locator("canvas").count() >= 1
+    # The BokehJS that drew it is the hub environment's own, the one the site ships too.
+    assert lab.evaluate("() => window.Bokeh.version") == cdn.bokeh_version
+    assert f"https://cdn.bokeh.org/bokeh/release/bokeh-{cdn.bokeh_version}.min.js" in network.mirrored
+    assert network.refused_code() == []
+
+
+def test_open_in_hub_signs_in_runs_the_map_and_keeps_the_edit(browser, site_url, hubs, cdn):
+    network = Network()
+    context = loopback_context(browser, network, cdn, http_credentials={"username": STUDENT, "password": PASSWORD})
+    try:
+        page = site_page(context, site_url, FOLIUM_NOTEBOOK)
+        screenshot(page, "2-site-folium-page")
+        lab = click_launch_button(page, "Open in hub")
+        wait_for_notebook(lab, f"{CLONE}/{FOLIUM_NOTEBOOK}")
+        assert user_prefix(lab) == f"/user/{STUDENT}/"
+        screenshot(lab, "2-open-in-hub-landing")
+        run_all_cells(lab)
+        assert error_outputs(lab) == []
+        map_output = lab.locator(".jp-OutputArea-output iframe").first
+        frame = map_output.content_frame
+        frame.locator(".leaflet-container").wait_for(state="attached", timeout=30_000)
+        frame.locator(".leaflet-marker-pane .awesome-marker").first.wait_for(state="attached", timeout=30_000)
+        assert frame.locator(".leaflet-marker-pane .awesome-marker").count() >= 5
+        map_output.scroll_into_view_if_needed()
+        screenshot(lab, "2-open-in-hub-ran")
+
+        edit = f"# my own note {uuid.uuid4().hex[:8]}"
+        type_into_last_cell(lab, edit)
+        save(lab, "markers.ipynb")
+        on_disk = hubs.home("persistent", STUDENT) / CLONE / FOLIUM_NOTEBOOK
+        assert edit in notebook_source(on_disk)
+        lab.close()
+
+        # Later, the course moves on upstream, and the student clicks Open in hub again.
+        (hubs.course / "book" / "later.md").write_text("# Added later\n", encoding="utf-8")
+        commit_all(hubs.course, "A page added later")
+        again = click_launch_button(page, "Open in hub")
+        wait_for_notebook(again, f"{CLONE}/{FOLIUM_NOTEBOOK}")
+        screenshot(again, "2-open-in-hub-again")
+        assert edit in last_cell_text(again, edit)
+        assert edit in notebook_source(on_disk)
+        assert (hubs.home("persistent", STUDENT) / CLONE / "book" / "later.md").is_file()
+        assert network.refused_code() == []
+    finally:
+        context.close()
+
+
+def test_a_second_visitor_gets_another_server_without_the_first_visitors_files(browser, site_url, cdn, first_visitor):
+    network = Network()
+    context = loopback_context(browser, network, cdn)
+    try:
+        page = site_page(context, site_url, BOKEH_NOTEBOOK)
+        lab = click_launch_button(page, "Try now")
+        wait_for_notebook(lab, f"{CLONE}/{BOKEH_NOTEBOOK}")
+        screenshot(lab, "3-second-visitor-landing")
+        assert user_prefix(lab) != first_visitor["prefix"]
+        assert first_visitor["marker"] not in last_cell_text(lab)
+        kernel_idle(lab)
+        # The first visitor's server refuses the second visitor.
+        response = lab.goto(f"{lab.url.split('/user/')[0]}{first_visitor['prefix']}api/contents/{CLONE}")
+        assert response.status in (403, 404), (response.status, response.url)
+        assert first_visitor["marker"] not in response.text()
+    finally:
+        context.close()
