@@ -260,6 +260,7 @@ def _check_summary(report) -> str:
         f"{_plural(len(report.errors), 'error')}, {_plural(len(report.warnings), 'warning')}"
     )
 
+
 from oersite.hub.cli import hub  # noqa: E402
 
 main.add_command(hub)
