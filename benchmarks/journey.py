@@ -1,0 +1,407 @@
+"""Time from a launch button to a running notebook, on the local hubs (oersite hub serve).
+
+    python benchmarks/journey.py                 # everything: about 10-15 minutes on 2 cores
+    python benchmarks/journey.py --quick         # 1 run each, a crowd of 5, baseline only
+    python benchmarks/journey.py --variants lazy --crowds 20 --runs 0
+
+What is measured: from the click on "Try now" (or "Open in hub", signed in
+through Apache's Basic auth) on the built course page to the notebook open in
+JupyterLab with its kernel idle.  Each visitor is new (a cold server start and
+a fresh clone); each student on the persistent hub is a different Basic-auth
+user for the same reason.
+
+- 1 visitor, several runs, on each hub: Playwright, Debian's Chromium, one
+  context per visitor, the real button click.
+- 5 visitors at once: Playwright, one context each, clicked one after another
+  within a fraction of a second, then watched together.
+- 20 visitors at once: the same HTTP requests the browser makes (tests/journey_http.py),
+  one thread each, since 20 JupyterLab tabs would compete with the servers for
+  the two cores and measure Chromium instead.  A visitor the hub turns away
+  (429, the "full" page) waits as long as Retry-After says and tries again.
+
+Variants: ``baseline`` is the hubs as they are; ``lazy`` starts ``oersite hub serve``
+with a PYTHONPATH (which JupyterHub's local spawner passes to servers) holding a
+stand-in ``rfc3987_syntax`` that builds the real module's grammars on first use
+instead of at import (jsonschema imports it for its "iri" format check; nothing
+in a notebook server start uses that check).  The script also times
+``jupyterhub-singleuser`` alone (against a stand-in hub API) with and without it.
+
+Everything runs on 127.0.0.1; the browser refuses any other host.  A hard
+overall timeout (--timeout) stops the run and every process it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.server
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPOSITORY / "tests"))
+
+from browser import chromium, served  # noqa: E402
+from journey_http import journey  # noqa: E402
+from journey_lab import (  # noqa: E402
+    CdnFiles,
+    Network,
+    click_launch_button,
+    commit_all,
+    course_on_ports,
+    free_port,
+    hub_serve,
+    loopback_context,
+    notebook_tab,
+    processes_of,
+    wait_for_notebook,
+    write_students,
+)
+
+from oersite.launch import git_pull_url, launch_target  # noqa: E402
+
+SAMPLE = ("_config.yml", "book", "notebooks", "data")
+NOTEBOOK = "notebooks/bokeh/scatter.ipynb"
+CLONE = "course"
+IDLE = re.compile(r"\|\s*Idle$")
+LAZY_RFC3987_SYNTAX = '''"""Stand-in for rfc3987_syntax: the real module and its grammars load on first use."""
+import importlib.machinery
+import importlib.util
+import os
+import sys
+
+_real = None
+
+
+def _load():
+    global _real
+    if _real is None:
+        here = os.path.dirname(os.path.abspath(__file__))
+        path = [p for p in sys.path if os.path.abspath(p or ".") != here]
+        spec = importlib.machinery.PathFinder.find_spec(__name__, path)
+        _real = importlib.util.module_from_spec(spec)
+        sys.modules[__name__] = _real
+        spec.loader.exec_module(_real)
+    return _real
+
+
+def is_valid_syntax(term, value):
+    return _load().is_valid_syntax(term, value)
+
+
+def __getattr__(name):
+    if name.startswith("__"):  # the import system probes __path__ and the like: no reason to load
+        raise AttributeError(name)
+    return getattr(_load(), name)
+'''
+
+
+class Timeout(Exception):
+    pass
+
+
+def lazy_folder(root: Path) -> Path:
+    folder = root / "lazy-rfc3987"
+    folder.mkdir(exist_ok=True)
+    (folder / "rfc3987_syntax.py").write_text(LAZY_RFC3987_SYNTAX, encoding="utf-8")
+    return folder
+
+
+def variant_environment(variant: str, root: Path) -> dict[str, str]:
+    if variant == "lazy":
+        existing = os.environ.get("PYTHONPATH")
+        return {"PYTHONPATH": os.pathsep.join(filter(None, [str(lazy_folder(root)), existing]))}
+    return {}
+
+
+def sample_repository(root: Path) -> Path:
+    """The sample course copied into a git repository, as the tests' sample_course fixture makes it."""
+    course = root / "sample" / "course"
+    course.mkdir(parents=True)
+    for name in SAMPLE:
+        source = REPOSITORY / name
+        if source.is_dir():
+            shutil.copytree(source, course / name, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+        else:
+            shutil.copy2(source, course / name)
+    subprocess.run(["git", "-C", str(course), "init", "--quiet", "--initial-branch", "main"], check=True)
+    commit_all(course, "course")
+    return course
+
+
+def stop_servers(hubs, seconds: float = 30) -> None:
+    """End every single-user server of the run (SIGTERM, as a server stop does), so scenarios start equal."""
+    servers = [pid for pid in processes_of(hubs.state) if b"jupyterhub.singleuser" in _cmdline(pid)]
+    for pid in servers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in servers):
+        time.sleep(0.2)
+    time.sleep(1)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+# Playwright scenarios.
+
+
+def notebook_ready(lab) -> bool:
+    """Non-blocking: is the notebook open in JupyterLab with its kernel idle?"""
+    try:
+        if "/lab" not in lab.url:
+            return False
+        tab = notebook_tab(lab, f"{CLONE}/{NOTEBOOK}")
+        return tab.count() > 0 and lab.locator(".jp-StatusBar-TextItem", has_text=IDLE).count() > 0
+    except Exception:  # the page is between documents (spawn-pending page, redirects)
+        return False
+
+
+def browser_crowd(browser, cdn, page_url: str, button: str, credentials: list[tuple[str, str] | None]) -> list[float]:
+    """Each visitor (one context each) clicks ``button`` at (nearly) the same time; seconds until each is ready."""
+    contexts, pages = [], []
+    try:
+        for login in credentials:
+            options = {"http_credentials": {"username": login[0], "password": login[1]}} if login else {}
+            context = loopback_context(browser, Network(), cdn, **options)
+            contexts.append(context)
+            page = context.new_page()
+            page.goto(page_url, wait_until="load")
+            pages.append(page)
+        if len(pages) == 1:
+            clicked = time.monotonic()
+            lab = click_launch_button(pages[0], button)
+            wait_for_notebook(lab, f"{CLONE}/{NOTEBOOK}", seconds=300)
+            return [time.monotonic() - clicked]
+        started, labs = [], []
+        for page in pages:
+            started.append(time.monotonic())
+            labs.append(click_launch_button(page, button))
+        times: list[float | None] = [None] * len(labs)
+        deadline = time.monotonic() + 600
+        while None in times:
+            if time.monotonic() > deadline:
+                raise Timeout(f"{times.count(None)} of {len(labs)} visitors not ready after 600 s")
+            for index, lab in enumerate(labs):
+                if times[index] is None and notebook_ready(lab):
+                    times[index] = time.monotonic() - started[index]
+            labs[0].wait_for_timeout(250)
+        return times
+    finally:
+        for context in contexts:
+            context.close()
+
+
+# HTTP scenario.
+
+
+def http_crowd(link: str, credentials: list[tuple[str, str] | None]) -> tuple[list[float], int]:
+    notebook = f"{CLONE}/{NOTEBOOK}"
+    with ThreadPoolExecutor(len(credentials)) as pool:
+        arrivals = list(pool.map(lambda login: journey(link, notebook, login, seconds=600), credentials))
+    return [arrival.seconds for arrival in arrivals], sum(arrival.full_pages for arrival in arrivals)
+
+
+# jupyterhub-singleuser alone.
+
+
+class _HubApi(http.server.BaseHTTPRequestHandler):
+    """Just enough of the hub's API for a single-user server to start: its version check."""
+
+    def do_GET(self):
+        import jupyterhub
+
+        body = json.dumps({"version": jupyterhub.__version__}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-JupyterHub-Version", jupyterhub.__version__)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def server_start(environment: dict[str, str], root: Path) -> float:
+    """Seconds from launching ``python -m jupyterhub.singleuser`` (as the local spawner does) to 'is running at'."""
+    api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HubApi)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    home = Path(tempfile.mkdtemp(dir=root))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {key: value for key, value in os.environ.items() if key in ("PATH", "LANG", "PYTHONPATH")}
+    env.update(
+        HOME=str(home),
+        JUPYTERHUB_API_TOKEN="0" * 32,
+        JUPYTERHUB_API_URL=f"http://127.0.0.1:{api.server_address[1]}/hub/api",
+        JUPYTERHUB_SERVICE_PREFIX="/user/visitor/",
+        JUPYTERHUB_USER="visitor",
+        JUPYTERHUB_CLIENT_ID="jupyterhub-user-visitor",
+        JUPYTERHUB_BASE_URL="/",
+        JUPYTERHUB_OAUTH_CALLBACK_URL="/user/visitor/oauth_callback",
+        JUPYTERHUB_SERVICE_URL=f"http://127.0.0.1:{port}/user/visitor/",
+        **environment,
+    )
+    args = ["--allow-root"] if os.geteuid() == 0 else []
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyterhub.singleuser", *args],
+        cwd=home,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        for line in process.stdout:
+            if "is running at" in line:
+                return time.monotonic() - started
+        raise RuntimeError("jupyterhub-singleuser exited before it was running")
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        api.shutdown()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+# The run.
+
+
+def figures(times: list[float]) -> str:
+    return f"{statistics.median(times):6.1f} s {max(times):6.1f} s"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="single-visitor runs per hub (default 3)")
+    parser.add_argument("--crowds", type=int, nargs="*", default=[5, 20], help="visitors at once (default 5 20)")
+    parser.add_argument("--variants", nargs="+", default=["baseline", "lazy"], choices=["baseline", "lazy"])
+    parser.add_argument("--server-starts", type=int, default=5, help="jupyterhub-singleuser starts per variant")
+    parser.add_argument("--http-from", type=int, default=10, help="crowds this large or larger use HTTP, not Chromium")
+    parser.add_argument("--timeout", type=float, default=1800, help="hard limit for the whole run, seconds")
+    parser.add_argument(
+        "--quick", action="store_true", help="--runs 1 --crowds 5 --variants baseline --server-starts 2"
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.runs, args.crowds, args.variants, args.server_starts = 1, [5], ["baseline"], 2
+
+    def out_of_time(signum, frame):
+        raise Timeout(f"stopped after the --timeout of {args.timeout:.0f} s")
+
+    signal.signal(signal.SIGALRM, out_of_time)
+    signal.alarm(int(args.timeout))
+    rows: list[tuple[str, ...]] = []
+    root = Path(tempfile.mkdtemp(prefix="oersite-journey-"))
+    try:
+        run(args, root, rows)
+    finally:
+        signal.alarm(0)
+        shutil.rmtree(root, ignore_errors=True)
+        print_table(rows)
+
+
+def run(args, root: Path, rows: list[tuple[str, ...]]) -> None:
+    print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at the start", flush=True)
+    for variant in args.variants:
+        times = [server_start(variant_environment(variant, root), root) for _ in range(args.server_starts)]
+        if times:
+            rows.append(("jupyterhub-singleuser start alone", variant, "1", figures(times), f"{len(times)} starts"))
+            print(rows[-1], flush=True)
+
+    hub_port, try_port = free_port(), free_port()
+    course = course_on_ports(sample_repository(root), root, hub_port, try_port)
+    target = launch_target_of(course)
+    cdn = CdnFiles()
+    page_url_path = f"{NOTEBOOK.removesuffix('.ipynb')}.html"
+    with served(course / "_build" / "html") as site_url, chromium() as browser:
+        page_url = f"{site_url}{page_url_path}"
+        for variant in args.variants:
+            students = {f"{variant}-{n}": f"password-{n}" for n in range(args.runs + sum(args.crowds))}
+            users = write_students(root / f"users-{variant}.htpasswd", students)
+            logins = iter(students.items())
+            with hub_serve(course, users, hub_port, try_port, environment=variant_environment(variant, root)) as hubs:
+                print(f"[{variant}] oersite hub serve answered in {hubs.started_in:.1f} s", flush=True)
+                if args.runs:
+                    for hub, button in (("ephemeral", "Try now"), ("persistent", "Open in hub")):
+                        times = []
+                        for _ in range(args.runs):
+                            login = next(logins) if hub == "persistent" else None
+                            times += browser_crowd(browser, cdn, page_url, button, [login])
+                            stop_servers(hubs)
+                        rows.append(
+                            (
+                                f"{button} ({hub}), 1 visitor",
+                                variant,
+                                "1",
+                                figures(times),
+                                f"{args.runs} runs, Chromium",
+                            )
+                        )
+                        print(rows[-1], flush=True)
+                for size in args.crowds:
+                    crowd_logins = [next(logins) for _ in range(size)]
+                    for hub, button in (("ephemeral", "Try now"), ("persistent", "Open in hub")):
+                        credentials = crowd_logins if hub == "persistent" else [None] * size
+                        if size >= args.http_from:
+                            url = hubs.persistent_url if hub == "persistent" else hubs.ephemeral_url
+                            times, full = http_crowd(link_for(target, url), credentials)
+                            how = f"HTTP client; {full} 'full' answers" if full else "HTTP client"
+                        else:
+                            times = browser_crowd(browser, cdn, page_url, button, credentials)
+                            how = "Chromium"
+                        rows.append((f"{button} ({hub}), {size} at once", variant, str(size), figures(times), how))
+                        print(rows[-1], flush=True)
+                        stop_servers(hubs)
+
+
+def launch_target_of(course: Path):
+    from oersite.config import load_course
+
+    return launch_target(load_course(course))
+
+
+def link_for(target, hub_url: str) -> str:
+    return git_pull_url(
+        hub_url,
+        repository=target.repository,
+        branch=target.branch,
+        clone_folder=target.clone_folder,
+        notebook=NOTEBOOK,
+        interface=target.interface,
+    )
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    if not rows:
+        return
+    print()
+    print("| Journey | Variant | Visitors | Median | Worst | How |")
+    print("| --- | --- | ---: | ---: | ---: | --- |")
+    for journey_name, variant, visitors, times, how in rows:
+        median, worst = times.split(" s ")
+        print(f"| {journey_name} | {variant} | {visitors} | {median.strip()} s | {worst.strip()} | {how} |")
+
+
+if __name__ == "__main__":
+    main()
