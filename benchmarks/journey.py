@@ -54,7 +54,7 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY / "tests"))
 
 from browser import chromium, served  # noqa: E402
-from journey_http import journey  # noqa: E402
+from journey_http import SpawnFailed, journey  # noqa: E402
 from journey_lab import (  # noqa: E402
     CdnFiles,
     Network,
@@ -212,11 +212,26 @@ def browser_crowd(browser, cdn, page_url: str, button: str, credentials: list[tu
 # HTTP scenario.
 
 
-def http_crowd(link: str, credentials: list[tuple[str, str] | None]) -> tuple[list[float], int]:
+def http_crowd(link: str, credentials: list[tuple[str, str] | None]) -> tuple[list[float], str]:
+    """Every visitor's journey at once; times of those who got in, and how the others fared."""
     notebook = f"{CLONE}/{NOTEBOOK}"
+
+    def one(login):
+        try:
+            return journey(link, notebook, login, seconds=600)
+        except SpawnFailed as failure:
+            return failure
+
     with ThreadPoolExecutor(len(credentials)) as pool:
-        arrivals = list(pool.map(lambda login: journey(link, notebook, login, seconds=600), credentials))
-    return [arrival.seconds for arrival in arrivals], sum(arrival.full_pages for arrival in arrivals)
+        results = list(pool.map(one, credentials))
+    arrivals = [result for result in results if not isinstance(result, SpawnFailed)]
+    full = sum(arrival.full_pages for arrival in arrivals)
+    notes = ["HTTP client"]
+    if full:
+        notes.append(f"{full} 'full' (429) answers, retried after Retry-After")
+    if len(arrivals) < len(results):
+        notes.append(f"{len(results) - len(arrivals)} of {len(results)} spawns failed (hub gave up)")
+    return [arrival.seconds for arrival in arrivals] or [float("nan")], "; ".join(notes)
 
 
 # jupyterhub-singleuser alone.
@@ -365,8 +380,7 @@ def run(args, root: Path, rows: list[tuple[str, ...]]) -> None:
                         credentials = crowd_logins if hub == "persistent" else [None] * size
                         if size >= args.http_from:
                             url = hubs.persistent_url if hub == "persistent" else hubs.ephemeral_url
-                            times, full = http_crowd(link_for(target, url), credentials)
-                            how = f"HTTP client; {full} 'full' answers" if full else "HTTP client"
+                            times, how = http_crowd(link_for(target, url), credentials)
                         else:
                             times = browser_crowd(browser, cdn, page_url, button, credentials)
                             how = "Chromium"

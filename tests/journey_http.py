@@ -23,6 +23,10 @@ import websocket
 SECONDS = 300
 
 
+class SpawnFailed(Exception):
+    """The hub answered with an error instead of a server: the visitor sees a failure page."""
+
+
 @dataclass
 class Arrival:
     seconds: float
@@ -46,6 +50,8 @@ def journey(link: str, notebook: str, auth: tuple[str, str] | None = None, *, se
             time.sleep(min(float(response.headers.get("Retry-After", 5)), max(0.0, deadline - time.monotonic())))
             response = session.get(link, timeout=60)
             continue
+        if response.status_code >= 500:  # the hub gave up on this server (JupyterHub's "Spawn failed" page)
+            raise SpawnFailed(f"{response.status_code} at {response.url.split('?')[0]}")
         time.sleep(0.5)
         response = session.get(response.url, timeout=60)
     server = response.url.split("/git-pull")[0] + "/"
