@@ -161,10 +161,11 @@ def test_docker_spawner_gives_students_a_volume_and_visitors_none(settings, monk
     assert persistent.DockerSpawner.image == settings.image
 
 
-def test_servers_find_the_course_data_through_course_data(settings):
+def test_servers_find_the_course_data_and_use_their_own_bokehjs(settings):
     c = Config()
     configurer.update_interface(c, settings)
-    assert c.Spawner.environment == {"COURSE_DATA": settings.data_path}
+    # BokehJS embedded from the server's bokeh, not fetched from cdn.bokeh.org
+    assert c.Spawner.environment == {"COURSE_DATA": settings.data_path, "BOKEH_RESOURCES": "inline"}
     assert c.Spawner.default_url == settings.default_url
 
 

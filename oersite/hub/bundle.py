@@ -32,7 +32,7 @@ from oersite.config import Course
 from oersite.errors import HubError
 from oersite.files import write_atomically
 from oersite.hub.apache import ProxiedSite, basic_auth_conf, httpd_conf
-from oersite.hub.configurer import DATA_HOST_VARIABLE, IMAGE_HOME
+from oersite.hub.configurer import DATA_HOST_VARIABLE, IMAGE_HOME, singleuser_environment
 from oersite.hub.settings import (
     NEWS_PLUGIN,
     PROXY_SECRET_VARIABLE,
@@ -377,7 +377,7 @@ def _singleuser(settings: HubBundleSettings, memory: str, cpu: float) -> dict:
         "defaultUrl": settings.default_url,
         "memory": {"limit": memory},
         "cpu": {"limit": cpu},
-        "extraEnv": {"COURSE_DATA": settings.data_path},
+        "extraEnv": singleuser_environment(settings.data_path),
         "storage": {
             "extraVolumes": [
                 {"name": "course-data", "persistentVolumeClaim": {"claimName": "course-data", "readOnly": True}}

@@ -30,10 +30,23 @@ HUB_DATA = "/srv/jupyterhub/data"
 DATA_HOST_VARIABLE = "OERSITE_COURSE_DATA_DIR"
 
 
+def singleuser_environment(data_path: str) -> dict[str, str]:
+    """The environment of every student's server, on every spawner.
+
+    COURSE_DATA: where notebooks find the course's datasets.  BOKEH_RESOURCES
+    inline: ``output_notebook()`` embeds the BokehJS of the bokeh installed on
+    the server (pinned to the version the site ships) instead of loading it
+    from cdn.bokeh.org, so plots draw on networks without CDN access.  The
+    price is BokehJS (about 4 MB) in the output of the cell that calls
+    ``output_notebook()`` when a student saves the notebook.
+    """
+    return {COURSE_DATA_VARIABLE: data_path, "BOKEH_RESOURCES": "inline"}
+
+
 def update_interface(c, settings: HubBundleSettings, *, data_dir: str | None = None) -> None:
-    """What a server opens first, and where notebooks find the course data (COURSE_DATA)."""
+    """What a server opens first, and its environment (see ``singleuser_environment``)."""
     c.Spawner.default_url = settings.default_url
-    c.Spawner.environment = {COURSE_DATA_VARIABLE: data_dir or settings.data_path}
+    c.Spawner.environment = singleuser_environment(data_dir or settings.data_path)
 
 
 def update_limits(c, *, memory: str, cpu: float) -> None:
