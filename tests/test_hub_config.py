@@ -182,7 +182,24 @@ def test_local_ephemeral_spawner_removes_only_homes_inside_its_folder(tmp_path):
     remove(type("Spawner", (), {"home_dir": str(outside)}))
     assert not (homes / "visitor").exists()
     assert outside.is_dir()
-    assert c.Spawner.cmd == [sys.executable, "-m", "jupyterhub.singleuser"]
+    assert c.Spawner.cmd == [sys.executable, "-m", "oersite.hub.singleuser"]
+    assert c.Spawner.http_timeout >= 120  # a class starting at once queues for CPU
+
+
+def test_the_local_server_entry_point_is_jupyterhub_singleuser_without_the_slow_import():
+    import subprocess
+
+    probe = (
+        "import sys\n"
+        "sys.argv = ['jupyterhub-singleuser', '--help']\n"
+        "import oersite.hub.singleuser as entry\n"
+        "try:\n    entry.main()\nexcept SystemExit:\n    pass\n"
+        "print('jsonschema' in sys.modules, sys.modules.get('rfc3987_syntax', 'absent'))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    # (that it really starts servers is what every test in test_hub_serve.py relies on)
+    assert result.stdout.strip().splitlines()[-1] == "True None"  # jsonschema loaded, its slow extra declined
 
 
 # The generated bundle.

@@ -150,7 +150,13 @@ def update_local_spawner(c, *, homes: Path, delete_homes_on_stop: bool) -> None:
     """
     c.JupyterHub.spawner_class = "simple"
     c.SimpleLocalProcessSpawner.home_dir_template = str(homes / "{username}")
-    c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
+    # jupyterhub-singleuser minus an avoidable 1.3 s import (see oersite.hub.singleuser)
+    c.Spawner.cmd = [sys.executable, "-m", "oersite.hub.singleuser"]
+    # Servers here start as local processes on the hub's own cores: when a class
+    # clicks at once they queue for CPU, and JupyterHub's default 30 s wait for a
+    # server to answer gave up on 19 of 20 (benchmarks/journey.py).  Wait longer.
+    c.Spawner.http_timeout = 120
+    c.Spawner.start_timeout = 120
     c.Spawner.args = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
     if delete_homes_on_stop:
         c.Spawner.post_stop_hook = _home_remover(homes)
