@@ -70,7 +70,7 @@ from journey_lab import (  # noqa: E402
     write_students,
 )
 
-from oersite.launch import git_pull_url, launch_target  # noqa: E402
+from oersite.launch import launch_target, launch_url  # noqa: E402
 
 SAMPLE = ("_config.yml", "book", "notebooks", "data")
 NOTEBOOK = "notebooks/bokeh/scatter.ipynb"
@@ -396,14 +396,7 @@ def launch_target_of(course: Path):
 
 
 def link_for(target, hub_url: str) -> str:
-    return git_pull_url(
-        hub_url,
-        repository=target.repository,
-        branch=target.branch,
-        clone_folder=target.clone_folder,
-        notebook=NOTEBOOK,
-        interface=target.interface,
-    )
+    return launch_url(target, hub_url, NOTEBOOK)
 
 
 def print_table(rows: list[tuple[str, ...]]) -> None:

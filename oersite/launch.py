@@ -113,21 +113,27 @@ def notebook_buttons(
     """
     overrides = _notebook_overrides(metadata, where)
     in_repository = PurePosixPath(target.path_in_repository or ".", notebook_path).as_posix()
-    common = {
-        "repository": target.repository,
-        "branch": overrides.get("branch", target.branch),
-        "clone_folder": target.clone_folder,
-        "notebook": in_repository,
-        "interface": target.interface,
-    }
+    branch = overrides.get("branch", target.branch)
     buttons = []
     if overrides.get("hub", True):
-        url = git_pull_url(overrides.get("hub_url", target.hub_url), **common)
+        url = launch_url(target, overrides.get("hub_url", target.hub_url), in_repository, branch=branch)
         buttons.append(LaunchButton(OPEN_IN_HUB, url, OPEN_IN_HUB_TITLE, "oersite-open-in-hub"))
     if overrides.get("try", True):
-        url = git_pull_url(overrides.get("try_url", target.try_url), **common)
+        url = launch_url(target, overrides.get("try_url", target.try_url), in_repository, branch=branch)
         buttons.append(LaunchButton(TRY_NOW, url, TRY_NOW_TITLE, "oersite-try-now"))
     return buttons
+
+
+def launch_url(target: LaunchTarget, hub_url: str, notebook: str, *, branch: str | None = None) -> str:
+    """The link that opens ``notebook`` (a path in the repository) on ``hub_url``, with the course's settings."""
+    return git_pull_url(
+        hub_url,
+        repository=target.repository,
+        branch=branch or target.branch,
+        clone_folder=target.clone_folder,
+        notebook=notebook,
+        interface=target.interface,
+    )
 
 
 def _notebook_overrides(metadata: Any, where: str) -> dict[str, Any]:

@@ -28,14 +28,12 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from oersite.assets import CDN_FILES, VENDOR_DIR
-from oersite.hub.serve import STATE_MARKER
+from oersite.hub.serve import STATE_MARKER, http_status
 
 #: Bounded waits.  A server starts in 5-8 s on two cores, much slower when many start at once.
 SERVER_SECONDS = 90
@@ -127,16 +125,6 @@ class ServedHubs:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _status(url: str) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return None
-
-
 @contextlib.contextmanager
 def hub_serve(course: Path, users: Path, hub_port: int, try_port: int, *, environment=None, seconds: float = 90):
     """Run ``oersite hub serve COURSE --users USERS`` until the block ends; stop it and all it started.
@@ -161,7 +149,7 @@ def hub_serve(course: Path, users: Path, hub_port: int, try_port: int, *, enviro
     try:
         deadline = time.monotonic() + seconds
         while not (
-            _status(f"{hubs.ephemeral_url}/hub/health") == 200 and _status(f"{hubs.persistent_url}/hub/") == 401
+            http_status(f"{hubs.ephemeral_url}/hub/health") == 200 and http_status(f"{hubs.persistent_url}/hub/") == 401
         ):
             if process.poll() is not None:
                 raise AssertionError(f"oersite hub serve exited ({process.returncode}):\n{hubs.log_tail()}")

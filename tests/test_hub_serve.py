@@ -34,7 +34,7 @@ from hub_clients import (
 from oersite.cli import main
 from oersite.config import load_course
 from oersite.hub.serve import STATE_MARKER, start_hubs
-from oersite.launch import git_pull_url, launch_target
+from oersite.launch import launch_target, launch_url
 
 pytestmark = pytest.mark.slow
 
@@ -88,15 +88,7 @@ def alice(hubs):
 
 
 def deep_link(hubs, hub_url: str) -> str:
-    target = launch_target(hubs.course)
-    return git_pull_url(
-        hub_url,
-        repository=target.repository,
-        branch=target.branch,
-        clone_folder=target.clone_folder,
-        notebook=NOTEBOOK,
-        interface=target.interface,
-    )
+    return launch_url(launch_target(hubs.course), hub_url, NOTEBOOK)
 
 
 # The persistent hub, behind Apache.

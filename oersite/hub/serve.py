@@ -439,7 +439,7 @@ def _wait_until_ready(running: RunningHubs, ports: HubPorts, timeout: float) -> 
                     f"ends with:\n{running.log_tail(name)}"
                 )
             url, status = waiting[name]
-            if _status(url) == status:
+            if http_status(url) == status:
                 del waiting[name]
         if time.monotonic() > deadline:
             names = ", ".join(waiting)
@@ -447,7 +447,8 @@ def _wait_until_ready(running: RunningHubs, ports: HubPorts, timeout: float) -> 
         time.sleep(0.2)
 
 
-def _status(url: str) -> int | None:
+def http_status(url: str) -> int | None:
+    """The HTTP status ``url`` answers with, or None when nothing answers."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status
