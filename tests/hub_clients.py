@@ -102,6 +102,8 @@ def run_code(session: requests.Session, hub_url: str, prefix: str, code: str, *,
                 }
             )
         )
+        # The reply (shell channel) can overtake the output (iopub): the output is complete
+        # when iopub reports the kernel idle for this request, as Jupyter's protocol says.
         output = []
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -110,7 +112,7 @@ def run_code(session: requests.Session, hub_url: str, prefix: str, code: str, *,
                 continue
             if message["msg_type"] == "stream":
                 output.append(message["content"]["text"])
-            if message["msg_type"] == "execute_reply":
+            if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
                 return "".join(output)
         raise AssertionError(f"no reply from the kernel within {seconds} s")
     finally:
