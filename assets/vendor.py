@@ -18,13 +18,22 @@ VENDOR = HERE.parent / "oersite" / "static" / "vendor"
 
 #: vendor folder -> (npm package, [(file or folder in the package, place in the vendor folder)])
 COPIES: dict[str, tuple[str, list[tuple[str, str]]]] = {
-    "leaflet": ("leaflet", [("dist/leaflet.js", "leaflet.js"), ("dist/leaflet.css", "leaflet.css"), ("dist/images", "images")]),
+    "leaflet": (
+        "leaflet",
+        [("dist/leaflet.js", "leaflet.js"), ("dist/leaflet.css", "leaflet.css"), ("dist/images", "images")],
+    ),
     "jquery": ("jquery", [("dist/jquery.min.js", "jquery.min.js")]),
     "bootstrap": (
         "bootstrap",
-        [("dist/css/bootstrap.min.css", "css/bootstrap.min.css"), ("dist/js/bootstrap.bundle.min.js", "js/bootstrap.bundle.min.js")],
+        [
+            ("dist/css/bootstrap.min.css", "css/bootstrap.min.css"),
+            ("dist/js/bootstrap.bundle.min.js", "js/bootstrap.bundle.min.js"),
+        ],
     ),
-    "fontawesome": ("@fortawesome/fontawesome-free", [("css/all.min.css", "css/all.min.css"), ("webfonts", "webfonts")]),
+    "fontawesome": (
+        "@fortawesome/fontawesome-free",
+        [("css/all.min.css", "css/all.min.css"), ("webfonts", "webfonts")],
+    ),
     "leaflet.awesome-markers": (
         "leaflet.awesome-markers",
         [
@@ -34,7 +43,10 @@ COPIES: dict[str, tuple[str, list[tuple[str, str]]]] = {
         ],
     ),
     # Bootstrap 3's glyphicons alone (folium's default marker icons), without Bootstrap 3 itself.
-    "glyphicons": ("glyphicons-only-bootstrap", [("css/bootstrap.min.css", "css/glyphicons.min.css"), ("fonts", "fonts")]),
+    "glyphicons": (
+        "glyphicons-only-bootstrap",
+        [("css/bootstrap.min.css", "css/glyphicons.min.css"), ("fonts", "fonts")],
+    ),
     "d3": ("d3", [("d3.min.js", "d3.min.js")]),
     # MathJax 3's combined TeX/MathML component, what its menu and TeX loads on demand, and its web fonts.
     # Left out: the speech-rule engine (sre, 4 MB) behind the menu's optional "explorer".
@@ -59,10 +71,13 @@ def rotate_css() -> str:
     Folium links this stylesheet from its GitHub repository; it is not in
     any package, and it is nothing but one generated rule per degree.
     """
-    return "\n".join(
-        f".fa-rotate-{n}{{-ms-transform:rotate({n}deg);-webkit-transform:rotate({n}deg);transform:rotate({n}deg);}}"
-        for n in range(1, 361)
-    ) + "\n"
+    return (
+        "\n".join(
+            f".fa-rotate-{n}{{-ms-transform:rotate({n}deg);-webkit-transform:rotate({n}deg);transform:rotate({n}deg);}}"
+            for n in range(1, 361)
+        )
+        + "\n"
+    )
 
 
 def main() -> None:

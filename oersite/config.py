@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from oersite import __version__
 from oersite.errors import ConfigError
 
 CONFIG_FILE = "_config.yml"
@@ -130,9 +131,20 @@ class EphemeralHubSettings:
 class HubSettings:
     """The two hubs (oersite hub config, serve, check); their URLs are the launch section's."""
 
-    image: str = _doc("Name and tag of the single-user image both hubs run.", "oersite-course-notebook:latest")
-    base_image: str | None = _doc(
-        "Image the single-user image builds on; default: python:X.Y-slim for the Python that builds the site."
+    image: str = _doc(
+        "Name and tag of the single-user image both hubs run, e.g. registry.example.edu/course/notebook:2026.1; "
+        "a new tag when its packages change, so every student's next server gets the new image.",
+        f"oersite-course-notebook:{__version__}",
+    )
+    base_image: str = _doc(
+        "Image every image of the hub bundle builds on (a Debian bookworm); a build argument, BASE_IMAGE, can "
+        "replace it when building.",
+        "debian:bookworm-slim",
+    )
+    packages: tuple[str, ...] = _doc(
+        "More Python packages for the single-user image, as pip requirements (e.g. 'tabulate==0.9.0'), "
+        "installed on top of the pinned ones the site was built with.",
+        (),
     )
     state_folder: str = _doc(
         "Where oersite hub serve keeps homes, hub databases, logs and generated secrets, relative to the course.",
@@ -175,8 +187,51 @@ def _validate_hub(hub: HubSettings, errors: list[str]) -> None:
     folder = hub.state_folder
     if not folder or folder.startswith("/") or ".." in Path(folder).parts:
         errors.append(f"oersite.hub.state_folder: expected a folder inside the course, found {folder!r}")
-    if not hub.image.strip() or any(c.isspace() for c in hub.image):
-        errors.append(f"oersite.hub.image: expected an image name such as course-notebook:1, found {hub.image!r}")
+    for key in ("image", "base_image"):
+        problem = image_reference_problem(getattr(hub, key), tag_required=key == "image")
+        if problem:
+            errors.append(f"oersite.hub.{key}: {problem}")
+    for number, package in enumerate(hub.packages):
+        problem = requirement_problem(package)
+        if problem:
+            errors.append(f"oersite.hub.packages[{number}]: {problem}")
+
+
+#: Docker's grammar for a tag (https://docs.docker.com/reference/cli/docker/image/tag/).
+_DOCKER_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+
+
+def image_reference_problem(reference: str, *, tag_required: bool) -> str | None:
+    """Why ``reference`` cannot name an image of the bundle, or None.
+
+    The single-user image needs a version tag: ``latest`` (or none) would let
+    the hubs run whatever was built last, and an upgrade could not be told
+    from the image before it.
+    """
+    import re
+
+    example = "such as course-notebook:2026.1"
+    if not reference or any(c.isspace() for c in reference):
+        return f"expected an image name {example}, found {reference!r}"
+    name, _, tag = reference.rpartition(":") if ":" in reference.rsplit("/", 1)[-1] else (reference, "", "")
+    if not re.fullmatch(r"[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*", name):
+        return f"expected an image name {example}, found {reference!r}"
+    if tag and not re.fullmatch(_DOCKER_TAG, tag):
+        return f"{tag!r} is not a Docker tag (letters, digits, _ . -, at most 128)"
+    if tag_required and (not tag or tag == "latest"):
+        return f"give the image a version tag ({example}), not {'latest' if tag else 'none'}: found {reference!r}"
+    return None
+
+
+def requirement_problem(requirement: Any) -> str | None:
+    """Why ``requirement`` is not a pip requirement such as 'tabulate==0.9.0', or None."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        Requirement(str(requirement))
+    except InvalidRequirement as problem:
+        return f"expected a pip requirement such as 'tabulate==0.9.0', found {requirement!r} ({problem})"
+    return None
 
 
 @dataclass(frozen=True)

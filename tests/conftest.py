@@ -47,3 +47,13 @@ def built_sample(sample_course) -> tuple[Path, str]:
     result = CliRunner().invoke(main, ["build", str(sample_course), "--strict"])
     assert result.exit_code == 0, result.output
     return sample_course / "_build" / "html", result.output
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """A Docker engine of the tests' own (see dockerhelpers.py), stopped when the session ends."""
+    from dockerhelpers import start_engine, stop_engine
+
+    engine = start_engine()
+    yield engine
+    stop_engine(engine)

@@ -31,10 +31,20 @@ def write_users(path: Path, users: dict[str, str]) -> Path:
     return path
 
 
-def browser_session(user: str | None = None, password: str | None = None) -> requests.Session:
+def browser_session(
+    user: str | None = None, password: str | None = None, *, trust: Path | None = None
+) -> requests.Session:
+    """A browser's cookie jar (and Basic credentials); ``trust``: the one certificate to trust, for HTTPS.
+
+    With ``trust`` the session ignores the environment (REQUESTS_CA_BUNDLE would
+    otherwise replace the certificate given here).
+    """
     session = requests.Session()
     if user:
         session.auth = (user, password)
+    if trust is not None:
+        session.trust_env = False
+        session.verify = str(trust)
     return session
 
 
@@ -79,8 +89,11 @@ def run_code(session: requests.Session, hub_url: str, prefix: str, code: str, *,
     if session.auth:
         token = base64.b64encode(":".join(session.auth).encode()).decode()
         headers.append(f"Authorization: Basic {token}")
-    ws_url = hub_url.replace("http://", "ws://") + f"{prefix}api/kernels/{kernel}/channels"
-    connection = websocket.create_connection(ws_url, header=headers, origin=hub_url, timeout=seconds)
+    ws_url = (
+        hub_url.replace("https://", "wss://").replace("http://", "ws://") + f"{prefix}api/kernels/{kernel}/channels"
+    )
+    tls = {"ca_certs": session.verify} if isinstance(session.verify, str) else {}
+    connection = websocket.create_connection(ws_url, header=headers, origin=hub_url, timeout=seconds, sslopt=tls)
     message_id = uuid.uuid4().hex
     try:
         connection.send(

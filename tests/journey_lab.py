@@ -72,19 +72,33 @@ def commit_all(folder: Path, message: str) -> None:
 # The course and its hubs.
 
 
-def course_on_ports(sample_course: Path, folder: Path, hub_port: int, try_port: int, extra_config: str = "") -> Path:
+def course_on_ports(
+    sample_course: Path,
+    folder: Path,
+    hub_port: int,
+    try_port: int,
+    extra_config: str = "",
+    *,
+    scheme: str = "http",
+    repository: str | None = None,
+) -> Path:
     """A copy of the sample course (its own git repository) whose launch links point at these ports, built.
 
     The copy takes the sample's build folder along (not its hub state), so its
     notebooks come from the execution cache and the build takes seconds.
+    ``repository``: what the buttons pull from instead of the copy itself (say,
+    a git daemon's URL that containers reach).
     """
     course = folder / "course"
     shutil.copytree(sample_course, course, ignore=shutil.ignore_patterns("hub", "test-artifacts"), symlinks=True)
     config = course / "_config.yml"
     text = config.read_text(encoding="utf-8")
-    for key, port in (("hub_url", hub_port), ("try_url", try_port)):
-        pattern = rf"^(\s+{key}:\s*)http://127\.0\.0\.1:\d+"
-        text, found = re.subn(pattern, rf"\g<1>http://127.0.0.1:{port}", text, count=1, flags=re.M)
+    replacements = {"hub_url": f"{scheme}://127.0.0.1:{hub_port}", "try_url": f"{scheme}://127.0.0.1:{try_port}"}
+    if repository:
+        replacements["repository"] = repository
+    for key, value in replacements.items():
+        pattern = rf"^(\s+{key}:\s*)\S+"
+        text, found = re.subn(pattern, rf"\g<1>{value}", text, count=1, flags=re.M)
         assert found == 1, f"no {key} in {config}"
     config.write_text(text + extra_config, encoding="utf-8")
     commit_all(course, "The hubs of this run")

@@ -60,7 +60,7 @@ def test_the_committed_bundle_passes(tmp_path):
             "persistent/jupyterhub_config.py",
             "configure_persistent_docker(c, read_settings(settings_file))",
             "configure_persistent_docker(c, read_settings(settings_file))\nc.DockerSpawner.mem_limit = 'lots'",
-            "persistent/jupyterhub_config.py: DockerSpawner refuses the config",
+            "persistent/jupyterhub_config.py: LoopbackDockerSpawner refuses the config",
             id="spawner-refuses-value",
         ),
         pytest.param(
@@ -80,8 +80,8 @@ def test_the_committed_bundle_passes(tmp_path):
         ),
         pytest.param(
             "docker-compose.yml",
-            "    image: httpd:2.4",
-            "    imagee: httpd:2.4",
+            "    image: oersite-apache:",
+            "    imagee: oersite-apache:",
             "docker-compose.yml: Unsupported config option for services.apache: 'imagee'",
             id="compose-typo",
         ),

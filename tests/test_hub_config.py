@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
-import os
+import socket
 import stat
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -18,8 +20,8 @@ from traitlets.config import Config
 from oersite.cli import main
 from oersite.config import load_course
 from oersite.errors import ConfigError
-from oersite.hub import configurer
-from oersite.hub.bundle import bundle_files, image_requirements
+from oersite.hub import configurer, layout
+from oersite.hub.bundle import HUB_RUNTIME_FOLDER, bundle_files, image_requirements
 from oersite.hub.settings import SETTINGS_FILE, hub_settings, read_settings
 from oersite.launch import launch_target
 
@@ -152,13 +154,49 @@ def test_spawn_limits_and_the_friendly_full_page(settings):
 def test_docker_spawner_gives_students_a_volume_and_visitors_none(settings, monkeypatch):
     monkeypatch.setenv(configurer.DATA_HOST_VARIABLE, "/srv/course/data")
     persistent, ephemeral = Config(), Config()
-    configurer.update_docker_spawner(persistent, settings, hub_host="persistent-hub", persistent_homes=True)
-    configurer.update_docker_spawner(ephemeral, settings, hub_host="ephemeral-hub", persistent_homes=False)
+    configurer.update_docker_spawner(persistent, settings, layout.PERSISTENT, persistent_homes=True)
+    configurer.update_docker_spawner(ephemeral, settings, layout.EPHEMERAL, persistent_homes=False)
     data_mount = {"/srv/course/data": {"bind": settings.data_path, "mode": "ro"}}
     assert persistent.DockerSpawner.volumes == {"oersite-home-{username}": "/home/jovyan", **data_mount}
     assert ephemeral.DockerSpawner.volumes == data_mount
     assert persistent.DockerSpawner.remove is True  # containers go, named volumes stay
     assert persistent.DockerSpawner.image == settings.image
+    assert persistent.DockerSpawner.pull_policy == "never"  # the bundle builds its images; nothing is pulled
+    # Host networking: each hub's servers on their own range of loopback ports, containers named per hub.
+    assert persistent.JupyterHub.spawner_class == "oersite.hub.spawner.LoopbackDockerSpawner"
+    assert persistent.LoopbackDockerSpawner.port_range == layout.PERSISTENT.servers
+    assert ephemeral.LoopbackDockerSpawner.port_range == layout.EPHEMERAL.servers
+    assert (persistent.DockerSpawner.prefix, ephemeral.DockerSpawner.prefix) == ("oersite-student", "oersite-visitor")
+
+
+def test_docker_hubs_keep_servers_running_across_their_own_restarts(settings):
+    for configure in (configurer.configure_persistent_docker, configurer.configure_ephemeral_docker):
+        c = Config()
+        configure(c, settings)
+        assert c.JupyterHub.cleanup_servers is False
+        assert c.ConfigurableHTTPProxy.should_start is False  # the proxy is a service of its own
+    ephemeral = Config()
+    configurer.configure_ephemeral_docker(ephemeral, settings)
+    assert ephemeral.JupyterHub.shutdown_on_logout is True
+    assert ephemeral.JupyterHub.hub_bind_url == "http://127.0.0.1:8202"
+    assert ephemeral.ConfigurableHTTPProxy.api_url == "http://127.0.0.1:8201"
+
+
+def test_the_loopback_spawner_gives_each_server_its_own_free_port(monkeypatch):
+    from oersite.hub.spawner import LoopbackDockerSpawner
+
+    c = Config()
+    c.LoopbackDockerSpawner.port_range = (29990, 29999)
+    first, second = LoopbackDockerSpawner(config=c), LoopbackDockerSpawner(config=c)
+    assert (first.network_name, first.use_internal_ip, first.ip) == ("host", True, "127.0.0.1")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 29995))
+        ports = {first._take_free_port(), second._take_free_port()}
+        assert len(ports) == 2 and all(29990 <= port <= 29999 for port in ports) and 29995 not in ports
+    for spawner, port in zip((first, second), sorted(ports), strict=True):
+        spawner.port = port
+        spawner._give_back_port()
+    assert not LoopbackDockerSpawner._taken & ports
 
 
 def test_servers_find_the_course_data_and_use_their_own_bokehjs(settings):
@@ -206,24 +244,59 @@ def test_the_local_server_entry_point_is_jupyterhub_singleuser_without_the_slow_
 
 
 def test_the_committed_hub_folder_is_what_oersite_hub_config_generates_now():
-    generated = bundle_files(load_course(REPOSITORY))
+    generated = {
+        name: text
+        for name, text in bundle_files(load_course(REPOSITORY)).items()
+        if not name.startswith(f"{HUB_RUNTIME_FOLDER}/")  # the copy of oersite.hub: git-ignored
+    }
+    tracked = subprocess.run(
+        ["git", "-C", str(REPOSITORY), "ls-files", "hub"], capture_output=True, text=True, check=True
+    ).stdout.split()
     committed = {
-        path.relative_to(REPOSITORY / "hub").as_posix(): path.read_text(encoding="utf-8")
-        for path in (REPOSITORY / "hub").rglob("*")
-        if path.is_file() and path.name not in ("README.md", ".env")
+        name.removeprefix("hub/"): (REPOSITORY / name).read_text(encoding="utf-8")
+        for name in tracked
+        if name != "hub/README.md"  # written by hand
     }
     stale = sorted(name for name in generated if committed.get(name) != generated[name])
     assert not stale, f"hub/ differs from _config.yml for {stale}: run oersite hub config"
     assert sorted(committed) == sorted(generated), "hub/ holds files oersite hub config does not write"
 
 
+def test_the_hub_image_carries_the_hub_modules_as_they_are_here(tmp_path):
+    files = bundle_files(load_course(course_with(tmp_path, LAUNCH)))
+    for module in ("authenticator.py", "configurer.py", "spawner.py", "settings.py", "layout.py"):
+        copy = files[f"{HUB_RUNTIME_FOLDER}/oersite/hub/{module}"]
+        assert copy == (REPOSITORY / "oersite" / "hub" / module).read_text()
+    assert f"{HUB_RUNTIME_FOLDER}/" in files[".gitignore"]
+    assert f"COPY {HUB_RUNTIME_FOLDER}/ /opt/oersite-hub/" in files["hub.Dockerfile"]
+
+
 def test_the_image_pins_the_versions_that_built_the_site():
-    requirements = image_requirements(load_course(REPOSITORY)).splitlines()
+    files = bundle_files(load_course(REPOSITORY))
+    requirements = files["notebook-requirements.txt"].splitlines()
     project = tomllib.loads((REPOSITORY / "pyproject.toml").read_text())["project"]
     for pin in (d for d in project["dependencies"] if "==" in d):
         assert pin in requirements  # bokeh==3.9.2: the BokehJS the site ships
-    for library in ("folium", "pandas", "numpy", "scipy", "shapely", "jupyterlab", "nbgitpuller", "jupyterhub"):
+    for library in ("folium", "pandas", "numpy", "scipy", "shapely", "jupyterlab", "nbgitpuller"):
         assert any(line.startswith(f"{library}==") for line in requirements), library
+    # JupyterHub in the image is the hub's own version, by default the one installed here (the Docker hubs').
+    assert f"ARG JUPYTERHUB_VERSION={importlib.metadata.version('jupyterhub')}\n" in files["notebook.Dockerfile"]
+    assert f"jupyterhub=={importlib.metadata.version('jupyterhub')}" in files["hub.Dockerfile"]
+
+
+def test_every_image_builds_on_the_base_image_argument_and_trusts_the_operators_authorities(tmp_path):
+    files = bundle_files(load_course(course_with(tmp_path, {**LAUNCH, "hub": {"base_image": "debian:bookworm"}})))
+    for dockerfile in ("notebook.Dockerfile", "hub.Dockerfile", "apache.Dockerfile"):
+        text = files[dockerfile]
+        assert "ARG BASE_IMAGE=debian:bookworm\nFROM ${BASE_IMAGE}\n" in text, dockerfile
+        assert "COPY ca-certificates/ /usr/local/share/ca-certificates/oersite/\nRUN update-ca-certificates" in text
+        assert "latest" not in text, dockerfile
+    compose = yaml.safe_load(files["docker-compose.yml"])
+    for name, service in compose["services"].items():
+        if "build" in service:
+            assert service["build"]["args"] == {"BASE_IMAGE": "${BASE_IMAGE:-debian:bookworm}"}, name
+            assert service["build"]["network"] == "host", name
+        assert not service["image"].endswith(":latest"), name
 
 
 def test_generated_hub_configs_are_thin_and_files_hold_no_secret(tmp_path):
@@ -244,10 +317,22 @@ def test_apache_config_trusts_only_its_own_user_header(tmp_path):
     assert 'RequestHeader set X-Oersite-Proxy-Secret "${OERSITE_PROXY_SECRET}"' in conf
     assert "ProxyPreserveHost On" in conf
     assert "upgrade=websocket nocanon" in conf
-    # https URLs: TLS terminates at Apache, one name-based virtual host per hub on 443.
+    # https URLs: TLS terminates at Apache, one name-based virtual host per hub on 443 (every address).
     assert conf.count("SSLEngine on") == 2
     assert conf.count("Listen 443") == 1
     assert "ServerName hub.example.edu" in conf and "ServerName try.example.edu" in conf
+    # Behind it, each hub's proxy on the server's loopback (host networking).
+    assert 'ProxyPass "/" "http://127.0.0.1:8100/" upgrade=websocket nocanon' in conf
+    assert 'ProxyPass "/" "http://127.0.0.1:8200/" upgrade=websocket nocanon' in conf
+
+
+def test_apache_binds_only_the_address_a_hub_url_names(tmp_path):
+    launch = {"launch": {"hub_url": "https://127.0.0.1:8443", "try_url": "http://localhost:9000"}}
+    conf = bundle_files(load_course(course_with(tmp_path, launch)))["apache/httpd.conf"]
+    assert [line for line in conf.splitlines() if line.startswith("Listen")] == [
+        "Listen 127.0.0.1:8443",
+        "Listen 127.0.0.1:9000",
+    ]
 
 
 def test_compose_and_helm_values_come_from_the_same_settings(tmp_path):
@@ -257,8 +342,15 @@ def test_compose_and_helm_values_come_from_the_same_settings(tmp_path):
     assert set(compose["services"]) >= {"apache", "persistent-hub", "persistent-proxy", "ephemeral-hub"}
     assert compose["services"]["notebook-image"]["image"] == "registry.example.edu/course:7"
     assert "persistent-hub-data:/srv/jupyterhub/data" in compose["services"]["persistent-hub"]["volumes"]
+    # Every container on the host's network, and no bridge network for the project either.
+    assert {service.get("network_mode") for service in compose["services"].values() if "profiles" not in service} == {
+        "host"
+    }
+    assert compose["networks"] == {"default": {"external": True, "name": "host"}}
+    assert "--default-target=http://127.0.0.1:8102" in compose["services"]["persistent-proxy"]["command"]
     ephemeral = yaml.safe_load(files["helm/ephemeral-values.yaml"])
-    assert ephemeral["singleuser"]["image"] == {"name": "registry.example.edu/course", "tag": "7"}
+    # On Kubernetes, the same image built for the chart's JupyterHub.
+    assert ephemeral["singleuser"]["image"] == {"name": "registry.example.edu/course", "tag": "7-jupyterhub5.5.0"}
     assert ephemeral["singleuser"]["memory"]["limit"] == "256M"
     assert ephemeral["cull"]["users"] is True
     persistent = yaml.safe_load(files["helm/persistent-values.yaml"])
@@ -266,6 +358,36 @@ def test_compose_and_helm_values_come_from_the_same_settings(tmp_path):
     assert persistent["singleuser"]["storage"]["type"] == "dynamic"
     settings = json.loads(files[SETTINGS_FILE])
     assert settings["ephemeral"]["memory_limit"] == "256M"
+
+
+def test_a_public_port_the_bundle_uses_inside_is_refused(tmp_path):
+    launch = {"launch": {"hub_url": "http://127.0.0.1:8102", "try_url": "http://127.0.0.1:8001"}}
+    result = CliRunner().invoke(main, ["hub", "config", str(course_with(tmp_path, launch))])
+    assert result.exit_code == 1
+    assert "oersite.launch.hub_url: port 8102 is one the hub bundle uses on 127.0.0.1" in result.output
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ("course-notebook", "give the image a version tag"),
+        ("course-notebook:latest", "give the image a version tag (such as course-notebook:2026.1), not latest"),
+        ("Course:1", "expected an image name"),
+    ],
+)
+def test_the_single_user_image_needs_a_version_tag(tmp_path, image, expected):
+    with pytest.raises(ConfigError) as raised:
+        load_course(course_with(tmp_path, {**LAUNCH, "hub": {"image": image}}))
+    assert f"oersite.hub.image: {expected}" in str(raised.value.message)
+
+
+def test_extra_packages_are_pip_requirements_installed_within_the_pins(tmp_path):
+    with pytest.raises(ConfigError) as raised:
+        load_course(course_with(tmp_path, {**LAUNCH, "hub": {"packages": ["tabulate==0.9.0", "not a == requirement"]}}))
+    assert "oersite.hub.packages[1]: expected a pip requirement" in str(raised.value.message)
+    files = bundle_files(load_course(course_with(tmp_path / "ok", {**LAUNCH, "hub": {"packages": ["tabulate==0.9"]}})))
+    assert files["notebook-packages.txt"].splitlines()[-1] == "tabulate==0.9"
+    assert "pip install -r /opt/oersite/packages.txt -c /opt/oersite/requirements.txt" in files["notebook.Dockerfile"]
 
 
 def test_oersite_hub_config_writes_the_bundle_and_private_secrets(tmp_path):
@@ -279,7 +401,9 @@ def test_oersite_hub_config_writes_the_bundle_and_private_secrets(tmp_path):
     assert CliRunner().invoke(main, ["hub", "config", str(root)]).exit_code == 0
     assert env.read_text() == before, "secrets are generated once, not replaced on every run"
     assert (root / "hub" / "persistent" / "jupyterhub_config.py").is_file()
-    assert os.access(root / "hub" / "docker-compose.yml", os.R_OK)
+    # It says how to build the images, for Docker and for the chart's JupyterHub.
+    assert "docker-compose -f" in result.output and "--profile build build" in result.output
+    assert "--build-arg JUPYTERHUB_VERSION=5.5.0" in result.output
 
 
 def test_the_image_pins_what_notebooks_import_but_not_the_courses_own_modules(tmp_path):

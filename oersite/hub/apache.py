@@ -1,11 +1,11 @@
 """Apache httpd configuration for the single-sign-on reverse proxy.
 
-One generator for both places the proxy runs: the production bundle
-(``hub/apache/httpd.conf``, for the official ``httpd:2.4`` image) and
-``oersite hub serve`` (Debian's ``apache2`` as a foreground process on
-127.0.0.1).  Module paths are relative to the ServerRoot (``modules/``), which
-both layouts share (``/usr/local/apache2`` in the image, ``/usr/lib/apache2``
-on Debian), so the same text passes ``apache2 -t`` here.
+One generator for both places the proxy runs, both Debian's ``apache2``
+started in the foreground with ``-d /usr/lib/apache2`` and this file: the
+bundle's Apache image (``hub/apache/httpd.conf``, built from Debian) and
+``oersite hub serve`` (this machine's Apache on 127.0.0.1).  Module paths are
+relative to that ServerRoot (``modules/``), so the same text passes ``apache2 -t``
+here.
 
 What keeps the user header trustworthy (see ``oersite.hub.authenticator``):
 Apache removes any incoming copy of the user and secret headers before
@@ -19,6 +19,7 @@ secret is never in a file.  Websockets (kernels) pass with
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from oersite.hub.settings import PROXY_SECRET_VARIABLE
@@ -48,24 +49,43 @@ class ProxiedSite:
     server_name: str
     port: int
     tls: bool
-    backend: str  # the hub's configurable-http-proxy, e.g. http://persistent-proxy:8000
+    backend: str  # the hub's configurable-http-proxy, e.g. http://127.0.0.1:8100
     sso_include: str | None = None  # the single-sign-on directives; None: no sign-in (ephemeral hub)
     user_header: str = "X-Remote-User"
     secret_header: str = "X-Oersite-Proxy-Secret"
+
+    @property
+    def listen(self) -> str:
+        """What Apache listens on for this site: the address itself when the URL names one, else every address.
+
+        ``https://127.0.0.1:8443`` is reachable from this machine only, so Apache
+        binds 127.0.0.1 alone; ``https://hub.example.edu`` binds port 443 on all.
+        """
+        if self.server_name == "localhost":
+            return f"127.0.0.1:{self.port}"
+        try:
+            address = ipaddress.ip_address(self.server_name)
+        except ValueError:
+            return str(self.port)
+        host = f"[{address}]" if address.version == 6 else str(address)
+        return f"{host}:{self.port}"
 
 
 def httpd_conf(
     sites: list[ProxiedSite],
     *,
-    listen_host: str = "",
-    pid_file: str = "logs/httpd.pid",
+    runtime_dir: str,
+    user: str = "www-data",
     error_log: str = "/proc/self/fd/2",
     access_log: str = "/proc/self/fd/1",
-    user: str = "daemon",
-    tls_dir: str = "/usr/local/apache2/conf/tls",
+    tls_dir: str = "",
     header: str = "",
 ) -> str:
-    """The whole ``httpd.conf``: modules, process settings and one virtual host per site."""
+    """The whole ``httpd.conf``: modules, process settings and one virtual host per site.
+
+    ``runtime_dir`` holds the pid file and the TLS session cache, and must be
+    writable by the user Apache starts as (root in the image).
+    """
     lines = [header] if header else []
     for module in MODULES:
         lines += [
@@ -78,7 +98,12 @@ def httpd_conf(
         f"User {user}",
         f"Group {user}",
         "ServerName localhost",
-        f'PidFile "{pid_file}"',
+        "# The pid file and TLS session cache (override with -C 'Define RUNTIME_DIR ...').",
+        "<IfDefine !RUNTIME_DIR>",
+        f"    Define RUNTIME_DIR {runtime_dir}",
+        "</IfDefine>",
+        "DefaultRuntimeDir ${RUNTIME_DIR}",
+        'PidFile "${RUNTIME_DIR}/httpd.pid"',
         f'ErrorLog "{error_log}"',
         "LogLevel warn",
         'LogFormat "%h %u %t \\"%r\\" %>s %b %D" oersite',
@@ -86,20 +111,29 @@ def httpd_conf(
         "ServerTokens Prod",
         "TraceEnable Off",
         "Timeout 300",
-        "# Certificates: fullchain.pem and privkey.pem in this folder (override with -C 'Define TLS_DIR ...').",
-        "<IfDefine !TLS_DIR>",
-        f"    Define TLS_DIR {tls_dir}",
-        "</IfDefine>",
-        "SSLProtocol all -SSLv3 -TLSv1 -TLSv1.1",
-        "SSLSessionCache shmcb:logs/ssl_scache(512000)",
-        "",
     ]
-    ports = sorted({site.port for site in sites})
-    for port in ports:
-        lines.append(f"Listen {listen_host}:{port}" if listen_host else f"Listen {port}")
+    if any(site.tls for site in sites):
+        lines += [
+            "# Certificates: fullchain.pem and privkey.pem in this folder (override with -C 'Define TLS_DIR ...').",
+            "<IfDefine !TLS_DIR>",
+            f"    Define TLS_DIR {tls_dir}",
+            "</IfDefine>",
+            "SSLProtocol all -SSLv3 -TLSv1 -TLSv1.1",
+            "SSLSessionCache shmcb:${RUNTIME_DIR}/ssl_scache(512000)",
+        ]
+    lines.append("")
+    lines += [f"Listen {listen}" for listen in _listen_lines(sites)]
     for site in sites:
         lines += ["", *_virtual_host(site)]
     return "\n".join(lines) + "\n"
+
+
+def _listen_lines(sites: list[ProxiedSite]) -> list[str]:
+    """One Listen per port; a port that one site needs on every address is bound on every address."""
+    by_port: dict[int, set[str]] = {}
+    for site in sites:
+        by_port.setdefault(site.port, set()).add(site.listen)
+    return [forms.pop() if len(forms) == 1 else str(port) for port, forms in by_port.items()]
 
 
 def _virtual_host(site: ProxiedSite) -> list[str]:

@@ -220,7 +220,7 @@ def check_apache(folder: Path) -> list[str]:
         result = subprocess.run(
             [program, "-d", server_root, "-f", str(conf), "-t"]
             + ["-C", f"Define TLS_DIR {tls}", "-C", f"Define SSO_CONF {folder / 'apache' / 'sso.conf'}"]
-            + ["-C", f"DefaultRuntimeDir {tls}"],
+            + ["-C", f"Define RUNTIME_DIR {tls}"],
             capture_output=True,
             text=True,
             env={**os.environ, "OERSITE_PROXY_SECRET": "placeholder-for-check"},

@@ -45,6 +45,9 @@ def config(source: Path, output: Path | None) -> None:
     if report.secrets_created:
         click.echo(f"Generated secrets in {_shown(folder / '.env')} (mode 0600, git-ignored)")
     click.echo(f"Check it with: oersite hub check {_shown(course.root)}")
+    click.echo("Build the images (see hub/README.md for the rest of the deployment):")
+    for command in report.build_commands:
+        click.echo(f"  {command}")
 
 
 PORT = click.IntRange(0, 65535)

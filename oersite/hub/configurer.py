@@ -17,17 +17,18 @@ import shutil
 import sys
 from pathlib import Path
 
+from oersite.hub import layout
 from oersite.hub.settings import COURSE_DATA_VARIABLE, EphemeralHub, HubBundleSettings, PersistentHub
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-#: Where a student's files live inside the single-user image (the image's home).
-IMAGE_HOME = "/home/jovyan"
-#: The Docker network the compose file creates; DockerSpawner attaches servers to it.
-DOCKER_NETWORK = "oersite-hub"
-#: Hub state (database, cookie secret) inside the hub containers: a named volume.
-HUB_DATA = "/srv/jupyterhub/data"
 #: Environment variable the hub container gets with the data folder's path on the Docker host.
 DATA_HOST_VARIABLE = "OERSITE_COURSE_DATA_DIR"
+#: What the data folder's path on the Docker host is when the operator sets none (hub/.env).
+DEFAULT_DATA_HOST_DIR = "/srv/oersite/course-data"
+#: Prefix of the server containers' names, per hub: ``docker ps`` tells students from visitors.
+CONTAINER_PREFIXES = {"persistent": "oersite-student", "ephemeral": "oersite-visitor"}
+#: Each student's home on the persistent hub: a named Docker volume, kept when their container goes.
+HOME_VOLUME = "oersite-home-{username}"
 
 
 def singleuser_environment(data_path: str) -> dict[str, str]:
@@ -61,9 +62,17 @@ def update_spawn_limits(c, hub: EphemeralHub) -> None:
     c.JupyterHub.active_server_limit = hub.active_server_limit
 
 
-def update_friendly_full_page(c) -> None:
-    """Our templates first: 429.html explains that the hub is full instead of a bare error."""
-    c.JupyterHub.template_paths = [str(TEMPLATES)]
+def update_friendly_full_page(c, templates: str = str(TEMPLATES)) -> None:
+    """Our templates first: 429.html explains that the hub is full instead of a bare error.
+
+    ``templates``: where 429.html is on the hub (elsewhere than here on Kubernetes).
+    """
+    c.JupyterHub.template_paths = [templates]
+
+
+def update_logout_ends_server(c) -> None:
+    """A visitor who logs out of the ephemeral hub gets their server (and container) removed at once."""
+    c.JupyterHub.shutdown_on_logout = True
 
 
 def update_proxy_header_auth(c, hub: PersistentHub) -> None:
@@ -87,13 +96,13 @@ def update_temporary_auth(c) -> None:
     c.Authenticator.allow_all = True  # required on JupyterHub 5+, else every login fails
 
 
-def update_culler(c, *, timeout: int, cull_users: bool, max_age: int = 0, every: int = 0, python: str = "") -> None:
+def update_culler(c, *, timeout: int, cull_users: bool, max_age: int = 0, every: int = 0) -> None:
     """jupyterhub-idle-culler as a hub-managed service with only the scopes it needs.
 
     ``cull_users`` deletes the users too (the ephemeral hub); without it idle
     servers stop and students keep their accounts and files.
     """
-    command = [python or sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={timeout}"]
+    command = [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={timeout}"]
     if every:
         command.append(f"--cull-every={every}")
     if max_age:
@@ -106,33 +115,52 @@ def update_culler(c, *, timeout: int, cull_users: bool, max_age: int = 0, every:
     c.JupyterHub.load_roles = [{"name": "idle-culler", "scopes": scopes, "services": ["idle-culler"]}]
 
 
-def update_docker_spawner(c, settings: HubBundleSettings, *, hub_host: str, persistent_homes: bool) -> None:
-    """Servers as containers of the course image, the course data mounted read-only.
+def update_docker_spawner(c, settings: HubBundleSettings, ports: layout.HubPorts, *, persistent_homes: bool) -> None:
+    """Servers as containers of the course image on the host network, the course data mounted read-only.
 
     With ``persistent_homes`` each student gets a named volume
     ``oersite-home-{username}`` as home: containers are removed on stop
     (``remove``), volumes stay, so files survive server and hub restarts and
     image upgrades.  Without it a visitor's files go with their container.
+    Containers get only what JupyterHub gives every server (its own API token
+    and URLs) and the course environment: DockerSpawner passes none of the
+    hub's environment (no proxy secret), and no Docker socket is mounted.
     """
-    c.JupyterHub.spawner_class = "docker"
+    c.JupyterHub.spawner_class = "oersite.hub.spawner.LoopbackDockerSpawner"
+    c.LoopbackDockerSpawner.port_range = ports.servers
     c.DockerSpawner.image = settings.image
-    c.DockerSpawner.network_name = DOCKER_NETWORK
+    c.DockerSpawner.prefix = CONTAINER_PREFIXES[ports.kind]
     c.DockerSpawner.remove = True
-    c.DockerSpawner.notebook_dir = IMAGE_HOME
+    c.DockerSpawner.notebook_dir = layout.IMAGE_HOME
     volumes: dict = {}
     if persistent_homes:
-        volumes["oersite-home-{username}"] = IMAGE_HOME
-    data_on_host = os.environ.get(DATA_HOST_VARIABLE, "/srv/oersite/course-data")
+        volumes[HOME_VOLUME] = layout.IMAGE_HOME
+    data_on_host = os.environ.get(DATA_HOST_VARIABLE) or DEFAULT_DATA_HOST_DIR
     volumes[data_on_host] = {"bind": settings.data_path, "mode": "ro"}
     c.DockerSpawner.volumes = volumes
-    c.JupyterHub.hub_ip = "0.0.0.0"
-    c.JupyterHub.hub_connect_ip = hub_host
+    # No image is ever pulled: the bundle builds them on this machine (docker-compose build).
+    c.DockerSpawner.pull_policy = "never"
 
 
-def update_external_proxy(c, *, api_url: str) -> None:
-    """configurable-http-proxy runs as its own service; CONFIGPROXY_AUTH_TOKEN comes from the environment."""
+def update_servers_outlive_the_hub(c) -> None:
+    """A hub restart (an upgrade, ``docker-compose restart``) leaves students' servers running.
+
+    JupyterHub stops every server when it shuts down unless told otherwise;
+    restarted, it finds them again in its database (as Zero to JupyterHub does).
+    """
+    c.JupyterHub.cleanup_servers = False
+
+
+def update_docker_network(c, ports: layout.HubPorts) -> None:
+    """The hub and its separate configurable-http-proxy on 127.0.0.1 (host networking, see layout).
+
+    The proxy runs as its own service, so routes to running servers survive a
+    hub restart; CONFIGPROXY_AUTH_TOKEN comes from the environment.
+    """
+    c.JupyterHub.bind_url = ports.proxy_url
+    c.JupyterHub.hub_bind_url = ports.hub_url
     c.ConfigurableHTTPProxy.should_start = False
-    c.ConfigurableHTTPProxy.api_url = api_url
+    c.ConfigurableHTTPProxy.api_url = ports.proxy_api_url
 
 
 def update_hub_state(c, folder: str) -> None:
@@ -188,23 +216,32 @@ def configure_persistent_docker(c, settings: HubBundleSettings) -> None:
     update_interface(c, settings)
     update_proxy_header_auth(c, hub)
     update_limits(c, memory=hub.memory_limit, cpu=hub.cpu_limit)
-    update_culler(c, timeout=hub.cull_idle_seconds, cull_users=False, python="python3")
-    update_docker_spawner(c, settings, hub_host="persistent-hub", persistent_homes=True)
-    update_external_proxy(c, api_url="http://persistent-proxy:8001")
-    update_hub_state(c, HUB_DATA)
+    update_culler(c, timeout=hub.cull_idle_seconds, every=_cull_every(hub.cull_idle_seconds), cull_users=False)
+    update_docker_spawner(c, settings, layout.PERSISTENT, persistent_homes=True)
+    update_servers_outlive_the_hub(c)
+    update_docker_network(c, layout.PERSISTENT)
+    update_hub_state(c, layout.HUB_DATA)
 
 
 def configure_ephemeral_docker(c, settings: HubBundleSettings) -> None:
     hub = settings.ephemeral
     update_interface(c, settings)
     update_temporary_auth(c)
+    update_logout_ends_server(c)
     update_limits(c, memory=hub.memory_limit, cpu=hub.cpu_limit)
     update_spawn_limits(c, hub)
     update_friendly_full_page(c)
-    update_culler(c, timeout=hub.cull_idle_seconds, max_age=hub.max_age_seconds, cull_users=True, python="python3")
-    update_docker_spawner(c, settings, hub_host="ephemeral-hub", persistent_homes=False)
-    update_external_proxy(c, api_url="http://ephemeral-proxy:8001")
-    update_hub_state(c, HUB_DATA)
+    update_culler(
+        c,
+        timeout=hub.cull_idle_seconds,
+        max_age=hub.max_age_seconds,
+        every=_cull_every(hub.cull_idle_seconds),
+        cull_users=True,
+    )
+    update_docker_spawner(c, settings, layout.EPHEMERAL, persistent_homes=False)
+    update_servers_outlive_the_hub(c)
+    update_docker_network(c, layout.EPHEMERAL)
+    update_hub_state(c, layout.HUB_DATA)
 
 
 def configure_local(
@@ -235,6 +272,7 @@ def configure_local(
     else:
         hub = settings.ephemeral
         update_temporary_auth(c)
+        update_logout_ends_server(c)
         update_limits(c, memory=hub.memory_limit, cpu=hub.cpu_limit)
         update_spawn_limits(c, hub)
         update_friendly_full_page(c)

@@ -35,6 +35,7 @@ from pathlib import Path
 from oersite.config import Course
 from oersite.errors import HubError
 from oersite.hub.apache import ProxiedSite, basic_auth_conf, httpd_conf
+from oersite.hub.layout import APACHE_SERVER_ROOT
 from oersite.hub.settings import NEWS_PLUGIN, PROXY_SECRET_VARIABLE, SETTINGS_FILE, hub_settings, url_port
 
 APACHE = "apache2"
@@ -357,13 +358,12 @@ def _write_apache_config(running: RunningHubs, state: Path, users: Path, ports: 
     conf.write_text(
         httpd_conf(
             [site],
-            listen_host="127.0.0.1",
-            pid_file=str(folder / "httpd.pid"),
+            runtime_dir=str(folder),
             error_log=str(folder / "logs" / "error.log"),
             access_log=str(folder / "logs" / "access.log"),
             user=user,
-            header=f"# oersite hub serve: Apache in front of the persistent hub (generated on each start)\n"
-            f"ServerRoot /usr/lib/apache2\nDefaultRuntimeDir {folder}",
+            header="# oersite hub serve: Apache in front of the persistent hub (generated on each start)\n"
+            f"ServerRoot {APACHE_SERVER_ROOT}",
         ),
         encoding="utf-8",
     )
