@@ -1,94 +1,58 @@
-"""``oersite hub check``: validate the production bundle without Docker.
+"""``oersite hub check``: validate the bundle without starting anything.
 
-- Each ``jupyterhub_config.py`` is loaded with traitlets, and every section and
-  trait is checked against the classes JupyterHub would use (a misspelt trait
-  only logs a warning in JupyterHub; here it is an error, with "did you mean").
-  The Zero to JupyterHub values' ``hub.config`` gets the same check.
-- The hub's spawner and authenticator are constructed from the config
-  (DockerSpawner validates its traits without contacting Docker).
+- Each ``jupyterhub_config.py`` is loaded with traitlets; every section and
+  trait is checked against the classes JupyterHub would use, and the spawner and
+  authenticator are constructed from it (``oersite.hub.probe``).
+- Each Zero to JupyterHub values file is merged over the chart's defaults and
+  validated against the chart's values schema, as Helm does on install
+  (``oersite/hub/z2jh``, chart 4.4.0); then the configuration the chart's hub
+  would load from it (``hub.config``, the ``singleuser`` keys, the modules in
+  ``hub.extraFiles``) goes through the same probe with KubeSpawner, in a
+  Python that has it (by default this one; the tests use one with the chart's
+  JupyterHub 5.5).
 - ``docker-compose config -q`` validates the compose file offline.
 - ``apache2 -t`` parses the proxy config with Debian's Apache.
 """
 
 from __future__ import annotations
 
+import copy
 import difflib
-import logging
+import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import yaml
 
 from oersite.errors import HubError
+from oersite.hub import probe
 from oersite.hub.bundle import SECRET_VARIABLES, SETTINGS_FILE
 from oersite.hub.configurer import DATA_HOST_VARIABLE
 
 HUB_CONFIGS = ("persistent/jupyterhub_config.py", "ephemeral/jupyterhub_config.py")
 HELM_VALUES = ("helm/persistent-values.yaml", "helm/ephemeral-values.yaml")
-#: JupyterHub's own warnings about the config: this check reports them itself, as errors.
-_QUIET = logging.getLogger("oersite.hub.check.jupyterhub")
-_QUIET.propagate = False
-_QUIET.addHandler(logging.NullHandler())
+CHART_DATA = Path(__file__).resolve().parent / "z2jh"
 
 
-def check_bundle(folder: Path) -> list[str]:
+def check_bundle(folder: Path, *, kubernetes_python: str = sys.executable) -> list[str]:
     """Check the bundle in ``folder``; return what was checked, or raise HubError naming every problem."""
     if not (folder / SETTINGS_FILE).is_file():
         raise HubError(f"{folder}: no hub bundle here ({SETTINGS_FILE} missing); run: oersite hub config")
     problems: list[str] = []
-    checked: list[str] = []
     for relative in HUB_CONFIGS:
         problems += [f"{folder / relative}: {p}" for p in check_hub_config(folder / relative)]
-        checked.append(relative)
-    for relative in HELM_VALUES:
-        problems += [f"{folder / relative}: {p}" for p in check_helm_values(folder / relative)]
-        checked.append(relative)
+    helm = check_helm_values([folder / relative for relative in HELM_VALUES], kubernetes_python)
+    for relative, found in zip(HELM_VALUES, helm, strict=True):
+        problems += [f"{folder / relative}: {p}" for p in found]
     problems += [f"{folder / 'docker-compose.yml'}: {p}" for p in check_compose(folder)]
-    checked.append("docker-compose.yml")
     problems += [f"{folder / 'apache/httpd.conf'}: {p}" for p in check_apache(folder)]
-    checked.append("apache/httpd.conf")
     if problems:
         raise HubError("\n".join(problems))
-    return checked
-
-
-def _configurable_classes(config) -> dict[str, type]:
-    """Every class a hub with this config reads settings from, by name."""
-    from jupyterhub.app import JupyterHub
-    from traitlets.config import Configurable
-
-    hub = JupyterHub(config=config, log=_QUIET)
-    classes: dict[str, type] = {}
-    roots = [*hub._classes_with_config_traits(), hub.authenticator_class, hub.spawner_class, hub.proxy_class]
-    for root in roots:
-        for cls in root.mro():
-            if isinstance(cls, type) and issubclass(cls, Configurable):
-                classes.setdefault(cls.__name__, cls)
-    return classes
-
-
-def check_traits(config) -> list[str]:
-    """Every section and trait in ``config`` that no class of the hub knows, with a suggestion."""
-    classes = _configurable_classes(config)
-    problems = []
-    for section, values in config.items():
-        if section not in classes:
-            problems.append(f"{section}: no such configurable class{_did_you_mean(section, classes)}")
-            continue
-        known = classes[section].class_trait_names(config=True)
-        for trait in values:
-            if trait not in known:
-                problems.append(f"{section}.{trait}: no such setting{_did_you_mean(trait, known)}")
-    return problems
-
-
-def _did_you_mean(name: str, known) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f"; did you mean {close[0]}?" if close else ""
+    return [*HUB_CONFIGS, *HELM_VALUES, "docker-compose.yml", "apache/httpd.conf"]
 
 
 def check_hub_config(path: Path) -> list[str]:
@@ -101,77 +65,93 @@ def check_hub_config(path: Path) -> list[str]:
         config = PyFileConfigLoader(path.name, str(path.parent)).load_config()
     except Exception as error:  # a config file is Python: any error is the file's
         return [f"cannot be loaded: {type(error).__name__}: {error}"]
-    problems = check_traits(config)
-    if problems:
-        return problems
-    return _construct(config)
+    return probe.unknown_traits(config) or probe.construct(config)
 
 
-def _construct(config) -> list[str]:
-    from jupyterhub.app import JupyterHub
+# Zero to JupyterHub values.
 
-    hub = JupyterHub(config=config, log=_QUIET)
-    user = SimpleNamespace(name="check-user", escaped_name="check-user", url="/user/check-user/", id=1, orm_user=None)
+
+def chart_defaults() -> dict:
+    return yaml.safe_load((CHART_DATA / "values.yaml").read_text(encoding="utf-8"))
+
+
+def chart_schema() -> dict:
+    return json.loads((CHART_DATA / "values.schema.json").read_text(encoding="utf-8"))
+
+
+def helm_merge(defaults: dict, values: dict) -> dict:
+    """Values over defaults as Helm merges them: maps key by key, anything else replaced, null removes."""
+    merged = copy.deepcopy(defaults)
+    for key, value in values.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = helm_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def schema_problems(values: dict, schema: dict) -> list[str]:
+    """What the chart's schema refuses in ``values`` (merged over the defaults), each with its key path."""
+    from jsonschema import Draft7Validator
+
     problems = []
-    warnings = _CapturedWarnings()
-    for cls in (hub.spawner_class, hub.authenticator_class):
-        try:
-            if cls is hub.spawner_class:
-                cls(config=config, user=user, hub=SimpleNamespace(api_url="http://hub:8081/hub/api"))
-            else:
-                cls(config=config)
-        except Exception as error:
-            problems.append(f"{cls.__name__} refuses the config: {type(error).__name__}: {error}")
-    problems += warnings.collect()
+    for error in sorted(Draft7Validator(schema).iter_errors(values), key=lambda e: list(map(str, e.absolute_path))):
+        where = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        if error.validator == "additionalProperties":
+            known = set(error.schema.get("properties", {}))
+            unknown = sorted(set(error.instance) - known)
+            problems += [f"{where}.{key}: not a key of the chart{_did_you_mean(key, known)}" for key in unknown]
+        else:
+            problems.append(f"{where}: {error.message}")
     return problems
 
 
-class _CapturedWarnings(logging.Handler):
-    """Traitlets logs a misspelt trait as a warning; a check treats it as an error."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-        logging.getLogger().addHandler(self)
-        logging.getLogger("traitlets").addHandler(self)
-
-    def emit(self, record) -> None:
-        message = record.getMessage()
-        if "did you mean" in message.lower() or "not a recognized" in message.lower():
-            self.messages.append(message.strip())
-
-    def collect(self) -> list[str]:
-        logging.getLogger().removeHandler(self)
-        logging.getLogger("traitlets").removeHandler(self)
-        return self.messages
+def _did_you_mean(name: str, known) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
-def check_helm_values(path: Path) -> list[str]:
-    """The traitlets part of Zero to JupyterHub values (``hub.config``) gets the same check."""
-    from traitlets.config import Config
+def check_helm_values(paths: list[Path], python: str = sys.executable) -> list[list[str]]:
+    """Each values file against the chart's schema, then what the chart's hub would load from it."""
+    problems: dict[Path, list[str]] = {}
+    loadable: dict[Path, dict] = {}
+    for path in paths:
+        if not path.is_file():
+            problems[path] = ["missing; run: oersite hub config"]
+            continue
+        try:
+            values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as error:
+            problems[path] = [f"not valid YAML: {error}".splitlines()[0]]
+            continue
+        merged = helm_merge(chart_defaults(), values)
+        problems[path] = schema_problems(merged, chart_schema())
+        if not problems[path]:
+            loadable[path] = merged
+    if loadable:
+        for path, found in zip(loadable, probe_chart_hubs(list(loadable.values()), python), strict=True):
+            problems[path] = found
+    return [problems[path] for path in paths]
 
-    if not path.is_file():
-        return ["missing; run: oersite hub config"]
-    try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        return [f"not valid YAML: {error}".splitlines()[0]]
-    hub_config = (values.get("hub") or {}).get("config") or {}
-    authenticator = hub_config.get("JupyterHub", {}).get("authenticator_class")
-    config = Config(hub_config)
-    if authenticator:
-        config.JupyterHub.authenticator_class = authenticator
-    config.JupyterHub.spawner_class = "kubespawner.KubeSpawner" if _has("kubespawner") else "simple"
-    try:
-        return check_traits(config)
-    except Exception as error:
-        return [f"hub.config cannot be used: {type(error).__name__}: {error}"]
 
+def probe_chart_hubs(values: list[dict], python: str = sys.executable) -> list[list[str]]:
+    """``oersite.hub.probe`` on what the chart's hub would load from each values, run by ``python``.
 
-def _has(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
+    One process for all of them: importing JupyterHub and KubeSpawner takes seconds.
+    """
+    with tempfile.TemporaryDirectory(prefix="oersite-check-") as scratch:
+        request = Path(scratch) / "request.json"
+        request.write_text(json.dumps({"values": values}), encoding="utf-8")
+        # -I: the probe sees the values' oersite modules, not this one's (nor PYTHONPATH).
+        result = subprocess.run(
+            [python, "-I", probe.__file__, str(request)], capture_output=True, text=True, timeout=300, cwd=scratch
+        )
+    if result.returncode != 0:
+        failure = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        return [[f"the chart's hub configuration could not be probed: {failure}"] for _ in values]
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def check_compose(folder: Path) -> list[str]:

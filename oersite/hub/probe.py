@@ -1,0 +1,221 @@
+"""What a hub would make of a configuration, without starting it.
+
+Every section and trait of the configuration is looked up in the classes the
+hub would use (JupyterHub only logs a "did you mean" warning for a misspelt
+trait; here it is a problem), then the spawner and the authenticator are
+constructed from it, which validates every value.
+
+Two ways in:
+
+- ``unknown_traits(config)`` and ``construct(config)``, called by
+  ``oersite hub check`` for the Docker hubs' ``jupyterhub_config.py``;
+- run as a script in another Python, the one with the hub's own versions
+  (Zero to JupyterHub's hub runs JupyterHub 5.5 and KubeSpawner):
+  ``python probe.py REQUEST.json`` with values files of the chart, prints their
+  problems as JSON, a list per file.  It loads the configuration the way the chart's
+  ``jupyterhub_config.py`` does (``singleuser`` keys onto KubeSpawner,
+  ``hub.config``, ``hub.extraConfig``), with the ``hub.extraFiles`` written
+  below a scratch folder standing for the hub pod's root, which is put first on
+  ``sys.path`` as the chart does for its own folder: so the oersite modules
+  used are the ones in the values, never an installed oersite.
+
+Standard library, traitlets and JupyterHub only: it must run in a hub's Python.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import importlib.util
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
+
+#: JupyterHub's own warnings about the config: the probe reports them itself, as problems.
+_QUIET = logging.getLogger("oersite.hub.probe.jupyterhub")
+_QUIET.propagate = False
+_QUIET.addHandler(logging.NullHandler())
+#: The folder of the chart's jupyterhub_config.py, which it puts on sys.path.
+CHART_CONFIG_DIR = "/usr/local/etc/jupyterhub"
+#: What the chart's jupyterhub_config.py drops from hub.config (it sets them itself).
+CHART_OWNED = {
+    "JupyterHub": ("proxy_auth_token", "cookie_secret", "services"),
+    "ConfigurableHTTPProxy": ("auth_token",),
+    "CryptKeeper": ("keys",),
+}
+#: The chart's mapping of the singleuser values oersite writes onto KubeSpawner traits.
+CHART_SINGLEUSER = {
+    "mem_limit": ("memory", "limit"),
+    "cpu_limit": ("cpu", "limit"),
+    "environment": ("extraEnv",),
+    "default_url": ("defaultUrl",),
+}
+#: A kubeconfig naming a cluster that is never contacted: KubeSpawner loads one when constructed.
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: probe, cluster: {server: "https://127.0.0.1:9"}}]
+users: [{name: probe, user: {token: probe}}]
+contexts: [{name: probe, context: {cluster: probe, user: probe}}]
+current-context: probe
+"""
+
+
+def _configurable_classes(config) -> dict[str, type]:
+    """Every class a hub with this config reads settings from, by name."""
+    from jupyterhub.app import JupyterHub
+    from traitlets.config import Configurable
+
+    hub = JupyterHub(config=config, log=_QUIET)
+    classes: dict[str, type] = {}
+    roots = [*hub._classes_with_config_traits(), hub.authenticator_class, hub.spawner_class, hub.proxy_class]
+    for root in roots:
+        for cls in root.mro():
+            if isinstance(cls, type) and issubclass(cls, Configurable):
+                classes.setdefault(cls.__name__, cls)
+    return classes
+
+
+def unknown_traits(config) -> list[str]:
+    """Every section and trait in ``config`` that no class of the hub knows, with a suggestion."""
+    classes = _configurable_classes(config)
+    problems = []
+    for section, values in config.items():
+        if section not in classes:
+            problems.append(f"{section}: no such configurable class{_did_you_mean(section, classes)}")
+            continue
+        known = classes[section].class_trait_names(config=True)
+        for trait in values:
+            if trait not in known:
+                problems.append(f"{section}.{trait}: no such setting{_did_you_mean(trait, known)}")
+    return problems
+
+
+def _did_you_mean(name: str, known) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def construct(config) -> list[str]:
+    """Construct the hub's spawner and authenticator from ``config``; what they refuse."""
+    from jupyterhub.app import JupyterHub
+
+    hub = JupyterHub(config=config, log=_QUIET)
+    user = SimpleNamespace(name="check-user", escaped_name="check-user", url="/user/check-user/", id=1, orm_user=None)
+    hub_api = SimpleNamespace(api_url="http://hub:8081/hub/api", url="http://hub:8081/hub/", base_url="/hub/")
+    problems = []
+    warnings = _CapturedWarnings()
+
+    async def make(cls):
+        # In an event loop, as in the hub: KubeSpawner starts its API client there.
+        if cls is hub.spawner_class:
+            return cls(config=config, user=user, hub=hub_api)
+        return cls(config=config)
+
+    for cls in (hub.spawner_class, hub.authenticator_class):
+        try:
+            asyncio.run(make(cls))
+        except Exception as error:
+            problems.append(f"{cls.__name__} refuses the config: {type(error).__name__}: {error}")
+    problems += warnings.collect()
+    return problems
+
+
+class _CapturedWarnings(logging.Handler):
+    """Traitlets logs a misspelt trait as a warning; a check treats it as an error."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+        logging.getLogger().addHandler(self)
+        logging.getLogger("traitlets").addHandler(self)
+
+    def emit(self, record) -> None:
+        message = record.getMessage()
+        if "did you mean" in message.lower() or "not a recognized" in message.lower():
+            self.messages.append(message.strip())
+
+    def collect(self) -> list[str]:
+        logging.getLogger().removeHandler(self)
+        logging.getLogger("traitlets").removeHandler(self)
+        return self.messages
+
+
+def chart_config(values: dict, pod_root: Path):
+    """The configuration the chart's hub would load from ``values`` (its defaults merged in)."""
+    from traitlets.config import Config
+
+    for extra in (values["hub"].get("extraFiles") or {}).values():
+        path = pod_root / extra["mountPath"].lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(extra["stringData"], encoding="utf-8")
+    sys.path.insert(0, str(pod_root / CHART_CONFIG_DIR.lstrip("/")))
+    c = Config()
+    c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
+    singleuser = values.get("singleuser") or {}
+    image = singleuser.get("image") or {}
+    if image.get("name"):
+        c.KubeSpawner.image = f"{image['name']}:{image['tag']}" if image.get("tag") else image["name"]
+    for trait, keys in CHART_SINGLEUSER.items():
+        value = singleuser
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is not None:
+            c.KubeSpawner[trait] = value
+    storage = singleuser.get("storage") or {}
+    c.KubeSpawner.volumes = list(storage.get("extraVolumes") or [])
+    c.KubeSpawner.volume_mounts = list(storage.get("extraVolumeMounts") or [])
+    for section, settings in (values["hub"].get("config") or {}).items():
+        settings = {key: value for key, value in settings.items() if key not in CHART_OWNED.get(section, ())}
+        c[section].update(settings)
+    for _, code in sorted((values["hub"].get("extraConfig") or {}).items()):
+        exec(code, {"c": c, "get_config": lambda: c})
+    return c
+
+
+def probe_chart(values: dict) -> list[str]:
+    """Problems the chart's hub would have with ``values``; modules come from its extraFiles only."""
+    if importlib.util.find_spec("kubespawner") is None:
+        return [
+            f"cannot check what the chart's hub would load: jupyterhub-kubespawner is not installed for "
+            f"{sys.executable}; install the hub extra (pip install -e '.[hub]')"
+        ]
+    with tempfile.TemporaryDirectory(prefix="oersite-chart-hub-") as scratch:
+        kubeconfig = Path(scratch) / "kubeconfig"
+        kubeconfig.write_text(KUBECONFIG, encoding="utf-8")
+        os.environ["KUBECONFIG"] = str(kubeconfig)
+        try:
+            config = chart_config(values, Path(scratch) / "pod")
+            problems = unknown_traits(config)
+            if not problems:
+                problems = construct(config)
+                problems += _imported_from_the_values(config, Path(scratch))
+        except Exception as error:  # the values are someone's input: any failure is theirs
+            problems = [f"the chart's hub cannot load them: {type(error).__name__}: {error}"]
+    return problems
+
+
+def _imported_from_the_values(config, scratch: Path) -> list[str]:
+    """An authenticator given by module path must come from the values' extraFiles, not from elsewhere."""
+    name = config.JupyterHub.get("authenticator_class", "")
+    module_name = name.rpartition(".")[0] if isinstance(name, str) else ""
+    module = sys.modules.get(module_name)
+    if not module_name or module is None or not getattr(module, "__file__", None):
+        return []
+    if Path(module.__file__).resolve().is_relative_to(scratch.resolve()):
+        return []
+    return [f"{module_name} is not in hub.extraFiles: the chart's hub image does not have it"]
+
+
+def main(argv: list[str]) -> int:
+    """``probe.py REQUEST.json``: REQUEST holds ``{"values": [values, ...]}``; prints a list of problems per values."""
+    request = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
+    print(json.dumps([probe_chart(values) for values in request["values"]]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,169 @@
+"""The Zero to JupyterHub values: what the chart 4.4.0 accepts, and a hub the chart can start from them.
+
+No Helm and no cluster run here.  What stands in for them: the chart's own
+default values and values schema (``../shared/z2jh``, the data Helm validates
+against), merged and validated as Helm does; and, for the hub, a Python
+environment with the versions of the chart's hub image (JupyterHub 5.5.0,
+KubeSpawner 7.0.0, tmpauthenticator 1.0.0), in which ``oersite.hub.probe``
+loads what the chart's ``jupyterhub_config.py`` would, with the oersite modules
+from ``hub.extraFiles`` only, and constructs KubeSpawner and the authenticator.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPOSITORY
+from jsonschema import Draft7Validator
+
+from oersite.hub.bundle import CHART_HUB_IMAGE, CHART_JUPYTERHUB
+from oersite.hub.check import CHART_DATA, check_helm_values, helm_merge, probe_chart_hubs, schema_problems
+
+SHARED_CHART = REPOSITORY.parent / "shared" / "z2jh"
+VALUES = {kind: REPOSITORY / "hub" / "helm" / f"{kind}-values.yaml" for kind in ("persistent", "ephemeral")}
+#: The Python packages of the chart's hub image quay.io/jupyterhub/k8s-hub:4.4.0 that a config touches.
+CHART_HUB_PACKAGES = (
+    f"jupyterhub=={CHART_JUPYTERHUB}",
+    "jupyterhub-kubespawner==7.0.0",
+    "jupyterhub-tmpauthenticator==1.0.0",
+)
+CACHE = Path(os.environ.get("OERSITE_TEST_CACHE", Path.home() / ".cache" / "oersite-tests"))
+
+
+def chart_file(name: str) -> Path:
+    path = SHARED_CHART / name
+    assert path.is_file(), f"{path}: the chart's data is missing; CI keeps ../shared beside the repository"
+    return path
+
+
+def merged(kind: str, change=None) -> dict:
+    values = yaml.safe_load(VALUES[kind].read_text())
+    if change:
+        values = copy.deepcopy(values)
+        change(values)
+    return helm_merge(yaml.safe_load(chart_file("values.yaml").read_text()), values)
+
+
+@pytest.fixture(scope="session")
+def chart_hub_python() -> str:
+    """A virtual environment with the chart's hub versions (made once, kept in the tests' cache)."""
+    key = hashlib.sha256(" ".join(CHART_HUB_PACKAGES).encode()).hexdigest()[:12]
+    venv = CACHE / f"chart-hub-{key}"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        installed = subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", *CHART_HUB_PACKAGES], capture_output=True, text=True
+        )
+        assert installed.returncode == 0, f"cannot install the chart's hub packages:\n{installed.stderr[-2000:]}"
+    return str(python)
+
+
+# The chart's schema.
+
+
+def test_the_chart_data_oersite_ships_is_the_charts_own():
+    for name in ("values.yaml", "values.schema.json", "LICENSE"):
+        assert (CHART_DATA / name).read_bytes() == chart_file(name).read_bytes(), name
+
+
+@pytest.mark.parametrize("kind", sorted(VALUES))
+def test_the_values_merged_over_the_charts_defaults_pass_its_schema(kind):
+    schema = json.loads(chart_file("values.schema.json").read_text())
+    errors = [error.message for error in Draft7Validator(schema).iter_errors(merged(kind))]
+    assert errors == []
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda v: v["hub"].update(confg=v["hub"].pop("config")),
+            "hub.confg: not a key of the chart; did you mean config?",
+        ),
+        (lambda v: v["singleuser"]["memory"].update(limt="1G"), "singleuser.memory.limt: not a key of the chart"),
+        (lambda v: v["singleuser"]["cpu"].update(limit="lots"), "singleuser.cpu.limit: 'lots' is not of type"),
+        (lambda v: v["cull"].update(timeout="1h"), "cull.timeout: '1h' is not of type"),
+    ],
+    ids=["misspelt-section", "misspelt-key", "wrong-type", "culler-type"],
+)
+def test_the_schema_refuses_a_misspelt_or_mistyped_key(change, expected):
+    schema = json.loads(chart_file("values.schema.json").read_text())
+    problems = schema_problems(merged("persistent", change), schema)
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_the_values_use_the_charts_own_hub_image_and_its_jupyterhub_in_the_single_user_image():
+    for kind in VALUES:
+        values = yaml.safe_load(VALUES[kind].read_text())
+        assert values["hub"]["image"] == CHART_HUB_IMAGE == {"name": "quay.io/jupyterhub/k8s-hub", "tag": "4.4.0"}
+        assert values["singleuser"]["image"]["tag"].endswith(f"-jupyterhub{CHART_JUPYTERHUB}")
+
+
+# The hub the chart would start.
+
+
+@pytest.mark.slow
+def test_the_chart_hub_environment_has_the_images_versions(chart_hub_python):
+    found = subprocess.run(
+        [chart_hub_python, "-c", "import jupyterhub, kubespawner, tmpauthenticator; print(jupyterhub.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert found.stdout.strip() == CHART_JUPYTERHUB
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", sorted(VALUES))
+def test_the_charts_hub_constructs_kubespawner_and_the_authenticator_from_the_values(kind, chart_hub_python):
+    assert probe_chart_hubs([merged(kind)], chart_hub_python) == [[]]
+    # oersite hub check does the same, schema first.
+    assert check_helm_values([VALUES[kind]], chart_hub_python) == [[]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda v: v["hub"]["config"]["ProxyHeaderAuthenticator"].update(user_headr="X-User"),
+            "ProxyHeaderAuthenticator.user_headr: no such setting; did you mean user_header?",
+        ),
+        (
+            lambda v: v["hub"]["config"]["Authenticator"].update(allow_all="yes"),
+            "ProxyHeaderAuthenticator refuses the config: TraitError",
+        ),
+        (
+            lambda v: v["singleuser"]["memory"].update(limit=["2G"]),
+            "KubeSpawner refuses the config",
+        ),
+        (
+            lambda v: v["hub"]["extraFiles"].pop("oersite-hub-authenticator.py"),
+            "'oersite.hub.authenticator.ProxyHeaderAuthenticator' could not be imported",
+        ),
+    ],
+    ids=["unknown-trait", "authenticator-refuses", "spawner-refuses", "authenticator-not-in-extra-files"],
+)
+def test_what_the_charts_hub_would_refuse_is_named(change, expected, chart_hub_python):
+    (problems,) = probe_chart_hubs([merged("persistent", change)], chart_hub_python)
+    assert any(expected in problem for problem in problems), problems
+
+
+@pytest.mark.slow
+def test_a_python_without_kubespawner_is_named_with_what_to_install(tmp_path):
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    (problems,) = probe_chart_hubs([merged("ephemeral")], str(bare / "bin" / "python"))
+    assert problems == [
+        "cannot check what the chart's hub would load: jupyterhub-kubespawner is not installed for "
+        f"{bare / 'bin' / 'python'}; install the hub extra (pip install -e '.[hub]')"
+    ]
