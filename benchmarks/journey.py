@@ -1,8 +1,9 @@
-"""Time from a launch button to a running notebook, on the local hubs (oersite hub serve).
+"""Time from a launch button to a running notebook, on the local hubs and on the Docker bundle.
 
-    python benchmarks/journey.py                 # everything: about 10-15 minutes on 2 cores
+    python benchmarks/journey.py                 # everything: about 20-30 minutes on 2 cores
     python benchmarks/journey.py --quick         # 1 run each, a crowd of 5, baseline only
-    python benchmarks/journey.py --variants lazy --crowds 20 --runs 0
+    python benchmarks/journey.py --variants lazy --crowds 20 --runs 0 --places local
+    python benchmarks/journey.py --places docker # the bundle only (as root: it starts dockerd)
 
 What is measured: from the click on "Try now" (or "Open in hub", signed in
 through Apache's Basic auth) on the built course page to the notebook open in
@@ -25,6 +26,14 @@ stand-in ``rfc3987_syntax`` that builds the real module's grammars on first use
 instead of at import (jsonschema imports it for its "iri" format check; nothing
 in a notebook server start uses that check).  The script also times
 ``jupyterhub-singleuser`` alone (against a stand-in hub API) with and without it.
+
+Places: ``local`` is ``oersite hub serve`` (servers as local processes);
+``docker`` is the bundle of ``oersite hub config`` deployed with hub/README.md's
+commands on a Docker engine of the run's own (tests/docker_deployment.py): Apache
+over TLS, a container per student and per visitor.  It runs the single visitors
+and the crowds up to --http-from visitors in Chromium, reports how long the
+image build and ``docker-compose up`` took, and the memory of each idle student
+container (with the notebook's kernel) from ``docker stats``.
 
 Everything runs on 127.0.0.1; the browser refuses any other host.  A hard
 overall timeout (--timeout) stops the run and every process it started.
@@ -180,7 +189,8 @@ def browser_crowd(browser, cdn, page_url: str, button: str, credentials: list[tu
     try:
         for login in credentials:
             options = {"http_credentials": {"username": login[0], "password": login[1]}} if login else {}
-            context = loopback_context(browser, Network(), cdn, **options)
+            # The Docker bundle's Apache has a self-signed certificate.
+            context = loopback_context(browser, Network(), cdn, ignore_https_errors=True, **options)
             contexts.append(context)
             page = context.new_page()
             page.goto(page_url, wait_until="load")
@@ -302,15 +312,16 @@ def server_start(environment: dict[str, str], root: Path) -> float:
 # The run.
 
 
-def figures(times: list[float]) -> str:
-    return f"{statistics.median(times):6.1f} s {max(times):6.1f} s"
+def figures(times: list[float], unit: str = "s") -> str:
+    return f"{statistics.median(times):6.1f} {unit} {max(times):6.1f} {unit}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="single-visitor runs per hub (default 3)")
     parser.add_argument("--crowds", type=int, nargs="*", default=[5, 20], help="visitors at once (default 5 20)")
-    parser.add_argument("--variants", nargs="+", default=["baseline", "lazy"], choices=["baseline", "lazy"])
+    parser.add_argument("--variants", nargs="+", default=["baseline"], choices=["baseline", "lazy"])
+    parser.add_argument("--places", nargs="+", default=["local", "docker"], choices=["local", "docker"])
     parser.add_argument("--server-starts", type=int, default=5, help="jupyterhub-singleuser starts per variant")
     parser.add_argument("--http-from", type=int, default=10, help="crowds this large or larger use HTTP, not Chromium")
     parser.add_argument("--timeout", type=float, default=1800, help="hard limit for the whole run, seconds")
@@ -351,7 +362,9 @@ def run(args, root: Path, rows: list[tuple[str, ...]]) -> None:
     page_url_path = f"{NOTEBOOK.removesuffix('.ipynb')}.html"
     with served(course / "_build" / "html") as site_url, chromium() as browser:
         page_url = f"{site_url}{page_url_path}"
-        for variant in args.variants:
+        if "docker" in args.places:
+            docker_journeys(args, root, browser, cdn, rows)
+        for variant in args.variants if "local" in args.places else []:
             students = {f"{variant}-{n}": f"password-{n}" for n in range(args.runs + sum(args.crowds))}
             users = write_students(root / f"users-{variant}.htpasswd", students)
             logins = iter(students.items())
@@ -389,6 +402,103 @@ def run(args, root: Path, rows: list[tuple[str, ...]]) -> None:
                         stop_servers(hubs)
 
 
+#: The Docker bundle as a course would run it: the default limits, one student after another.
+DOCKER_SETTINGS = """  hub:
+    ephemeral:
+      cull_idle_seconds: 600
+"""
+
+
+def docker_journeys(args, root: Path, browser, cdn, rows: list[tuple[str, ...]]) -> None:
+    """The same journeys on the Docker bundle (an engine of this run's own, stopped at the end)."""
+    from docker_deployment import deploy, undeploy
+    from dockerhelpers import start_engine, stop_engine
+
+    engine = start_engine()
+    deployment = None
+    try:
+        started = time.monotonic()
+        deployment = deploy(engine, sample_repository(root / "docker"), root / "docker", DOCKER_SETTINGS)
+        print(f"[docker] bundle built and up in {time.monotonic() - started:.0f} s", flush=True)
+        for command, seconds in deployment.commands_run:
+            if command.startswith("docker-compose"):
+                rows.append(
+                    (f"`{command.split(' -f hub/docker-compose.yml ')[1]}`", "docker", "", f"{seconds:.1f} s", "")
+                )
+        students = {
+            f"docker-{n}": f"password-{n}"
+            for n in range(args.runs + sum(size for size in args.crowds if size < args.http_from))
+        }
+        for name, password in students.items():
+            subprocess.run(
+                ["htpasswd", "-bB", str(deployment.hub / "apache" / "users.htpasswd"), name, password],
+                check=True,
+                capture_output=True,
+            )
+        logins = iter(students.items())
+        with served(deployment.course / "_build" / "html") as site_url:
+            page_url = f"{site_url}{NOTEBOOK.removesuffix('.ipynb')}.html"
+            for hub, button in (("ephemeral", "Try now"), ("persistent", "Open in hub")):
+                if not args.runs:
+                    continue
+                times = []
+                for _ in range(args.runs):
+                    login = next(logins) if hub == "persistent" else None
+                    times += browser_crowd(browser, cdn, page_url, button, [login])
+                    stop_containers(engine)
+                rows.append(
+                    (f"{button} ({hub}), 1 visitor", "docker", "1", figures(times), f"{args.runs} runs, Chromium")
+                )
+                print(rows[-1], flush=True)
+            for size in (size for size in args.crowds if size < args.http_from):
+                crowd_logins = [next(logins) for _ in range(size)]
+                for hub, button in (("ephemeral", "Try now"), ("persistent", "Open in hub")):
+                    credentials = crowd_logins if hub == "persistent" else [None] * size
+                    times = browser_crowd(browser, cdn, page_url, button, credentials)
+                    rows.append((f"{button} ({hub}), {size} at once", "docker", str(size), figures(times), "Chromium"))
+                    print(rows[-1], flush=True)
+                    if hub == "persistent":
+                        memory = idle_memory(engine, "oersite-student-")
+                        rows.append(
+                            (
+                                "memory per idle student container",
+                                "docker",
+                                str(len(memory)),
+                                figures(memory, "MiB"),
+                                "docker stats, kernel running",
+                            )
+                        )
+                        print(rows[-1], flush=True)
+                    stop_containers(engine)
+    finally:
+        if deployment is not None:
+            undeploy(deployment)
+        stop_engine(engine)
+
+
+def stop_containers(engine) -> None:
+    """Remove every student's and visitor's container, so scenarios start equal (the hubs notice on their own)."""
+    names = [name for name in engine.names() if name.startswith(("oersite-student-", "oersite-visitor-"))]
+    if names:
+        engine.docker("rm", "--force", *names)
+    time.sleep(1)
+
+
+def idle_memory(engine, prefix: str, settle: float = 10) -> list[float]:
+    """MiB in use by each container whose name starts with ``prefix``, after ``settle`` idle seconds."""
+    time.sleep(settle)
+    stats = engine.docker("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}").stdout.splitlines()
+    units = {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024}
+    used = []
+    for line in stats:
+        name, usage = line.split(" ", 1)
+        if name.startswith(prefix):
+            amount = usage.split("/")[0].strip()
+            number, unit = re.match(r"([\d.]+)\s*(\w+)", amount).groups()
+            used.append(float(number) * units[unit])
+    return used
+
+
 def launch_target_of(course: Path):
     from oersite.config import load_course
 
@@ -403,11 +513,12 @@ def print_table(rows: list[tuple[str, ...]]) -> None:
     if not rows:
         return
     print()
-    print("| Journey | Variant | Visitors | Median | Worst | How |")
+    print("| Journey | Place / variant | Visitors | Median | Worst | How |")
     print("| --- | --- | ---: | ---: | ---: | --- |")
-    for journey_name, variant, visitors, times, how in rows:
-        median, worst = times.split(" s ")
-        print(f"| {journey_name} | {variant} | {visitors} | {median.strip()} s | {worst.strip()} | {how} |")
+    for journey_name, variant, visitors, figure, how in rows:
+        parts = figure.split()
+        median, worst = " ".join(parts[:2]), " ".join(parts[2:]) or "–"
+        print(f"| {journey_name} | {variant} | {visitors} | {median} | {worst} | {how} |")
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ class Deployment:
     ephemeral_url: str
     certificate: Path  # the self-signed certificate Apache serves; clients trust exactly this one
     git_daemon: subprocess.Popen
-    commands_run: list[str] = field(default_factory=list)
+    commands_run: list[tuple[str, float]] = field(default_factory=list)  # and the seconds each took
 
     @property
     def hub(self) -> Path:
@@ -73,6 +73,7 @@ class Deployment:
 
     def run(self, command: str, *, stdin: str | None = None, timeout: float = 1800) -> str:
         """One operator command, in the course folder, against the tests' engine."""
+        started = time.monotonic()
         result = subprocess.run(
             ["bash", "-c", command],
             cwd=self.course,
@@ -82,7 +83,7 @@ class Deployment:
             env=self.engine.environment,
             timeout=timeout,
         )
-        self.commands_run.append(command)
+        self.commands_run.append((command, time.monotonic() - started))
         assert result.returncode == 0, f"{command}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         return result.stdout + result.stderr
 
@@ -160,14 +161,15 @@ def start_git_daemon(base: Path, port: int) -> subprocess.Popen:
     return process
 
 
-def deploy(engine: DockerEngine, sample_course: Path, folder: Path) -> Deployment:
-    """Build the course for HTTPS hubs on free ports and bring the bundle up with hub/README.md's commands."""
+def deploy(engine: DockerEngine, sample_course: Path, folder: Path, settings: str = TEST_SETTINGS) -> Deployment:
+    """Build the course for HTTPS hubs on free ports and bring the bundle up with hub/README.md's commands.
+
+    ``settings``: lines appended to the course's ``oersite:`` section (the hubs' limits).
+    """
     ensure_base_image(engine)
     hub_port, try_port, git_port = free_port(), free_port(), free_port()
     repository = f"git://127.0.0.1:{git_port}/course"
-    course = course_on_ports(
-        sample_course, folder, hub_port, try_port, TEST_SETTINGS, scheme="https", repository=repository
-    )
+    course = course_on_ports(sample_course, folder, hub_port, try_port, settings, scheme="https", repository=repository)
     (course / "data").chmod(0o755)  # students (uid 1000) read it through the read-only mount
     certificate, key = self_signed_certificate(folder / "operator-files")
     deployment = Deployment(

@@ -53,6 +53,8 @@ def deployment(docker_engine, sample_course, built_sample, tmp_path_factory):
     started = time.monotonic()
     running = deploy(docker_engine, sample_course, tmp_path_factory.mktemp("docker-bundle"))
     print(f"bundle built and up in {time.monotonic() - started:.0f} s")
+    for command, seconds in running.commands_run:
+        print(f"{seconds:6.1f} s  {command}")
     yield running
     undeploy(running)
 
