@@ -352,7 +352,9 @@ def run(args, root: Path, rows: list[tuple[str, ...]]) -> None:
     for variant in args.variants:
         times = [server_start(variant_environment(variant, root), root) for _ in range(args.server_starts)]
         if times:
-            rows.append(("jupyterhub-singleuser start alone", variant, "1", figures(times), f"{len(times)} starts"))
+            rows.append(
+                ("jupyterhub-singleuser start alone", f"local, {variant}", "1", figures(times), f"{len(times)} starts")
+            )
             print(rows[-1], flush=True)
 
     hub_port, try_port = free_port(), free_port()
@@ -368,6 +370,7 @@ def run(args, root: Path, rows: list[tuple[str, ...]]) -> None:
             students = {f"{variant}-{n}": f"password-{n}" for n in range(args.runs + sum(args.crowds))}
             users = write_students(root / f"users-{variant}.htpasswd", students)
             logins = iter(students.items())
+            place = "local" if variant == "baseline" else f"local, {variant}"
             with hub_serve(course, users, hub_port, try_port, environment=variant_environment(variant, root)) as hubs:
                 print(f"[{variant}] oersite hub serve answered in {hubs.started_in:.1f} s", flush=True)
                 if args.runs:
@@ -380,7 +383,7 @@ def run(args, root: Path, rows: list[tuple[str, ...]]) -> None:
                         rows.append(
                             (
                                 f"{button} ({hub}), 1 visitor",
-                                variant,
+                                place,
                                 "1",
                                 figures(times),
                                 f"{args.runs} runs, Chromium",
@@ -397,7 +400,7 @@ def run(args, root: Path, rows: list[tuple[str, ...]]) -> None:
                         else:
                             times = browser_crowd(browser, cdn, page_url, button, credentials)
                             how = "Chromium"
-                        rows.append((f"{button} ({hub}), {size} at once", variant, str(size), figures(times), how))
+                        rows.append((f"{button} ({hub}), {size} at once", place, str(size), figures(times), how))
                         print(rows[-1], flush=True)
                         stop_servers(hubs)
 
