@@ -79,7 +79,7 @@ from journey_lab import (  # noqa: E402
     write_students,
 )
 
-from oersite.launch import launch_target, launch_url  # noqa: E402
+from oersite.launch import launch_url  # noqa: E402
 
 SAMPLE = ("_config.yml", "book", "notebooks", "data")
 NOTEBOOK = "notebooks/bokeh/scatter.ipynb"
@@ -505,7 +505,7 @@ def idle_memory(engine, prefix: str, settle: float = 10) -> list[float]:
 def launch_target_of(course: Path):
     from oersite.config import load_course
 
-    return launch_target(load_course(course))
+    return load_course(course).launch
 
 
 def link_for(target, hub_url: str) -> str:

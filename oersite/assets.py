@@ -35,6 +35,7 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from oersite.errors import BuildError
 from oersite.files import write_atomically
 
 VENDOR_DIR = Path(__file__).resolve().parent / "static" / "vendor"
@@ -255,7 +256,7 @@ def _copy_shared(output_dir: Path, shared: set[str], bokeh) -> None:
     for library in sorted(libraries):
         source, target = VENDOR_DIR / library, output_dir / SHARED / "vendor" / library
         if not source.is_dir():
-            raise FileNotFoundError(
+            raise BuildError(
                 f"{source} is missing: oersite was installed without its browser libraries; "
                 "reinstall it with: pip install -e . (needs npm)"
             )

@@ -17,7 +17,8 @@ from oersite.assets import AssetsReport, TileSettings, make_self_contained
 from oersite.config import Course
 from oersite.errors import BuildError
 from oersite.execute import NotebookResult, Reporter, execute_notebooks, read_notebooks
-from oersite.launch import LaunchButton, launch_target, notebook_buttons
+from oersite.launch import LaunchButton, notebook_buttons
+from oersite.messages import plural, shown
 from oersite.render import render_site
 from oersite.toc import Page, read_pages
 from oersite.uptodate import previous_build, remember_build, source_fingerprint
@@ -85,7 +86,7 @@ def build_course(
         execution = background.submit(execute_notebooks, course, notebooks, executed_dir(course), reporter)
         rendered = render_site(course, execution.result, buttons, output_dir, work_dir, warnings_are_errors=strict)
         results = execution.result()
-    thebe = bool((course.book.get("launch_buttons") or {}).get("thebe"))
+    thebe = course.thebe
     assets = make_self_contained(output_dir, work_dir / "assets.json", _tiles(course), thebe=thebe)
     if strict and assets.remote:
         raise BuildError(
@@ -104,6 +105,37 @@ def build_course(
     )
     remember_build(record, fingerprint, _report_to_json(report, course))
     return report
+
+
+def report_lines(report: BuildReport, course: Course) -> list[tuple[str, str]]:
+    """What a build tells the user afterwards, as (kind, line): "warning", "remote" (a page and a URL), "done"."""
+    lines = [("warning", warning) for warning in report.warnings]
+    for page, versions in report.assets.bokeh_mismatches.items():
+        lines.append(
+            (
+                "warning",
+                f"{page}: its plots were made with Bokeh {', '.join(versions)} but the site ships "
+                f"BokehJS {report.assets.shipped_bokeh} (the installed bokeh); re-execute the notebook "
+                "or install the Bokeh that made it",
+            )
+        )
+    if report.assets.remote:
+        lines.append(("warning", "These pages still load files from other hosts (oersite cannot ship them):"))
+        lines += [("remote", f"  {page}: {url}") for page, urls in report.assets.remote.items() for url in urls]
+    executed, cached, stored = (report.count(status) for status in ("executed", "cached", "stored"))
+    notebooks = f"{plural(len(report.notebooks), 'notebook')}: {executed} executed, {cached} from cache"
+    if stored:
+        notebooks += f", {stored} with their saved outputs"
+    if report.up_to_date:
+        lines.append(("note", "Nothing changed since the last build."))
+    lines.append(
+        (
+            "done",
+            f"Built {plural(len(report.pages), 'page')} ({notebooks}) in {report.seconds:.1f} s\n"
+            f"Open {shown(report.output_dir / 'index.html')} or preview it with: oersite serve {shown(course.root)}",
+        )
+    )
+    return lines
 
 
 def _report_to_json(report: BuildReport, course: Course) -> dict:
@@ -152,7 +184,7 @@ def _tiles(course: Course) -> TileSettings | None:
 
 def launch_buttons(course: Course, notebooks: dict) -> dict[str, list[LaunchButton]]:
     """Each notebook page's launch buttons, computed (and validated) before Sphinx runs."""
-    target = launch_target(course)
+    target = course.launch
     if target is None:
         return {}
     return {

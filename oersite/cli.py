@@ -8,13 +8,13 @@ which Click prints as one line with exit status 1.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import click
 
 from oersite import __version__
+from oersite.messages import plural, shown
 
 SOURCE = click.argument("source", default=".", type=click.Path(file_okay=False, path_type=Path), metavar="[SOURCE]")
 
@@ -44,38 +44,16 @@ def main() -> None:
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 def build(source: Path, output: Path | None, jobs: int | None, strict: bool) -> None:
     """Execute the course's notebooks and build its website."""
-    from oersite.build import build_course
+    from oersite.build import build_course, report_lines
     from oersite.config import load_course
 
     console = _console()
     course = load_course(source, jobs=jobs)
     report = build_course(course, output, strict=strict, reporter=_ProgressLines(console, course))
-    for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    for page, versions in report.assets.bokeh_mismatches.items():
-        console.print(
-            f"[yellow]warning:[/] {page}: its plots were made with Bokeh {', '.join(versions)} but the site ships "
-            f"BokehJS {report.assets.shipped_bokeh} (the installed bokeh); re-execute the notebook "
-            "or install the Bokeh that made it",
-            highlight=False,
-        )
-    if report.assets.remote:
-        console.print("[yellow]These pages still load files from other hosts (oersite cannot ship them):[/]")
-        for page, urls in report.assets.remote.items():
-            for url in urls:
-                console.print(f"  {page}: {url}", markup=False, highlight=False)
-    index = report.output_dir / "index.html"
-    executed, cached, stored = (report.count(s) for s in ("executed", "cached", "stored"))
-    notebooks = f"{_plural(len(report.notebooks), 'notebook')}: {executed} executed, {cached} from cache"
-    if stored:
-        notebooks += f", {stored} with their saved outputs"
-    if report.up_to_date:
-        console.print("Nothing changed since the last build.", highlight=False)
-    console.print(
-        f"[green]Built[/] {_plural(len(report.pages), 'page')} ({notebooks}) in {report.seconds:.1f} s\n"
-        f"Open {_shown(index)} or preview it with: oersite serve {_shown(course.root)}",
-        highlight=False,
-    )
+    styles = {"warning": "[yellow]warning:[/] ", "remote": "", "note": "", "done": ""}
+    for kind, line in report_lines(report, course):
+        console.print(styles[kind], end="", highlight=False)
+        console.print(line, markup=False, highlight=False)
 
 
 @main.command()
@@ -104,8 +82,8 @@ def serve(source: Path, output: Path | None, port: int) -> None:
 
     site = output if output is not None else default_output_dir(load_course(source))
     if not (site / "index.html").is_file():
-        raise OersiteError(f"{_shown(site)}: no built site here; run first: oersite build {_shown(source)}")
-    serve_folder(site, port, announce=lambda url: click.echo(f"Serving {_shown(site)} at {url} (Ctrl-C stops)"))
+        raise OersiteError(f"{shown(site)}: no built site here; run first: oersite build {shown(source)}")
+    serve_folder(site, port, announce=lambda url: click.echo(f"Serving {shown(site)} at {url} (Ctrl-C stops)"))
 
 
 def _decline_slow_optional_imports() -> None:
@@ -148,22 +126,10 @@ class _ProgressLines:
         )
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
 def _console():
     from rich.console import Console
 
     return Console(stderr=False, soft_wrap=True)
-
-
-def _shown(path: Path) -> str:
-    try:
-        shown = os.path.relpath(path)
-    except ValueError:
-        return str(path)
-    return shown if not shown.startswith("../../") else str(Path(path).resolve())
 
 
 OUTPUT = click.option(
@@ -182,7 +148,7 @@ OUTPUT = click.option(
 def check(source: Path, output: Path | None, live: bool) -> None:
     """Check the built website: links, remote files, launch links, notebook outputs."""
     from oersite.build import default_output_dir
-    from oersite.check import check_site
+    from oersite.checks import check_site, summary
     from oersite.config import load_course
     from oersite.errors import CheckError
 
@@ -190,10 +156,9 @@ def check(source: Path, output: Path | None, live: bool) -> None:
     report = check_site(course, output if output is not None else default_output_dir(course), live=live)
     for finding in report.findings:
         click.echo(finding.line())
-    summary = _check_summary(report)
     if report.errors:
-        raise CheckError(f"{summary}; fix them, run oersite build, then oersite check again")
-    click.echo(summary)
+        raise CheckError(f"{summary(report)}; fix them, run oersite build, then oersite check again")
+    click.echo(summary(report))
 
 
 @main.command()
@@ -219,45 +184,35 @@ def publish(
 ) -> None:
     """Check the built website, then publish it (target from the flags or oersite.publish in _config.yml)."""
     from oersite.build import default_output_dir
-    from oersite.check import check_site
+    from oersite.checks import summary
     from oersite.config import load_course
-    from oersite.errors import PublishError
-    from oersite.publish import RECORD_FILE, publish_site, publish_target, rollback_site
+    from oersite.publish import RECORD_FILE, publish_checked, publish_target, rollback_site
 
     course = load_course(source)
     target = publish_target(course, to_git=remote, to_dir=folder, branch=branch, cname=cname)
     if rollback:
         result = rollback_site(course, target)
-        click.echo(f"Rolled {target.describe()} {result.detail}\nLogged in {_shown(result.log_path)}")
+        click.echo(f"Rolled {target.describe()} {result.detail}\nLogged in {shown(result.log_path)}")
         return
+
+    def announce(report) -> None:
+        for finding in report.findings:
+            click.echo(finding.line())
+        if report.errors and force:
+            click.secho(
+                f"PUBLISHING DESPITE {plural(len(report.errors), 'ERROR').upper()} (--force): readers will meet them",
+                fg="red",
+                bold=True,
+                err=True,
+            )
+        elif not report.errors:
+            click.echo(summary(report))
+
     site = output if output is not None else default_output_dir(course)
-    report = check_site(course, site)
-    for finding in report.findings:
-        click.echo(finding.line())
-    summary = _check_summary(report)
-    if report.errors and not force:
-        raise PublishError(f"{summary}; nothing was published. Fix them, or publish anyway with --force")
-    if report.errors:
-        click.secho(
-            f"PUBLISHING DESPITE {_plural(len(report.errors), 'ERROR').upper()} (--force): readers will meet them",
-            fg="red",
-            bold=True,
-            err=True,
-        )
-    else:
-        click.echo(summary)
-    result = publish_site(course, site, target)
+    result = publish_checked(course, site, target, force=force, announce=announce)
     click.echo(
         f"Published to {target.describe()}: {result.detail}\n"
-        f"Record: {RECORD_FILE} in the site; log: {_shown(result.log_path)}"
-    )
-
-
-def _check_summary(report) -> str:
-    took = sum(report.seconds.values())
-    return (
-        f"Checked {_plural(report.pages, 'page')} in {took:.1f} s: "
-        f"{_plural(len(report.errors), 'error')}, {_plural(len(report.warnings), 'warning')}"
+        f"Record: {RECORD_FILE} in the site; log: {shown(result.log_path)}"
     )
 
 

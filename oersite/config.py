@@ -19,7 +19,7 @@ import json
 import os
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +28,8 @@ import yaml
 
 from oersite import __version__
 from oersite.errors import ConfigError
+from oersite.hub.settings import EphemeralHubSettings, PersistentHubSettings, documented
+from oersite.messages import shown
 
 CONFIG_FILE = "_config.yml"
 #: Where a table of contents is looked for, in order: a plain Jupyter Book
@@ -35,23 +37,16 @@ CONFIG_FILE = "_config.yml"
 TOC_CANDIDATES = ("_toc.yml", "book/_toc.yml")
 
 
-def _doc(text: str, default: Any = None, **kwargs: Any) -> Any:
-    """A dataclass field with its documentation next to its default."""
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata={"doc": text}, **kwargs)
-    return field(default=default, metadata={"doc": text}, **kwargs)
-
-
 @dataclass(frozen=True)
 class DataSettings:
     """Where the course's datasets are, so notebooks find them everywhere."""
 
-    folder: str = _doc(
+    folder: str = documented(
         "Folder of the course's datasets, relative to the course root. Notebooks find it "
         "through the COURSE_DATA environment variable, which the build sets to this folder.",
         "data",
     )
-    hub_path: str = _doc(
+    hub_path: str = documented(
         "Where the hubs mount that folder read-only; COURSE_DATA points there on a hub.",
         "/srv/course-data",
     )
@@ -61,129 +56,73 @@ class DataSettings:
 class ExecuteSettings:
     """How notebooks are executed (Jupyter Book's ``execute:`` section still applies)."""
 
-    jobs: int = _doc("Notebooks executed at once; 0 means one per CPU core.", 0)
+    jobs: int = documented("Notebooks executed at once; 0 means one per CPU core.", 0)
 
 
 @dataclass(frozen=True)
 class LaunchSettings:
     """The "Open in hub" and "Try now" buttons on notebook pages."""
 
-    enabled: bool | None = _doc(
+    enabled: bool | None = documented(
         "Show the launch buttons on notebook pages; by default on when this launch section exists, "
         "so a plain Jupyter Book gets no buttons pointing at hubs it does not have.",
     )
-    hub_url: str = _doc("Base URL of the persistent course hub (single sign-on).", "http://127.0.0.1:8000")
-    try_url: str = _doc("Base URL of the ephemeral 'Try now' hub.", "http://127.0.0.1:8001")
-    interface: str = _doc("What students land in: 'lab' (JupyterLab) or 'classic' (the classic notebook).", "lab")
-    clone_folder: str = _doc("Folder in the student's home that nbgitpuller clones the course into.", "course")
-    repository: str | None = _doc(
+    hub_url: str = documented("Base URL of the persistent course hub (single sign-on).", "http://127.0.0.1:8000")
+    try_url: str = documented("Base URL of the ephemeral 'Try now' hub.", "http://127.0.0.1:8001")
+    interface: str = documented("What students land in: 'lab' (JupyterLab) or 'classic' (the classic notebook).", "lab")
+    clone_folder: str = documented("Folder in the student's home that nbgitpuller clones the course into.", "course")
+    repository: str | None = documented(
         "Git repository the hubs pull notebooks from; defaults to Jupyter Book's repository.url. "
         "A relative path means a local repository relative to the course root.",
     )
-    branch: str | None = _doc("Branch to pull; defaults to Jupyter Book's repository.branch, else 'main'.")
+    branch: str | None = documented("Branch to pull; defaults to Jupyter Book's repository.branch, else 'main'.")
 
 
 @dataclass(frozen=True)
 class MapSettings:
     """Folium maps in the built pages."""
 
-    tiles: str | None = _doc(
+    tiles: str | None = documented(
         "URL template of the tiles for every Folium map, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; "
         "unset keeps each notebook's own choice. Tiles are the one thing pages load from outside.",
     )
-    attribution: str | None = _doc("The credit line the tile provider requires (needed with tiles).")
-
-
-@dataclass(frozen=True)
-class PersistentHubSettings:
-    """The persistent course hub: each student's own server behind single sign-on."""
-
-    memory_limit: str = _doc("Memory each student's server may use, e.g. 2G or 512M.", "2G")
-    cpu_limit: float = _doc("CPU cores each student's server may use.", 1.0)
-    cull_idle_seconds: int = _doc(
-        "Stop a student's server after this many idle seconds; the student and their files stay.", 3600
-    )
-    user_header: str = _doc("Request header in which the single-sign-on proxy passes the user name.", "X-Remote-User")
-    secret_header: str = _doc(
-        "Request header with the proxy's shared secret; the secret itself is generated, never written here.",
-        "X-Oersite-Proxy-Secret",
-    )
-    admin_users: tuple[str, ...] = _doc("User names that administer the hub.", ())
-    allowed_users: tuple[str, ...] = _doc(
-        "Only these users may use the hub; empty: everyone the single sign-on lets through.", ()
-    )
-    blocked_users: tuple[str, ...] = _doc("Users refused even when the single sign-on lets them through.", ())
-
-
-@dataclass(frozen=True)
-class EphemeralHubSettings:
-    """The ephemeral "Try now" hub: a fresh server per visitor, deleted when idle."""
-
-    memory_limit: str = _doc("Memory each visitor's server may use.", "512M")
-    cpu_limit: float = _doc("CPU cores each visitor's server may use.", 0.5)
-    cull_idle_seconds: int = _doc("Delete a visitor, their server and files after this many idle seconds.", 600)
-    max_age_seconds: int = _doc("Delete a visitor's server after this many seconds, idle or not.", 3600)
-    concurrent_spawn_limit: int = _doc("Servers starting at once; more visitors see the 'full' page.", 10)
-    active_server_limit: int = _doc("Servers running at once; more visitors see the 'full' page.", 40)
+    attribution: str | None = documented("The credit line the tile provider requires (needed with tiles).")
 
 
 @dataclass(frozen=True)
 class HubSettings:
     """The two hubs (oersite hub config, serve, check); their URLs are the launch section's."""
 
-    image: str = _doc(
+    image: str = documented(
         "Name and tag of the single-user image both hubs run, e.g. registry.example.edu/course/notebook:2026.1; "
         "a new tag when its packages change, so every student's next server gets the new image.",
         f"oersite-course-notebook:{__version__}",
     )
-    base_image: str = _doc(
+    base_image: str = documented(
         "Image every image of the hub bundle builds on (a Debian bookworm); a build argument, BASE_IMAGE, can "
         "replace it when building.",
         "debian:bookworm-slim",
     )
-    packages: tuple[str, ...] = _doc(
+    packages: tuple[str, ...] = documented(
         "More Python packages for the single-user image, as pip requirements (e.g. 'tabulate==0.9.0'), "
         "installed on top of the pinned ones the site was built with.",
         (),
     )
-    state_folder: str = _doc(
+    state_folder: str = documented(
         "Where oersite hub serve keeps homes, hub databases, logs and generated secrets, relative to the course.",
         "_build/hub",
     )
-    users_file: str | None = _doc(
+    users_file: str | None = documented(
         "htpasswd file of the Basic-auth users for oersite hub serve (the stand-in for single sign-on), relative "
         "to the course; default: users.htpasswd in the state folder, created with one user.",
     )
-    persistent: PersistentHubSettings = _doc("The persistent hub.", PersistentHubSettings())
-    ephemeral: EphemeralHubSettings = _doc("The ephemeral hub.", EphemeralHubSettings())
+    persistent: PersistentHubSettings = documented("The persistent hub.", PersistentHubSettings())
+    ephemeral: EphemeralHubSettings = documented("The ephemeral hub.", EphemeralHubSettings())
 
 
 def _validate_hub(hub: HubSettings, errors: list[str]) -> None:
-    import re
-
-    memory = re.compile(r"^[0-9]+(\.[0-9]+)?[KMGT]?$")
-    header = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
-    for name, section in (("persistent", hub.persistent), ("ephemeral", hub.ephemeral)):
-        where = f"oersite.hub.{name}"
-        if not memory.match(section.memory_limit):
-            errors.append(f"{where}.memory_limit: expected a size such as 512M or 2G, found {section.memory_limit!r}")
-        if section.cpu_limit <= 0:
-            errors.append(f"{where}.cpu_limit: expected a number of cores above 0, found {section.cpu_limit!r}")
-        for key in ("cull_idle_seconds", "max_age_seconds", "concurrent_spawn_limit", "active_server_limit"):
-            value = getattr(section, key, 1)
-            if not isinstance(value, int) or value < 1:
-                errors.append(f"{where}.{key}: expected a whole number of 1 or more, found {value!r}")
-    persistent = hub.persistent
-    for key in ("user_header", "secret_header"):
-        if not header.match(getattr(persistent, key)):
-            errors.append(
-                f"oersite.hub.persistent.{key}: expected an HTTP header name, found {getattr(persistent, key)!r}"
-            )
-    if persistent.user_header.lower() == persistent.secret_header.lower():
-        errors.append("oersite.hub.persistent.secret_header: must differ from user_header")
-    for key in ("admin_users", "allowed_users", "blocked_users"):
-        if any(not name.strip() for name in getattr(persistent, key)):
-            errors.append(f"oersite.hub.persistent.{key}: expected user names, found an empty one")
+    errors += hub.persistent.problems()
+    errors += hub.ephemeral.problems()
     folder = hub.state_folder
     if not folder or folder.startswith("/") or ".." in Path(folder).parts:
         errors.append(f"oersite.hub.state_folder: expected a folder inside the course, found {folder!r}")
@@ -238,19 +177,21 @@ def requirement_problem(requirement: Any) -> str | None:
 class PublishSettings:
     """Where ``oersite publish`` sends the built site; its --to-git, --to-dir, --branch flags win."""
 
-    target: str | None = _doc(
+    target: str | None = documented(
         "'git' (a commit on a branch of a git remote, as GitHub Pages serves) or 'dir' (a web server's "
         "document root, replaced atomically); default: whichever of remote and dir is set.",
     )
-    remote: str | None = _doc(
+    remote: str | None = documented(
         "Git remote to publish to: a URL, or a path relative to the course (say, a bare repository)."
     )
-    branch: str = _doc("Branch of the remote that holds the site; each publish adds a commit to it.", "gh-pages")
-    dir: str | None = _doc(
+    branch: str = documented("Branch of the remote that holds the site; each publish adds a commit to it.", "gh-pages")
+    dir: str | None = documented(
         "Document root to publish to, relative to the course; the previous version is kept beside it "
         "for oersite publish --rollback.",
     )
-    cname: str | None = _doc("Custom domain for a CNAME file in the site (GitHub Pages), e.g. course.example.org.")
+    cname: str | None = documented(
+        "Custom domain for a CNAME file in the site (GitHub Pages), e.g. course.example.org."
+    )
 
 
 def _validate_publish(publish: PublishSettings, errors: list[str]) -> None:
@@ -274,12 +215,12 @@ def _validate_publish(publish: PublishSettings, errors: list[str]) -> None:
 class OersiteSettings:
     """The ``oersite:`` section of ``_config.yml``."""
 
-    data: DataSettings = _doc("Course datasets.", DataSettings())
-    execute: ExecuteSettings = _doc("Notebook execution.", ExecuteSettings())
-    launch: LaunchSettings = _doc("Launch buttons.", LaunchSettings())
-    maps: MapSettings = _doc("Folium maps.", MapSettings())
-    hub: HubSettings = _doc("The course hubs (oersite hub).", HubSettings())
-    publish: PublishSettings = _doc("Where oersite publish sends the site.", PublishSettings())
+    data: DataSettings = documented("Course datasets.", DataSettings())
+    execute: ExecuteSettings = documented("Notebook execution.", ExecuteSettings())
+    launch: LaunchSettings = documented("Launch buttons.", LaunchSettings())
+    maps: MapSettings = documented("Folium maps.", MapSettings())
+    hub: HubSettings = documented("The course hubs (oersite hub).", HubSettings())
+    publish: PublishSettings = documented("Where oersite publish sends the site.", PublishSettings())
 
 
 @dataclass(frozen=True)
@@ -295,13 +236,38 @@ class Execution:
 
 
 @dataclass(frozen=True)
+class BookRepository:
+    """Jupyter Book's ``repository`` section, as oersite uses it (the launch buttons' defaults)."""
+
+    url: str | None
+    branch: str | None
+    path_to_book: str  # the course folder inside the repository, "" at its root
+
+
+@dataclass(frozen=True)
+class LaunchTarget:
+    """What the launch buttons of a course point at: one source for the site and the hubs."""
+
+    repository: str  # as nbgitpuller takes it: a URL, a local folder as file://
+    branch: str
+    clone_folder: str
+    interface: str
+    hub_url: str
+    try_url: str
+    path_in_repository: str  # the course folder inside the repository, "" at its root
+
+
+@dataclass(frozen=True)
 class Course:
     """Everything the pipeline needs to know about one course, validated."""
 
     root: Path
     config_path: Path
     toc_path: Path
-    book: dict[str, Any]
+    title: str  # Jupyter Book's title, else the folder's name
+    repository: BookRepository
+    thebe: bool  # Jupyter Book's "Live code" button (launch_buttons.thebe)
+    launch: LaunchTarget | None  # None when the course has no launch buttons
     settings: OersiteSettings
     execution: Execution
 
@@ -325,7 +291,7 @@ def load_course(source: Path | str = ".", *, jobs: int | None = None) -> Course:
         raise ConfigError(f"{source}: no such folder; give the folder that holds {CONFIG_FILE}")
     if not config_path.is_file():
         raise ConfigError(
-            f"{_shown(config_path)}: not found; run oersite in the course folder or pass it: oersite build COURSE"
+            f"{shown(config_path)}: not found; run oersite in the course folder or pass it: oersite build COURSE"
         )
     raw = read_yaml(config_path)
     errors: list[str] = []
@@ -342,19 +308,64 @@ def load_course(source: Path | str = ".", *, jobs: int | None = None) -> Course:
     _validate_hub(settings.hub, errors)
     _validate_publish(settings.publish, errors)
     _validate_book(raw, errors)
+    repository = _book_repository(raw)
+    launch = _launch_target(settings.launch, repository, root, errors)
     if errors:
-        where = _shown(config_path)
+        where = shown(config_path)
         raise ConfigError("\n".join(f"{where}: {message}" for message in errors))
     toc_path = _find_toc(root)
-    return Course(root, config_path, toc_path, raw, settings, execution)
+    launch_buttons = raw.get("launch_buttons") or {}
+    return Course(
+        root=root,
+        config_path=config_path,
+        toc_path=toc_path,
+        title=str(raw.get("title") or root.name),
+        repository=repository,
+        thebe=bool(launch_buttons.get("thebe")) if isinstance(launch_buttons, dict) else False,
+        launch=launch,
+        settings=settings,
+        execution=execution,
+    )
 
 
-def _shown(path: Path) -> str:
-    """A path for messages: relative to the working folder when that is shorter."""
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return str(path)
+def _book_repository(raw: dict[str, Any]) -> BookRepository:
+    section = raw.get("repository") if isinstance(raw.get("repository"), dict) else {}
+    return BookRepository(
+        url=section.get("url") or None,
+        branch=section.get("branch") or None,
+        path_to_book=str(section.get("path_to_book") or "").strip("/"),
+    )
+
+
+def _launch_target(
+    launch: LaunchSettings, repository: BookRepository, root: Path, errors: list[str]
+) -> LaunchTarget | None:
+    """The course-wide launch settings, resolved once; None when the buttons are off."""
+    if not launch.enabled:
+        return None
+    url = launch.repository or repository.url
+    if not url:
+        errors.append(
+            "oersite.launch.repository: no repository for the launch buttons to pull from; set repository.url "
+            "(or oersite.launch.repository), or turn the buttons off with oersite.launch.enabled: false"
+        )
+        return None
+    return LaunchTarget(
+        repository=resolve_repository(url, root),
+        branch=launch.branch or repository.branch or "main",
+        clone_folder=launch.clone_folder,
+        interface=launch.interface,
+        hub_url=launch.hub_url,
+        try_url=launch.try_url,
+        path_in_repository=repository.path_to_book,
+    )
+
+
+def resolve_repository(repository: str, root: Path) -> str:
+    """A repository URL as nbgitpuller takes it; a local path (relative to the course) becomes a file:// URL."""
+    if "://" in repository or repository.startswith("git@"):
+        return repository
+    return (root / repository).resolve().as_uri()
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -362,18 +373,18 @@ def read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{_shown(path)}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+        raise ConfigError(f"{shown(path)}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f", line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{_shown(path)}{line}: not valid YAML ({problem}); fix the syntax there") from None
+        raise ConfigError(f"{shown(path)}{line}: not valid YAML ({problem}); fix the syntax there") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{_shown(path)}: expected key: value pairs at the top, found {type(data).__name__}")
+        raise ConfigError(f"{shown(path)}: expected key: value pairs at the top, found {type(data).__name__}")
     return data
 
 
@@ -516,6 +527,6 @@ def _find_toc(root: Path) -> Path:
         if (root / candidate).is_file():
             return root / candidate
     raise ConfigError(
-        f"{_shown(root)}: no table of contents; create {' or '.join(TOC_CANDIDATES)} "
+        f"{shown(root)}: no table of contents; create {' or '.join(TOC_CANDIDATES)} "
         "(jupyter-book toc from-project can make one)"
     )

@@ -20,7 +20,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from oersite.config import Course, hub_url_problem
+from oersite.config import LaunchTarget, hub_url_problem
 from oersite.errors import ConfigError
 
 OPEN_IN_HUB = "Open in hub"
@@ -43,50 +43,6 @@ class LaunchButton:
     url: str
     title: str
     css_class: str
-
-
-@dataclass(frozen=True)
-class LaunchTarget:
-    """What the launch links of a course point at: one source for site and hubs."""
-
-    repository: str
-    branch: str
-    clone_folder: str
-    interface: str
-    hub_url: str
-    try_url: str
-    path_in_repository: str  # the course folder inside the repository, "" at its root
-
-
-def launch_target(course: Course) -> LaunchTarget | None:
-    """The course-wide launch settings, or None when the buttons are off."""
-    launch = course.settings.launch
-    if not launch.enabled:
-        return None
-    book_repository = course.book.get("repository") or {}
-    repository = launch.repository or book_repository.get("url")
-    if not repository:
-        raise ConfigError(
-            f"{course.relative(course.config_path)}: oersite.launch.repository: no repository for the launch "
-            "buttons to pull from; set repository.url (or oersite.launch.repository), "
-            "or turn the buttons off with oersite.launch.enabled: false"
-        )
-    return LaunchTarget(
-        repository=resolve_repository(repository, course),
-        branch=launch.branch or book_repository.get("branch") or "main",
-        clone_folder=launch.clone_folder,
-        interface=launch.interface,
-        hub_url=launch.hub_url,
-        try_url=launch.try_url,
-        path_in_repository=str(book_repository.get("path_to_book") or "").strip("/"),
-    )
-
-
-def resolve_repository(repository: str, course: Course) -> str:
-    """A repository URL as nbgitpuller takes it; a local path becomes a file:// URL."""
-    if "://" in repository or repository.startswith("git@"):
-        return repository
-    return (course.root / repository).resolve().as_uri()
 
 
 def git_pull_url(

@@ -19,7 +19,8 @@ into the published site as ``oersite-publish.json`` and appends it to
 ``_build/oersite-publish.log`` in the course, so an instructor can answer
 "which version are students seeing?" from either end.
 
-Nothing here runs the checks; ``oersite publish`` runs ``oersite.check`` first.
+``publish_checked`` is what ``oersite publish`` does: the checks of
+``oersite.checks`` first, and a site with errors is not published unless forced.
 """
 
 from __future__ import annotations
@@ -32,14 +33,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from oersite import __version__
 from oersite.config import Course
 from oersite.errors import PublishError
 from oersite.git import git_message, run_git
+
+if TYPE_CHECKING:
+    from oersite.checks import CheckReport
 
 #: The publish record, at the root of every published site.
 RECORD_FILE = "oersite-publish.json"
@@ -134,6 +140,23 @@ def publish_record(course: Course, target: PublishTarget) -> PublishRecord:
         published_at=datetime.now(UTC).isoformat(timespec="seconds"),
         target=target.describe(),
     )
+
+
+def publish_checked(
+    course: Course, site: Path, target: PublishTarget, *, force: bool, announce: Callable[[CheckReport], None]
+) -> PublishResult:
+    """Check the site, ``announce`` what the checks found, then publish it, unless they found errors.
+
+    With ``force`` a site with errors is published all the same (the caller
+    says so loudly); without, nothing is published and PublishError says why.
+    """
+    from oersite.checks import check_site, summary
+
+    report = check_site(course, site)
+    announce(report)
+    if report.errors and not force:
+        raise PublishError(f"{summary(report)}; nothing was published. Fix them, or publish anyway with --force")
+    return publish_site(course, site, target)
 
 
 def publish_site(course: Course, site: Path, target: PublishTarget) -> PublishResult:

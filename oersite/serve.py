@@ -6,11 +6,14 @@ listens on 127.0.0.1 only, so a preview is never published by accident.
 
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 from collections.abc import Callable
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from oersite.errors import OersiteError
 
 LOOPBACK = "127.0.0.1"
 
@@ -43,11 +46,17 @@ def make_server(site: Path, port: int = 0, *, linkchecker: bool = False) -> Thre
     """A server for ``site`` on 127.0.0.1; ``port=0`` picks a free port.
 
     ``linkchecker=True``: a server for ``oersite check``, which lets linkchecker go at full speed.
+    A port that is taken is one line for the user, naming the option that moves it.
     """
-    if linkchecker:
-        return _LinkCheckerServer((LOOPBACK, port), functools.partial(_LinkCheckerHandler, directory=str(site)))
-    handler = functools.partial(_QuietHandler, directory=str(site))
-    return ThreadingHTTPServer((LOOPBACK, port), handler)
+    server_class, handler = (
+        (_LinkCheckerServer, _LinkCheckerHandler) if linkchecker else (ThreadingHTTPServer, _QuietHandler)
+    )
+    try:
+        return server_class((LOOPBACK, port), functools.partial(handler, directory=str(site)))
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise OersiteError(f"{LOOPBACK}:{port} is in use; stop what uses it or pass --port") from None
+        raise OersiteError(f"cannot serve on {LOOPBACK}:{port}: {error.strerror}") from None
 
 
 def site_url(server: ThreadingHTTPServer) -> str:

@@ -13,15 +13,11 @@ import time
 import pytest
 from publish_courses import LAUNCH, built, git, git_course, oersite
 
-from oersite.check import (
-    check_hubs,
-    check_launch_links,
-    check_links,
-    check_notebook_outputs,
-    check_site,
-    hub_problem,
-    parse_launch_link,
-)
+from oersite.checks import check_site
+from oersite.checks.hubs import check_hubs, hub_problem
+from oersite.checks.launch_links import check_launch_links, parse_launch_link
+from oersite.checks.links import check_links
+from oersite.checks.outputs import check_notebook_outputs
 from oersite.config import load_course
 from oersite.hub.settings import hub_settings
 from oersite.serve import make_server, site_url
@@ -210,7 +206,7 @@ def test_live_check_compares_each_hub_with_the_links(tmp_path):
     )
     site = built(root)
     settings = json.loads(hub_settings(load_course(root), local=True).to_json())
-    settings["ephemeral"]["public_url"] = "http://127.0.0.1:1"  # set up for another try hub
+    settings["ephemeral_url"] = "http://127.0.0.1:1"  # set up for another try hub
     settings["clone_folder"] = "elsewhere"
     state = root / "_build" / "hub"
     state.mkdir(parents=True)

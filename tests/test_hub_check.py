@@ -67,7 +67,7 @@ def test_the_committed_bundle_passes(tmp_path):
             "hub-settings.json",
             '"memory_limit": "2G"',
             '"memory_limt": "2G"',
-            "persistent/jupyterhub_config.py: cannot be loaded: TypeError",
+            "hub-settings.json: persistent.memory_limt: unknown key; run oersite hub config to write it again",
             id="broken-settings-file",
         ),
         pytest.param(

@@ -23,7 +23,6 @@ from oersite.errors import ConfigError
 from oersite.hub import configurer, layout
 from oersite.hub.bundle import HUB_RUNTIME_FOLDER, bundle_files, image_requirements
 from oersite.hub.settings import SETTINGS_FILE, hub_settings, read_settings
-from oersite.launch import launch_target
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 LAUNCH = {"launch": {"hub_url": "https://hub.example.edu", "try_url": "https://try.example.edu"}}
@@ -42,12 +41,12 @@ def course_with(tmp_path: Path, oersite: dict, repository: str = "https://github
 
 def test_hub_settings_use_the_launch_buttons_values(tmp_path):
     course = load_course(course_with(tmp_path, {**LAUNCH, "data": {"hub_path": "/mnt/data"}}))
-    target = launch_target(course)
+    target = course.launch
     settings = hub_settings(course)
     assert (settings.repository, settings.branch) == (target.repository, "spring")
     assert (settings.clone_folder, settings.interface) == (target.clone_folder, target.interface)
-    assert settings.persistent.public_url == target.hub_url
-    assert settings.ephemeral.public_url == target.try_url
+    assert settings.persistent_url == target.hub_url
+    assert settings.ephemeral_url == target.try_url
     assert settings.data_path == "/mnt/data"
     # Without a deep link a server opens the course, pulled by nbgitpuller like the buttons do.
     assert settings.default_url.startswith("/git-pull?repo=https%3A%2F%2Fgithub.com%2Fexample%2Fcourse&branch=spring")

@@ -34,7 +34,7 @@ from hub_clients import (
 from oersite.cli import main
 from oersite.config import load_course
 from oersite.hub.serve import STATE_MARKER, start_hubs
-from oersite.launch import launch_target, launch_url
+from oersite.launch import launch_url
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +88,7 @@ def alice(hubs):
 
 
 def deep_link(hubs, hub_url: str) -> str:
-    return launch_url(launch_target(hubs.course), hub_url, NOTEBOOK)
+    return launch_url(hubs.course.launch, hub_url, NOTEBOOK)
 
 
 # The persistent hub, behind Apache.

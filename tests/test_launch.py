@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from coursehelpers import make_course
 
 from oersite.cli import main
-from oersite.config import load_course
+from oersite.config import LaunchTarget, load_course
 from oersite.errors import ConfigError
-from oersite.launch import LaunchTarget, git_pull_url, launch_target, notebook_buttons
+from oersite.launch import git_pull_url, notebook_buttons
 
 
 def decoded(url: str) -> dict[str, str]:
@@ -166,18 +166,18 @@ def test_the_repository_defaults_to_jupyter_books_repository_keys(tmp_path):
     course = load_course(
         launch_config(tmp_path, {}, repository={"url": "https://github.com/uni/course", "branch": "autumn"})
     )
-    target = launch_target(course)
+    target = course.launch
     assert (target.repository, target.branch) == ("https://github.com/uni/course", "autumn")
 
 
 def test_a_local_repository_path_becomes_a_file_url(tmp_path):
     course = load_course(launch_config(tmp_path, {"repository": "."}))
-    assert launch_target(course).repository == (tmp_path / "c").resolve().as_uri()
+    assert course.launch.repository == (tmp_path / "c").resolve().as_uri()
 
 
 def test_a_plain_jupyter_book_gets_no_launch_buttons(tmp_path):
     course = make_course(tmp_path / "c", config={"repository": {"url": "https://github.com/uni/course"}})
-    assert launch_target(load_course(course)) is None
+    assert load_course(course).launch is None
 
 
 def test_a_notebooks_metadata_override_reaches_its_page(tmp_path):

@@ -32,6 +32,7 @@ from oersite.errors import HubError
 from oersite.hub import probe
 from oersite.hub.bundle import SECRET_VARIABLES, SETTINGS_FILE
 from oersite.hub.configurer import DATA_HOST_VARIABLE
+from oersite.hub.installed import require_hub_extra
 
 HUB_CONFIGS = ("persistent/jupyterhub_config.py", "ephemeral/jupyterhub_config.py")
 HELM_VALUES = ("helm/persistent-values.yaml", "helm/ephemeral-values.yaml")
@@ -42,6 +43,7 @@ def check_bundle(folder: Path, *, kubernetes_python: str = sys.executable) -> li
     """Check the bundle in ``folder``; return what was checked, or raise HubError naming every problem."""
     if not (folder / SETTINGS_FILE).is_file():
         raise HubError(f"{folder}: no hub bundle here ({SETTINGS_FILE} missing); run: oersite hub config")
+    require_hub_extra("jupyterhub", "dockerspawner", "tmpauthenticator")
     problems: list[str] = []
     for relative in HUB_CONFIGS:
         problems += [f"{folder / relative}: {p}" for p in check_hub_config(folder / relative)]

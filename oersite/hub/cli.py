@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
+
+from oersite.messages import shown
 
 SOURCE = click.argument("source", default=".", type=click.Path(file_okay=False, path_type=Path), metavar="[SOURCE]")
 
@@ -35,7 +36,7 @@ def config(source: Path, output: Path | None) -> None:
     course = load_course(source)
     folder = output if output is not None else course.root / "hub"
     report = write_bundle(course, folder)
-    click.echo(f"Wrote {len(report.written)} files to {_shown(folder)}")
+    click.echo(f"Wrote {len(report.written)} files to {shown(folder)}")
     if report.settings.repository is None:
         click.echo(
             "Note: the launch repository is a folder on this machine: the buttons work with oersite hub serve, "
@@ -43,8 +44,8 @@ def config(source: Path, output: Path | None) -> None:
             "repository.url) to a git URL"
         )
     if report.secrets_created:
-        click.echo(f"Generated secrets in {_shown(folder / '.env')} (mode 0600, git-ignored)")
-    click.echo(f"Check it with: oersite hub check {_shown(course.root)}")
+        click.echo(f"Generated secrets in {shown(folder / '.env')} (mode 0600, git-ignored)")
+    click.echo(f"Check it with: oersite hub check {shown(course.root)}")
     click.echo("Build the images (see hub/README.md for the rest of the deployment):")
     for command in report.build_commands:
         click.echo(f"  {command}")
@@ -93,11 +94,4 @@ def check(source: Path, bundle: Path | None) -> None:
 
     folder = (bundle if bundle is not None else source / "hub").resolve()
     checked = check_bundle(folder)
-    click.echo(f"Bundle {_shown(folder)} is valid: {', '.join(checked)}")
-
-
-def _shown(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return str(path)
+    click.echo(f"Bundle {shown(folder)} is valid: {', '.join(checked)}")

@@ -18,7 +18,12 @@ import sys
 from pathlib import Path
 
 from oersite.hub import layout
-from oersite.hub.settings import COURSE_DATA_VARIABLE, EphemeralHub, HubBundleSettings, PersistentHub
+from oersite.hub.settings import (
+    COURSE_DATA_VARIABLE,
+    EphemeralHubSettings,
+    HubBundleSettings,
+    PersistentHubSettings,
+)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 #: Environment variable the hub container gets with the data folder's path on the Docker host.
@@ -56,7 +61,7 @@ def update_limits(c, *, memory: str, cpu: float) -> None:
     c.Spawner.cpu_limit = float(cpu)
 
 
-def update_spawn_limits(c, hub: EphemeralHub) -> None:
+def update_spawn_limits(c, hub: EphemeralHubSettings) -> None:
     """How many servers start and run at once; beyond that JupyterHub answers 429 (see 429.html)."""
     c.JupyterHub.concurrent_spawn_limit = hub.concurrent_spawn_limit
     c.JupyterHub.active_server_limit = hub.active_server_limit
@@ -75,7 +80,7 @@ def update_logout_ends_server(c) -> None:
     c.JupyterHub.shutdown_on_logout = True
 
 
-def update_proxy_header_auth(c, hub: PersistentHub) -> None:
+def update_proxy_header_auth(c, hub: PersistentHubSettings) -> None:
     """The persistent hub trusts the single-sign-on proxy's user header, and only from the proxy."""
     c.JupyterHub.authenticator_class = "oersite.hub.authenticator.ProxyHeaderAuthenticator"
     c.ProxyHeaderAuthenticator.user_header = hub.user_header

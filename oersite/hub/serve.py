@@ -16,7 +16,6 @@ that inherits an ignored SIGINT makes its culler hang for 30-45 s on stop), so
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import secrets
@@ -35,6 +34,7 @@ from pathlib import Path
 from oersite.config import Course
 from oersite.errors import HubError
 from oersite.hub.apache import ProxiedSite, basic_auth_conf, httpd_conf
+from oersite.hub.installed import PROXY_VERSION, require_hub_extra, require_program
 from oersite.hub.layout import APACHE_SERVER_ROOT
 from oersite.hub.settings import NEWS_PLUGIN, PROXY_SECRET_VARIABLE, SETTINGS_FILE, hub_settings, url_port
 
@@ -160,8 +160,8 @@ def start_hubs(
     state = (state or state_folder(course)).resolve()
     state.mkdir(parents=True, exist_ok=True)
     ports = _pick_ports(
-        persistent_port if persistent_port is not None else url_port(settings.persistent.public_url),
-        ephemeral_port if ephemeral_port is not None else url_port(settings.ephemeral.public_url),
+        persistent_port if persistent_port is not None else url_port(settings.persistent_url),
+        ephemeral_port if ephemeral_port is not None else url_port(settings.ephemeral_url),
     )
     secret = _proxy_secret(state)
     users = _users_file(course, state, users_file, announce)
@@ -221,12 +221,10 @@ def _interrupt(signum, frame) -> None:
 
 
 def _require_programs() -> None:
-    for program, package in ((APACHE, "Debian's apache2"), (PROXY, "configurable-http-proxy from npm")):
-        if shutil.which(program) is None:
-            raise HubError(f"{program}: not found; install {package} (bash tests/install-deps.sh installs both)")
-    for module in ("jupyterhub", "nbgitpuller", "tmpauthenticator", "jupyterhub_idle_culler", "jupyterlab"):
-        if importlib.util.find_spec(module) is None:
-            raise HubError(f"{module}: not installed; install the hub extra: pip install -e '.[hub]'")
+    require_program(APACHE)
+    require_program(PROXY, f"npm install --global configurable-http-proxy@{PROXY_VERSION}")
+    require_program("htpasswd")
+    require_hub_extra("jupyterhub", "nbgitpuller", "tmpauthenticator", "jupyterhub_idle_culler", "jupyterlab")
 
 
 def _proxy_secret(state: Path) -> str:

@@ -1,21 +1,27 @@
-"""The hubs' settings: derived once from the Course, written to JSON, read by the hubs.
+"""The hubs' settings: described once, validated with the rest of ``_config.yml``, read by the hubs.
 
-Everything the hubs need that varies from course to course (repository,
-branch, clone folder, interface and URLs from ``oersite.launch.launch_target``,
-the data path from ``oersite.data``, limits from ``oersite.hub``) is gathered
-here into one frozen value.  ``oersite hub config`` writes it as
-``hub-settings.json`` beside the generated ``jupyterhub_config.py`` files, which
-read it back with :func:`read_settings`; so nothing is typed twice.
+``PersistentHubSettings`` and ``EphemeralHubSettings`` are the
+``oersite.hub.persistent`` and ``oersite.hub.ephemeral`` sections of
+``_config.yml``: each key's type, default, meaning and constraints here, once.
+``oersite.config`` loads them into the Course; ``hub_settings`` adds what both
+hubs share (repository, branch, clone folder, interface and URLs from the
+Course's launch target, the data path, the image) into one frozen value that
+``oersite hub config`` writes as ``hub-settings.json`` beside the generated
+``jupyterhub_config.py`` files, which read it back with :func:`read_settings`
+into the same classes; the setters of ``oersite.hub.configurer`` turn it into
+JupyterHub's configuration, for Docker, local processes and the Helm values.
 
-This module runs inside the hub containers too: standard library only at import.
+This module runs inside the hub containers too: standard library only.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sys
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -34,37 +40,91 @@ PROXY_SECRET_VARIABLE = "OERSITE_PROXY_SECRET"
 NEWS_PLUGIN = "@jupyterlab/apputils-extension:announcements"
 
 
-@dataclass(frozen=True)
-class PersistentHub:
-    """The persistent hub behind the single-sign-on proxy."""
+def documented(text: str, default: Any = None, **kwargs: Any) -> Any:
+    """A dataclass field with its documentation next to its default (what ``_config.yml`` says)."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"doc": text}, **kwargs)
+    return field(default=default, metadata={"doc": text}, **kwargs)
 
-    public_url: str
-    memory_limit: str
-    cpu_limit: float
-    cull_idle_seconds: int
-    user_header: str
-    secret_header: str
-    admin_users: tuple[str, ...]
-    allowed_users: tuple[str, ...]
-    blocked_users: tuple[str, ...]
+
+_MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?[KMGT]?$")
+_HEADER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 
 
 @dataclass(frozen=True)
-class EphemeralHub:
-    """The ephemeral "Try now" hub."""
+class PersistentHubSettings:
+    """The persistent course hub (``oersite.hub.persistent``): each student's own server behind single sign-on."""
 
-    public_url: str
-    memory_limit: str
-    cpu_limit: float
-    cull_idle_seconds: int
-    max_age_seconds: int
-    concurrent_spawn_limit: int
-    active_server_limit: int
+    memory_limit: str = documented("Memory each student's server may use, e.g. 2G or 512M.", "2G")
+    cpu_limit: float = documented("CPU cores each student's server may use.", 1.0)
+    cull_idle_seconds: int = documented(
+        "Stop a student's server after this many idle seconds; the student and their files stay.", 3600
+    )
+    user_header: str = documented(
+        "Request header in which the single-sign-on proxy passes the user name.", "X-Remote-User"
+    )
+    secret_header: str = documented(
+        "Request header with the proxy's shared secret; the secret itself is generated, never written here.",
+        "X-Oersite-Proxy-Secret",
+    )
+    admin_users: tuple[str, ...] = documented("User names that administer the hub.", ())
+    allowed_users: tuple[str, ...] = documented(
+        "Only these users may use the hub; empty: everyone the single sign-on lets through.", ()
+    )
+    blocked_users: tuple[str, ...] = documented("Users refused even when the single sign-on lets them through.", ())
+
+    def problems(self, where: str = "oersite.hub.persistent") -> list[str]:
+        """What is wrong with these values, each naming its key."""
+        found = _resource_problems(self, where)
+        for key in ("user_header", "secret_header"):
+            if not _HEADER.match(getattr(self, key)):
+                found.append(f"{where}.{key}: expected an HTTP header name, found {getattr(self, key)!r}")
+        if self.user_header.lower() == self.secret_header.lower():
+            found.append(f"{where}.secret_header: must differ from user_header")
+        for key in ("admin_users", "allowed_users", "blocked_users"):
+            if any(not name.strip() for name in getattr(self, key)):
+                found.append(f"{where}.{key}: expected user names, found an empty one")
+        return found
+
+
+@dataclass(frozen=True)
+class EphemeralHubSettings:
+    """The ephemeral "Try now" hub (``oersite.hub.ephemeral``): a fresh server per visitor, deleted when idle."""
+
+    memory_limit: str = documented("Memory each visitor's server may use.", "512M")
+    cpu_limit: float = documented("CPU cores each visitor's server may use.", 0.5)
+    cull_idle_seconds: int = documented("Delete a visitor, their server and files after this many idle seconds.", 600)
+    max_age_seconds: int = documented("Delete a visitor's server after this many seconds, idle or not.", 3600)
+    concurrent_spawn_limit: int = documented("Servers starting at once; more visitors see the 'full' page.", 10)
+    active_server_limit: int = documented("Servers running at once; more visitors see the 'full' page.", 40)
+
+    def problems(self, where: str = "oersite.hub.ephemeral") -> list[str]:
+        """What is wrong with these values, each naming its key."""
+        found = _resource_problems(self, where)
+        for key in ("max_age_seconds", "concurrent_spawn_limit", "active_server_limit"):
+            found += _whole_number_problem(self, key, where)
+        return found
+
+
+def _resource_problems(hub: PersistentHubSettings | EphemeralHubSettings, where: str) -> list[str]:
+    found = []
+    if not _MEMORY.match(hub.memory_limit):
+        found.append(f"{where}.memory_limit: expected a size such as 512M or 2G, found {hub.memory_limit!r}")
+    if hub.cpu_limit <= 0:
+        found.append(f"{where}.cpu_limit: expected a number of cores above 0, found {hub.cpu_limit!r}")
+    return found + _whole_number_problem(hub, "cull_idle_seconds", where)
+
+
+def _whole_number_problem(hub, key: str, where: str) -> list[str]:
+    value = getattr(hub, key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        return [f"{where}.{key}: expected a whole number of 1 or more, found {value!r}"]
+    return []
 
 
 @dataclass(frozen=True)
 class HubBundleSettings:
-    """What both hubs share, and each hub's own part."""
+    """Everything the hubs use: what both share, and each hub's own settings as ``_config.yml`` gives them."""
 
     course_title: str
     repository: str | None  # None when the hubs cannot reach it (a folder on the building machine)
@@ -74,8 +134,10 @@ class HubBundleSettings:
     data_path: str  # where the course data is mounted read-only on a hub
     default_url: str  # what a server opens without a deep link: the course, pulled, when reachable
     image: str
-    persistent: PersistentHub
-    ephemeral: EphemeralHub
+    persistent_url: str  # oersite.launch.hub_url, without a trailing slash
+    ephemeral_url: str  # oersite.launch.try_url, likewise
+    persistent: PersistentHubSettings
+    ephemeral: EphemeralHubSettings
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
@@ -89,16 +151,15 @@ def hub_settings(course: Course, *, local: bool = False) -> HubBundleSettings:
     (the launch links still carry it) and keeps no path of this machine.
     """
     from oersite.errors import HubError
-    from oersite.launch import git_pull_url, launch_target
+    from oersite.launch import git_pull_url
 
-    target = launch_target(course)
+    target = course.launch
     if target is None:
         raise HubError(
             f"{course.relative(course.config_path)}: oersite.launch is off, so no buttons point at a hub; "
             "add an oersite.launch section (hub_url, try_url) to configure the hubs"
         )
     hub = course.settings.hub
-    persistent, ephemeral = hub.persistent, hub.ephemeral
     repository: str | None = target.repository
     default_url = DEFAULT_URLS[target.interface]
     if repository.startswith("file://") and not local:
@@ -115,7 +176,7 @@ def hub_settings(course: Course, *, local: bool = False) -> HubBundleSettings:
         )
         default_url = link.removeprefix("/hub/user-redirect")
     return HubBundleSettings(
-        course_title=str(course.book.get("title") or course.root.name),
+        course_title=course.title,
         repository=repository,
         branch=target.branch,
         clone_folder=target.clone_folder,
@@ -123,39 +184,51 @@ def hub_settings(course: Course, *, local: bool = False) -> HubBundleSettings:
         data_path=course.settings.data.hub_path,
         default_url=default_url,
         image=hub.image,
-        persistent=PersistentHub(
-            public_url=target.hub_url.rstrip("/"),
-            memory_limit=persistent.memory_limit,
-            cpu_limit=float(persistent.cpu_limit),
-            cull_idle_seconds=persistent.cull_idle_seconds,
-            user_header=persistent.user_header,
-            secret_header=persistent.secret_header,
-            admin_users=tuple(persistent.admin_users),
-            allowed_users=tuple(persistent.allowed_users),
-            blocked_users=tuple(persistent.blocked_users),
-        ),
-        ephemeral=EphemeralHub(
-            public_url=target.try_url.rstrip("/"),
-            memory_limit=ephemeral.memory_limit,
-            cpu_limit=float(ephemeral.cpu_limit),
-            cull_idle_seconds=ephemeral.cull_idle_seconds,
-            max_age_seconds=ephemeral.max_age_seconds,
-            concurrent_spawn_limit=ephemeral.concurrent_spawn_limit,
-            active_server_limit=ephemeral.active_server_limit,
-        ),
+        persistent_url=target.hub_url.rstrip("/"),
+        ephemeral_url=target.try_url.rstrip("/"),
+        persistent=hub.persistent,
+        ephemeral=hub.ephemeral,
     )
 
 
+class SettingsFileError(ValueError):
+    """``hub-settings.json`` is not what ``oersite hub config`` writes."""
+
+
 def read_settings(path: Path | str) -> HubBundleSettings:
-    """The settings a ``jupyterhub_config.py`` finds beside it (``hub-settings.json``)."""
-    raw: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
-    raw["persistent"] = PersistentHub(**_tuples(raw["persistent"]))
-    raw["ephemeral"] = EphemeralHub(**raw["ephemeral"])
-    return HubBundleSettings(**raw)
+    """The settings a ``jupyterhub_config.py`` finds beside it (``hub-settings.json``).
+
+    Raises SettingsFileError naming the file and the key when it is not what
+    ``oersite hub config`` writes (an edit by hand, a file of another version).
+    """
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return _from_data(HubBundleSettings, raw, "")
+    except (OSError, json.JSONDecodeError, SettingsFileError) as problem:
+        raise SettingsFileError(f"{path}: {problem}; run oersite hub config to write it again") from None
 
 
-def _tuples(section: dict[str, Any]) -> dict[str, Any]:
-    return {key: tuple(value) if isinstance(value, list) else value for key, value in section.items()}
+def _from_data(cls: type, raw: Any, where: str) -> Any:
+    """A frozen dataclass from the JSON ``to_json`` wrote (lists back to tuples), every key checked."""
+    if not isinstance(raw, dict):
+        raise SettingsFileError(f"{where or 'the file'}: expected an object, found {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in names:
+            raise SettingsFileError(f"{where}{key}: unknown key")
+    values = {}
+    for name in names:
+        if name not in raw:
+            raise SettingsFileError(f"{where}{name}: missing")
+        value = raw[name]
+        if dataclasses.is_dataclass(hints[name]):
+            value = _from_data(hints[name], value, f"{where}{name}.")
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[name] = value
+    return cls(**values)
 
 
 def url_port(url: str) -> int:

@@ -1,0 +1,52 @@
+"""``oersite check``: find what a reader of the built site would meet broken.
+
+One module per check, each a plain function of the course and the built site
+that returns ``Finding``s (page, what, why, severity); ``check_site`` runs them
+all, and ``oersite publish`` refuses to publish while any finds an error:
+
+- ``links``: internal links (linkchecker) and anchors;
+- ``remote_files``: scripts, stylesheets and fonts loaded from other hosts;
+- ``launch_links``: each launch link's notebook committed where it says, as ``_config.yml`` says;
+- ``outputs``: error outputs and pages older than their notebook;
+- ``hubs`` (``--live``): each hub answers and is set up as the links expect.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from oersite.checks.findings import ERROR, WARNING, CheckReport, Finding, site_pages, summary
+from oersite.checks.hubs import check_hubs
+from oersite.checks.launch_links import check_launch_links
+from oersite.checks.links import check_links
+from oersite.checks.outputs import check_notebook_outputs
+from oersite.checks.remote_files import check_remote_files
+from oersite.config import Course
+from oersite.errors import CheckError
+
+__all__ = ["ERROR", "WARNING", "CheckReport", "Finding", "check_site", "summary"]
+
+
+def check_site(course: Course, site: Path, *, live: bool = False) -> CheckReport:
+    """Run every check on the site built from ``course`` at ``site``."""
+    site = site.resolve()
+    if not (site / "index.html").is_file():
+        raise CheckError(f"{site}: no built site here; run first: oersite build {course.root}")
+    thebe = course.thebe
+    checks: dict[str, Callable[[], list[Finding]]] = {
+        "links": lambda: check_links(site),
+        "remote files": lambda: check_remote_files(site, thebe=thebe),
+        "launch links": lambda: check_launch_links(course, site),
+        "notebook outputs": lambda: check_notebook_outputs(course, site),
+    }
+    if live:
+        checks["hubs"] = lambda: check_hubs(course, site)
+    findings: list[Finding] = []
+    seconds: dict[str, float] = {}
+    for name, run in checks.items():
+        started = time.perf_counter()
+        findings.extend(run())
+        seconds[name] = time.perf_counter() - started
+    return CheckReport(site, len(site_pages(site)), findings, seconds)

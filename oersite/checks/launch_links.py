@@ -1,0 +1,142 @@
+"""Launch links: each names a notebook committed where nbgitpuller will clone it, as ``_config.yml`` says.
+
+Every "Open in hub" / "Try now" link names a notebook that is committed on the
+link's branch of the link's repository (what nbgitpuller will clone), and the
+links match ``_config.yml``'s launch settings.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from oersite.checks.findings import Finding, LinkCollector, site_pages
+from oersite.config import Course
+from oersite.errors import CheckError
+from oersite.git import git_message, run_git
+from oersite.launch import INTERFACE_PATHS
+
+#: nbgitpuller's links, whatever the hub: ``{hub}/hub/user-redirect/git-pull?...``
+GIT_PULL = "/hub/user-redirect/git-pull"
+
+
+@dataclass(frozen=True)
+class LaunchLink:
+    """An nbgitpuller link found in a page, taken apart."""
+
+    page: str
+    url: str
+    hub_url: str
+    repository: str
+    branch: str
+    clone_folder: str
+    interface: str | None  # None when its urlpath opens neither JupyterLab nor the classic notebook
+    notebook: str | None  # the path inside the repository; None when it is not inside the clone folder
+
+
+def launch_links(site: Path) -> list[LaunchLink]:
+    """Every launch link of every page."""
+    found = []
+    for page in site_pages(site):
+        collector = LinkCollector()
+        collector.feed((site / page).read_text(encoding="utf-8", errors="replace"))
+        found.extend(parse_launch_link(page, href) for href in collector.hrefs if GIT_PULL + "?" in href)
+    return found
+
+
+def parse_launch_link(page: str, url: str) -> LaunchLink:
+    """Take an nbgitpuller link apart (https://nbgitpuller.readthedocs.io/en/latest/topic/url-options.html)."""
+    hub_url, _, _ = url.partition(GIT_PULL)
+    query = {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+    clone_folder = query.get("targetpath", "")
+    urlpath = unquote(query.get("urlpath", ""))
+    interface, opened = None, None
+    for name, prefix in INTERFACE_PATHS.items():
+        if urlpath.startswith(prefix + "/"):
+            interface, opened = name, urlpath[len(prefix) + 1 :]
+    notebook = None
+    if opened is not None and clone_folder and opened.startswith(clone_folder.rstrip("/") + "/"):
+        notebook = PurePosixPath(opened[len(clone_folder.rstrip("/")) + 1 :]).as_posix()
+    return LaunchLink(
+        page, url, hub_url, query.get("repo", ""), query.get("branch", ""), clone_folder, interface, notebook
+    )
+
+
+def check_launch_links(course: Course, site: Path) -> list[Finding]:
+    """Each launch link's notebook is committed where the link says, and the links match ``_config.yml``."""
+    links = launch_links(site)
+    target = course.launch
+    findings = []
+    for link in links:
+        what = f"launch link to {link.notebook or link.url}"
+        if link.interface is None or link.notebook is None:
+            findings.append(
+                Finding(link.page, what, f"opens {link.url!r}, not a notebook inside its clone folder; rebuild")
+            )
+        elif target is not None:
+            drift = [
+                f"{name} {seen!r} where _config.yml has {wanted!r}"
+                for name, seen, wanted in (
+                    ("repository", link.repository, target.repository),
+                    ("clone folder", link.clone_folder, target.clone_folder),
+                    ("interface", link.interface, target.interface),
+                )
+                if seen != wanted
+            ]
+            if drift:
+                findings.append(
+                    Finding(link.page, what, f"built with other launch settings ({'; '.join(drift)}); rebuild")
+                )
+    by_source: dict[tuple[str, str], list[LaunchLink]] = {}
+    for link in links:
+        if link.notebook is not None:
+            by_source.setdefault((link.repository, link.branch), []).append(link)
+    for (repository, branch), source_links in by_source.items():
+        try:
+            committed = committed_files(repository, branch)
+        except CheckError as problem:
+            pages = sorted({link.page for link in source_links})
+            findings.append(Finding(pages[0], f"launch links to {repository} (branch {branch})", problem.message))
+            continue
+        for link in source_links:
+            if link.notebook not in committed:
+                findings.append(
+                    Finding(
+                        link.page,
+                        f"launch link to {link.notebook}",
+                        f"not committed on branch {branch} of {repository}: students would get an error; "
+                        "commit and push the notebook",
+                    )
+                )
+    return findings
+
+
+def committed_files(repository: str, branch: str) -> set[str]:
+    """The files on ``branch`` of ``repository``, as nbgitpuller would clone them.
+
+    ``git ls-remote`` tells an unreachable repository from a missing branch;
+    a shallow fetch without file contents (where the server allows it) into
+    a throwaway repository then lists the files, for local and remote
+    repositories alike.
+    """
+    environment = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # never wait for a password
+    listed = run_git(["ls-remote", "--heads", repository, f"refs/heads/{branch}"], environment, timeout=300)
+    if listed.returncode != 0:
+        raise CheckError(f"cannot read the repository ({git_message(listed.stderr)}); check oersite.launch.repository")
+    if not listed.stdout.strip():
+        raise CheckError(f"the repository has no branch {branch!r}; push it, or fix oersite.launch.branch")
+    commit = listed.stdout.split()[0]
+    with tempfile.TemporaryDirectory(prefix="oersite-check-git-") as temporary:
+        steps = (
+            ["init", "--quiet", "--bare", temporary],
+            ["-C", temporary, "fetch", "--quiet", "--depth", "1", "--filter=blob:none", repository, commit],
+            ["-C", temporary, "ls-tree", "-r", "-z", "--name-only", commit],
+        )
+        for step in steps:
+            completed = run_git(step, environment, timeout=300)
+            if completed.returncode != 0:
+                raise CheckError(f"cannot read branch {branch!r} of the repository ({git_message(completed.stderr)})")
+    return set(filter(None, completed.stdout.split("\0")))

@@ -1,0 +1,86 @@
+"""Notebook outputs: no error a reader would see, no page older than its notebook."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from oersite.checks.findings import Finding
+from oersite.config import Course
+
+_SKIPPED_ERROR_TAGS = {"raises-exception", "remove-output", "remove_output", "remove-cell", "remove_cell"}
+
+
+def check_notebook_outputs(course: Course, site: Path) -> list[Finding]:
+    """Error outputs a page shows, and pages older than their notebook.
+
+    A page is stale when its notebook file changed after the page was written,
+    or when the outputs it shows were executed from other code or data than
+    the notebook has now (the executor's cache key, ``oersite.execute``,
+    differs from the one stored beside the executed copy in
+    ``_build/.oersite/executed/``).
+    """
+    from oersite.build import executed_dir
+    from oersite.execute import (
+        cache_key,
+        data_files,
+        environment_fingerprint,
+        executed_copy,
+        executes,
+        read_notebook,
+    )
+    from oersite.toc import read_pages
+
+    environment: str | None = None
+    data = data_files(course)
+    findings = []
+    for page in read_pages(course):
+        if not page.is_ipynb:
+            continue
+        shown = f"{page.docname}.html"
+        notebook_name = course.relative(page.path)
+        html_page = site / shown
+        if not html_page.is_file():
+            findings.append(Finding(shown, notebook_name, "in the table of contents but not built; run oersite build"))
+            continue
+        notebook = read_notebook(course, page)
+        executed, key_path = executed_copy(executed_dir(course), page)
+        shows_executed = executes(course, page, notebook) and executed.is_file() and key_path.is_file()
+        if page.path.stat().st_mtime_ns > html_page.stat().st_mtime_ns:
+            findings.append(
+                Finding(shown, notebook_name, "the notebook changed after its page was built; run oersite build")
+            )
+        elif shows_executed:
+            environment = environment or environment_fingerprint()
+            if key_path.read_text(encoding="utf-8") != cache_key(course, page, notebook, environment, data):
+                findings.append(
+                    Finding(
+                        shown,
+                        notebook_name,
+                        "the page shows outputs made from other code, data or packages than the notebook "
+                        "has now; run oersite build",
+                    )
+                )
+        outputs_from = json.loads(executed.read_text(encoding="utf-8")) if shows_executed else notebook
+        findings.extend(error_outputs(outputs_from, shown))
+    return findings
+
+
+def error_outputs(notebook: dict, page: str) -> list[Finding]:
+    """Error outputs a reader of ``page`` sees, except those the lesson means to show."""
+    findings = []
+    for number, cell in enumerate(notebook.get("cells", []), start=1):
+        if cell.get("cell_type") != "code" or _SKIPPED_ERROR_TAGS & set(cell.get("metadata", {}).get("tags", [])):
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                error = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip().rstrip(":")
+                findings.append(
+                    Finding(
+                        page,
+                        f"cell {number}",
+                        f"shows an error ({error}); fix the cell, or if the error is part of the lesson "
+                        'give the cell the tag "raises-exception"',
+                    )
+                )
+    return findings

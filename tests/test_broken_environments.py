@@ -1,0 +1,152 @@
+"""Every command, in a broken environment or with broken input: one line saying what to do, exit 1, no traceback.
+
+Each case runs ``oersite`` as a user would, in a process of its own; what is
+missing is really missing there (a module that cannot be imported, a program not
+on PATH, a port taken), and nothing of the course is written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from coursehelpers import make_course
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+LAUNCH = {"launch": {"hub_url": "http://127.0.0.1:8000", "try_url": "http://127.0.0.1:8001"}}
+REPOSITORY_URL = {"url": "https://github.com/example/course"}
+#: What the hub commands run (configurable-http-proxy is a node script).
+HUB_PROGRAMS = ("apache2", "htpasswd", "openssl", "docker-compose", "docker", "git", "node", "configurable-http-proxy")
+#: Runs the CLI with some modules made unimportable (as if their package were not installed).
+WITHOUT_MODULES = """
+import sys
+for name in sys.argv[1].split(","):
+    if name:
+        sys.modules[name] = None  # import raises ImportError, as for a package that is not installed
+sys.argv = ["oersite", *sys.argv[2:]]
+from oersite.cli import main
+main()
+"""
+
+
+def oersite(*args: str, without: tuple[str, ...] = (), path: str | None = None, cwd: Path | None = None):
+    environment = dict(os.environ)
+    if path is not None:
+        environment["PATH"] = path
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_MODULES, ",".join(without), *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def programs_except(tmp_path: Path, *missing: str) -> str:
+    """A PATH holding what oersite's hub commands run, except ``missing``."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for program in (
+        "apache2",
+        "htpasswd",
+        "openssl",
+        "docker-compose",
+        "docker",
+        "git",
+        "node",
+        "configurable-http-proxy",
+    ):
+        found = shutil.which(program)
+        if program not in missing and found:
+            (folder / program).symlink_to(found)
+    return str(folder)
+
+
+def assert_one_line(result, *expected: str) -> None:
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "Traceback" not in output, output
+    errors = [line for line in output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, output
+    for text in expected:
+        assert text in errors[0], output
+
+
+@pytest.fixture
+def course(tmp_path):
+    return make_course(tmp_path / "course", config={"repository": REPOSITORY_URL, "oersite": LAUNCH})
+
+
+def test_hub_check_without_the_hub_extra(course):
+    assert oersite("hub", "config", str(course)).returncode == 0
+    result = oersite("hub", "check", str(course), without=("jupyterhub",))
+    assert_one_line(result, "jupyterhub: not installed", 'install the hub extra: pip install -e ".[hub]"')
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("missing", "expected"),
+    [
+        ("apache2", "apache2: not found; install it (Debian: apt-get install apache2)"),
+        ("configurable-http-proxy", "npm install --global configurable-http-proxy@5.3.0"),
+        ("htpasswd", "htpasswd: not found; install it (Debian: apt-get install apache2-utils)"),
+    ],
+)
+def test_hub_serve_without_a_program_it_runs_starts_nothing(course, tmp_path, missing, expected):
+    result = oersite("hub", "serve", str(course), path=programs_except(tmp_path, missing))
+    assert_one_line(result, expected)
+    assert not (course / "_build" / "hub").exists()
+
+
+def test_serve_on_a_port_in_use(course, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<p>built</p>")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = oersite("serve", str(course), "--output", str(site), "--port", str(port))
+    assert_one_line(result, f"127.0.0.1:{port} is in use", "--port")
+
+
+@pytest.mark.slow
+def test_live_check_with_a_malformed_hub_settings_file(course):
+    assert oersite("build", str(course)).returncode == 0
+    assert oersite("hub", "config", str(course)).returncode == 0
+    (course / "hub" / "hub-settings.json").write_text('{"branch": "main"', encoding="utf-8")
+    result = oersite("check", str(course), "--live")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in output, output
+    assert "error: hub/hub-settings.json: hub settings:" in output
+    assert "run oersite hub config to write it again" in output
+
+
+@pytest.mark.slow
+def test_build_without_the_vendored_browser_libraries(tmp_path):
+    course = make_course(tmp_path / "course", {"map.ipynb": ["import folium\nfolium.Map(location=[0, 0])"]})
+    empty = tmp_path / "no-vendor"
+    empty.mkdir()
+    script = (
+        "import sys, oersite.assets as assets\n"
+        f"assets.VENDOR_DIR = __import__('pathlib').Path({str(empty)!r})\n"
+        "sys.argv = ['oersite', 'build', sys.argv[1]]\n"
+        "from oersite.cli import main\nmain()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(course)], capture_output=True, text=True, timeout=600)
+    assert_one_line(result, "oersite was installed without its browser libraries", "pip install -e .")
+
+
+def test_hub_check_without_docker_compose_apache_or_openssl_names_each(course, tmp_path):
+    assert oersite("hub", "config", str(course)).returncode == 0
+    result = oersite("hub", "check", str(course), path=programs_except(tmp_path, "docker-compose", "docker", "apache2"))
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in output, output
+    assert "docker-compose not found; install it (Debian: apt-get install docker-compose)" in output
+    assert "apache2 not found; install it (Debian: apt-get install apache2)" in output
