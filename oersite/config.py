@@ -17,6 +17,7 @@ import dataclasses
 import difflib
 import json
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -112,6 +113,11 @@ class HubSettings:
         "Where oersite hub serve keeps homes, hub databases, logs and generated secrets, relative to the course.",
         "_build/hub",
     )
+    local_account: str = documented(
+        "The account oersite hub serve runs every student's and visitor's server as when it is started as root "
+        "(created as a system account if missing); servers never run as root.",
+        "oersite-hub",
+    )
     users_file: str | None = documented(
         "htpasswd file of the Basic-auth users for oersite hub serve (the stand-in for single sign-on), relative "
         "to the course; default: users.htpasswd in the state folder, created with one user.",
@@ -123,6 +129,10 @@ class HubSettings:
 def _validate_hub(hub: HubSettings, errors: list[str]) -> None:
     errors += hub.persistent.problems()
     errors += hub.ephemeral.problems()
+    if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", hub.local_account) or hub.local_account == "root":
+        errors.append(
+            f"oersite.hub.local_account: expected a system account name (not root), found {hub.local_account!r}"
+        )
     folder = hub.state_folder
     if not folder or folder.startswith("/") or ".." in Path(folder).parts:
         errors.append(f"oersite.hub.state_folder: expected a folder inside the course, found {folder!r}")
@@ -147,7 +157,6 @@ def image_reference_problem(reference: str, *, tag_required: bool) -> str | None
     the hubs run whatever was built last, and an upgrade could not be told
     from the image before it.
     """
-    import re
 
     example = "such as course-notebook:2026.1"
     if not reference or any(c.isspace() for c in reference):

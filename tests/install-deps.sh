@@ -18,11 +18,29 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-    chromium git apache2 apache2-utils openssl iproute2 docker.io docker-compose debootstrap >/dev/null
+    chromium git apache2 apache2-utils openssl iproute2 acl docker.io docker-compose debootstrap >/dev/null
 
 if ! command -v configurable-http-proxy >/dev/null; then
     $SUDO npm install --global --no-audit --no-fund configurable-http-proxy@5.3.0 >/dev/null
 fi
 
 python3 -m pip install --quiet --disable-pip-version-check -e ".[test,hub]"
+
+# oersite hub serve, started as root as the tests start it, runs every server as the unprivileged
+# account oersite-hub (oersite.hub.local_account), which must be able to run this Python. Where the
+# Python lives in a folder private to root (pyenv under /root), that account is allowed to enter
+# the folder (an ACL, search permission only), nothing more.
+if ! id oersite-hub >/dev/null 2>&1; then
+    $SUDO useradd --system --create-home --home-dir /var/lib/oersite-hub --shell /usr/sbin/nologin oersite-hub
+fi
+python3 -c '
+import stat, sys
+from pathlib import Path
+for folder in Path(sys.executable).parents:
+    if folder != folder.parent and not folder.stat().st_mode & stat.S_IXOTH:
+        print(folder)
+' | while read -r folder; do
+    $SUDO setfacl -m u:oersite-hub:x "$folder"
+    echo "allowed oersite-hub to enter $folder (to run $(python3 -c 'import sys; print(sys.executable)'))"
+done
 echo "test dependencies installed"

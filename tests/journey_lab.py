@@ -133,7 +133,14 @@ class ServedHubs:
         return self.course / "_build" / "hub"
 
     def home(self, kind: str, user: str) -> Path:
-        return self.state / kind / "homes" / user
+        """Where ``oersite hub serve`` keeps a user's home (oersite.hub.serve.ServerAccount)."""
+        from oersite.config import load_course
+        from oersite.hub.serve import server_area
+
+        area = self.state
+        if os.geteuid() == 0:  # servers run as the course's local account, in a folder of its home
+            area = server_area(self.state, load_course(self.course).settings.hub.local_account)
+        return area / "homes" / kind / user
 
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])

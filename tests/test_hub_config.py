@@ -213,13 +213,17 @@ def test_local_ephemeral_spawner_removes_only_homes_inside_its_folder(tmp_path):
     outside = tmp_path / "precious"
     outside.mkdir()
     c = Config()
-    configurer.update_local_spawner(c, homes=homes, delete_homes_on_stop=True)
+    configurer.update_local_spawner(c, homes=homes, account="oersite-hub", delete_homes_on_stop=True)
     remove = c.Spawner.post_stop_hook
     remove(type("Spawner", (), {"home_dir": str(homes / "visitor")}))
     remove(type("Spawner", (), {"home_dir": str(outside)}))
     assert not (homes / "visitor").exists()
     assert outside.is_dir()
     assert c.Spawner.cmd == [sys.executable, "-m", "oersite.hub.singleuser"]
+    # Never root: every server is switched to the unprivileged account.
+    assert c.JupyterHub.spawner_class == "oersite.hub.local_spawner.AccountProcessSpawner"
+    assert c.AccountProcessSpawner.account == "oersite-hub"
+    assert "--allow-root" not in c.Spawner.get("args", [])
     assert c.Spawner.http_timeout >= 120  # a class starting at once queues for CPU
 
 

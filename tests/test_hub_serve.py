@@ -6,6 +6,8 @@ One pair of hubs serves the whole module (started once, stopped after, also on f
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import re
 import shutil
@@ -115,7 +117,7 @@ def test_deep_link_lands_alice_in_her_jupyterlab_with_the_notebook_pulled(hubs):
         page.get_by_text(re.compile(r"Python 3 \(ipykernel\) \| Idle")).first.wait_for(timeout=60_000)
         assert page.locator("text=official Jupyter news").count() == 0  # the news pop-up is off
         context.close()
-    pulled = hubs.state / "persistent" / "homes" / "alice" / "course" / NOTEBOOK
+    pulled = hubs.account.homes("persistent") / "alice" / "course" / NOTEBOOK
     assert pulled.is_file(), f"nbgitpuller did not clone the course into alice's home: {pulled}"
 
 
@@ -130,7 +132,8 @@ def test_a_kernel_runs_code_over_the_websocket_through_apache(hubs, alice):
     lab = open_own_lab(alice, hubs.persistent_url)
     assert server_prefix(lab) == "/user/alice/"
     output = run_code(alice, hubs.persistent_url, "/user/alice/", "import os; print(6 * 7, os.environ['COURSE_DATA'])")
-    assert output.split() == ["42", str(hubs.course.data_dir)]
+    assert output.split() == ["42", str(hubs.account.data_dir)]
+    assert (hubs.account.data_dir / "airports.csv").read_bytes() == (hubs.course.data_dir / "airports.csv").read_bytes()
 
 
 def test_a_user_header_sent_by_the_browser_is_ignored(hubs):
@@ -239,49 +242,67 @@ def test_alices_file_survives_a_server_restart_and_a_hub_restart(hubs, alice):
 # The ephemeral "Try now" hub.
 
 
-@pytest.fixture(scope="module")
-def visitors(hubs):
-    """Two visitors who followed a Try-now link, each with their own server; then a third one."""
-    link = deep_link(hubs, hubs.ephemeral_url)
-    started = []
-    for _ in range(2):
-        session = browser_session()
-        landed = follow(session, link, lambda r: r.status_code == 200 and "/user/" in r.url and "/hub/" not in r.url)
-        started.append((session, server_prefix(landed)))
-    return started
-
-
 def ephemeral_users(hubs) -> list[str]:
     with sqlite3.connect(hubs.state / "ephemeral" / "jupyterhub.sqlite") as database:
         return [name for (name,) in database.execute("select name from users")]
 
 
 def ephemeral_homes(hubs) -> list[str]:
-    return sorted(path.name for path in (hubs.state / "ephemeral" / "homes").iterdir())
+    return sorted(path.name for path in hubs.account.homes("ephemeral").iterdir())
 
 
-def test_two_visitors_get_two_users_and_two_homes(hubs, visitors):
+#: What a visitor's kernel tries: who it is, and reading or writing what is not theirs.
+REACH = """
+import json, os, pathlib
+tried = {"uid": os.getuid()}
+for name, path in json.loads(os.environ["REACH"]).items():
+    try:
+        pathlib.Path(path).read_bytes() if name.startswith("read") else pathlib.Path(path).write_text("x")
+        tried[name] = "allowed"
+    except OSError as error:
+        tried[name] = error.errno
+print(json.dumps(tried))
+"""
+
+
+def test_visitors_get_their_own_servers_as_an_unprivileged_account_until_they_are_culled(hubs):
+    link = deep_link(hubs, hubs.ephemeral_url)
+    visitors = []
+    for _ in range(2):
+        session = browser_session()
+        landed = follow(session, link, lambda r: r.status_code == 200 and "/user/" in r.url and "/hub/" not in r.url)
+        visitors.append((session, server_prefix(landed)))
     names = [prefix.split("/")[2] for _, prefix in visitors]
     assert len(set(names)) == 2
     assert set(names) <= set(ephemeral_users(hubs))
     assert sorted(names) == ephemeral_homes(hubs)
 
+    # A visitor's kernel is not root, and reaches none of the hubs' secrets, the course or its data.
+    session, prefix = visitors[0]
+    reach = {
+        "read the hub's database": hubs.state / "ephemeral" / "jupyterhub.sqlite",
+        "read the cookie secret": hubs.state / "persistent" / "jupyterhub_cookie_secret",
+        "read the proxy secret": hubs.state / "proxy-secret",
+        "write the course": hubs.course.root / "intro-by-a-visitor.md",
+        "write the data": hubs.account.data_dir / "airports.csv",
+        "write the hub state": hubs.state / "by-a-visitor",
+    }
+    code = f"import os; os.environ['REACH'] = {json.dumps({k: str(v) for k, v in reach.items()})!r}\n{REACH}"
+    tried = json.loads(run_code(session, hubs.ephemeral_url, prefix, code))
+    assert tried.pop("uid") != 0
+    assert tried == dict.fromkeys(reach, errno.EACCES)
 
-def test_beyond_the_limits_a_visitor_gets_the_friendly_page(hubs, visitors):
-    third = browser_session()
-    response = third.get(deep_link(hubs, hubs.ephemeral_url), timeout=30)
+    # Both places taken (active_server_limit 2): the next visitor sees the friendly page.
+    response = browser_session().get(link, timeout=30)
     assert response.status_code == 429
-    assert "is full right now" in response.text
-    assert "try again" in response.text
+    assert "is full right now" in response.text and "try again" in response.text
 
-
-def test_after_the_cull_timeout_servers_users_and_homes_are_gone(hubs, visitors):
+    # They leave: after the cull timeout their servers, users and homes are gone.
     deadline = time.monotonic() + EPHEMERAL_CULL_SECONDS * 4
     while time.monotonic() < deadline and (ephemeral_users(hubs) or ephemeral_homes(hubs)):
         time.sleep(1)
     assert ephemeral_users(hubs) == []
     assert ephemeral_homes(hubs) == []
-    session, prefix = visitors[0]
     response = requests.get(f"{hubs.ephemeral_url}{prefix}api/status", timeout=10)
     assert response.status_code != 200  # no server answers there any more
 

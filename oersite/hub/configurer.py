@@ -174,14 +174,16 @@ def update_hub_state(c, folder: str) -> None:
     c.JupyterHub.cookie_secret_file = f"{folder}/jupyterhub_cookie_secret"
 
 
-def update_local_spawner(c, *, homes: Path, delete_homes_on_stop: bool) -> None:
-    """Servers as local processes (SimpleLocalProcessSpawner): for oersite hub serve and tests only.
+def update_local_spawner(c, *, homes: Path, account: str, delete_homes_on_stop: bool) -> None:
+    """Servers as local processes of ``account``, never root (``oersite.hub.local_spawner``): for hub serve and tests.
 
-    It isolates nothing and enforces no limits; production uses DockerSpawner.
+    They are not isolated from each other and no limit is enforced; production
+    uses DockerSpawner.  ``account`` empty: the hub's own user (not root).
     Homes are folders under ``homes``; the ephemeral hub deletes a visitor's
     folder when their server stops (deleting a user does not, on this spawner).
     """
-    c.JupyterHub.spawner_class = "simple"
+    c.JupyterHub.spawner_class = "oersite.hub.local_spawner.AccountProcessSpawner"
+    c.AccountProcessSpawner.account = account
     c.SimpleLocalProcessSpawner.home_dir_template = str(homes / "{username}")
     # jupyterhub-singleuser minus an avoidable 1.3 s import (see oersite.hub.singleuser)
     c.Spawner.cmd = [sys.executable, "-m", "oersite.hub.singleuser"]
@@ -190,7 +192,6 @@ def update_local_spawner(c, *, homes: Path, delete_homes_on_stop: bool) -> None:
     # server to answer gave up on 19 of 20 (benchmarks/journey.py).  Wait longer.
     c.Spawner.http_timeout = 120
     c.Spawner.start_timeout = 120
-    c.Spawner.args = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
     if delete_homes_on_stop:
         c.Spawner.post_stop_hook = _home_remover(homes)
 
@@ -255,14 +256,21 @@ def configure_local(
     *,
     kind: str,
     state: Path,
+    homes: Path,
+    account: str,
     data_dir: Path,
     public_port: int,
     hub_port: int,
     proxy_api_port: int,
     proxy_command: str,
+    environment: dict[str, str] | None = None,
 ) -> None:
-    """One hub of ``oersite hub serve``: ``kind`` is "persistent" or "ephemeral"."""
+    """One hub of ``oersite hub serve``: ``kind`` is "persistent" or "ephemeral".
+
+    ``environment``: more for every server (how it reaches the course repository).
+    """
     update_interface(c, settings, data_dir=str(data_dir))
+    c.Spawner.environment.update(environment or {})
     update_local_network(
         c, public_port=public_port, hub_port=hub_port, proxy_api_port=proxy_api_port, proxy_command=proxy_command
     )
@@ -273,7 +281,7 @@ def configure_local(
         update_proxy_header_auth(c, hub)
         update_limits(c, memory=hub.memory_limit, cpu=hub.cpu_limit)
         update_culler(c, timeout=hub.cull_idle_seconds, every=_cull_every(hub.cull_idle_seconds), cull_users=False)
-        update_local_spawner(c, homes=state / "homes", delete_homes_on_stop=False)
+        update_local_spawner(c, homes=homes, account=account, delete_homes_on_stop=False)
     else:
         hub = settings.ephemeral
         update_temporary_auth(c)
@@ -288,7 +296,7 @@ def configure_local(
             every=_cull_every(hub.cull_idle_seconds),
             cull_users=True,
         )
-        update_local_spawner(c, homes=state / "homes", delete_homes_on_stop=True)
+        update_local_spawner(c, homes=homes, account=account, delete_homes_on_stop=True)
 
 
 def _cull_every(timeout: int) -> int:

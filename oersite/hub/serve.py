@@ -2,11 +2,12 @@
 
 The persistent hub runs behind a real Apache httpd (Debian's ``apache2`` in the
 foreground with its own generated config, Basic auth standing in for single
-sign-on); the ephemeral hub's proxy answers directly.  Both use JupyterHub's
-SimpleLocalProcessSpawner (servers as local processes, no isolation: test and
-preview only), configurable-http-proxy, nbgitpuller and the idle culler, as in
-production.  Everything they write (homes, hub databases, logs, the generated
-proxy secret) lives in the state folder, ``_build/hub`` by default.
+sign-on); the ephemeral hub's proxy answers directly.  Both run servers as
+local processes (``oersite.hub.local_spawner``: never as root, not isolated from
+each other: test and preview only), with configurable-http-proxy, nbgitpuller
+and the idle culler, as in production.  The hubs' databases, logs and secrets
+live in the state folder, ``_build/hub`` by default, which only the hubs can
+read; the servers' homes live where their account can write (``ServerAccount``).
 
 Each process gets its own process group and default signal handlers (a hub
 that inherits an ignored SIGINT makes its culler hang for 30-45 s on stop), so
@@ -16,12 +17,15 @@ that inherits an ignored SIGINT makes its culler hang for 30-45 s on stop), so
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import pwd
 import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -30,6 +34,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from oersite.config import Course
 from oersite.errors import HubError
@@ -56,11 +62,14 @@ configure_local(
     read_settings({settings!r}),
     kind={kind!r},
     state=Path({state!r}),
+    homes=Path({homes!r}),
+    account={account!r},
     data_dir=Path({data_dir!r}),
     public_port={public_port},
     hub_port={hub_port},
     proxy_api_port={proxy_api_port},
     proxy_command={proxy_command!r},
+    environment={environment!r},
 )
 # Marks the servers and services this hub starts (each in a session of its own), so that
 # stopping `oersite hub serve` can find any the hub leaves behind.
@@ -83,6 +92,27 @@ class HubPorts:
     persistent_hub: int
     ephemeral_proxy_api: int
     ephemeral_hub: int
+    git: int  # git daemon, when the servers reach the course repository through it
+
+
+@dataclass(frozen=True)
+class ServerAccount:
+    """Who the local servers run as, and the folder their files are in.
+
+    Started as root, ``oersite hub serve`` runs every server as an unprivileged
+    system account (``oersite.hub.local_account``), in a folder of that account's
+    home: the homes, a read-only copy of the course data, the Jupyter config.  The
+    hubs' own state (databases, cookie and proxy secrets, logs) stays in the state
+    folder, which the account cannot read.  Started as anyone else, the servers run
+    as that user, with everything in the state folder.
+    """
+
+    name: str  # "" when the servers run as the hub's own (unprivileged) user
+    area: Path  # homes/<kind>/<user>, course-data, jupyter-config
+    data_dir: Path  # what COURSE_DATA points at on these servers
+
+    def homes(self, kind: str) -> Path:
+        return self.area / "homes" / kind
 
 
 @dataclass
@@ -100,6 +130,7 @@ class RunningHubs:
     users_file: Path | None = None  # the operator's htpasswd file
     users_for_apache: Path | None = None  # the copy Apache's workers read, when they cannot read that one
     ready_timeout: float = 90
+    account: ServerAccount | None = None  # who the servers run as, and where their homes are
 
     def stop(self, name: str | None = None, timeout: float = 15) -> None:
         """Stop one process (by name) or all, politely first; then any stray server of this state folder."""
@@ -163,6 +194,8 @@ def start_hubs(
         persistent_port if persistent_port is not None else url_port(settings.persistent_url),
         ephemeral_port if ephemeral_port is not None else url_port(settings.ephemeral_url),
     )
+    state.chmod(0o700)  # databases, cookie and proxy secrets, logs: the hubs' alone
+    account = prepare_server_account(course, state, announce)
     secret = _proxy_secret(state)
     users = _users_file(course, state, users_file, announce)
     settings_path = state / SETTINGS_FILE
@@ -174,11 +207,13 @@ def start_hubs(
         ports=ports,
         environment={**os.environ, PROXY_SECRET_VARIABLE: secret, STATE_MARKER: str(state)},
         ready_timeout=ready_timeout,
+        account=account,
     )
     environment = running.environment
     try:
+        servers_environment = _serve_repository(running, settings.repository, account)
         for kind in ("persistent", "ephemeral"):
-            config = _write_hub_config(kind, state, settings_path, course.data_dir, ports)
+            config = _write_hub_config(kind, state, settings_path, account, ports, servers_environment)
             _launch(running, f"{kind}-hub", [*JUPYTERHUB, "-f", str(config)], config.parent, environment)
         apache_conf = _write_apache_config(running, state, users, ports, settings)
         _launch(running, "apache", [APACHE, "-f", str(apache_conf), "-DFOREGROUND"], state / "apache", environment)
@@ -201,7 +236,12 @@ def serve_hubs(course: Course, *, persistent_port=None, ephemeral_port=None, use
     signal.signal(signal.SIGTERM, _interrupt)
     announce(f"Persistent hub (sign in through Apache): {running.persistent_url}")
     announce(f"Try-now hub (no sign-in):                {running.ephemeral_url}")
-    announce(f"State, homes and logs in {running.state}. Ctrl-C stops everything.")
+    if running.account and running.account.name:
+        announce(
+            f"Servers run as {running.account.name}, not root, homes in {running.account.area}; they are not "
+            "isolated from each other (the Docker bundle isolates students: hub/README.md)."
+        )
+    announce(f"State and logs in {running.state}. Ctrl-C stops everything.")
     try:
         while True:
             for name, process in running.processes.items():
@@ -225,6 +265,118 @@ def _require_programs() -> None:
     require_program(PROXY, f"npm install --global configurable-http-proxy@{PROXY_VERSION}")
     require_program("htpasswd")
     require_hub_extra("jupyterhub", "nbgitpuller", "tmpauthenticator", "jupyterhub_idle_culler", "jupyterlab")
+
+
+def prepare_server_account(course: Course, state: Path, announce=print) -> ServerAccount:
+    """Who the servers run as (never root), with their folder ready: see ``ServerAccount``."""
+    if os.geteuid() != 0:
+        return ServerAccount("", state, course.data_dir)
+    name = course.settings.hub.local_account
+    _ensure_account(name, announce)
+    _check_account_runs_servers(name)
+    area = server_area(state, name)
+    for folder in (area, area / "homes"):
+        folder.mkdir(exist_ok=True)
+        folder.chmod(0o755)  # root's: the account reads and enters, and owns only its homes
+    data = area / "course-data"
+    _read_only_copy(course.data_dir, data)
+    return ServerAccount(name, area, data)
+
+
+def server_area(state: Path, account: str) -> Path:
+    """The servers' folder for the hubs of ``state``, in ``account``'s home (one per state folder)."""
+    key = hashlib.sha256(str(state.resolve()).encode()).hexdigest()[:12]
+    return Path(pwd.getpwnam(account).pw_dir) / f"oersite-{key}"
+
+
+def _ensure_account(name: str, announce) -> None:
+    try:
+        pwd.getpwnam(name)
+        return
+    except KeyError:
+        pass
+    useradd = require_program("useradd", "apt-get install passwd")
+    created = subprocess.run(
+        [useradd, "--system", "--create-home", "--home-dir", f"/var/lib/{name}", "--shell", "/usr/sbin/nologin", name],
+        capture_output=True,
+        text=True,
+    )
+    if created.returncode != 0:
+        raise HubError(f"cannot create the servers' account {name}: {created.stderr.strip()}")
+    announce(f"Created the system account {name}, which runs the servers (oersite.hub.local_account)")
+
+
+def _check_account_runs_servers(name: str) -> None:
+    """The account must be able to run this Python and import the server: say why not, and what to do."""
+    runuser = require_program("runuser", "apt-get install util-linux")
+    probe = subprocess.run(
+        [runuser, "-u", name, "--", sys.executable, "-c", "import oersite.hub.singleuser, jupyterhub.singleuser"],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        env={"PATH": os.environ.get("PATH", ""), "HOME": "/"},
+    )
+    if probe.returncode == 0:
+        return
+    private = next((str(p) for p in Path(sys.executable).parents if p != p.parent and not _others_may_enter(p)), None)
+    why = f" ({private} is private to its owner)" if private else ""
+    raise HubError(
+        f"the servers run as the unprivileged account {name}, which cannot run {sys.executable}{why}; install "
+        "oersite in a Python every account can use (python3 -m venv /opt/oersite; /opt/oersite/bin/pip install "
+        "-e '.[hub]'), or start oersite hub serve as a normal user"
+    )
+
+
+def _others_may_enter(folder: Path) -> bool:
+    return bool(folder.stat().st_mode & stat.S_IXOTH)
+
+
+def _read_only_copy(source: Path, target: Path) -> None:
+    """The course data as the servers see it: a fresh copy they can read and not change (the hubs mount it so)."""
+    if target.exists():
+        shutil.rmtree(target)
+    if source.is_dir():
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    else:
+        target.mkdir()
+    for folder, _, files in os.walk(target):
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
+
+
+def _serve_repository(running: RunningHubs, repository: str | None, account: ServerAccount) -> dict[str, str]:
+    """For servers of another account, the course repository through ``git daemon`` (read-only, this one only).
+
+    The launch links pull from the course's own folder (``file://``), which the
+    account may not read; a git daemon on 127.0.0.1 serves exactly that
+    repository, and git's ``insteadOf`` (in the servers' environment) sends
+    nbgitpuller there.  Returns that environment.
+    """
+    if not account.name or not repository or not repository.startswith("file://"):
+        return {}
+    folder = url2pathname(urlsplit(repository).path)
+    git_dir = subprocess.run(
+        ["git", "-C", folder, "rev-parse", "--absolute-git-dir"], capture_output=True, text=True
+    ).stdout.strip()
+    if not git_dir:
+        raise HubError(f"{folder}: not a git repository; oersite.launch.repository must be one (git init, commit)")
+    port = running.ports.git
+    _launch(
+        running,
+        "git-daemon",
+        ["git", "-c", "safe.directory=*", "daemon", "--listen=127.0.0.1", f"--port={port}", "--export-all"]
+        + ["--reuseaddr", "--strict-paths", git_dir],
+        running.state,
+        running.environment,
+    )
+    served = f"git://127.0.0.1:{port}{git_dir}"
+    deadline = time.monotonic() + 10
+    while subprocess.run(["git", "ls-remote", served], capture_output=True).returncode != 0:
+        if time.monotonic() > deadline:
+            raise HubError(f"git daemon did not serve {folder} within 10 s; see {running.logs['git-daemon']}")
+        time.sleep(0.1)
+    return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"url.{served}.insteadOf", "GIT_CONFIG_VALUE_0": repository}
 
 
 def _proxy_secret(state: Path) -> str:
@@ -259,7 +411,7 @@ def _pick_ports(persistent: int, ephemeral: int) -> HubPorts:
                 "--persistent-port/--ephemeral-port"
             )
     chosen = [persistent or _free_port(), ephemeral or _free_port()]
-    while len(chosen) < 7:
+    while len(chosen) < 8:
         port = _free_port()
         if port not in chosen:
             chosen.append(port)
@@ -282,10 +434,12 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _write_hub_config(kind: str, state: Path, settings_path: Path, data_dir: Path, ports: HubPorts) -> Path:
+def _write_hub_config(
+    kind: str, state: Path, settings_path: Path, account: ServerAccount, ports: HubPorts, environment: dict
+) -> Path:
     folder = state / kind
     folder.mkdir(exist_ok=True)
-    (folder / "homes").mkdir(exist_ok=True)
+    account.homes(kind).mkdir(parents=True, exist_ok=True)
     public, api, hub = (
         (ports.persistent_proxy, ports.persistent_proxy_api, ports.persistent_hub)
         if kind == "persistent"
@@ -297,23 +451,26 @@ def _write_hub_config(kind: str, state: Path, settings_path: Path, data_dir: Pat
             kind=kind,
             settings=str(settings_path),
             state=str(folder),
-            data_dir=str(data_dir),
+            homes=str(account.homes(kind)),
+            account=account.name,
+            data_dir=str(account.data_dir),
+            environment=environment,
             public_port=public,
             hub_port=hub,
             proxy_api_port=api,
             proxy_command=shutil.which(PROXY),
             marker=STATE_MARKER,
             state_root=str(state),
-            jupyter_config=str(_jupyter_config(state)),
+            jupyter_config=str(_jupyter_config(account.area)),
         ),
         encoding="utf-8",
     )
     return config
 
 
-def _jupyter_config(state: Path) -> Path:
+def _jupyter_config(area: Path) -> Path:
     """A Jupyter config folder that turns JupyterLab's news pop-up off (what labextension disable writes)."""
-    folder = state / "jupyter-config"
+    folder = area / "jupyter-config"
     (folder / "labconfig").mkdir(parents=True, exist_ok=True)
     (folder / "labconfig" / "page_config.json").write_text(
         json.dumps({"disabledExtensions": {NEWS_PLUGIN: True}}, indent=2) + "\n", encoding="utf-8"
