@@ -40,6 +40,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("source-read", swap_in_executed_notebook)
     app.connect("env-get-outdated", pages_with_new_outputs)
     app.connect("env-purge-doc", forget_page)
+    app.connect("env-merge-info", merge_output_keys)
     app.add_config_value("oersite_launch_buttons", {}, rebuild="html", types=(dict,))
     # After sphinx-book-theme has prepared its header buttons (priority 501).
     app.connect("html-page-context", add_launch_buttons, priority=502)
@@ -87,6 +88,12 @@ def pages_with_new_outputs(
 
 def forget_page(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
     _output_keys(env).pop(docname, None)
+
+
+def merge_output_keys(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment) -> None:
+    """Parallel reading: keep the output keys the worker that read ``docnames`` recorded."""
+    theirs = _output_keys(other)
+    _output_keys(env).update({docname: theirs[docname] for docname in docnames if docname in theirs})
 
 
 def _output_keys(env: BuildEnvironment) -> dict[str, str]:

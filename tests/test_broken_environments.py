@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from coursehelpers import make_course
 
+pytestmark = pytest.mark.slow  # runs oersite (and apache2, openssl, git) as processes
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 LAUNCH = {"launch": {"hub_url": "http://127.0.0.1:8000", "try_url": "http://127.0.0.1:8001"}}
 REPOSITORY_URL = {"url": "https://github.com/example/course"}
@@ -89,7 +91,6 @@ def test_hub_check_without_the_hub_extra(course):
     assert_one_line(result, "jupyterhub: not installed", 'install the hub extra: pip install -e ".[hub]"')
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("missing", "expected"),
     [
@@ -116,7 +117,6 @@ def test_serve_on_a_port_in_use(course, tmp_path):
     assert_one_line(result, f"127.0.0.1:{port} is in use", "--port")
 
 
-@pytest.mark.slow
 def test_live_check_with_a_malformed_hub_settings_file(course):
     assert oersite("build", str(course)).returncode == 0
     assert oersite("hub", "config", str(course)).returncode == 0
@@ -128,7 +128,6 @@ def test_live_check_with_a_malformed_hub_settings_file(course):
     assert "run oersite hub config to write it again" in output
 
 
-@pytest.mark.slow
 def test_build_without_the_vendored_browser_libraries(tmp_path):
     course = make_course(tmp_path / "course", {"map.ipynb": ["import folium\nfolium.Map(location=[0, 0])"]})
     empty = tmp_path / "no-vendor"

@@ -28,6 +28,7 @@ def course(tmp_path):
     return make_course(tmp_path / "course")
 
 
+@pytest.mark.slow
 def test_a_cell_that_raises_names_notebook_cell_exception_and_the_tag(tmp_path):
     course = make_course(tmp_path / "c", {"lessons/broken.ipynb": ["x = 1", "x / 0"]})
     before = tree_digest(course)
@@ -40,6 +41,7 @@ def test_a_cell_that_raises_names_notebook_cell_exception_and_the_tag(tmp_path):
     assert tree_digest(course) == before
 
 
+@pytest.mark.slow
 def test_a_cell_tagged_raises_exception_shows_its_error_on_the_page(tmp_path):
     course = make_course(tmp_path / "c", {"lessons/lesson.ipynb": [("1 / 0", ["raises-exception"]), "print('after')"]})
     result = build(course)
@@ -49,6 +51,7 @@ def test_a_cell_tagged_raises_exception_shows_its_error_on_the_page(tmp_path):
     assert "after" in page
 
 
+@pytest.mark.slow
 def test_a_cell_past_the_timeout_names_the_cell_and_the_setting(tmp_path):
     course = make_course(
         tmp_path / "c",
@@ -112,6 +115,7 @@ def test_a_folder_without_config_says_what_to_do(tmp_path):
     assert_refused(build(tmp_path), "_config.yml: not found", "oersite build COURSE")
 
 
+@pytest.mark.slow
 def test_a_missing_kernel_is_named(tmp_path):
     course = make_course(tmp_path / "c")
     notebook = course / "lessons/first.ipynb"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import urllib.request
 
+import pytest
 from coursehelpers import make_course
 
 
@@ -16,9 +16,8 @@ def run(*args, cwd=None, timeout=300):
     )
 
 
-def test_help_lists_the_commands_and_is_quick():
-    started = time.perf_counter()
-    result = run("--help")
+def test_help_lists_the_commands_without_loading_the_build_libraries():
+    result = run("--help", timeout=60)
     assert result.returncode == 0
     for command in ("build", "serve"):
         assert command in result.stdout
@@ -29,9 +28,9 @@ def test_help_lists_the_commands_and_is_quick():
         text=True,
     )
     assert probe.stdout.strip() == "False False"
-    assert time.perf_counter() - started < 30  # generous: a hang, not a benchmark
 
 
+@pytest.mark.slow
 def test_build_in_the_course_folder_without_arguments(tmp_path):
     course = make_course(tmp_path / "c")
     result = run("build", cwd=course)
@@ -41,6 +40,7 @@ def test_build_in_the_course_folder_without_arguments(tmp_path):
     assert (course / "_build/html/lessons/first.html").is_file()
 
 
+@pytest.mark.slow
 def test_a_failing_build_exits_1_with_one_line_and_no_traceback(tmp_path):
     course = make_course(tmp_path / "c", {"bad.ipynb": ["raise ValueError('the data is wrong')"]})
     result = run("build", str(course))
@@ -49,6 +49,7 @@ def test_a_failing_build_exits_1_with_one_line_and_no_traceback(tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith("Error: bad.ipynb, cell 2: ValueError: the data is wrong")
 
 
+@pytest.mark.slow
 def test_serve_previews_the_built_site_on_loopback(tmp_path):
     course = make_course(tmp_path / "c")
     assert run("build", str(course)).returncode == 0

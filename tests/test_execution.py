@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 from coursehelpers import make_course, write_notebook
 
 from oersite.build import build_course
 from oersite.cli import main
 from oersite.config import load_course
+
+pytestmark = pytest.mark.slow  # builds sites, executes notebooks
 
 
 def build(course, **kwargs):

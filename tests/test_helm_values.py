@@ -12,9 +12,7 @@ from ``hub.extraFiles`` only, and constructs KubeSpawner and the authenticator.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPOSITORY
+from hubenvs import hub_environment
 from jsonschema import Draft7Validator
 
 from oersite.hub.bundle import CHART_HUB_IMAGE, CHART_JUPYTERHUB
@@ -35,7 +34,6 @@ CHART_HUB_PACKAGES = (
     "jupyterhub-kubespawner==7.0.0",
     "jupyterhub-tmpauthenticator==1.0.0",
 )
-CACHE = Path(os.environ.get("OERSITE_TEST_CACHE", Path.home() / ".cache" / "oersite-tests"))
 
 
 def chart_file(name: str) -> Path:
@@ -55,16 +53,7 @@ def merged(kind: str, change=None) -> dict:
 @pytest.fixture(scope="session")
 def chart_hub_python() -> str:
     """A virtual environment with the chart's hub versions (made once, kept in the tests' cache)."""
-    key = hashlib.sha256(" ".join(CHART_HUB_PACKAGES).encode()).hexdigest()[:12]
-    venv = CACHE / f"chart-hub-{key}"
-    python = venv / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        installed = subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", *CHART_HUB_PACKAGES], capture_output=True, text=True
-        )
-        assert installed.returncode == 0, f"cannot install the chart's hub packages:\n{installed.stderr[-2000:]}"
-    return str(python)
+    return hub_environment(CHART_HUB_PACKAGES)
 
 
 # The chart's schema.

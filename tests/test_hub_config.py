@@ -227,6 +227,7 @@ def test_local_ephemeral_spawner_removes_only_homes_inside_its_folder(tmp_path):
     assert c.Spawner.http_timeout >= 120  # a class starting at once queues for CPU
 
 
+@pytest.mark.slow
 def test_the_local_server_entry_point_is_jupyterhub_singleuser_without_the_slow_import():
     import subprocess
 

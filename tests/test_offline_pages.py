@@ -12,6 +12,8 @@ from browser import Traffic, chromium, offline_context, served
 from conftest import REPOSITORY
 from test_sample_site import BOKEH_PAGES
 
+pytestmark = pytest.mark.slow  # drives Chromium over built pages
+
 SCREENSHOTS = REPOSITORY / "_build" / "test-artifacts" / "offline-pages"
 
 

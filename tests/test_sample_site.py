@@ -9,6 +9,8 @@ import pytest
 from bs4 import BeautifulSoup
 from conftest import git
 
+pytestmark = pytest.mark.slow  # builds the sample course
+
 BOKEH_PAGES = [
     "notebooks/bokeh/heatmap",
     "notebooks/bokeh/scatter",
