@@ -219,6 +219,20 @@ def browser_crowd(browser, cdn, page_url: str, button: str, credentials: list[tu
             context.close()
 
 
+def one_at_a_time(browser, cdn, page_url: str, runs: int, logins, place: str, rows: list, between) -> None:
+    """Each button clicked by ``runs`` new visitors, one after another; ``between`` ends their servers."""
+    for hub, button in (("ephemeral", "Try now"), ("persistent", "Open in hub")):
+        if not runs:
+            return
+        times = []
+        for _ in range(runs):
+            login = next(logins) if hub == "persistent" else None
+            times += browser_crowd(browser, cdn, page_url, button, [login])
+            between()
+        rows.append((f"{button} ({hub}), 1 visitor", place, "1", figures(times), f"{runs} runs, Chromium"))
+        print(rows[-1], flush=True)
+
+
 # HTTP scenario.
 
 
@@ -373,23 +387,7 @@ def run(args, root: Path, rows: list[tuple[str, ...]]) -> None:
             place = "local" if variant == "baseline" else f"local, {variant}"
             with hub_serve(course, users, hub_port, try_port, environment=variant_environment(variant, root)) as hubs:
                 print(f"[{variant}] oersite hub serve answered in {hubs.started_in:.1f} s", flush=True)
-                if args.runs:
-                    for hub, button in (("ephemeral", "Try now"), ("persistent", "Open in hub")):
-                        times = []
-                        for _ in range(args.runs):
-                            login = next(logins) if hub == "persistent" else None
-                            times += browser_crowd(browser, cdn, page_url, button, [login])
-                            stop_servers(hubs)
-                        rows.append(
-                            (
-                                f"{button} ({hub}), 1 visitor",
-                                place,
-                                "1",
-                                figures(times),
-                                f"{args.runs} runs, Chromium",
-                            )
-                        )
-                        print(rows[-1], flush=True)
+                one_at_a_time(browser, cdn, page_url, args.runs, logins, place, rows, lambda: stop_servers(hubs))
                 for size in args.crowds:
                     crowd_logins = [next(logins) for _ in range(size)]
                     for hub, button in (("ephemeral", "Try now"), ("persistent", "Open in hub")):
@@ -441,18 +439,7 @@ def docker_journeys(args, root: Path, browser, cdn, rows: list[tuple[str, ...]])
         logins = iter(students.items())
         with served(deployment.course / "_build" / "html") as site_url:
             page_url = f"{site_url}{NOTEBOOK.removesuffix('.ipynb')}.html"
-            for hub, button in (("ephemeral", "Try now"), ("persistent", "Open in hub")):
-                if not args.runs:
-                    continue
-                times = []
-                for _ in range(args.runs):
-                    login = next(logins) if hub == "persistent" else None
-                    times += browser_crowd(browser, cdn, page_url, button, [login])
-                    stop_containers(engine)
-                rows.append(
-                    (f"{button} ({hub}), 1 visitor", "docker", "1", figures(times), f"{args.runs} runs, Chromium")
-                )
-                print(rows[-1], flush=True)
+            one_at_a_time(browser, cdn, page_url, args.runs, logins, "docker", rows, lambda: stop_containers(engine))
             for size in (size for size in args.crowds if size < args.http_from):
                 crowd_logins = [next(logins) for _ in range(size)]
                 for hub, button in (("ephemeral", "Try now"), ("persistent", "Open in hub")):

@@ -28,6 +28,9 @@ RUN pip install -r /opt/oersite/requirements.txt "jupyterhub==${JUPYTERHUB_VERSI
 # The course's extra packages, in a layer of their own: adding one rebuilds in seconds.
 COPY notebook-packages.txt /opt/oersite/packages.txt
 RUN pip install -r /opt/oersite/packages.txt -c /opt/oersite/requirements.txt
+# Kernels talk to their server over Unix sockets in the container, not TCP on the shared network
+# (the server's main config file: jupyter_server_config.d holds only which extensions are on).
+COPY notebook-jupyter-config.json /opt/oersite/etc/jupyter/jupyter_server_config.json
 
 USER 1000:100
 WORKDIR /home/jovyan

@@ -18,7 +18,6 @@ import difflib
 import json
 import os
 import re
-import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,13 @@ import yaml
 
 from oersite import __version__
 from oersite.errors import ConfigError
-from oersite.hub.settings import EphemeralHubSettings, PersistentHubSettings, documented
+from oersite.hub.settings import (
+    EphemeralHubSettings,
+    PersistentHubSettings,
+    documented,
+    type_description,
+    value_fits,
+)
 from oersite.messages import shown
 
 CONFIG_FILE = "_config.yml"
@@ -415,39 +420,11 @@ def _load_dataclass(cls: type, raw: Any, keypath: str, errors: list[str]) -> Any
         hint = hints[key]
         if dataclasses.is_dataclass(hint):
             values[key] = _load_dataclass(hint, value if value is not None else {}, path, errors)
-        elif _type_ok(hint, value):
+        elif value_fits(hint, value):
             values[key] = tuple(value) if isinstance(value, list) else value
         else:
-            errors.append(f"{path}: expected {_type_name(hint)}, found {value!r}")
+            errors.append(f"{path}: expected {type_description(hint)}, found {value!r}")
     return cls(**values)
-
-
-def _type_ok(hint: Any, value: Any) -> bool:
-    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    for kind in allowed:
-        if kind is type(None) and value is None:
-            return True
-        if kind in (int, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
-            if kind is float or isinstance(value, int):
-                return True
-        if kind in (str, bool) and isinstance(value, kind):
-            return True
-        if typing.get_origin(kind) in (list, tuple) and isinstance(value, list):
-            (item,) = typing.get_args(kind)[:1]
-            if all(_type_ok(item, element) for element in value):
-                return True
-    return False
-
-
-def _type_name(hint: Any) -> str:
-    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    names = {str: "text", int: "a whole number", float: "a number", bool: "true or false", type(None): "nothing"}
-    return " or ".join(
-        f"a list of {_type_name(typing.get_args(kind)[0])}"
-        if typing.get_origin(kind) in (list, tuple)
-        else names.get(kind, str(kind))
-        for kind in allowed
-    )
 
 
 def _execution(section: Any, settings: OersiteSettings, jobs: int | None, errors: list[str]) -> Execution:

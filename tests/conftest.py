@@ -57,3 +57,20 @@ def docker_engine():
     engine = start_engine()
     yield engine
     stop_engine(engine)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless (tests/browser.py), for the tests of one module."""
+    from browser import chromium
+
+    with chromium() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def cdn():
+    """The CDN files notebooks' libraries load in JupyterLab, answered from this machine (journey_lab.py)."""
+    from journey_lab import CdnFiles
+
+    return CdnFiles()

@@ -134,12 +134,9 @@ class ServedHubs:
 
     def home(self, kind: str, user: str) -> Path:
         """Where ``oersite hub serve`` keeps a user's home (oersite.hub.serve.ServerAccount)."""
-        from oersite.config import load_course
         from oersite.hub.serve import server_area
 
-        area = self.state
-        if os.geteuid() == 0:  # servers run as the course's local account, in a folder of its home
-            area = server_area(self.state, load_course(self.course).settings.hub.local_account)
+        area = server_area(self.state) if os.geteuid() == 0 else self.state  # as root: another account's
         return area / "homes" / kind / user
 
     def log_tail(self, lines: int = 30) -> str:
@@ -181,6 +178,10 @@ def hub_serve(course: Path, users: Path, hub_port: int, try_port: int, *, enviro
         yield hubs
     finally:
         stop_hub_serve(hubs)
+        if os.geteuid() == 0:  # the servers' homes, which hub serve keeps outside the course as root
+            from oersite.hub.serve import server_area
+
+            shutil.rmtree(server_area(hubs.state), ignore_errors=True)
 
 
 def stop_hub_serve(hubs: ServedHubs, seconds: float = 30) -> None:

@@ -54,16 +54,7 @@ def programs_except(tmp_path: Path, *missing: str) -> str:
     """A PATH holding what oersite's hub commands run, except ``missing``."""
     folder = tmp_path / "bin"
     folder.mkdir()
-    for program in (
-        "apache2",
-        "htpasswd",
-        "openssl",
-        "docker-compose",
-        "docker",
-        "git",
-        "node",
-        "configurable-http-proxy",
-    ):
+    for program in HUB_PROGRAMS:
         found = shutil.which(program)
         if program not in missing and found:
             (folder / program).symlink_to(found)

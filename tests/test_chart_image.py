@@ -112,7 +112,7 @@ def test_the_image_for_the_charts_hub_serves_jupyterhub_5_5(docker_engine, sampl
         assert output.split() == [CHART_JUPYTERHUB, "1000"]
         log_text = (state / "jupyterhub.log").read_text(errors="replace")
         assert f"Running JupyterHub version {CHART_JUPYTERHUB}" in log_text
-        assert "version mismatch" not in log_text.lower()
+        assert "!= jupyterhub-singleuser" not in log_text  # JupyterHub's own warning of a version mismatch
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)

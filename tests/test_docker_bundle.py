@@ -13,6 +13,7 @@ one that restarts the stack leaves it running again.
 
 from __future__ import annotations
 
+import errno
 import json
 import subprocess
 import time
@@ -20,12 +21,11 @@ import uuid
 
 import pytest
 import requests
-from browser import chromium, served
+from browser import served
 from conftest import REPOSITORY
 from docker_deployment import STUDENTS, deploy, readme_commands, undeploy
 from hub_clients import follow, open_own_lab, run_code, server_prefix, xsrf
 from journey_lab import (
-    CdnFiles,
     Network,
     click_launch_button,
     commit_all,
@@ -63,17 +63,6 @@ def deployment(docker_engine, sample_course, built_sample, tmp_path_factory):
 def site_url(deployment):
     with served(deployment.course / "_build" / "html") as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture(scope="module")
-def cdn():
-    return CdnFiles()
 
 
 def screenshot(page, name: str) -> None:
@@ -350,6 +339,44 @@ def test_servers_get_no_docker_socket_no_hub_secret_and_no_other_home(deployment
             f"any(k in os.environ for k in {SECRET_VARIABLES!r}))",
         )
         assert seen.split() == ["1000", "False", "False"], kind
+        # What a student's code on the shared network could try: take a hub's port (root's: below
+        # 1024), listen to another kernel (kernels use Unix sockets), raise its privileges.
+        tried = json.loads(run_code(session, hub, prefix, PROBE_FROM_A_KERNEL.format(port=layout.PERSISTENT.hub)))
+        assert tried == {
+            "bind a hub port": errno.EACCES,
+            "kernel transport": "ipc",
+            "capabilities": 0,
+            "no new privileges": 1,
+        }, kind
+
+
+#: What a kernel finds out about itself, as JSON.
+PROBE_FROM_A_KERNEL = """
+import errno, json, socket
+from ipykernel.connect import get_connection_info
+tried = {{}}
+try:
+    socket.create_server(("127.0.0.1", {port})).close()
+    tried["bind a hub port"] = "bound"
+except OSError as error:
+    tried["bind a hub port"] = error.errno
+tried["kernel transport"] = json.loads(get_connection_info())["transport"]
+status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
+tried["capabilities"] = int(status["CapEff"].strip(), 16)
+tried["no new privileges"] = int(status["NoNewPrivs"].strip())
+print(json.dumps(tried))
+"""
+
+
+def test_students_servers_listen_on_the_loopback_only(deployment):
+    session = deployment.session("bob")
+    open_own_lab(session, deployment.persistent_url)
+    listening = subprocess.run(["ss", "-Hltn"], capture_output=True, text=True, check=True).stdout.split("\n")
+    servers = [
+        line.split()[3] for line in listening if line and layout.in_server_range(int(line.split()[3].rsplit(":", 1)[1]))
+    ]
+    assert servers, "no server listening in the servers' port ranges"
+    assert all(address.startswith("127.0.0.1:") for address in servers), servers
 
 
 def test_nbgitpuller_brings_a_new_commit_into_the_students_clone(deployment):

@@ -101,22 +101,20 @@ def test_the_values_use_the_charts_own_hub_image_and_its_jupyterhub_in_the_singl
 
 
 @pytest.mark.slow
-def test_the_chart_hub_environment_has_the_images_versions(chart_hub_python):
-    found = subprocess.run(
-        [chart_hub_python, "-c", "import jupyterhub, kubespawner, tmpauthenticator; print(jupyterhub.__version__)"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert found.stdout.strip() == CHART_JUPYTERHUB
-
-
-@pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(VALUES))
 def test_the_charts_hub_constructs_kubespawner_and_the_authenticator_from_the_values(kind, chart_hub_python):
     assert probe_chart_hubs([merged(kind)], chart_hub_python) == [[]]
     # oersite hub check does the same, schema first.
     assert check_helm_values([VALUES[kind]], chart_hub_python) == [[]]
+
+
+@pytest.mark.slow
+def test_each_values_file_of_one_check_is_probed_with_its_own_modules(chart_hub_python):
+    """oersite hub check probes both files in one process: the first one's oersite must not serve the second."""
+    without_authenticator = merged("persistent", lambda v: v["hub"]["extraFiles"].pop("oersite-hub-authenticator.py"))
+    first, second = probe_chart_hubs([merged("persistent"), without_authenticator], chart_hub_python)
+    assert first == []
+    assert any("could not be imported" in problem for problem in second), second
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import socket
 import stat
 import subprocess
@@ -177,8 +178,8 @@ def test_docker_hubs_keep_servers_running_across_their_own_restarts(settings):
     ephemeral = Config()
     configurer.configure_ephemeral_docker(ephemeral, settings)
     assert ephemeral.JupyterHub.shutdown_on_logout is True
-    assert ephemeral.JupyterHub.hub_bind_url == "http://127.0.0.1:8202"
-    assert ephemeral.ConfigurableHTTPProxy.api_url == "http://127.0.0.1:8201"
+    assert ephemeral.JupyterHub.hub_bind_url == "http://127.0.0.1:792"
+    assert ephemeral.ConfigurableHTTPProxy.api_url == "http://127.0.0.1:791"
 
 
 def test_the_loopback_spawner_gives_each_server_its_own_free_port(monkeypatch):
@@ -326,8 +327,8 @@ def test_apache_config_trusts_only_its_own_user_header(tmp_path):
     assert conf.count("Listen 443") == 1
     assert "ServerName hub.example.edu" in conf and "ServerName try.example.edu" in conf
     # Behind it, each hub's proxy on the server's loopback (host networking).
-    assert 'ProxyPass "/" "http://127.0.0.1:8100/" upgrade=websocket nocanon' in conf
-    assert 'ProxyPass "/" "http://127.0.0.1:8200/" upgrade=websocket nocanon' in conf
+    assert 'ProxyPass "/" "http://127.0.0.1:780/" upgrade=websocket nocanon' in conf
+    assert 'ProxyPass "/" "http://127.0.0.1:790/" upgrade=websocket nocanon' in conf
 
 
 def test_apache_binds_only_the_address_a_hub_url_names(tmp_path):
@@ -351,7 +352,7 @@ def test_compose_and_helm_values_come_from_the_same_settings(tmp_path):
         "host"
     }
     assert compose["networks"] == {"default": {"external": True, "name": "host"}}
-    assert "--default-target=http://127.0.0.1:8102" in compose["services"]["persistent-proxy"]["command"]
+    assert "--default-target=http://127.0.0.1:782" in compose["services"]["persistent-proxy"]["command"]
     ephemeral = yaml.safe_load(files["helm/ephemeral-values.yaml"])
     # On Kubernetes, the same image built for the chart's JupyterHub.
     assert ephemeral["singleuser"]["image"] == {"name": "registry.example.edu/course", "tag": "7-jupyterhub5.5.0"}
@@ -365,10 +366,10 @@ def test_compose_and_helm_values_come_from_the_same_settings(tmp_path):
 
 
 def test_a_public_port_the_bundle_uses_inside_is_refused(tmp_path):
-    launch = {"launch": {"hub_url": "http://127.0.0.1:8102", "try_url": "http://127.0.0.1:8001"}}
+    launch = {"launch": {"hub_url": "http://127.0.0.1:782", "try_url": "http://127.0.0.1:8001"}}
     result = CliRunner().invoke(main, ["hub", "config", str(course_with(tmp_path, launch))])
     assert result.exit_code == 1
-    assert "oersite.launch.hub_url: port 8102 is one the hub bundle uses on 127.0.0.1" in result.output
+    assert "oersite.launch.hub_url: port 782 is one the hub bundle uses on 127.0.0.1" in result.output
 
 
 @pytest.mark.parametrize(
@@ -431,3 +432,21 @@ def test_a_notebook_importing_something_not_installed_is_named(tmp_path):
     result = CliRunner().invoke(main, ["hub", "config", str(root)])
     assert result.exit_code == 1
     assert "lessons/a.ipynb: imports surely_not_installed_anywhere, which is not installed" in result.output
+
+
+def test_a_local_server_is_never_started_as_root():
+    from types import SimpleNamespace
+
+    from oersite.hub.local_spawner import AccountProcessSpawner
+
+    visitor = SimpleNamespace(name="visitor", escaped_name="visitor", url="/user/visitor/", id=1, orm_user=None)
+    hub = SimpleNamespace(api_url="http://127.0.0.1:8081/hub/api", url="http://127.0.0.1:8081/hub/", base_url="/hub/")
+    unswitched = AccountProcessSpawner(user=visitor, hub=hub)
+    if os.geteuid() == 0:
+        with pytest.raises(RuntimeError, match="refusing to start a server as root"):
+            unswitched.make_preexec_fn("visitor")
+    else:
+        assert callable(unswitched.make_preexec_fn("visitor"))  # the hub's own user, which is not root
+    c = Config()
+    c.AccountProcessSpawner.account = "nobody"
+    assert callable(AccountProcessSpawner(config=c, user=visitor, hub=hub).make_preexec_fn("visitor"))

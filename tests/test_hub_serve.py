@@ -14,8 +14,10 @@ import shutil
 import signal
 import socket
 import sqlite3
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,7 +37,7 @@ from hub_clients import (
 
 from oersite.cli import main
 from oersite.config import load_course
-from oersite.hub.serve import STATE_MARKER, start_hubs
+from oersite.hub.serve import STATE_MARKER, server_area, start_hubs
 from oersite.launch import launch_url
 
 pytestmark = pytest.mark.slow
@@ -65,8 +67,11 @@ def hub_course(sample_course: Path, folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def hubs(sample_course, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("hubs")
+def hubs(sample_course):
+    # Not below pytest's own temporary folder, which only root may enter: the servers' account
+    # must be kept out of the hubs' state and the course by hub serve itself.
+    folder = Path(tempfile.mkdtemp(prefix="oersite-hubs-"))
+    folder.chmod(0o755)
     course = load_course(hub_course(sample_course, folder))
     users = write_users(folder / "users.htpasswd", USERS)
     started = time.monotonic()
@@ -79,6 +84,9 @@ def hubs(sample_course, tmp_path_factory):
     stopping = time.monotonic()
     running.stop()
     print(f"hubs stopped in {time.monotonic() - stopping:.1f} s")
+    shutil.rmtree(folder, ignore_errors=True)
+    if running.account.name:  # the servers' homes, outside the course as root keeps them
+        shutil.rmtree(running.account.area, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -278,6 +286,10 @@ def test_visitors_get_their_own_servers_as_an_unprivileged_account_until_they_ar
     assert sorted(names) == ephemeral_homes(hubs)
 
     # A visitor's kernel is not root, and reaches none of the hubs' secrets, the course or its data.
+    assert os.geteuid() == 0, "run the tests as root (as CI does): hub serve then switches servers to an account"
+    assert stat.S_IMODE(hubs.state.stat().st_mode) == 0o700
+    assert stat.S_IMODE((hubs.state / "proxy-secret").stat().st_mode) == 0o600
+    assert hubs.course.root.parent.stat().st_mode & stat.S_IXOTH  # so it is hub serve that keeps them out
     session, prefix = visitors[0]
     reach = {
         "read the hub's database": hubs.state / "ephemeral" / "jupyterhub.sqlite",
@@ -331,6 +343,8 @@ def test_oersite_hub_serve_prints_both_urls_and_ctrl_c_stops_everything(sample_c
         assert f"http://127.0.0.1:{ephemeral}" in output, output
         assert requests.get(f"http://127.0.0.1:{persistent}/hub/", timeout=10).status_code == 401
         assert requests.get(f"http://127.0.0.1:{ephemeral}/hub/health", timeout=10).status_code == 200
+        # Started as root, it says who the servers run as, and that they are not isolated.
+        assert "Servers run as oersite-hub, not root" in output and "not isolated from each other" in output
         process.send_signal(signal.SIGINT)
         process.wait(30)
         assert process.returncode == 0, process.stdout.read()
@@ -345,6 +359,7 @@ def test_oersite_hub_serve_prints_both_urls_and_ctrl_c_stops_everything(sample_c
         leftovers = _processes_of(state)
         for pid in leftovers:
             os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(server_area(state), ignore_errors=True)
     assert not leftovers, "processes of this hub outlived Ctrl-C"
     for port in (persistent, ephemeral):
         with pytest.raises(requests.ConnectionError):

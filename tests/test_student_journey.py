@@ -17,10 +17,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from browser import chromium, served
+from browser import served
 from conftest import REPOSITORY
 from journey_lab import (
-    CdnFiles,
     Network,
     click_launch_button,
     commit_all,
@@ -77,17 +76,6 @@ def hubs(sample_course, built_sample, tmp_path_factory):
 def site_url(hubs):
     with served(hubs.course / "_build" / "html") as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture(scope="module")
-def cdn():
-    return CdnFiles()
 
 
 @pytest.fixture(scope="module")

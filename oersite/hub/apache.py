@@ -49,7 +49,7 @@ class ProxiedSite:
     server_name: str
     port: int
     tls: bool
-    backend: str  # the hub's configurable-http-proxy, e.g. http://127.0.0.1:8100
+    backend: str  # the hub's configurable-http-proxy, e.g. http://127.0.0.1:780
     sso_include: str | None = None  # the single-sign-on directives; None: no sign-in (ephemeral hub)
     user_header: str = "X-Remote-User"
     secret_header: str = "X-Oersite-Proxy-Secret"

@@ -50,6 +50,7 @@ from oersite.hub.configurer import (
     update_temporary_auth,
 )
 from oersite.hub.installed import PROXY_VERSION
+from oersite.hub.probe import CHART_CONFIG_DIR
 from oersite.hub.settings import (
     NEWS_PLUGIN,
     PROXY_SECRET_VARIABLE,
@@ -76,8 +77,6 @@ APACHE_IMAGE = f"oersite-apache:{__version__}"
 CHART_VERSION = "4.4.0"
 CHART_HUB_IMAGE = {"name": "quay.io/jupyterhub/k8s-hub", "tag": CHART_VERSION}
 CHART_JUPYTERHUB = "5.5.0"
-#: The chart puts the folder of its jupyterhub_config.py on sys.path: modules mounted there import.
-CHART_CONFIG_DIR = "/usr/local/etc/jupyterhub"
 #: The Kubernetes secret the Helm values read the proxy secret from (kubectl create secret generic ...).
 PROXY_SECRET_REF = {"name": "oersite-proxy-secret", "key": "secret"}
 #: oersite's files that run inside a hub, relative to the oersite package.
@@ -122,6 +121,7 @@ def bundle_files(course: Course) -> dict[str, str]:
         "apache/sso.conf": basic_auth_conf(f"{layout.APACHE_DIR}/users.htpasswd", settings.course_title),
         "notebook-requirements.txt": image_requirements(course),
         "notebook-packages.txt": _extra_packages(course),
+        "notebook-jupyter-config.json": NOTEBOOK_JUPYTER_CONFIG,
         "notebook.Dockerfile": _notebook_dockerfile(course),
         "hub.Dockerfile": _hub_dockerfile(course),
         "apache.Dockerfile": _apache_dockerfile(course),
@@ -356,6 +356,12 @@ def _extra_packages(course: Course) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The single-user server's configuration in the image.  Every container shares the server's
+#: network: over TCP a kernel's output socket (ZeroMQ, unencrypted) on 127.0.0.1 would be open
+#: to every other student's code; over IPC its sockets are files in the container's own home.
+NOTEBOOK_JUPYTER_CONFIG = json.dumps({"KernelManager": {"transport": "ipc"}}, indent=2) + "\n"
+
+
 CA_README = """# Extra certificate authorities
 
 Put the certificate of any authority your network's HTTPS needs here, as a PEM file whose
@@ -407,6 +413,9 @@ RUN pip install -r {layout.VENV}/requirements.txt "jupyterhub==${{JUPYTERHUB_VER
 # The course's extra packages, in a layer of their own: adding one rebuilds in seconds.
 COPY notebook-packages.txt {layout.VENV}/packages.txt
 RUN pip install -r {layout.VENV}/packages.txt -c {layout.VENV}/requirements.txt
+# Kernels talk to their server over Unix sockets in the container, not TCP on the shared network
+# (the server's main config file: jupyter_server_config.d holds only which extensions are on).
+COPY notebook-jupyter-config.json {layout.VENV}/etc/jupyter/jupyter_server_config.json
 
 USER {layout.IMAGE_UID}:{layout.IMAGE_GID}
 WORKDIR {layout.IMAGE_HOME}

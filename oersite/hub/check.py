@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 import os
 import shutil
@@ -33,6 +32,7 @@ from oersite.hub import probe
 from oersite.hub.bundle import SECRET_VARIABLES, SETTINGS_FILE
 from oersite.hub.configurer import DATA_HOST_VARIABLE
 from oersite.hub.installed import require_hub_extra
+from oersite.hub.layout import APACHE_SERVER_ROOT
 
 HUB_CONFIGS = ("persistent/jupyterhub_config.py", "ephemeral/jupyterhub_config.py")
 HELM_VALUES = ("helm/persistent-values.yaml", "helm/ephemeral-values.yaml")
@@ -104,15 +104,10 @@ def schema_problems(values: dict, schema: dict) -> list[str]:
         if error.validator == "additionalProperties":
             known = set(error.schema.get("properties", {}))
             unknown = sorted(set(error.instance) - known)
-            problems += [f"{where}.{key}: not a key of the chart{_did_you_mean(key, known)}" for key in unknown]
+            problems += [f"{where}.{key}: not a key of the chart{probe.did_you_mean(key, known)}" for key in unknown]
         else:
             problems.append(f"{where}: {error.message}")
     return problems
-
-
-def _did_you_mean(name: str, known) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f"; did you mean {close[0]}?" if close else ""
 
 
 def check_helm_values(paths: list[Path], python: str = sys.executable) -> list[list[str]]:
@@ -188,7 +183,7 @@ def check_apache(folder: Path) -> list[str]:
     conf = folder / "apache" / "httpd.conf"
     if not conf.is_file():
         return ["missing; run: oersite hub config"]
-    server_root = "/usr/lib/apache2" if Path("/usr/lib/apache2/modules").is_dir() else "/usr/local/apache2"
+    server_root = APACHE_SERVER_ROOT
     if shutil.which("openssl") is None:
         return ["openssl not found; install it (Debian: apt-get install openssl) to check the TLS settings"]
     with tempfile.TemporaryDirectory() as scratch:

@@ -34,6 +34,14 @@ DEFAULT_DATA_HOST_DIR = "/srv/oersite/course-data"
 CONTAINER_PREFIXES = {"persistent": "oersite-student", "ephemeral": "oersite-visitor"}
 #: Each student's home on the persistent hub: a named Docker volume, kept when their container goes.
 HOME_VOLUME = "oersite-home-{username}"
+#: What a server's container may do beyond its memory and CPU: no capabilities, no privilege gain
+#: (setuid programs), at most this many processes and open files.
+SERVER_CONTAINER_LIMITS = {
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges"],
+    "pids_limit": 512,
+    "ulimits": [{"name": "nofile", "soft": 4096, "hard": 4096}],
+}
 
 
 def singleuser_environment(data_path: str) -> dict[str, str]:
@@ -129,7 +137,10 @@ def update_docker_spawner(c, settings: HubBundleSettings, ports: layout.HubPorts
     image upgrades.  Without it a visitor's files go with their container.
     Containers get only what JupyterHub gives every server (its own API token
     and URLs) and the course environment: DockerSpawner passes none of the
-    hub's environment (no proxy secret), and no Docker socket is mounted.
+    hub's environment (no proxy secret), and no Docker socket is mounted.  They
+    run with no capabilities, cannot gain privileges, and have a cap on
+    processes and open files, so one visitor cannot take the machine's (or the
+    hubs' ports') from everyone else.
     """
     c.JupyterHub.spawner_class = "oersite.hub.spawner.LoopbackDockerSpawner"
     c.LoopbackDockerSpawner.port_range = ports.servers
@@ -145,6 +156,7 @@ def update_docker_spawner(c, settings: HubBundleSettings, ports: layout.HubPorts
     c.DockerSpawner.volumes = volumes
     # No image is ever pulled: the bundle builds them on this machine (docker-compose build).
     c.DockerSpawner.pull_policy = "never"
+    c.DockerSpawner.extra_host_config = SERVER_CONTAINER_LIMITS
 
 
 def update_servers_outlive_the_hub(c) -> None:

@@ -42,10 +42,13 @@ class HubPorts:
         return f"http://{LOOPBACK}:{self.hub}"
 
 
-#: Disjoint ranges, so the two hubs never hand out the same port; below Linux's
-#: ephemeral range (32768-60999), from which kernels and clients get theirs.
-PERSISTENT = HubPorts("persistent", proxy=8100, proxy_api=8101, hub=8102, servers=(20000, 24999))
-EPHEMERAL = HubPorts("ephemeral", proxy=8200, proxy_api=8201, hub=8202, servers=(25000, 29999))
+#: The hubs and proxies listen below 1024, where only root may bind: every container shares
+#: the network, and a student's program that grabbed a hub's port while the hub restarted
+#: would receive what Apache sends it (the proxy secret, users' cookies).  Students' servers
+#: get disjoint ranges, so the two hubs never hand out the same port, below Linux's
+#: ephemeral range (32768-60999) from which clients get theirs.
+PERSISTENT = HubPorts("persistent", proxy=780, proxy_api=781, hub=782, servers=(20000, 24999))
+EPHEMERAL = HubPorts("ephemeral", proxy=790, proxy_api=791, hub=792, servers=(25000, 29999))
 HUBS = {"persistent": PERSISTENT, "ephemeral": EPHEMERAL}
 
 

@@ -39,9 +39,18 @@ class AccountProcessSpawner(SimpleLocalProcessSpawner):
         switch = set_user_setuid(self.account, chdir=False)
 
         def preexec() -> None:
-            # Still root here (between fork and exec): the home, then the account.
-            os.makedirs(home, 0o700, exist_ok=True)
-            os.chown(home, record.pw_uid, record.pw_gid)
+            # Still root here (between fork and exec): the home, then the account.  The home's
+            # folder is root's (the account cannot put a link there), and the home is handed
+            # over through a descriptor opened without following links, to be sure.
+            try:
+                os.mkdir(home, 0o700)
+            except FileExistsError:
+                pass
+            descriptor = os.open(home, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            try:
+                os.fchown(descriptor, record.pw_uid, record.pw_gid)
+            finally:
+                os.close(descriptor)
             switch()
             os.chdir(home)
 

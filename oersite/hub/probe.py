@@ -85,16 +85,16 @@ def unknown_traits(config) -> list[str]:
     problems = []
     for section, values in config.items():
         if section not in classes:
-            problems.append(f"{section}: no such configurable class{_did_you_mean(section, classes)}")
+            problems.append(f"{section}: no such configurable class{did_you_mean(section, classes)}")
             continue
         known = classes[section].class_trait_names(config=True)
         for trait in values:
             if trait not in known:
-                problems.append(f"{section}.{trait}: no such setting{_did_you_mean(trait, known)}")
+                problems.append(f"{section}.{trait}: no such setting{did_you_mean(trait, known)}")
     return problems
 
 
-def _did_you_mean(name: str, known) -> str:
+def did_you_mean(name: str, known) -> str:
     close = difflib.get_close_matches(name, list(known), n=1)
     return f"; did you mean {close[0]}?" if close else ""
 
@@ -183,6 +183,7 @@ def probe_chart(values: dict) -> list[str]:
             f"cannot check what the chart's hub would load: jupyterhub-kubespawner is not installed for "
             f"{sys.executable}; install the hub extra (pip install -e '.[hub]')"
         ]
+    path_before = list(sys.path)
     with tempfile.TemporaryDirectory(prefix="oersite-chart-hub-") as scratch:
         kubeconfig = Path(scratch) / "kubeconfig"
         kubeconfig.write_text(KUBECONFIG, encoding="utf-8")
@@ -195,6 +196,11 @@ def probe_chart(values: dict) -> list[str]:
                 problems += _imported_from_the_values(config, Path(scratch))
         except Exception as error:  # the values are someone's input: any failure is theirs
             problems = [f"the chart's hub cannot load them: {type(error).__name__}: {error}"]
+        finally:
+            # The next values file gets its own modules: none of these may answer for it.
+            sys.path[:] = path_before
+            for name in [name for name in sys.modules if name == "oersite" or name.startswith("oersite.")]:
+                del sys.modules[name]
     return problems
 
 

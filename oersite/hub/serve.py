@@ -39,6 +39,7 @@ from urllib.request import url2pathname
 
 from oersite.config import Course
 from oersite.errors import HubError
+from oersite.git import git_message
 from oersite.hub.apache import ProxiedSite, basic_auth_conf, httpd_conf
 from oersite.hub.installed import PROXY_VERSION, require_hub_extra, require_program
 from oersite.hub.layout import APACHE_SERVER_ROOT
@@ -100,15 +101,17 @@ class ServerAccount:
     """Who the local servers run as, and the folder their files are in.
 
     Started as root, ``oersite hub serve`` runs every server as an unprivileged
-    system account (``oersite.hub.local_account``), in a folder of that account's
-    home: the homes, a read-only copy of the course data, the Jupyter config.  The
-    hubs' own state (databases, cookie and proxy secrets, logs) stays in the state
-    folder, which the account cannot read.  Started as anyone else, the servers run
+    system account (``oersite.hub.local_account``), with the homes, a read-only
+    copy of the course data and the Jupyter config in a folder below
+    ``/var/lib/oersite`` that root owns all the way down but for each home: the
+    account can change nothing that root later writes to or hands over.  The
+    hubs' own state (databases, cookie and proxy secrets, logs) stays in the
+    state folder, which the account cannot read.  Started as anyone else, the servers run
     as that user, with everything in the state folder.
     """
 
     name: str  # "" when the servers run as the hub's own (unprivileged) user
-    area: Path  # homes/<kind>/<user>, course-data, jupyter-config
+    area: Path  # homes/<kind>/<user>, course-data, jupyter-config; root's when name is set
     data_dir: Path  # what COURSE_DATA points at on these servers
 
     def homes(self, kind: str) -> Path:
@@ -274,19 +277,32 @@ def prepare_server_account(course: Course, state: Path, announce=print) -> Serve
     name = course.settings.hub.local_account
     _ensure_account(name, announce)
     _check_account_runs_servers(name)
-    area = server_area(state, name)
-    for folder in (area, area / "homes"):
-        folder.mkdir(exist_ok=True)
-        folder.chmod(0o755)  # root's: the account reads and enters, and owns only its homes
+    area = server_area(state)
+    for folder in (SERVER_AREAS, area, area / "homes"):
+        folder.mkdir(mode=0o755, exist_ok=True)
+        _require_roots_own(folder)
     data = area / "course-data"
     _read_only_copy(course.data_dir, data)
     return ServerAccount(name, area, data)
 
 
-def server_area(state: Path, account: str) -> Path:
-    """The servers' folder for the hubs of ``state``, in ``account``'s home (one per state folder)."""
+#: Where the servers' folders are when hub serve runs as root (one per state folder).
+SERVER_AREAS = Path("/var/lib/oersite")
+
+
+def server_area(state: Path) -> Path:
+    """The servers' folder for the hubs of ``state``, when they run as another account."""
     key = hashlib.sha256(str(state.resolve()).encode()).hexdigest()[:12]
-    return Path(pwd.getpwnam(account).pw_dir) / f"oersite-{key}"
+    return SERVER_AREAS / f"hubs-{key}"
+
+
+def _require_roots_own(folder: Path) -> None:
+    """``folder`` is a real folder of root's that no one else may change: else root must not write below it."""
+    status = os.lstat(folder)
+    if not stat.S_ISDIR(status.st_mode) or status.st_uid != 0 or status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise HubError(
+            f"{folder}: expected a folder owned by root that only root may change; remove it and start again"
+        )
 
 
 def _ensure_account(name: str, announce) -> None:
@@ -356,20 +372,27 @@ def _serve_repository(running: RunningHubs, repository: str | None, account: Ser
     if not account.name or not repository or not repository.startswith("file://"):
         return {}
     folder = url2pathname(urlsplit(repository).path)
-    git_dir = subprocess.run(
-        ["git", "-C", folder, "rev-parse", "--absolute-git-dir"], capture_output=True, text=True
-    ).stdout.strip()
-    if not git_dir:
-        raise HubError(f"{folder}: not a git repository; oersite.launch.repository must be one (git init, commit)")
-    port = running.ports.git
-    _launch(
-        running,
-        "git-daemon",
-        ["git", "-c", "safe.directory=*", "daemon", "--listen=127.0.0.1", f"--port={port}", "--export-all"]
-        + ["--reuseaddr", "--strict-paths", git_dir],
-        running.state,
-        running.environment,
+    # The folder may be an instructor's, not root's: git refuses other users' repositories unless told.
+    found = subprocess.run(
+        ["git", "-c", f"safe.directory={folder}", "-C", folder, "rev-parse", "--absolute-git-dir"],
+        capture_output=True,
+        text=True,
     )
+    git_dir = found.stdout.strip()
+    if found.returncode != 0 or not git_dir:
+        raise HubError(
+            f"{folder}: cannot serve it to the servers ({git_message(found.stderr)}); it must be a git repository"
+        )
+    port = running.ports.git
+    daemon = ["git", "daemon", "--listen=127.0.0.1", f"--port={port}", "--export-all", "--reuseaddr", "--strict-paths"]
+    owner = os.stat(git_dir).st_uid
+    if owner != 0:
+        try:
+            # Served as its owner, not root: the daemon reads what its owner may, and git trusts it.
+            daemon.append(f"--user={pwd.getpwuid(owner).pw_name}")
+        except KeyError:  # an owner with no account: trust that one repository by name
+            daemon[1:1] = ["-c", f"safe.directory={git_dir}"]
+    _launch(running, "git-daemon", [*daemon, git_dir], running.state, running.environment)
     served = f"git://127.0.0.1:{port}{git_dir}"
     deadline = time.monotonic() + 10
     while subprocess.run(["git", "ls-remote", served], capture_output=True).returncode != 0:

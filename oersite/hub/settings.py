@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import sys
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,6 +191,36 @@ def hub_settings(course: Course, *, local: bool = False) -> HubBundleSettings:
     )
 
 
+def value_fits(hint: Any, value: Any) -> bool:
+    """Whether ``value`` (as YAML or JSON gives it) fits the type hint of a settings field."""
+    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    for kind in allowed:
+        if kind is type(None) and value is None:
+            return True
+        if kind in (int, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if kind is float or isinstance(value, int):
+                return True
+        if kind in (str, bool) and isinstance(value, kind):
+            return True
+        if typing.get_origin(kind) in (list, tuple) and isinstance(value, list):
+            (item,) = typing.get_args(kind)[:1]
+            if all(value_fits(item, element) for element in value):
+                return True
+    return False
+
+
+def type_description(hint: Any) -> str:
+    """A type hint in words, for messages: "a whole number", "a list of text"."""
+    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    names = {str: "text", int: "a whole number", float: "a number", bool: "true or false", type(None): "nothing"}
+    return " or ".join(
+        f"a list of {type_description(typing.get_args(kind)[0])}"
+        if typing.get_origin(kind) in (list, tuple)
+        else names.get(kind, str(kind))
+        for kind in allowed
+    )
+
+
 class SettingsFileError(ValueError):
     """``hub-settings.json`` is not what ``oersite hub config`` writes."""
 
@@ -225,16 +255,18 @@ def _from_data(cls: type, raw: Any, where: str) -> Any:
         value = raw[name]
         if dataclasses.is_dataclass(hints[name]):
             value = _from_data(hints[name], value, f"{where}{name}.")
+        elif not value_fits(hints[name], value):
+            raise SettingsFileError(f"{where}{name}: expected {type_description(hints[name])}, found {value!r}")
         elif isinstance(value, list):
             value = tuple(value)
         values[name] = value
-    return cls(**values)
+    made = cls(**values)
+    problems = made.problems(where.rstrip(".")) if hasattr(made, "problems") else []
+    if problems:
+        raise SettingsFileError(problems[0])
+    return made
 
 
 def url_port(url: str) -> int:
     parts = urlsplit(url)
     return parts.port or (443 if parts.scheme == "https" else 80)
-
-
-def python_version() -> str:
-    return f"{sys.version_info.major}.{sys.version_info.minor}"
