@@ -33,7 +33,8 @@ HUB_README = REPOSITORY / "hub" / "README.md"
 SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 STUDENTS = {"ada": "ada-password", "bob": "bob-password"}
 COMPOSE_FILE = "hub/docker-compose.yml"
-#: Short enough to watch the culler work; small enough limits to fill the ephemeral hub with two visitors.
+#: Short enough to watch the culler work; small enough limits to fill the ephemeral hub with two visitors;
+#: no warm pool (test_docker_bundle.py turns it on for its own test).
 TEST_SETTINGS = """  hub:
     persistent:
       memory_limit: 768M
@@ -44,6 +45,7 @@ TEST_SETTINGS = """  hub:
       cull_idle_seconds: 30
       active_server_limit: 2
       concurrent_spawn_limit: 2
+      pool: 0
 """
 
 

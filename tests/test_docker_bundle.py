@@ -18,6 +18,7 @@ import json
 import subprocess
 import time
 import uuid
+from datetime import datetime
 
 import pytest
 import requests
@@ -90,6 +91,15 @@ def wait_for(condition, seconds: float, what: str):
     return result
 
 
+def pool_status(deployment, url: str) -> dict | None:
+    """The warm pool's numbers, as the operator reads them; None while the hub restarts."""
+    try:
+        response = deployment.session().get(url, timeout=10)
+    except requests.RequestException:
+        return None
+    return response.json() if response.status_code == 200 else None
+
+
 def wait_for_room(deployment, visitors: int = 0, seconds: float = 150) -> None:
     """Until at most ``visitors`` visitors' containers run (others' leave when the culler takes them)."""
     wait_for(
@@ -135,8 +145,10 @@ def test_the_stack_runs_on_loopback_without_a_docker_bridge(deployment):
         assert found["State"]["Running"], service
         assert found["HostConfig"]["NetworkMode"] == "host", service
     listening = subprocess.run(["ss", "-Hltn"], capture_output=True, text=True, check=True).stdout
+    for hub in layout.HUBS.values():
+        for port in (hub.proxy, hub.proxy_api, hub.hub):  # (the pool's service runs only with a pool)
+            assert f"127.0.0.1:{port} " in listening, port
     for port in sorted(layout.internal_ports()):
-        assert f"127.0.0.1:{port} " in listening, port
         assert f"0.0.0.0:{port} " not in listening and f"*:{port} " not in listening, port
 
 
@@ -393,3 +405,46 @@ def test_nbgitpuller_brings_a_new_commit_into_the_students_clone(deployment):
     assert '"phase": "finished"' in pulled.text, pulled.text[-500:]
     listing = session.get(f"{hub}/user/ada/api/contents/{CLONE}/book", timeout=30).json()
     assert "later.md" in [entry["name"] for entry in listing["content"]]
+
+
+def test_the_warm_pool_hands_a_visitor_a_container_started_before_the_click(deployment):
+    """oersite.hub.ephemeral.pool on, as an operator turns it on: _config.yml, hub config, a hub restart."""
+    wait_for_room(deployment, visitors=0)
+    config = deployment.course / "_config.yml"
+    original = config.read_text()
+    restart = "docker-compose -f hub/docker-compose.yml restart ephemeral-hub"
+    config.write_text(original.replace("      pool: 0\n", "      pool: 1\n"))
+    try:
+        deployment.run("oersite hub config")
+        deployment.run(restart)
+        deployment.wait_until_up()
+        status_url = f"{deployment.ephemeral_url}/services/oersite-pool/status"
+        status = wait_for(
+            lambda: (answer := pool_status(deployment, status_url)) and answer["ready"] >= 1 and answer,
+            180,
+            "a pooled server ready, in the pool's status",
+        )
+        assert status["size"] == 1, status
+        pooled = [name for name in deployment.engine.names() if name.startswith("oersite-visitor-pool-")]
+        assert len(pooled) == 1, pooled
+        waiting_since = deployment.engine.inspect("container", pooled[0])["State"]["StartedAt"]
+        clicked = time.time()
+        session = deployment.session()
+        prefix = server_prefix(open_own_lab(session, deployment.ephemeral_url))
+        assert prefix.startswith("/user/pool-"), prefix
+        server = container(deployment, "ephemeral", prefix.split("/")[2])
+        assert server["State"]["StartedAt"] == waiting_since  # the container that was waiting
+        started = datetime.fromisoformat(waiting_since[:26] + "+00:00")  # Docker's nanoseconds cut to micro
+        assert started.timestamp() < clicked
+        # The course was cloned into it before the visitor came.
+        cloned = run_code(
+            session, deployment.ephemeral_url, prefix, "import os; print(os.path.isdir('course/notebooks'))"
+        )
+        assert cloned.strip() == "True"
+    finally:
+        config.write_text(original)
+        deployment.run("oersite hub config")
+        deployment.run(restart)
+        deployment.wait_until_up()
+        for name in [name for name in deployment.engine.names() if name.startswith("oersite-visitor-")]:
+            deployment.engine.docker("rm", "--force", name)

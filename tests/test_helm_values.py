@@ -154,3 +154,106 @@ def test_a_python_without_kubespawner_is_named_with_what_to_install(tmp_path):
         "cannot check what the chart's hub would load: jupyterhub-kubespawner is not installed for "
         f"{bare / 'bin' / 'python'}; install the hub extra (pip install -e '.[hub]')"
     ]
+
+
+# The warm pool on the chart (oersite.hub.ephemeral.pool).
+
+
+@pytest.mark.slow
+def test_a_pool_service_the_charts_hub_cannot_import_is_named(chart_hub_python):
+    def misspell(values):
+        values["hub"]["services"]["oersite-pool"]["command"][2] = "oersite.hub.pools"
+
+    (problems,) = probe_chart_hubs([merged("ephemeral", misspell)], chart_hub_python)
+    assert problems == [
+        "hub.services.oersite-pool.command: oersite.hub.pools is not in hub.extraFiles: "
+        "the chart's hub image does not have it"
+    ]
+
+
+def test_the_charts_network_policies_open_the_pools_two_paths_and_no_more():
+    """The service pulls through the proxy's public port; the proxy forwards the status to the service."""
+    values = yaml.safe_load(VALUES["ephemeral"].read_text())
+    service = values["hub"]["services"]["oersite-pool"]
+    status_port = int(service["url"].rsplit(":", 1)[1])
+    assert values["hub"]["service"]["extraPorts"] == [{"name": "pool-status", "port": status_port}]
+    assert values["hub"]["networkPolicy"] == {
+        "ingress": [
+            {
+                "from": [{"podSelector": {"matchLabels": {"component": "proxy"}}}],
+                "ports": [{"port": status_port, "protocol": "TCP"}],
+            }
+        ],
+        "egress": [
+            {
+                "to": [{"podSelector": {"matchLabels": {"component": "proxy"}}}],
+                "ports": [{"port": 8000, "protocol": "TCP"}],
+            }
+        ],
+    }
+    assert values["proxy"]["chp"]["networkPolicy"]["egress"] == [
+        {
+            "to": [{"podSelector": {"matchLabels": {"component": "hub"}}}],
+            "ports": [{"port": status_port, "protocol": "TCP"}],
+        }
+    ]
+    assert "networkPolicy" not in yaml.safe_load(VALUES["persistent"].read_text())["hub"]
+
+
+@pytest.mark.slow
+def test_the_pool_service_starts_from_the_values_in_the_charts_hub_python(chart_hub_python, tmp_path):
+    """Its command, environment and modules as the chart's hub pod would have them; the status answers."""
+    import socket
+    import time
+    import urllib.request
+
+    values = yaml.safe_load(VALUES["ephemeral"].read_text())
+    pod = tmp_path / "pod"
+    for extra in values["hub"]["extraFiles"].values():
+        path = pod / extra["mountPath"].lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(extra["stringData"], encoding="utf-8")
+    service = values["hub"]["services"]["oersite-pool"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        status_port, closed_port = probe.getsockname()[1], None
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    environment = {
+        **service["environment"],
+        "PYTHONPATH": str(pod / service["environment"]["PYTHONPATH"].lstrip("/")),
+        "OERSITE_POOL_LISTEN": "127.0.0.1",  # tests bind loopback only; the pod listens on all its addresses
+        "JUPYTERHUB_API_URL": f"http://127.0.0.1:{closed_port}/hub/api",  # a hub that is not up yet
+        "JUPYTERHUB_API_TOKEN": "token",
+        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{status_port}",
+        "JUPYTERHUB_SERVICE_PREFIX": "/services/oersite-pool/",
+        "PATH": "/usr/bin:/bin",
+    }
+    assert service["command"][0] == "python3"
+    process = subprocess.Popen(
+        [chart_hub_python, *service["command"][1:]],
+        env=environment,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                url = f"http://127.0.0.1:{status_port}/services/oersite-pool/status"
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    status = json.loads(response.read())
+                break
+            except OSError:
+                assert process.poll() is None, process.stdout.read()
+                assert time.monotonic() < deadline, "the pool's status did not answer"
+                time.sleep(0.3)
+        assert status == {"size": 3, "ready": 0, "starting": 0, "handed_out": 0, "found_empty": 0}
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert "Warm pool: cannot reach the hub" in output, output
+    assert "Traceback" not in output, output

@@ -53,16 +53,17 @@ HUB_SETTINGS = f"""
       cull_idle_seconds: {EPHEMERAL_CULL_SECONDS}
       concurrent_spawn_limit: 2
       active_server_limit: 2
+      pool: 0
 """
 NOTEBOOK = "notebooks/bokeh/scatter.ipynb"
 
 
-def hub_course(sample_course: Path, folder: Path) -> Path:
-    """A copy of the sample course (a git repository) whose _config.yml sets short hub limits."""
+def hub_course(sample_course: Path, folder: Path, settings: str = HUB_SETTINGS) -> Path:
+    """A copy of the sample course (a git repository) whose _config.yml sets short hub limits (no warm pool)."""
     course = folder / "course"
     shutil.copytree(sample_course, course, ignore=shutil.ignore_patterns("_build"))
     with open(course / "_config.yml", "a", encoding="utf-8") as config:
-        config.write(HUB_SETTINGS)
+        config.write(settings)
     return course
 
 
@@ -284,6 +285,9 @@ def test_visitors_get_their_own_servers_as_an_unprivileged_account_until_they_ar
     assert len(set(names)) == 2
     assert set(names) <= set(ephemeral_users(hubs))
     assert sorted(names) == ephemeral_homes(hubs)
+    # pool: 0 is the hub without a warm pool: no service, no user of its own, every visitor spawned on arrival.
+    assert not any(name.startswith("pool-") for name in names + ephemeral_users(hubs))
+    assert requests.get(f"{hubs.ephemeral_url}/services/oersite-pool/status", timeout=10).status_code == 404
 
     # A visitor's kernel is not root, and reaches none of the hubs' secrets, the course or its data.
     assert os.geteuid() == 0, "run the tests as root (as CI does): hub serve then switches servers to an account"

@@ -14,6 +14,7 @@ from oersite.messages import plural
 
 ERROR = "error"
 WARNING = "warning"
+NOTE = "note"  # what the operator may want to know, neither wrong nor doubtful
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from oersite.checks.findings import WARNING, Finding
+from oersite.checks.findings import NOTE, WARNING, Finding
 from oersite.checks.launch_links import LaunchLink, launch_links
 from oersite.config import Course
 
@@ -47,6 +47,8 @@ def check_hubs(course: Course, site: Path, *, timeout: float = 10) -> list[Findi
         problem = hub_problem(hub_url, timeout=timeout)
         if problem:
             findings.append(Finding(page, what, problem))
+        else:
+            findings += pool_findings(page, what, hub_url, timeout=timeout)
         if hub_url not in configured:
             findings.append(
                 Finding(
@@ -78,6 +80,24 @@ def check_hubs(course: Course, site: Path, *, timeout: float = 10) -> list[Findi
                     )
                     break
     return findings
+
+
+def pool_findings(page: str, what: str, hub_url: str, *, timeout: float = 10) -> list[Finding]:
+    """The warm pool of a Try-now hub, as its service reports it (none: the hub has no pool)."""
+    from oersite.hub.pool import SERVICE_NAME
+
+    try:
+        with urllib.request.urlopen(f"{hub_url}/services/{SERVICE_NAME}/status", timeout=timeout) as response:
+            pool = json.loads(response.read().decode("utf-8"))
+    except (OSError, ValueError):
+        return []
+    said = (
+        f"warm pool: {pool['ready']} of {pool['size']} servers ready, {pool['starting']} starting; "
+        f"{pool['handed_out']} handed out, {pool['found_empty']} visitors found it empty"
+    )
+    if pool["size"] and not pool["ready"] and not pool["starting"]:
+        return [Finding(page, what, f"{said}: the pool cannot refill; see the hub's log", WARNING)]
+    return [Finding(page, what, said, NOTE)]
 
 
 def hub_problem(hub_url: str, *, timeout: float = 10) -> str | None:

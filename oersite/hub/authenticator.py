@@ -1,4 +1,7 @@
-"""Sign students in with the user name the single-sign-on proxy passes in a header.
+"""The hubs' authenticators: the single-sign-on proxy's user header, and Try now's warm pool.
+
+``ProxyHeaderAuthenticator`` signs students in with the user name the
+single-sign-on proxy passes in a header.
 
 The persistent hub sits behind Apache httpd, which authenticates the user
 (CoSign, mod_auth_mellon, Shibboleth, OpenID Connect; Basic auth as the
@@ -14,20 +17,27 @@ No header authenticator on PyPI is maintained and safe (the old
 the small one we need.  It goes through JupyterHub's ``login_user()``, which
 normalises the name and applies ``allowed_users``/``blocked_users``/
 ``admin_users``; ``next`` is restricted to paths on this hub.
+
+``PooledTemporaryAuthenticator`` gives a new visitor of the ephemeral hub a
+server of the warm pool when one is waiting (see ``oersite.hub.pool``).
 """
 
 from __future__ import annotations
 
 import hmac
 import os
+from datetime import datetime
 from urllib.parse import urlsplit
 
+from jupyterhub import orm
 from jupyterhub.auth import Authenticator
 from jupyterhub.handlers import BaseHandler
 from jupyterhub.utils import url_path_join
+from tmpauthenticator import TmpAuthenticator
 from tornado import web
 from traitlets import Unicode, default
 
+from oersite.hub.pool import HANDED_OUT_GROUP, READY_GROUP
 from oersite.hub.settings import PROXY_SECRET_VARIABLE
 
 
@@ -108,3 +118,45 @@ class ProxyHeaderAuthenticator(Authenticator):
 
     def get_handlers(self, app):
         return [("/login", ProxyHeaderLoginHandler)]
+
+
+# The ephemeral hub's warm pool (oersite.hub.pool).
+
+
+class PooledTemporaryAuthenticator(TmpAuthenticator):
+    """tmpauthenticator, but a new visitor first gets a waiting server of the pool, if there is one."""
+
+    async def authenticate(self, handler, data):
+        pooled = claim_pooled_user(handler.db, handler.users)
+        if pooled is not None:
+            self.log.info("Warm pool: visitor gets %s", pooled)
+            return {"name": pooled}
+        self.log.info("Warm pool: empty, a new server for this visitor")
+        return await super().authenticate(handler, data)
+
+
+def claim_pooled_user(db, users) -> str | None:
+    """Take one ready pool user out of the pool and return its name; None when none is ready.
+
+    No ``await`` here: within the hub's event loop this is one step, so two
+    visitors can never take the same server.
+    """
+    group, handed_out = orm.Group.find(db, READY_GROUP), orm.Group.find(db, HANDED_OUT_GROUP)
+    if group is None or handed_out is None:
+        return None
+    for orm_user in sorted(group.users, key=lambda user: user.created or datetime.min):
+        if users[orm_user].spawner.ready:
+            group.users.remove(orm_user)
+            handed_out.users.append(orm_user)
+            _count(group, "handed_out")
+            db.commit()
+            return orm_user.name
+    _count(group, "found_empty")
+    db.commit()
+    return None
+
+
+def _count(group, key: str) -> None:
+    properties = dict(group.properties or {})
+    properties[key] = int(properties.get(key, 0)) + 1
+    group.properties = properties

@@ -38,16 +38,18 @@ from oersite import __version__
 from oersite.config import Course
 from oersite.errors import HubError
 from oersite.files import write_atomically
-from oersite.hub import layout
+from oersite.hub import layout, pool
 from oersite.hub.apache import ProxiedSite, basic_auth_conf, httpd_conf
 from oersite.hub.configurer import (
     DATA_HOST_VARIABLE,
+    pull_query,
     singleuser_environment,
     update_friendly_full_page,
     update_logout_ends_server,
     update_proxy_header_auth,
     update_spawn_limits,
     update_temporary_auth,
+    update_warm_pool,
 )
 from oersite.hub.installed import PROXY_VERSION
 from oersite.hub.probe import CHART_CONFIG_DIR
@@ -87,11 +89,24 @@ HUB_RUNTIME = (
     "hub/settings.py",
     "hub/configurer.py",
     "hub/authenticator.py",
+    "hub/pool.py",
     "hub/spawner.py",
     "hub/templates/429.html",
 )
 #: What the chart's hub (which brings its own spawner and tmpauthenticator) needs of them.
-CHART_RUNTIME = ("__init__.py", "hub/__init__.py", "hub/settings.py", "hub/authenticator.py", "hub/templates/429.html")
+CHART_RUNTIME = (
+    "__init__.py",
+    "hub/__init__.py",
+    "hub/settings.py",
+    "hub/pool.py",
+    "hub/authenticator.py",
+    "hub/templates/429.html",
+)
+#: The chart's proxy as the hub's pod reaches it (the Service proxy-public, port 80; the pod's 8000).
+CHART_PROXY_URL = "http://proxy-public"
+CHART_PROXY_PORT = 8000
+#: Where the warm pool's status listens in the hub's pod (the Service hub gets the port too).
+CHART_POOL_PORT = 8181
 #: Where the bundle's own copy of HUB_RUNTIME goes (the hub image's build context).
 HUB_RUNTIME_FOLDER = "oersite-hub"
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -613,16 +628,25 @@ def _helm_ephemeral(settings: HubBundleSettings) -> str:
     hub = settings.ephemeral
     singleuser = _singleuser(settings, hub.memory_limit, hub.cpu_limit)
     singleuser["storage"]["type"] = "none"  # a visitor's files go with their pod
+    config = _hub_config(
+        update_temporary_auth,
+        update_logout_ends_server,
+        lambda c: update_spawn_limits(c, hub),
+        lambda c: update_friendly_full_page(c, CHART_TEMPLATES),
+        lambda c: update_warm_pool(
+            c,
+            hub,
+            pull_query=pull_query(settings),
+            proxy_url=CHART_PROXY_URL,
+            status_url=f"http://hub:{CHART_POOL_PORT}",
+        ),
+    )
     values = {
         "hub": {
             "image": CHART_HUB_IMAGE,
-            "config": _hub_config(
-                update_temporary_auth,
-                update_logout_ends_server,
-                lambda c: update_spawn_limits(c, hub),
-                lambda c: update_friendly_full_page(c, CHART_TEMPLATES),
-            ),
-            "extraFiles": _chart_files(("hub/templates/429.html",)),
+            "config": config,
+            "extraFiles": _chart_files(CHART_RUNTIME if hub.pool else ("hub/templates/429.html",)),
+            **_chart_services(config),
         },
         "proxy": {"service": {"type": "ClusterIP"}},
         "singleuser": singleuser,
@@ -633,7 +657,52 @@ def _helm_ephemeral(settings: HubBundleSettings) -> str:
             "maxAge": hub.max_age_seconds,
         },
     }
+    if hub.pool:
+        _open_pool_paths(values)
     return _helm_header("ephemeral", settings.ephemeral_url) + _yaml(values)
+
+
+def _open_pool_paths(values: dict) -> None:
+    """The chart's network policies let the hub's pod reach servers and the proxy's API only.
+
+    The warm pool's service (in the hub's pod) pulls the course into a waiting
+    server through the proxy's public port, and the proxy forwards
+    /services/oersite-pool/status to the service: two paths the chart closes,
+    opened here for those ports alone (pods of this release's namespace
+    labelled by the chart's ``component``).
+    """
+
+    def pods(component: str) -> list[dict]:
+        return [{"podSelector": {"matchLabels": {"component": component}}}]
+
+    values["hub"]["service"] = {"extraPorts": [{"name": "pool-status", "port": CHART_POOL_PORT}]}
+    values["hub"]["networkPolicy"] = {
+        "ingress": [{"from": pods("proxy"), "ports": [{"port": CHART_POOL_PORT, "protocol": "TCP"}]}],
+        "egress": [{"to": pods("proxy"), "ports": [{"port": CHART_PROXY_PORT, "protocol": "TCP"}]}],
+    }
+    values["proxy"]["chp"] = {
+        "networkPolicy": {"egress": [{"to": pods("hub"), "ports": [{"port": CHART_POOL_PORT, "protocol": "TCP"}]}]}
+    }
+
+
+def _chart_services(config: dict) -> dict:
+    """The chart takes services and their roles as ``hub.services`` and ``hub.loadRoles`` (dicts by name).
+
+    It drops ``JupyterHub.services`` from ``hub.config`` and sets ``load_roles``
+    itself, so they move there.  A service runs in the hub's pod with the
+    chart's ``python3``, finding oersite's modules beside the chart's config.
+    """
+    section = config.get("JupyterHub", {})
+    services = {}
+    for service in section.pop("services", []):
+        service = {key: value for key, value in service.items() if key != "name"} | {"name": service["name"]}
+        service["command"] = ["python3", *service["command"][1:]]
+        service["environment"] = {**service.get("environment", {}), "PYTHONPATH": CHART_CONFIG_DIR}
+        if "url" in service:  # its own Service name, which is not an address of the pod: listen on all
+            service["environment"][pool.LISTEN_VARIABLE] = "0.0.0.0"  # noqa: S104 (the network policy limits it)
+        services[service["name"]] = service
+    roles = {role["name"]: role for role in section.pop("load_roles", [])}
+    return {key: value for key, value in (("services", services), ("loadRoles", roles)) if value}
 
 
 def _helm_header(kind: str, url: str) -> str:
@@ -644,5 +713,18 @@ def _helm_header(kind: str, url: str) -> str:
     )
 
 
+class _ReadableDumper(yaml.SafeDumper):
+    """Multi-line strings (the files in ``hub.extraFiles``) as YAML blocks, readable as the files they are."""
+
+
+def _represent_text(dumper: yaml.SafeDumper, text: str):
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None)
+
+
+_ReadableDumper.add_representer(str, _represent_text)
+
+
 def _yaml(data: dict) -> str:
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=120)
+    return yaml.dump(
+        data, Dumper=_ReadableDumper, sort_keys=False, default_flow_style=False, width=120, allow_unicode=True
+    )

@@ -17,7 +17,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from oersite.hub import layout
+from oersite.hub import layout, pool
 from oersite.hub.settings import (
     COURSE_DATA_VARIABLE,
     EphemeralHubSettings,
@@ -126,6 +126,51 @@ def update_culler(c, *, timeout: int, cull_users: bool, max_age: int = 0, every:
         scopes.append("admin:users")
     c.JupyterHub.services = [{"name": "idle-culler", "command": command}]
     c.JupyterHub.load_roles = [{"name": "idle-culler", "scopes": scopes, "services": ["idle-culler"]}]
+
+
+def warm_pool_service(hub: EphemeralHubSettings, *, pull_query: str, proxy_url: str, status_url: str = ""):
+    """The warm pool's hub-managed service and its role (see ``oersite.hub.pool``), as JupyterHub takes them.
+
+    ``pull_query``: the nbgitpuller query each waiting server is pulled with;
+    ``proxy_url``: where the service reaches the servers (the hub's proxy);
+    ``status_url``: where it serves its numbers (proxied at
+    /services/oersite-pool/status), empty for none.  Waiting servers are
+    replaced after a quarter of ``max_age_seconds``, so the culler's maximum
+    age still leaves a visitor most of it.
+    """
+    service = {
+        "name": pool.SERVICE_NAME,
+        "command": [sys.executable, "-m", "oersite.hub.pool"],
+        "environment": {
+            pool.SIZE_VARIABLE: str(hub.pool),
+            pool.PULL_VARIABLE: pull_query,
+            pool.PROXY_VARIABLE: proxy_url,
+            pool.MAX_WAIT_VARIABLE: str(max(60, hub.max_age_seconds // 4)),
+        },
+    }
+    if status_url:
+        service["url"] = status_url
+    groups = [f"group={name}" for name in pool.GROUPS]
+    scopes = [
+        "admin:users",  # create and delete the pool's users
+        "servers",  # start them
+        "users:activity",  # keep the waiting ones from the culler
+        "read:groups",
+        *(f"groups!{group}" for group in groups),  # move them between the pool's groups
+        f"tokens!group={pool.STARTING_GROUP}",  # a token to pull the course into each starting one
+    ]
+    return service, {"name": pool.SERVICE_NAME, "scopes": scopes, "services": [pool.SERVICE_NAME]}
+
+
+def update_warm_pool(c, hub: EphemeralHubSettings, *, pull_query: str, proxy_url: str, status_url: str = "") -> None:
+    """Servers started ahead for the next visitors (``oersite.hub.ephemeral.pool``; 0: none, as without)."""
+    if not hub.pool:
+        return
+    c.JupyterHub.authenticator_class = "oersite.hub.authenticator.PooledTemporaryAuthenticator"
+    c.JupyterHub.load_groups = {name: {} for name in pool.GROUPS}
+    service, role = warm_pool_service(hub, pull_query=pull_query, proxy_url=proxy_url, status_url=status_url)
+    c.JupyterHub.services = [*c.JupyterHub.get("services", []), service]
+    c.JupyterHub.load_roles = [*c.JupyterHub.get("load_roles", []), role]
 
 
 def update_docker_spawner(c, settings: HubBundleSettings, ports: layout.HubPorts, *, persistent_homes: bool) -> None:
@@ -257,6 +302,13 @@ def configure_ephemeral_docker(c, settings: HubBundleSettings) -> None:
         cull_users=True,
     )
     update_docker_spawner(c, settings, layout.EPHEMERAL, persistent_homes=False)
+    update_warm_pool(
+        c,
+        hub,
+        pull_query=pull_query(settings),
+        proxy_url=layout.EPHEMERAL.proxy_url,
+        status_url=f"http://{layout.LOOPBACK}:{layout.EPHEMERAL.pool}",
+    )
     update_servers_outlive_the_hub(c)
     update_docker_network(c, layout.EPHEMERAL)
     update_hub_state(c, layout.HUB_DATA)
@@ -275,6 +327,7 @@ def configure_local(
     hub_port: int,
     proxy_api_port: int,
     proxy_command: str,
+    pool_port: int = 0,
     environment: dict[str, str] | None = None,
 ) -> None:
     """One hub of ``oersite hub serve``: ``kind`` is "persistent" or "ephemeral".
@@ -309,6 +362,18 @@ def configure_local(
             cull_users=True,
         )
         update_local_spawner(c, homes=homes, account=account, delete_homes_on_stop=True)
+        update_warm_pool(
+            c,
+            hub,
+            pull_query=pull_query(settings),
+            proxy_url=f"http://127.0.0.1:{public_port}",
+            status_url=f"http://127.0.0.1:{pool_port}" if pool_port else "",
+        )
+
+
+def pull_query(settings: HubBundleSettings) -> str:
+    """The nbgitpuller query of the course (from what a server opens first); empty when the hubs cannot pull."""
+    return settings.default_url.split("?", 1)[1] if settings.default_url.startswith("/git-pull?") else ""
 
 
 def _cull_every(timeout: int) -> int:

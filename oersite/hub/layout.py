@@ -28,6 +28,7 @@ class HubPorts:
     proxy_api: int  # its REST API, which the hub drives
     hub: int  # the hub itself: the proxy's default target, the servers' API URL
     servers: tuple[int, int]  # first and last port of the range this hub's user servers listen on
+    pool: int = 0  # the warm pool's status service (ephemeral hub only)
 
     @property
     def proxy_url(self) -> str:
@@ -48,7 +49,7 @@ class HubPorts:
 #: get disjoint ranges, so the two hubs never hand out the same port, below Linux's
 #: ephemeral range (32768-60999) from which clients get theirs.
 PERSISTENT = HubPorts("persistent", proxy=780, proxy_api=781, hub=782, servers=(20000, 24999))
-EPHEMERAL = HubPorts("ephemeral", proxy=790, proxy_api=791, hub=792, servers=(25000, 29999))
+EPHEMERAL = HubPorts("ephemeral", proxy=790, proxy_api=791, hub=792, servers=(25000, 29999), pool=793)
 HUBS = {"persistent": PERSISTENT, "ephemeral": EPHEMERAL}
 
 
@@ -56,7 +57,7 @@ def internal_ports() -> set[int]:
     """The ports the bundle uses on 127.0.0.1 besides Apache's public ones."""
     ports: set[int] = set()
     for hub in HUBS.values():
-        ports |= {hub.proxy, hub.proxy_api, hub.hub}
+        ports |= {hub.proxy, hub.proxy_api, hub.hub} | ({hub.pool} if hub.pool else set())
     return ports
 
 

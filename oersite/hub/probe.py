@@ -194,6 +194,7 @@ def probe_chart(values: dict) -> list[str]:
             if not problems:
                 problems = construct(config)
                 problems += _imported_from_the_values(config, Path(scratch))
+            problems += _services_from_the_values(values, Path(scratch))
         except Exception as error:  # the values are someone's input: any failure is theirs
             problems = [f"the chart's hub cannot load them: {type(error).__name__}: {error}"]
         finally:
@@ -214,6 +215,27 @@ def _imported_from_the_values(config, scratch: Path) -> list[str]:
     if Path(module.__file__).resolve().is_relative_to(scratch.resolve()):
         return []
     return [f"{module_name} is not in hub.extraFiles: the chart's hub image does not have it"]
+
+
+def _services_from_the_values(values: dict, scratch: Path) -> list[str]:
+    """A service run as ``python3 -m MODULE`` in the hub's pod needs MODULE from extraFiles, on its PYTHONPATH."""
+    problems = []
+    for name, service in (values["hub"].get("services") or {}).items():
+        command = service.get("command") or []
+        if not (isinstance(command, list) and command[1:2] == ["-m"] and len(command) > 2):
+            continue
+        where = f"hub.services.{name}"
+        if (service.get("environment") or {}).get("PYTHONPATH") != CHART_CONFIG_DIR:
+            problems.append(f"{where}.environment.PYTHONPATH: must be {CHART_CONFIG_DIR}, where extraFiles are")
+        try:
+            spec = importlib.util.find_spec(command[2])
+        except ImportError:
+            spec = None
+        if spec is None or not spec.origin or not Path(spec.origin).resolve().is_relative_to(scratch.resolve()):
+            problems.append(
+                f"{where}.command: {command[2]} is not in hub.extraFiles: the chart's hub image does not have it"
+            )
+    return problems
 
 
 def main(argv: list[str]) -> int:

@@ -70,6 +70,7 @@ configure_local(
     hub_port={hub_port},
     proxy_api_port={proxy_api_port},
     proxy_command={proxy_command!r},
+    pool_port={pool_port},
     environment={environment!r},
 )
 # Marks the servers and services this hub starts (each in a session of its own), so that
@@ -94,6 +95,7 @@ class HubPorts:
     ephemeral_proxy_api: int
     ephemeral_hub: int
     git: int  # git daemon, when the servers reach the course repository through it
+    pool: int  # the warm pool's status service
 
 
 @dataclass(frozen=True)
@@ -434,7 +436,7 @@ def _pick_ports(persistent: int, ephemeral: int) -> HubPorts:
                 "--persistent-port/--ephemeral-port"
             )
     chosen = [persistent or _free_port(), ephemeral or _free_port()]
-    while len(chosen) < 8:
+    while len(chosen) < 9:
         port = _free_port()
         if port not in chosen:
             chosen.append(port)
@@ -482,6 +484,7 @@ def _write_hub_config(
             hub_port=hub,
             proxy_api_port=api,
             proxy_command=shutil.which(PROXY),
+            pool_port=ports.pool,
             marker=STATE_MARKER,
             state_root=str(state),
             jupyter_config=str(_jupyter_config(account.area)),

@@ -97,12 +97,24 @@ class EphemeralHubSettings:
     max_age_seconds: int = documented("Delete a visitor's server after this many seconds, idle or not.", 3600)
     concurrent_spawn_limit: int = documented("Servers starting at once; more visitors see the 'full' page.", 10)
     active_server_limit: int = documented("Servers running at once; more visitors see the 'full' page.", 40)
+    pool: int = documented(
+        "Servers kept started, with the course, for the next visitors (the warm pool): a click on Try now "
+        "then opens one at once. Each waiting server costs its memory; 0 turns the pool off.",
+        3,
+    )
 
     def problems(self, where: str = "oersite.hub.ephemeral") -> list[str]:
         """What is wrong with these values, each naming its key."""
         found = _resource_problems(self, where)
         for key in ("max_age_seconds", "concurrent_spawn_limit", "active_server_limit"):
             found += _whole_number_problem(self, key, where)
+        if not isinstance(self.pool, int) or isinstance(self.pool, bool) or self.pool < 0:
+            found.append(f"{where}.pool: expected 0 (no pool) or more servers, found {self.pool!r}")
+        elif isinstance(self.active_server_limit, int) and self.pool >= self.active_server_limit:
+            found.append(
+                f"{where}.pool: {self.pool} waiting servers leave no room under active_server_limit "
+                f"({self.active_server_limit}); make the pool smaller or the limit larger"
+            )
         return found
 
 

@@ -1,0 +1,192 @@
+"""The warm pool of the Try-now hub, on `oersite hub serve`: servers ready before anyone clicks.
+
+Real hubs (as in test_hub_serve.py), the pool's service started by the
+ephemeral hub, visitors as a browser's HTTP requests (journey_http.py).  Each
+test waits for the pool to be full before it starts, so none depends on another.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import git
+from hub_clients import browser_session, follow, free_port, server_prefix, write_users
+from journey_http import journey
+from test_hub_serve import USERS, hub_course
+
+from oersite.checks.hubs import pool_findings
+from oersite.config import load_course
+from oersite.hub.pool import READY_GROUP, SERVICE_NAME, USER_PREFIX
+from oersite.hub.serve import start_hubs
+from oersite.launch import launch_url
+
+pytestmark = pytest.mark.slow
+
+POOL = 2
+CULL_SECONDS = 20
+NOTEBOOK = "notebooks/bokeh/scatter.ipynb"
+CLONE = "course"
+POOL_SETTINGS = f"""
+  hub:
+    ephemeral:
+      pool: {POOL}
+      cull_idle_seconds: {CULL_SECONDS}
+      concurrent_spawn_limit: 3
+      active_server_limit: 8
+"""
+
+
+@pytest.fixture(scope="module")
+def hubs(sample_course):
+    folder = Path(tempfile.mkdtemp(prefix="oersite-pool-"))
+    folder.chmod(0o755)
+    course = hub_course(sample_course, folder, POOL_SETTINGS)
+    loaded = load_course(course)
+    running = start_hubs(
+        loaded,
+        persistent_port=free_port(),
+        ephemeral_port=free_port(),
+        users_file=write_users(folder / "users.htpasswd", USERS),
+        announce=lambda _: None,
+    )
+    running.course = loaded
+    yield running
+    running.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+    if running.account.name:
+        shutil.rmtree(running.account.area, ignore_errors=True)
+
+
+def pool_status(hubs) -> dict:
+    with urllib.request.urlopen(f"{hubs.ephemeral_url}/services/{SERVICE_NAME}/status", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def full_pool(hubs, seconds: float = 120) -> dict:
+    """Until every place of the pool has a ready server (the precondition of each test)."""
+    deadline = time.monotonic() + seconds
+    while (status := pool_status(hubs))["ready"] < POOL:
+        assert time.monotonic() < deadline, f"the pool did not fill within {seconds} s: {status}"
+        time.sleep(1)
+    return status
+
+
+def wait_for_status(hubs, condition, seconds: float = 15) -> dict:
+    """Until the pool's status says ``condition`` (the service looks again every 2 s)."""
+    deadline = time.monotonic() + seconds
+    while not condition(status := pool_status(hubs)):
+        assert time.monotonic() < deadline, f"the pool's status did not change: {status}"
+        time.sleep(0.5)
+    return status
+
+
+def waiting_servers(hubs) -> list[str]:
+    with sqlite3.connect(hubs.state / "ephemeral" / "jupyterhub.sqlite") as database:
+        rows = database.execute(
+            "select users.name from users join user_group_map on users.id = user_group_map.user_id "
+            "join groups on groups.id = user_group_map.group_id where groups.name = ?",
+            (READY_GROUP,),
+        )
+        return sorted(name for (name,) in rows)
+
+
+def on_a_server(response) -> bool:
+    """The visitor's browser has reached a server (nbgitpuller's page there)."""
+    return response.status_code == 200 and "/user/" in response.url and "/hub/" not in response.url
+
+
+def link(hubs) -> str:
+    return launch_url(hubs.course.launch, hubs.ephemeral_url, NOTEBOOK)
+
+
+def test_two_visitors_at_once_each_get_a_waiting_server_of_their_own(hubs):
+    before = full_pool(hubs)
+    waiting = set(waiting_servers(hubs))
+    arrivals: list = [None, None]
+
+    def visit(index: int) -> None:
+        arrivals[index] = journey(link(hubs), f"{CLONE}/{NOTEBOOK}", seconds=120)
+
+    threads = [threading.Thread(target=visit, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    users = [arrival.user for arrival in arrivals]
+    assert len(set(users)) == 2, users  # never the same server twice
+    assert set(users) <= waiting, (users, waiting)  # both were waiting, started before the click
+    counted = wait_for_status(hubs, lambda status: status["handed_out"] >= before["handed_out"] + 2)
+    assert counted["handed_out"] == before["handed_out"] + 2
+    print("two visitors at once, seconds to an idle kernel:", [round(arrival.seconds, 1) for arrival in arrivals])
+
+
+def test_a_visitor_who_comes_back_keeps_their_server(hubs):
+    full_pool(hubs)
+    session = browser_session()
+    landed = follow(session, link(hubs), on_a_server)
+    first = server_prefix(landed)
+    assert first.startswith(f"/user/{USER_PREFIX}")
+    again = follow(session, link(hubs), on_a_server)
+    assert server_prefix(again) == first
+
+
+def test_an_emptied_pool_refills_with_new_servers(hubs):
+    full_pool(hubs)
+    taken = set()
+    for _ in range(POOL):
+        session = browser_session()
+        landed = follow(
+            session, link(hubs), lambda r: r.status_code == 200 and "/user/" in r.url and "/hub/" not in r.url
+        )
+        taken.add(server_prefix(landed).split("/")[2])
+    assert len(taken) == POOL
+    full_pool(hubs)
+    assert not taken & set(waiting_servers(hubs))  # new servers, not the ones handed out
+
+
+def test_a_visitor_who_finds_the_pool_empty_gets_a_server_started_for_them(hubs):
+    before = full_pool(hubs)
+    visitors = [browser_session() for _ in range(POOL + 1)]
+    names = []
+    for session in visitors:  # one after another, faster than the pool refills
+        landed = follow(
+            session, link(hubs), lambda r: r.status_code == 200 and "/user/" in r.url and "/hub/" not in r.url
+        )
+        names.append(server_prefix(landed).split("/")[2])
+    assert all(name.startswith(USER_PREFIX) for name in names[:POOL]), (names, before)
+    assert not names[POOL].startswith(USER_PREFIX)  # a temporary user of its own, as without a pool
+    wait_for_status(hubs, lambda status: status["found_empty"] >= before["found_empty"] + 1)
+
+
+def test_the_pull_on_arrival_brings_what_was_committed_after_the_server_started(hubs):
+    full_pool(hubs)
+    course = hubs.course.root
+    (course / "book" / "after-the-pool-started.md").write_text("# Later\n", encoding="utf-8")
+    git(course, "add", "book")
+    git(course, "-c", "user.name=Tests", "-c", "user.email=tests@oersite.invalid", "commit", "-q", "-m", "later")
+    arrival = journey(link(hubs), f"{CLONE}/{NOTEBOOK}", seconds=120)
+    assert arrival.user.startswith(USER_PREFIX)
+    assert (hubs.account.homes("ephemeral") / arrival.user / CLONE / "book" / "after-the-pool-started.md").is_file()
+
+
+def test_waiting_servers_outlive_the_cull_timeout(hubs):
+    full_pool(hubs)
+    waiting = waiting_servers(hubs)
+    time.sleep(CULL_SECONDS * 2.5)  # the culler looks every CULL_SECONDS / 2
+    assert set(waiting) <= set(waiting_servers(hubs))
+    assert pool_status(hubs)["ready"] == POOL
+
+
+def test_live_check_reports_the_pool(hubs):
+    full_pool(hubs)
+    (finding,) = pool_findings("index.html", f"hub {hubs.ephemeral_url}", hubs.ephemeral_url)
+    assert finding.line().startswith(f"note: index.html: hub {hubs.ephemeral_url}: warm pool: {POOL} of {POOL}")
+    assert pool_findings("index.html", "hub", hubs.persistent_url) == []  # no pool there (Apache asks to sign in)
