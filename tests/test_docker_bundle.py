@@ -91,6 +91,10 @@ def wait_for(condition, seconds: float, what: str):
     return result
 
 
+def pooled_containers(deployment) -> list[str]:
+    return [name for name in deployment.engine.names() if name.startswith("oersite-visitor-pool-")]
+
+
 def pool_status(deployment, url: str) -> dict | None:
     """The warm pool's numbers, as the operator reads them; None while the hub restarts."""
     try:
@@ -425,7 +429,7 @@ def test_the_warm_pool_hands_a_visitor_a_container_started_before_the_click(depl
             "a pooled server ready, in the pool's status",
         )
         assert status["size"] == 1, status
-        pooled = [name for name in deployment.engine.names() if name.startswith("oersite-visitor-pool-")]
+        pooled = pooled_containers(deployment)
         assert len(pooled) == 1, pooled
         waiting_since = deployment.engine.inspect("container", pooled[0])["State"]["StartedAt"]
         clicked = time.time()
@@ -441,6 +445,23 @@ def test_the_warm_pool_hands_a_visitor_a_container_started_before_the_click(depl
             session, deployment.ephemeral_url, prefix, "import os; print(os.path.isdir('course/notebooks'))"
         )
         assert cloned.strip() == "True"
+
+        # A hub restart (the operator changed _config.yml, say) lets go of the server waiting in the
+        # pool, which was made under the old settings, and starts another.
+        waiting = wait_for(
+            lambda: [name for name in pooled_containers(deployment) if name != pooled[0]],
+            180,
+            "the pool refilled after the hand-out",
+        )
+        deployment.run(restart)
+        deployment.wait_until_up()
+        wait_for(
+            lambda: (answer := pool_status(deployment, status_url)) and answer["ready"] >= 1,
+            180,
+            "the pool ready again after the restart",
+        )
+        wait_for(lambda: waiting[0] not in pooled_containers(deployment), 120, "the old waiting container removed")
+        assert pooled_containers(deployment), "no server waits in the pool after the restart"
     finally:
         config.write_text(original)
         deployment.run("oersite hub config")

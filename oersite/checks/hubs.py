@@ -88,8 +88,9 @@ def pool_findings(page: str, what: str, hub_url: str, *, timeout: float = 10) ->
 
     try:
         with urllib.request.urlopen(f"{hub_url}/services/{SERVICE_NAME}/status", timeout=timeout) as response:
-            pool = json.loads(response.read().decode("utf-8"))
-    except (OSError, ValueError):
+            answer = json.loads(response.read().decode("utf-8"))
+        pool = {key: int(answer[key]) for key in ("size", "ready", "starting", "handed_out", "found_empty")}
+    except (OSError, ValueError, KeyError, TypeError):  # no pool there, or something else answers at that path
         return []
     said = (
         f"warm pool: {pool['ready']} of {pool['size']} servers ready, {pool['starting']} starting; "

@@ -33,7 +33,7 @@ from jupyterhub import orm
 from jupyterhub.auth import Authenticator
 from jupyterhub.handlers import BaseHandler
 from jupyterhub.utils import url_path_join
-from tmpauthenticator import TmpAuthenticator
+from tmpauthenticator import TmpAuthenticateHandler, TmpAuthenticator
 from tornado import web
 from traitlets import Unicode, default
 
@@ -127,6 +127,10 @@ class PooledTemporaryAuthenticator(TmpAuthenticator):
     """tmpauthenticator, but a new visitor first gets a waiting server of the pool, if there is one."""
 
     async def authenticate(self, handler, data):
+        # Only the Try-now sign-in takes a server from the pool; a token asked for
+        # through the REST API with credentials gets a plain new user, as before.
+        if not isinstance(handler, TmpAuthenticateHandler):
+            return await super().authenticate(handler, data)
         pooled = claim_pooled_user(handler.db, handler.users)
         if pooled is not None:
             self.log.info("Warm pool: visitor gets %s", pooled)
@@ -144,8 +148,9 @@ def claim_pooled_user(db, users) -> str | None:
     group, handed_out = orm.Group.find(db, READY_GROUP), orm.Group.find(db, HANDED_OUT_GROUP)
     if group is None or handed_out is None:
         return None
+    taken = {user.id for user in handed_out.users}
     for orm_user in sorted(group.users, key=lambda user: user.created or datetime.min):
-        if users[orm_user].spawner.ready:
+        if orm_user.id not in taken and users[orm_user].spawner.ready:
             group.users.remove(orm_user)
             handed_out.users.append(orm_user)
             _count(group, "handed_out")

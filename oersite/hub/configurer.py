@@ -150,13 +150,12 @@ def warm_pool_service(hub: EphemeralHubSettings, *, pull_query: str, proxy_url: 
     }
     if status_url:
         service["url"] = status_url
-    groups = [f"group={name}" for name in pool.GROUPS]
+    moved = (pool.READY_GROUP, pool.STARTING_GROUP)  # the authenticator alone moves users to handed-out
     scopes = [
-        "admin:users",  # create and delete the pool's users
-        "servers",  # start them
-        "users:activity",  # keep the waiting ones from the culler
-        "read:groups",
-        *(f"groups!{group}" for group in groups),  # move them between the pool's groups
+        "admin:users",  # create and delete the pool's users, see their groups, mark the waiting ones active
+        "servers",  # start and stop their servers
+        *(f"read:groups!group={name}" for name in moved),
+        *(f"groups!group={name}" for name in moved),  # move users between the two
         f"tokens!group={pool.STARTING_GROUP}",  # a token to pull the course into each starting one
     ]
     return service, {"name": pool.SERVICE_NAME, "scopes": scopes, "services": [pool.SERVICE_NAME]}

@@ -62,6 +62,17 @@ MAX_WAIT_VARIABLE = "OERSITE_POOL_MAX_WAIT"
 INTERVAL_VARIABLE = "OERSITE_POOL_INTERVAL"
 LISTEN_VARIABLE = "OERSITE_POOL_LISTEN"  # the status's address, when not its URL's host (in a pod)
 
+#: Seconds a server may take to start and get the course before the pool lets it go.
+STARTING_LIMIT = 600
+#: Servers the pool starts at once: the rest of concurrent_spawn_limit stays the visitors'.
+STARTS_AT_ONCE = 2
+#: Seconds to wait after the hub refused to start a server (429), and between pulls that failed.
+REFUSED_PAUSE = 10
+PULL_PAUSE = 10
+#: Seconds after a hand-out before the pool refills: the arriving visitors' first seconds
+#: (JupyterLab, their kernel) are what they wait for; a refill then would compete with them.
+REFILL_DELAY = 8
+
 log = logging.getLogger("oersite.hub.pool")
 
 
@@ -100,7 +111,7 @@ class HubApi:
 
 
 class Pool:
-    """One round of keeping the pool full (``keep``), and what it looks like (``status``)."""
+    """One round of keeping the pool full (``keep``), and what it looks like (``last``)."""
 
     def __init__(self, api: HubApi, *, size: int, pull_query: str, proxy: str, max_wait: float) -> None:
         self.api = api
@@ -109,7 +120,13 @@ class Pool:
         self.proxy = proxy.rstrip("/")
         self.max_wait = max_wait
         self.started_at: dict[str, float] = {}
-        self.busy: set[str] = set()  # pool users whose start or pull runs in a thread
+        self.busy: set[str] = set()  # pool users whose start, pull or removal runs in a thread
+        self.next_pull: dict[str, float] = {}  # when a pull that failed may be tried again
+        self.tokens: dict[str, str] = {}  # each starting user's token for its own server
+        self.refused_until = 0.0  # the hub said 429: no new server before then
+        self.calm_from = 0.0  # servers were just handed out: no new one before then
+        self.rounds = 0
+        self.lock = threading.Lock()
         self.last = {"size": size, "ready": 0, "starting": 0, "handed_out": 0, "found_empty": 0}
 
     def members(self, group: str) -> tuple[list[str], dict]:
@@ -118,35 +135,46 @@ class Pool:
             return [], {}
         return list(answer.get("users", [])), dict(answer.get("properties") or {})
 
-    def server(self, name: str) -> dict | None:
+    def user(self, name: str) -> dict | None:
         status, answer = self.api.call("GET", f"/users/{name}")
-        if status != 200 or not isinstance(answer, dict):
-            return None
-        return (answer.get("servers") or {}).get("")
+        return answer if status == 200 and isinstance(answer, dict) else None
 
     def keep(self) -> dict:
-        """One round: move servers that are ready into the pool, keep the waiting ones, start what is missing.
+        """One round: move servers that are ready into the pool, check the waiting ones, start what is missing.
 
-        Starting a server and pulling the course into it take seconds, so they
-        run in threads of their own; the round, and the numbers it reports,
-        never wait for them.
+        Starting a server, pulling the course into it and stopping one take
+        seconds, so they run in threads of their own; the round, and the numbers
+        it reports, never wait for them.
         """
         ready, properties = self.members(READY_GROUP)
         starting, _ = self.members(STARTING_GROUP)
         now = time.monotonic()
+        handed_out_before = self.last["handed_out"] if self.rounds else None  # None: counts from before this run
         for name in starting:
-            if name in self.busy:  # its start or its pull is under way
-                continue
-            server = self.server(name)
-            if server is None or not (server.get("ready") or server.get("pending")):
-                self.api.call("DELETE", f"/users/{name}")  # it failed to start, or stopped: let it go
-                self.started_at.pop(name, None)
-            elif server.get("ready"):
+            with self.lock:
+                if name in self.busy:  # its start, pull or removal is under way
+                    continue
+            user = self.user(name)
+            if user is None or STARTING_GROUP not in user.get("groups", []):
+                continue  # gone, or moved on since the list was read
+            server = (user.get("servers") or {}).get("")
+            if now - self.started_at.setdefault(name, now) > STARTING_LIMIT or not server:
+                self.retire(name, STARTING_GROUP)  # it failed to start, stopped, or never got the course
+            elif server.get("ready") and now >= self.next_pull.get(name, 0):
                 self.in_background(name, self.prepare)
         waiting = []
         for name in ready:
+            with self.lock:
+                if name in self.busy:
+                    continue
             if now - self.started_at.setdefault(name, now) > self.max_wait:
-                self.retire(name)  # replaced below by a fresh one (unless a visitor took it just now)
+                self.retire(name)  # replaced by a fresh one (unless a visitor took it just now)
+                continue
+            user = self.user(name)
+            if user is None or READY_GROUP not in user.get("groups", []):
+                continue  # a visitor took it since the list was read
+            if not ((user.get("servers") or {}).get("") or {}).get("ready"):
+                self.retire(name)  # its server died while it waited
                 continue
             waiting.append(name)
             self.keep_active(name)
@@ -157,15 +185,22 @@ class Pool:
             "handed_out": int(properties.get("handed_out", 0)),
             "found_empty": int(properties.get("found_empty", 0)),
         }
-        for _ in range(self.size - len(waiting) - len(starting)):
-            name = self.create()
-            if name is None:
-                break
-            self.in_background(name, self.spawn)
+        self.rounds += 1
+        if handed_out_before is not None and self.last["handed_out"] > handed_out_before:
+            # Visitors are arriving: their JupyterLab and kernels need the CPU now; refill once it is calm.
+            self.calm_from = now + REFILL_DELAY
+        missing = self.size - len(waiting) - len(starting)
+        if time.monotonic() >= max(self.refused_until, self.calm_from):
+            for _ in range(max(0, min(missing, STARTS_AT_ONCE - len(starting)))):
+                name = self.create()
+                if name is None:
+                    break
+                self.in_background(name, self.spawn)
         return self.last
 
     def in_background(self, name: str, work) -> None:
-        self.busy.add(name)
+        with self.lock:
+            self.busy.add(name)
 
         def run() -> None:
             try:
@@ -173,23 +208,56 @@ class Pool:
             except Exception:  # noqa: BLE001 (a thread's failure is logged, and the next round tries again)
                 log.exception("Warm pool: %s failed for %s", work.__name__, name)
             finally:
-                self.busy.discard(name)
+                with self.lock:
+                    self.busy.discard(name)
 
         threading.Thread(target=run, name=f"pool-{work.__name__}", daemon=True).start()
 
-    def retire(self, name: str) -> bool:
-        """Delete a server that waited too long, unless a visitor took it meanwhile.
+    def retire(self, name: str, group: str = READY_GROUP) -> bool:
+        """Let go of a waiting server (waited too long, died, or left from before), unless a visitor took it.
 
-        Out of the ready group first, so no visitor can take it from then on;
-        then it is the pool's to delete only if it is not among the handed out.
+        Out of its group first, so no visitor can take it from then on; then it
+        is the pool's to remove only if the hub says, for sure, that it is not
+        among the handed out.
         """
-        self.api.call("DELETE", f"/groups/{READY_GROUP}/users", {"users": [name]})
-        status, user = self.api.call("GET", f"/users/{name}")
-        if status == 200 and isinstance(user, dict) and HANDED_OUT_GROUP in user.get("groups", []):
+        self.api.call("DELETE", f"/groups/{group}/users", {"users": [name]})
+        user = self.user(name)
+        if user is None or HANDED_OUT_GROUP in user.get("groups", []):
             return False
-        self.api.call("DELETE", f"/users/{name}")
         self.started_at.pop(name, None)
+        self.next_pull.pop(name, None)
+        self.tokens.pop(name, None)
+        self.in_background(name, self.remove)
         return True
+
+    def remove(self, name: str, seconds: float = 120) -> None:
+        """Stop a pool user's server, then delete the user (JupyterHub refuses to delete one with a server up)."""
+        self.api.call("DELETE", f"/users/{name}/server", timeout=seconds)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            user = self.user(name)
+            if user is None:
+                return
+            if not (user.get("servers") or {}):
+                break
+            time.sleep(0.5)
+        deleted, answer = self.api.call("DELETE", f"/users/{name}")
+        if deleted not in (204, 404):
+            log.warning("Warm pool: could not delete %s (%s %s)", name, deleted, str(answer)[:200])
+
+    def start_afresh(self) -> int:
+        """Let go of every waiting server a previous run of the service left; how many there were.
+
+        They were started, and given the course, under the settings of that run
+        (a repository, an image, limits the operator may since have changed in
+        ``_config.yml``), so a visitor must not get one: the pool refills in seconds.
+        """
+        retired = 0
+        for group in (READY_GROUP, STARTING_GROUP):
+            names, _ = self.members(group)
+            for name in names:
+                retired += self.retire(name, group)
+        return retired
 
     def create(self) -> str | None:
         """A new pool user, counted as starting from now on; None when the hub refuses."""
@@ -202,40 +270,60 @@ class Pool:
         return name
 
     def spawn(self, name: str) -> None:
-        """Start the pool user's server; when the hub says no (full, or busy starting others), let the user go."""
+        """Start the pool user's server; when the hub says no (full, or busy starting others), wait and let it go."""
         spawned, _ = self.api.call("POST", f"/users/{name}/server", timeout=300)
         if spawned not in (201, 202):
             log.info("Warm pool: the hub does not start a server now (%s); trying again later", spawned)
-            self.api.call("DELETE", f"/users/{name}")
+            self.refused_until = time.monotonic() + REFUSED_PAUSE
+            self.api.call("DELETE", f"/groups/{STARTING_GROUP}/users", {"users": [name]})
+            self.remove(name)
             self.started_at.pop(name, None)
 
     def prepare(self, name: str) -> None:
         """A started server, once it has the course, joins the pool (from then on a visitor may get it)."""
-        if self.pull(name):
-            self.api.call("DELETE", f"/groups/{STARTING_GROUP}/users", {"users": [name]})
-            self.api.call("POST", f"/groups/{READY_GROUP}/users", {"users": [name]})
+        if not self.pull(name):
+            self.next_pull[name] = time.monotonic() + PULL_PAUSE
+            return
+        user = self.user(name)  # still ours to hand out? (it may have been retired meanwhile)
+        if user is None or STARTING_GROUP not in user.get("groups", []) or HANDED_OUT_GROUP in user["groups"]:
+            return
+        self.api.call("DELETE", f"/groups/{STARTING_GROUP}/users", {"users": [name]})
+        self.api.call("POST", f"/groups/{READY_GROUP}/users", {"users": [name]})
+        self.tokens.pop(name, None)
+        self.next_pull.pop(name, None)
 
     def pull(self, name: str) -> bool:
         """The course into the server, as the launch link's nbgitpuller would (its API streams progress)."""
         if not self.pull_query:  # the hubs cannot reach the course repository: nothing to pull ahead
             return True
-        # A short-lived token of the pool user's own, for its server alone: the service's role
-        # cannot reach servers (a single-user server cannot tell a group filter from a user's).
-        made, token = self.api.call(
-            "POST",
-            f"/users/{name}/tokens",
-            {"scopes": [f"access:servers!user={name}"], "expires_in": 600, "note": "warm pool: pull the course"},
-        )
-        if made not in (200, 201) or not isinstance(token, dict):
-            log.warning("Warm pool: no token to reach %s (%s)", name, made)
+        token = self.tokens.get(name) or self.token_for(name)
+        if token is None:
             return False
         status, answer = self.api.call(
-            "GET", f"/user/{name}/git-pull/api?{self.pull_query}", base=self.proxy, token=token["token"], timeout=300
+            "GET", f"/user/{name}/git-pull/api?{self.pull_query}", base=self.proxy, token=token, timeout=300
         )
         finished = status == 200 and '"phase": "finished"' in str(answer)
         if not finished:
             log.warning("Warm pool: the course did not reach %s yet (%s)", name, status)
         return finished
+
+    def token_for(self, name: str) -> str | None:
+        """A short-lived token of the pool user's own, for its server alone.
+
+        The service's role cannot reach servers: a single-user server cannot
+        tell a group filter from a user's, so ``access:servers!group=`` is not
+        honoured there.
+        """
+        made, token = self.api.call(
+            "POST",
+            f"/users/{name}/tokens",
+            {"scopes": [f"access:servers!user={name}"], "expires_in": STARTING_LIMIT, "note": "warm pool: the course"},
+        )
+        if made not in (200, 201) or not isinstance(token, dict):
+            log.warning("Warm pool: no token to reach %s (%s)", name, made)
+            return None
+        self.tokens[name] = token["token"]
+        return token["token"]
 
     def keep_active(self, name: str) -> None:
         """Tell the hub the waiting server is in use, so that the idle culler leaves it alone."""
@@ -282,6 +370,15 @@ def main() -> None:
     if environment.get("JUPYTERHUB_SERVICE_URL"):
         serve_status(pool, environment["JUPYTERHUB_SERVICE_URL"])
     interval = float(environment.get(INTERVAL_VARIABLE, "2"))
+    while True:
+        try:
+            retired = pool.start_afresh()
+            break
+        except OSError as error:  # the hub is still starting
+            log.warning("Warm pool: cannot reach the hub yet (%s)", error)
+            time.sleep(interval)
+    if retired:
+        log.info("Warm pool: let go of %d waiting servers from before the hub restarted", retired)
     shown = None
     while True:
         try:
