@@ -35,6 +35,15 @@ and the crowds up to --http-from visitors in Chromium, reports how long the
 image build and ``docker-compose up`` took, and the memory of each idle student
 container (with the notebook's kernel) from ``docker stats``.
 
+Pools: ``--pools 0 5`` runs the Try-now journeys once per size of the ephemeral
+hub's warm pool (``oersite.hub.ephemeral.pool``; 0 is no pool), each on a hub
+of its own in the same run: 1 visitor (--runs, the pool refilled before each),
+and each crowd with the pool full when it clicks.  Visitors' servers are
+stopped between scenarios, the pool's waiting ones left.  It also reports what
+the pool costs while nobody comes: the resident memory of each waiting server
+and the CPU that the whole ``oersite hub serve`` (hubs, proxies, servers, the
+pool's service) uses over a quiet minute, pool on against pool off.
+
 Everything runs on 127.0.0.1; the browser refuses any other host.  A hard
 overall timeout (--timeout) stops the run and every process it started.
 """
@@ -56,6 +65,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -150,9 +160,12 @@ def sample_repository(root: Path) -> Path:
     return course
 
 
-def stop_servers(hubs, seconds: float = 30) -> None:
-    """End every single-user server of the run (SIGTERM, as a server stop does), so scenarios start equal."""
-    servers = [pid for pid in processes_of(hubs.state) if b"jupyterhub.singleuser" in _cmdline(pid)]
+def stop_servers(hubs, seconds: float = 30, keep: set[str] = frozenset()) -> None:
+    """End the single-user servers of the run (SIGTERM, as a server stop does), so scenarios start equal.
+
+    ``keep``: users whose servers stay (the warm pool's waiting ones).
+    """
+    servers = [pid for pid in processes_of(hubs.state) if is_server(pid) and server_user(pid) not in keep]
     for pid in servers:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
@@ -160,6 +173,12 @@ def stop_servers(hubs, seconds: float = 30) -> None:
     while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in servers):
         time.sleep(0.2)
     time.sleep(1)
+
+
+def is_server(pid: int) -> bool:
+    """A single-user server (the local hubs start them as ``python -m oersite.hub.singleuser``)."""
+    command = _cmdline(pid)
+    return b"oersite.hub.singleuser" in command or b"jupyterhub.singleuser" in command
 
 
 def _cmdline(pid: int) -> bytes:
@@ -222,15 +241,20 @@ def browser_crowd(browser, cdn, page_url: str, button: str, credentials: list[tu
 def one_at_a_time(browser, cdn, page_url: str, runs: int, logins, place: str, rows: list, between) -> None:
     """Each button clicked by ``runs`` new visitors, one after another; ``between`` ends their servers."""
     for hub, button in (("ephemeral", "Try now"), ("persistent", "Open in hub")):
-        if not runs:
-            return
-        times = []
-        for _ in range(runs):
-            login = next(logins) if hub == "persistent" else None
-            times += browser_crowd(browser, cdn, page_url, button, [login])
-            between()
-        rows.append((f"{button} ({hub}), 1 visitor", place, "1", figures(times), f"{runs} runs, Chromium"))
-        print(rows[-1], flush=True)
+        one_button(browser, cdn, page_url, runs, logins, place, rows, hub, button, between)
+
+
+def one_button(browser, cdn, page_url: str, runs: int, logins, place: str, rows: list, hub, button, between) -> None:
+    """``button`` clicked by ``runs`` new visitors, one after another; ``between`` runs after each."""
+    if not runs:
+        return
+    times = []
+    for _ in range(runs):
+        login = next(logins) if hub == "persistent" else None
+        times += browser_crowd(browser, cdn, page_url, button, [login])
+        between()
+    rows.append((f"{button} ({hub}), 1 visitor", place, "1", figures(times), f"{runs} runs, Chromium"))
+    print(rows[-1], flush=True)
 
 
 # HTTP scenario.
@@ -245,6 +269,8 @@ def http_crowd(link: str, credentials: list[tuple[str, str] | None]) -> tuple[li
             return journey(link, notebook, login, seconds=600)
         except SpawnFailed as failure:
             return failure
+        except Exception as error:  # noqa: BLE001 (a kernel that died under the crowd: counted, not fatal)
+            return SpawnFailed(f"{type(error).__name__}: {error}")
 
     with ThreadPoolExecutor(len(credentials)) as pool:
         results = list(pool.map(one, credentials))
@@ -254,7 +280,7 @@ def http_crowd(link: str, credentials: list[tuple[str, str] | None]) -> tuple[li
     if full:
         notes.append(f"{full} 'full' (429) answers, retried after Retry-After")
     if len(arrivals) < len(results):
-        notes.append(f"{len(results) - len(arrivals)} of {len(results)} spawns failed (hub gave up)")
+        notes.append(f"{len(results) - len(arrivals)} of {len(results)} did not get a running notebook")
     return [arrival.seconds for arrival in arrivals] or [float("nan")], "; ".join(notes)
 
 
@@ -338,13 +364,23 @@ def main() -> None:
     parser.add_argument("--places", nargs="+", default=["local", "docker"], choices=["local", "docker"])
     parser.add_argument("--server-starts", type=int, default=5, help="jupyterhub-singleuser starts per variant")
     parser.add_argument("--http-from", type=int, default=10, help="crowds this large or larger use HTTP, not Chromium")
-    parser.add_argument("--timeout", type=float, default=1800, help="hard limit for the whole run, seconds")
     parser.add_argument(
-        "--quick", action="store_true", help="--runs 1 --crowds 5 --variants baseline --server-starts 2"
+        "--pools", type=int, nargs="+", default=[0, 5], help="warm pool sizes of the local Try-now hub (default 0 5)"
+    )
+    parser.add_argument(
+        "--journeys", nargs="+", default=["try", "hub"], choices=["try", "hub"], help="Try now, Open in hub, or both"
+    )
+    parser.add_argument("--quiet-seconds", type=float, default=60, help="how long the idle cost is measured")
+    parser.add_argument("--timeout", type=float, default=3600, help="hard limit for the whole run, seconds")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="--runs 1 --crowds 5 --variants baseline --server-starts 2 --quiet-seconds 10",
     )
     args = parser.parse_args()
     if args.quick:
         args.runs, args.crowds, args.variants, args.server_starts = 1, [5], ["baseline"], 2
+        args.quiet_seconds = 10
 
     def out_of_time(signum, frame):
         raise Timeout(f"stopped after the --timeout of {args.timeout:.0f} s")
@@ -372,7 +408,8 @@ def run(args, root: Path, rows: list[tuple[str, ...]]) -> None:
             print(rows[-1], flush=True)
 
     hub_port, try_port = free_port(), free_port()
-    course = course_on_ports(sample_repository(root), root, hub_port, try_port)
+    sample = sample_repository(root)
+    course = course_on_ports(sample, root, hub_port, try_port, pool_config(0))
     target = launch_target_of(course)
     cdn = CdnFiles()
     page_url_path = f"{NOTEBOOK.removesuffix('.ipynb')}.html"
@@ -387,10 +424,24 @@ def run(args, root: Path, rows: list[tuple[str, ...]]) -> None:
             place = "local" if variant == "baseline" else f"local, {variant}"
             with hub_serve(course, users, hub_port, try_port, environment=variant_environment(variant, root)) as hubs:
                 print(f"[{variant}] oersite hub serve answered in {hubs.started_in:.1f} s", flush=True)
-                one_at_a_time(browser, cdn, page_url, args.runs, logins, place, rows, lambda: stop_servers(hubs))
+                if 0 in args.pools:
+                    rows.append(quiet_cost(hubs, args.quiet_seconds, place))
+                    print(rows[-1], flush=True)
+                kinds = [
+                    (hub, button)
+                    for hub, button, journey_name in (
+                        ("ephemeral", "Try now", "try"),
+                        ("persistent", "Open in hub", "hub"),
+                    )
+                    if journey_name in args.journeys and (hub == "persistent" or 0 in args.pools)
+                ]  # Try now with a pool is measured below
+                for hub, button in kinds:
+                    one_button(
+                        browser, cdn, page_url, args.runs, logins, place, rows, hub, button, lambda: stop_servers(hubs)
+                    )
                 for size in args.crowds:
                     crowd_logins = [next(logins) for _ in range(size)]
-                    for hub, button in (("ephemeral", "Try now"), ("persistent", "Open in hub")):
+                    for hub, button in kinds:
                         credentials = crowd_logins if hub == "persistent" else [None] * size
                         if size >= args.http_from:
                             url = hubs.persistent_url if hub == "persistent" else hubs.ephemeral_url
@@ -401,12 +452,140 @@ def run(args, root: Path, rows: list[tuple[str, ...]]) -> None:
                         rows.append((f"{button} ({hub}), {size} at once", place, str(size), figures(times), how))
                         print(rows[-1], flush=True)
                         stop_servers(hubs)
+            for size in [size for size in args.pools if size and variant == "baseline" and "try" in args.journeys]:
+                pooled = course_on_ports(sample, root / f"pool-{size}", hub_port, try_port, pool_config(size))
+                pool_journeys(args, pooled, users, hub_port, try_port, browser, cdn, rows, size)
+
+
+def pool_config(size: int) -> str:
+    """The _config.yml lines that size the Try-now hub's warm pool (appended to the oersite section)."""
+    return f"  hub:\n    ephemeral:\n      pool: {size}\n"
+
+
+def pool_journeys(args, course, users, hub_port, try_port, browser, cdn, rows, size) -> None:
+    """The Try-now journeys with a warm pool of ``size``: the pool full before each, visitors' servers stopped after.
+
+    The page is the pooled course's own: its links pull the repository the pool pulled.
+    """
+    place = f"local, pool {size}"
+    target = launch_target_of(course)
+    site = served(course / "_build" / "html")
+    with site as site_url, hub_serve(course, users, hub_port, try_port) as hubs:
+        page_url = f"{site_url}{NOTEBOOK.removesuffix('.ipynb')}.html"
+        print(f"[pool {size}] oersite hub serve answered in {hubs.started_in:.1f} s", flush=True)
+        filled = wait_for_full_pool(hubs, size)
+        print(f"[pool {size}] the pool filled in {filled:.1f} s after the hubs answered", flush=True)
+        rows.append(quiet_cost(hubs, args.quiet_seconds, place))
+        print(rows[-1], flush=True)
+        memory = waiting_server_memory(hubs)
+        rows.append(
+            ("memory per waiting server", place, str(len(memory)), figures(memory, "MiB"), "resident, no kernel")
+        )
+        print(rows[-1], flush=True)
+
+        def between() -> None:
+            stop_servers(hubs, keep=waiting_pool_users(hubs))
+            wait_for_full_pool(hubs, size)
+
+        one_button(browser, cdn, page_url, args.runs, iter(()), place, rows, "ephemeral", "Try now", between)
+        for crowd in args.crowds:
+            if crowd >= args.http_from:
+                times, how = http_crowd(link_for(target, hubs.ephemeral_url), [None] * crowd)
+            else:
+                times, how = browser_crowd(browser, cdn, page_url, "Try now", [None] * crowd), "Chromium"
+            status = pool_status(hubs)
+            how += f"; {status['found_empty']} found the pool empty so far"
+            rows.append((f"Try now (ephemeral), {crowd} at once", place, str(crowd), figures(times), how))
+            print(rows[-1], flush=True)
+            between()
+
+
+def pool_status(hubs) -> dict:
+    from oersite.hub.pool import SERVICE_NAME
+
+    with urllib.request.urlopen(f"{hubs.ephemeral_url}/services/{SERVICE_NAME}/status", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def wait_for_full_pool(hubs, size: int, seconds: float = 600) -> float:
+    """Seconds until the pool's service says every place has a ready server."""
+    started = time.monotonic()
+    while True:
+        with contextlib.suppress(OSError, ValueError):
+            if pool_status(hubs)["ready"] >= size:
+                return time.monotonic() - started
+        if time.monotonic() - started > seconds:
+            raise Timeout(f"the pool of {size} did not fill within {seconds:.0f} s")
+        time.sleep(0.5)
+
+
+def waiting_pool_users(hubs) -> set[str]:
+    """Users whose servers wait in the pool (or are being made ready): the hub's groups, from its database."""
+    import sqlite3
+
+    from oersite.hub.pool import READY_GROUP, STARTING_GROUP
+
+    database = sqlite3.connect(f"file:{hubs.state / 'ephemeral' / 'jupyterhub.sqlite'}?mode=ro", uri=True)
+    try:
+        rows = database.execute(
+            "SELECT users.name FROM users JOIN user_group_map ON users.id = user_group_map.user_id "
+            "JOIN groups ON groups.id = user_group_map.group_id WHERE groups.name IN (?, ?)",
+            (READY_GROUP, STARTING_GROUP),
+        ).fetchall()
+    finally:
+        database.close()
+    return {name for (name,) in rows}
+
+
+def server_user(pid: int) -> str:
+    try:
+        environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return ""
+    for entry in environment:
+        if entry.startswith(b"JUPYTERHUB_USER="):
+            return entry.split(b"=", 1)[1].decode()
+    return ""
+
+
+def server_pids(hubs) -> list[int]:
+    return [pid for pid in processes_of(hubs.state) if is_server(pid)]
+
+
+def waiting_server_memory(hubs) -> list[float]:
+    """Resident MiB of each waiting pool server (a Jupyter server that has pulled the course, no kernel yet)."""
+    waiting = waiting_pool_users(hubs)
+    used = []
+    for pid in server_pids(hubs):
+        if server_user(pid) in waiting:
+            status = Path(f"/proc/{pid}/status").read_text()
+            used.append(int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1)) / 1024)
+    return used or [float("nan")]
+
+
+def quiet_cost(hubs, seconds: float, place: str) -> tuple[str, ...]:
+    """CPU used by everything ``oersite hub serve`` started while no one comes, as a share of one core."""
+
+    def cpu_seconds() -> float:
+        total = 0
+        for pid in processes_of(hubs.state) + [hubs.process.pid]:
+            with contextlib.suppress(OSError, IndexError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime (of the process itself)
+        return total / os.sysconf("SC_CLK_TCK")
+
+    time.sleep(5)  # what the start left running settles
+    before, started = cpu_seconds(), time.monotonic()
+    time.sleep(seconds)
+    used = (cpu_seconds() - before) / (time.monotonic() - started) * 100
+    return ("CPU while no one comes", place, "", f"{used:.1f} % {used:.1f} %", f"of one core, over {seconds:.0f} s")
 
 
 #: The Docker bundle as a course would run it: the default limits, one student after another.
 DOCKER_SETTINGS = """  hub:
     ephemeral:
       cull_idle_seconds: 600
+      pool: 0
 """
 
 
