@@ -9,6 +9,7 @@ its warnings are collected and shown, and a crash becomes one line.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import io
 import re
@@ -65,6 +66,12 @@ def render_site(
         sourcedir=course.root,
         validate=False,  # done once, in oersite.config
     )
+    # sphinx-book-theme appends to templates_path, and Sphinx's default for it is one list
+    # shared by every Sphinx of the process: without a list of this build's own, each build in
+    # one process (oersite serve) would see a longer one, a new configuration hash, and Sphinx
+    # would write every page again.
+    sphinx_config = copy.deepcopy(sphinx_config)
+    sphinx_config["templates_path"] = list(sphinx_config.get("templates_path") or [])
     sphinx_config["extensions"] = [*sphinx_config["extensions"], "oersite.sphinx_ext"]
     sphinx_config["oersite_launch_buttons"] = {
         docname: [dataclasses.asdict(button) for button in page_buttons] for docname, page_buttons in buttons.items()
