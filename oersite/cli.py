@@ -9,6 +9,7 @@ which Click prints as one line with exit status 1.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -27,6 +28,24 @@ def main() -> None:
     SOURCE is the course folder, the one holding _config.yml (default: here).
     """
     _decline_slow_optional_imports()
+    _keep_library_logging_out_of_the_terminal()
+
+
+@main.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+def new(folder: Path) -> None:
+    """Start a course in FOLDER (new or empty): its pages, two lessons, a dataset and a commented _config.yml."""
+    from oersite.new import new_course
+
+    files = new_course(folder)
+    click.echo(f"Wrote a new course in {shown(folder)} ({plural(len(files), 'file')}):")
+    for path in files:
+        click.echo(f"  {path.as_posix()}")
+    go = "" if folder.resolve() == Path.cwd().resolve() else f"  cd {shown(folder)}\n"
+    click.echo(
+        f"\nNext:\n{go}  oersite serve        # build it, preview it, rebuild on every save\n"
+        "The buttons' hubs pull the course from git: git init -b main && git add -A && git commit -m 'A new course'"
+    )
 
 
 @main.command()
@@ -73,17 +92,85 @@ def build(source: Path, output: Path | None, jobs: int | None, strict: bool) -> 
     show_default=True,
     help="Port on 127.0.0.1 (0 picks a free one).",
 )
-def serve(source: Path, output: Path | None, port: int) -> None:
-    """Preview the built website on http://127.0.0.1 (Ctrl-C stops)."""
+@click.option(
+    "--watch/--no-watch",
+    default=True,
+    show_default=True,
+    help="Build first, rebuild on every save and reload the open pages; --no-watch serves the site as built.",
+)
+@click.option(
+    "--jobs", "-j", type=click.IntRange(min=0), default=None, help="Notebooks executed at once (0: one per core)."
+)
+def serve(source: Path, output: Path | None, port: int, watch: bool, jobs: int | None) -> None:
+    """Preview the website on http://127.0.0.1, rebuilt on every save (Ctrl-C stops)."""
     from oersite.build import default_output_dir
     from oersite.config import load_course
     from oersite.errors import OersiteError
     from oersite.serve import serve_folder
 
-    site = output if output is not None else default_output_dir(load_course(source))
-    if not (site / "index.html").is_file():
-        raise OersiteError(f"{shown(site)}: no built site here; run first: oersite build {shown(source)}")
-    serve_folder(site, port, announce=lambda url: click.echo(f"Serving {shown(site)} at {url} (Ctrl-C stops)"))
+    course = load_course(source, jobs=jobs)
+    site = (output if output is not None else default_output_dir(course)).resolve()
+    if not watch:
+        if not (site / "index.html").is_file():
+            raise OersiteError(f"{shown(site)}: no built site here; run first: oersite build {shown(source)}")
+        serve_folder(site, port, announce=lambda url: click.echo(f"Serving {shown(site)} at {url} (Ctrl-C stops)"))
+        return
+    from oersite.preview import watch_and_serve
+
+    console = _console()
+    watch_and_serve(
+        course.root,
+        site,
+        port,
+        lambda: _preview_build(console, source, site, jobs),
+        announce=lambda url: console.print(
+            f"Previewing {shown(course.root)} at {url}: rebuilt on every save (Ctrl-C stops)",
+            markup=False,
+            highlight=False,
+        ),
+        say=lambda line: console.print(line, markup=False, highlight=False),
+        ignored=[site],
+    )
+
+
+def _preview_build(console, source: Path, site: Path, jobs: int | None) -> str | None:
+    """One build of the preview; its problem as one line (printed too), or None."""
+    from oersite.build import build_course
+    from oersite.config import load_course
+    from oersite.errors import OersiteError
+
+    started = time.perf_counter()
+    try:
+        course = load_course(source, jobs=jobs)
+        report = build_course(course, site, reporter=_ProgressLines(console, course))
+    except OersiteError as error:
+        console.print("[red]error:[/] ", end="", highlight=False)
+        console.print(f"{error.format_message()} (the preview keeps the last good site)", markup=False, highlight=False)
+        return error.format_message()
+    for warning in report.warnings:
+        console.print("[yellow]warning:[/] ", end="", highlight=False)
+        console.print(warning, markup=False, highlight=False)
+    executed = report.count("executed")
+    ran = f", {plural(executed, 'notebook')} executed" if executed else ""
+    what = "Up to date" if report.up_to_date else "Built"
+    console.print(f"{what} in {time.perf_counter() - started:.1f} s{ran}", markup=False, highlight=False)
+    return None
+
+
+def _keep_library_logging_out_of_the_terminal() -> None:
+    """Libraries' log records go nowhere; oersite says what matters in its own lines.
+
+    Some libraries configure the root logger when imported (a11y_pygments,
+    which Jupyter Book's theme loads, calls ``logging.basicConfig(level=INFO)``),
+    after which nbclient's and watchfiles' chatter would reach the user's
+    terminal.  A handler on the root logger makes such ``basicConfig`` calls do
+    nothing.  Failures reach the user as oersite's one-line errors.
+    """
+    import logging
+
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
 
 
 def _decline_slow_optional_imports() -> None:

@@ -18,14 +18,14 @@ from oersite.errors import OersiteError
 LOOPBACK = "127.0.0.1"
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
+class QuietHandler(SimpleHTTPRequestHandler):
     """Serves files without a log line per request."""
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (the stdlib's name)
         pass
 
 
-class _LinkCheckerHandler(_QuietHandler):
+class _LinkCheckerHandler(QuietHandler):
     """Answers with a ``LinkChecker`` header: linkchecker then drops its 0.1-0.6 s
     wait between requests to one host and uses its configured rate instead
     (linkcheck/checker/httpurl.py, ``set_maxrated_for_host``)."""
@@ -49,10 +49,15 @@ def make_server(site: Path, port: int = 0, *, linkchecker: bool = False) -> Thre
     A port that is taken is one line for the user, naming the option that moves it.
     """
     server_class, handler = (
-        (_LinkCheckerServer, _LinkCheckerHandler) if linkchecker else (ThreadingHTTPServer, _QuietHandler)
+        (_LinkCheckerServer, _LinkCheckerHandler) if linkchecker else (ThreadingHTTPServer, QuietHandler)
     )
+    return serve_on_loopback(functools.partial(handler, directory=str(site)), port, server_class)
+
+
+def serve_on_loopback(handler, port: int, server_class=ThreadingHTTPServer) -> ThreadingHTTPServer:
+    """A server on 127.0.0.1 for ``handler``; a port that is taken is one line naming the option that moves it."""
     try:
-        return server_class((LOOPBACK, port), functools.partial(handler, directory=str(site)))
+        return server_class((LOOPBACK, port), handler)
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             raise OersiteError(f"{LOOPBACK}:{port} is in use; stop what uses it or pass --port") from None

@@ -50,11 +50,11 @@ def test_a_failing_build_exits_1_with_one_line_and_no_traceback(tmp_path):
 
 
 @pytest.mark.slow
-def test_serve_previews_the_built_site_on_loopback(tmp_path):
+def test_serve_no_watch_previews_the_built_site_on_loopback(tmp_path):
     course = make_course(tmp_path / "c")
     assert run("build", str(course)).returncode == 0
     server = subprocess.Popen(
-        [sys.executable, "-m", "oersite", "serve", str(course), "--port", "0"],
+        [sys.executable, "-m", "oersite", "serve", str(course), "--port", "0", "--no-watch"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -73,8 +73,8 @@ def test_serve_previews_the_built_site_on_loopback(tmp_path):
         server.wait(timeout=10)
 
 
-def test_serve_before_build_says_what_to_run(tmp_path):
+def test_serve_no_watch_before_build_says_what_to_run(tmp_path):
     course = make_course(tmp_path / "c")
-    result = run("serve", str(course))
+    result = run("serve", str(course), "--no-watch")
     assert result.returncode == 1
     assert "no built site here; run first: oersite build" in result.stderr
