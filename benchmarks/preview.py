@@ -1,0 +1,200 @@
+"""From a save to the reloaded page: ``oersite serve`` against Jupyter Book 1 with sphinx-autobuild.
+
+    python benchmarks/preview.py                  # the sample course and the generated 30-notebook one
+    python benchmarks/preview.py --courses sample --edits 3
+
+What is measured, for each tool in the same run, on the same course: a page
+open in Debian's Chromium (Playwright), a save on disk, and the seconds until
+that page shows the saved change (the tool rebuilt and the page reloaded by
+itself: oersite's server-sent events, sphinx-autobuild's websocket).
+
+- **Markdown**: a new sentence in the course's introduction page.
+- **Notebook**: a cell added to a Bokeh lesson that prints a new line; the
+  page must show that output, so the notebook runs again.
+
+Jupyter Book 1 has no preview of its own: its users run sphinx-autobuild on the
+Sphinx configuration that ``jupyter-book config sphinx`` writes, which is what
+this does.  Both tools start from a built course (their caches warm), and the
+page is opened once before the first edit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPOSITORY / "tests"))
+sys.path.insert(0, str(REPOSITORY / "benchmarks"))
+
+from browser import chromium  # noqa: E402
+from build import copy_sample, make_large_course  # noqa: E402
+
+NOTEBOOK_PAGE = "heatmap"  # the lesson whose notebook is edited (the first one of that name)
+INTRO = "book/intro"
+
+
+class Tool:
+    """A preview server as a process; ``ready`` once it has built and serves."""
+
+    def __init__(self, command: list[str], cwd: Path, ready: str, log: Path) -> None:
+        self.log = log
+        self.output = open(log, "w", encoding="utf-8")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen(
+            command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        )
+        self.lines: list[str] = []
+        self.seen = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.wait_for(ready, 900)
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.output.write(line)
+            self.output.flush()
+            with self.seen:
+                self.lines.append(line)
+                self.seen.notify_all()
+
+    def wait_for(self, pattern: str, seconds: float) -> str:
+        deadline = time.monotonic() + seconds
+        with self.seen:
+            while True:
+                for line in self.lines:
+                    if re.search(pattern, line):
+                        return line
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"{self.process.args[:3]} never said {pattern!r}; see {self.log}")
+                self.seen.wait(1)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+        self.output.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_oersite(course: Path, port: int, work: Path) -> Tool:
+    command = [sys.executable, "-m", "oersite", "serve", str(course), "--port", str(port)]
+    return Tool(command, course, r"^(Built|Up to date) in", work / f"{course.name}-oersite.log")
+
+
+def start_autobuild(course: Path, port: int, work: Path) -> Tool:
+    toc = course / "book" / "_toc.yml"
+    subprocess.run(
+        ["jupyter-book", "config", "sphinx", str(course), "--toc", str(toc)], check=True, capture_output=True
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "sphinx_autobuild",
+        str(course),
+        str(course / "_build" / "html"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ignore",
+        str(course / "_build"),
+    ]
+    return Tool(command, course, r"Serving on http", work / f"{course.name}-autobuild.log")
+
+
+def page_path(course: Path, docname: str) -> str:
+    return f"{docname}.html"
+
+
+def lesson(course: Path) -> Path:
+    return sorted((course / "notebooks").glob(f"*/{NOTEBOOK_PAGE}.ipynb"))[0]
+
+
+def edit_markdown(course: Path, token: str) -> None:
+    path = course / f"{INTRO}.md"
+    path.write_text(path.read_text(encoding="utf-8") + f"\n\nSaved just now: {token}.\n", encoding="utf-8")
+
+
+def edit_notebook(course: Path, token: str) -> None:
+    path = lesson(course)
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(f"print('printed by {token}')"))
+    nbformat.write(notebook, path)
+
+
+def time_edits(browser, base_url: str, course: Path, edits: int, label: str) -> dict[str, list[float]]:
+    """Seconds from each save to the open page showing it."""
+    results: dict[str, list[float]] = {"Markdown page": [], "notebook cell": []}
+    page = browser.new_page()
+    for kind, docname, edit in (
+        ("Markdown page", INTRO, edit_markdown),
+        ("notebook cell", lesson(course).relative_to(course).with_suffix("").as_posix(), edit_notebook),
+    ):
+        page.goto(base_url + page_path(course, docname), wait_until="load")
+        page.wait_for_timeout(1500)  # the page's reload channel connects
+        for number in range(edits):
+            token = f"{label}-{kind.split()[0]}-{number}-{time.time_ns()}"
+            saved = time.monotonic()
+            edit(course, token)
+            page.wait_for_function(
+                "t => document.body && document.body.innerText.includes(t)", arg=token, timeout=300_000, polling=20
+            )
+            results[kind].append(time.monotonic() - saved)
+            page.wait_for_timeout(2000)  # let the tool settle before the next save
+    page.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--courses", nargs="+", default=["sample", "large"], choices=["sample", "large"])
+    parser.add_argument("--edits", type=int, default=5, help="saves of each kind per tool (default 5)")
+    args = parser.parse_args()
+    if shutil.which("jupyter-book") is None:
+        sys.exit("jupyter-book is not installed (pip install -e .)")
+    work = Path(tempfile.mkdtemp(prefix="oersite-preview-bench-"))
+    rows = []
+    try:
+        with chromium() as browser:
+            for name in args.courses:
+                maker = copy_sample if name == "sample" else make_large_course
+                for tool, start in (("oersite serve", start_oersite), ("sphinx-autobuild", start_autobuild)):
+                    course = maker(work / f"{name}-{tool.split()[0]}")
+                    started = time.monotonic()
+                    server = start(course, free_port(), work)
+                    print(f"[{name}] {tool}: first build and serve in {time.monotonic() - started:.0f} s", flush=True)
+                    try:
+                        port = server.process.args[server.process.args.index("--port") + 1]
+                        times = time_edits(browser, f"http://127.0.0.1:{port}/", course, args.edits, tool.split()[0])
+                    finally:
+                        server.stop()
+                    for kind, seconds in times.items():
+                        rows.append((name, kind, tool, statistics.median(seconds), max(seconds)))
+                        print(rows[-1], flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("\n| Course | Save of | Tool | Median | Worst |\n| --- | --- | --- | ---: | ---: |")
+    for name, kind, tool, median, worst in rows:
+        print(f"| {name} | {kind} | {tool} | {median:.2f} s | {worst:.2f} s |")
+
+
+if __name__ == "__main__":
+    main()
