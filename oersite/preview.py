@@ -152,14 +152,11 @@ class Rebuilder:
     def __init__(self, build: Callable[[], None]) -> None:
         self.build = build
         self.pending = threading.Event()
-        self.idle = threading.Event()
-        self.idle.set()
         self.stopped = False
         self.thread = threading.Thread(target=self._run, name="oersite-rebuild", daemon=True)
         self.thread.start()
 
     def request(self) -> None:
-        self.idle.clear()
         self.pending.set()
 
     def stop(self) -> None:
@@ -173,8 +170,6 @@ class Rebuilder:
                 return
             self.pending.clear()  # a change from now on asks for another build
             self.build()
-            if not self.pending.is_set():
-                self.idle.set()
 
 
 def preview_handler(site: Path, state: PreviewState):
