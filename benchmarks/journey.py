@@ -165,7 +165,7 @@ def stop_servers(hubs, seconds: float = 30, keep: set[str] = frozenset()) -> Non
 
     ``keep``: users whose servers stay (the warm pool's waiting ones).
     """
-    servers = [pid for pid in processes_of(hubs.state) if is_server(pid) and server_user(pid) not in keep]
+    servers = [pid for pid in server_pids(hubs) if server_user(pid) not in keep]
     for pid in servers:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
@@ -501,9 +501,9 @@ def pool_journeys(args, course, users, hub_port, try_port, browser, cdn, rows, s
 
 
 def pool_status(hubs) -> dict:
-    from oersite.hub.pool import SERVICE_NAME
+    from oersite.hub.pool import STATUS_PATH
 
-    with urllib.request.urlopen(f"{hubs.ephemeral_url}/services/{SERVICE_NAME}/status", timeout=10) as response:
+    with urllib.request.urlopen(f"{hubs.ephemeral_url}{STATUS_PATH}", timeout=10) as response:
         return json.loads(response.read())
 
 

@@ -120,10 +120,6 @@ def start_autobuild(course: Path, port: int, work: Path) -> Tool:
     return Tool(command, course, r"Serving on http", work / f"{course.name}-autobuild.log")
 
 
-def page_path(course: Path, docname: str) -> str:
-    return f"{docname}.html"
-
-
 def lesson(course: Path) -> Path:
     return sorted((course / "notebooks").glob(f"*/{NOTEBOOK_PAGE}.ipynb"))[0]
 
@@ -148,7 +144,7 @@ def time_edits(browser, base_url: str, course: Path, edits: int, label: str) -> 
         ("Markdown page", INTRO, edit_markdown),
         ("notebook cell", lesson(course).relative_to(course).with_suffix("").as_posix(), edit_notebook),
     ):
-        page.goto(base_url + page_path(course, docname), wait_until="load")
+        page.goto(f"{base_url}{docname}.html", wait_until="load")
         page.wait_for_timeout(1500)  # the page's reload channel connects
         for number in range(edits):
             token = f"{label}-{kind.split()[0]}-{number}-{time.time_ns()}"

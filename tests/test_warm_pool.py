@@ -24,7 +24,7 @@ from test_hub_serve import USERS, hub_course
 
 from oersite.checks.hubs import pool_findings
 from oersite.config import load_course
-from oersite.hub.pool import READY_GROUP, SERVICE_NAME, USER_PREFIX
+from oersite.hub.pool import READY_GROUP, STATUS_PATH, USER_PREFIX
 from oersite.hub.serve import start_hubs
 from oersite.launch import launch_url
 
@@ -66,7 +66,7 @@ def hubs(sample_course):
 
 
 def pool_status(hubs) -> dict:
-    with urllib.request.urlopen(f"{hubs.ephemeral_url}/services/{SERVICE_NAME}/status", timeout=10) as response:
+    with urllib.request.urlopen(f"{hubs.ephemeral_url}{STATUS_PATH}", timeout=10) as response:
         return json.loads(response.read())
 
 

@@ -84,10 +84,10 @@ def check_hubs(course: Course, site: Path, *, timeout: float = 10) -> list[Findi
 
 def pool_findings(page: str, what: str, hub_url: str, *, timeout: float = 10) -> list[Finding]:
     """The warm pool of a Try-now hub, as its service reports it (none: the hub has no pool)."""
-    from oersite.hub.pool import SERVICE_NAME
+    from oersite.hub.pool import STATUS_PATH
 
     try:
-        with urllib.request.urlopen(f"{hub_url}/services/{SERVICE_NAME}/status", timeout=timeout) as response:
+        with urllib.request.urlopen(f"{hub_url}{STATUS_PATH}", timeout=timeout) as response:
             answer = json.loads(response.read().decode("utf-8"))
         pool = {key: int(answer[key]) for key in ("size", "ready", "starting", "handed_out", "found_empty")}
     except (OSError, ValueError, KeyError, TypeError):  # no pool there, or something else answers at that path

@@ -54,6 +54,8 @@ GROUPS = (READY_GROUP, STARTING_GROUP, HANDED_OUT_GROUP)
 #: Pool users' names start with this; visitors see it in their server's URL.
 USER_PREFIX = "pool-"
 SERVICE_NAME = "oersite-pool"
+#: Where the hub's proxy serves the pool's numbers, below the hub's URL.
+STATUS_PATH = f"/services/{SERVICE_NAME}/status"
 #: The service's settings, from its environment (see configurer.update_warm_pool).
 SIZE_VARIABLE = "OERSITE_POOL_SIZE"
 PULL_VARIABLE = "OERSITE_POOL_PULL"  # the nbgitpuller query every server is given on arrival
@@ -125,7 +127,7 @@ class Pool:
         self.tokens: dict[str, str] = {}  # each starting user's token for its own server
         self.refused_until = 0.0  # the hub said 429: no new server before then
         self.calm_from = 0.0  # servers were just handed out: no new one before then
-        self.rounds = 0
+        self.handed_out_seen: int | None = None  # the hand-outs counted last round (None: not yet this run)
         self.lock = threading.Lock()
         self.last = {"size": size, "ready": 0, "starting": 0, "handed_out": 0, "found_empty": 0}
 
@@ -134,6 +136,11 @@ class Pool:
         if status != 200 or not isinstance(answer, dict):
             return [], {}
         return list(answer.get("users", [])), dict(answer.get("properties") or {})
+
+    def is_busy(self, name: str) -> bool:
+        """Whether a thread of this service is starting, pulling or removing ``name``'s server now."""
+        with self.lock:
+            return name in self.busy
 
     def user(self, name: str) -> dict | None:
         status, answer = self.api.call("GET", f"/users/{name}")
@@ -149,11 +156,9 @@ class Pool:
         ready, properties = self.members(READY_GROUP)
         starting, _ = self.members(STARTING_GROUP)
         now = time.monotonic()
-        handed_out_before = self.last["handed_out"] if self.rounds else None  # None: counts from before this run
         for name in starting:
-            with self.lock:
-                if name in self.busy:  # its start, pull or removal is under way
-                    continue
+            if self.is_busy(name):  # its start, pull or removal is under way
+                continue
             user = self.user(name)
             if user is None or STARTING_GROUP not in user.get("groups", []):
                 continue  # gone, or moved on since the list was read
@@ -164,9 +169,8 @@ class Pool:
                 self.in_background(name, self.prepare)
         waiting = []
         for name in ready:
-            with self.lock:
-                if name in self.busy:
-                    continue
+            if self.is_busy(name):
+                continue
             if now - self.started_at.setdefault(name, now) > self.max_wait:
                 self.retire(name)  # replaced by a fresh one (unless a visitor took it just now)
                 continue
@@ -185,10 +189,10 @@ class Pool:
             "handed_out": int(properties.get("handed_out", 0)),
             "found_empty": int(properties.get("found_empty", 0)),
         }
-        self.rounds += 1
-        if handed_out_before is not None and self.last["handed_out"] > handed_out_before:
+        if self.handed_out_seen is not None and self.last["handed_out"] > self.handed_out_seen:
             # Visitors are arriving: their JupyterLab and kernels need the CPU now; refill once it is calm.
             self.calm_from = now + REFILL_DELAY
+        self.handed_out_seen = self.last["handed_out"]
         missing = self.size - len(waiting) - len(starting)
         if time.monotonic() >= max(self.refused_until, self.calm_from):
             for _ in range(max(0, min(missing, STARTS_AT_ONCE - len(starting)))):
