@@ -31,6 +31,7 @@ from oersite.errors import ConfigError
 from oersite.hub.settings import (
     EphemeralHubSettings,
     PersistentHubSettings,
+    SignOnSettings,
     documented,
     type_description,
     value_fits,
@@ -127,11 +128,13 @@ class HubSettings:
         "htpasswd file of the Basic-auth users for oersite hub serve (the stand-in for single sign-on), relative "
         "to the course; default: users.htpasswd in the state folder, created with one user.",
     )
+    sso: SignOnSettings = documented("How students sign in to the persistent hub.", SignOnSettings())
     persistent: PersistentHubSettings = documented("The persistent hub.", PersistentHubSettings())
     ephemeral: EphemeralHubSettings = documented("The ephemeral hub.", EphemeralHubSettings())
 
 
 def _validate_hub(hub: HubSettings, errors: list[str]) -> None:
+    errors += hub.sso.problems()
     errors += hub.persistent.problems()
     errors += hub.ephemeral.problems()
     if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", hub.local_account) or hub.local_account == "root":

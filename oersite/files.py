@@ -6,12 +6,20 @@ import os
 from pathlib import Path
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write beside the target, then rename over it (atomic on one file system)."""
+def write_atomically(path: Path, text: str, *, mode: int | None = None) -> None:
+    """Write beside the target, then rename over it (atomic on one file system).
+
+    ``mode``: the file's permissions from its first byte (a secrets file is never readable by others).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     try:
-        partial.write_text(text, encoding="utf-8")
+        if mode is None:
+            partial.write_text(text, encoding="utf-8")
+        else:
+            partial.unlink(missing_ok=True)
+            with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "w", encoding="utf-8") as file:
+                file.write(text)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)

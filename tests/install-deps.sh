@@ -6,6 +6,9 @@
 #   build), Apache httpd (the single-sign-on proxy in front of the persistent hub), git, and the
 #   Docker engine with docker-compose and debootstrap (the bundle's end-to-end test starts its
 #   own dockerd and builds the images on a debootstrapped Debian; see tests/dockerhelpers.py).
+# - Single sign-on: Apache's SAML, OpenID Connect and CAS modules (the hub's service provider), and
+#   SimpleSAMLphp with PHP for Apache as the identity provider the SAML tests sign in at
+#   (tests/saml_idp.py; SimpleSAMLphp needs PHP's XML and mbstring extensions, which it does not pull).
 # - npm: configurable-http-proxy, JupyterHub's proxy.
 # - PyPI: oersite itself, editable, with its test and hub extras (installing oersite also runs
 #   npm in assets/ to vendor the browser libraries every built site ships).
@@ -18,7 +21,9 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-    chromium git apache2 apache2-utils openssl iproute2 acl docker.io docker-compose debootstrap >/dev/null
+    chromium git apache2 apache2-utils openssl iproute2 acl docker.io docker-compose debootstrap \
+    libapache2-mod-auth-mellon libapache2-mod-auth-openidc libapache2-mod-auth-cas \
+    simplesamlphp libapache2-mod-php8.2 php8.2-xml php8.2-mbstring >/dev/null
 
 if ! command -v configurable-http-proxy >/dev/null; then
     $SUDO npm install --global --no-audit --no-fund configurable-http-proxy@5.3.0 >/dev/null

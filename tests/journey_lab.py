@@ -144,15 +144,35 @@ class ServedHubs:
 
 
 @contextlib.contextmanager
-def hub_serve(course: Path, users: Path, hub_port: int, try_port: int, *, environment=None, seconds: float = 90):
+def hub_serve(
+    course: Path,
+    users: Path | None,
+    hub_port: int,
+    try_port: int,
+    *,
+    environment=None,
+    seconds: float = 90,
+    apache_ready: tuple[str, int] = ("/hub/", 401),
+):
     """Run ``oersite hub serve COURSE --users USERS`` until the block ends; stop it and all it started.
+
+    ``users``: None for a sign-on other than Basic auth; ``apache_ready``: the
+    path and status that say Apache's sign-on is up (Basic auth's 401 by default).
 
     The command runs in its own session (process group) with default signal
     handling; it is stopped with SIGTERM, which it treats as Ctrl-C, then any
     leftover process of its state folder is killed.
     """
     log = course.parent / "hub-serve.log"
-    command = [sys.executable, "-m", "oersite", "hub", "serve", str(course), "--users", str(users)]
+    command = [
+        sys.executable,
+        "-m",
+        "oersite",
+        "hub",
+        "serve",
+        str(course),
+        *(["--users", str(users)] if users else []),
+    ]
     started = time.monotonic()
     with open(log, "wb") as output:
         process = subprocess.Popen(
@@ -167,7 +187,8 @@ def hub_serve(course: Path, users: Path, hub_port: int, try_port: int, *, enviro
     try:
         deadline = time.monotonic() + seconds
         while not (
-            http_status(f"{hubs.ephemeral_url}/hub/health") == 200 and http_status(f"{hubs.persistent_url}/hub/") == 401
+            http_status(f"{hubs.ephemeral_url}/hub/health") == 200
+            and http_status(f"{hubs.persistent_url}{apache_ready[0]}") == apache_ready[1]
         ):
             if process.poll() is not None:
                 raise AssertionError(f"oersite hub serve exited ({process.returncode}):\n{hubs.log_tail()}")

@@ -15,6 +15,13 @@ without mod_ssl) and adds the shared secret from the environment, so the
 secret is never in a file.  Websockets (kernels) pass with
 ``upgrade=websocket``; ``ProxyPreserveHost On`` keeps them same-origin;
 ``AllowEncodedSlashes NoDecode`` with ``nocanon`` keeps encoded paths intact.
+
+Who may in is the sign-on file (``sso.conf``), included in the persistent
+hub's virtual host: :func:`sign_on_conf` writes it for the protocol
+``oersite.hub.sso`` names, with Debian's module for it (mod_auth_mellon,
+mod_auth_openidc, mod_auth_cas; Basic auth to try things out).  It protects
+everything but the page the hub shows after logging a browser out of the
+single sign-on (``SIGNED_OUT_PATH``).
 """
 
 from __future__ import annotations
@@ -22,7 +29,18 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from oersite.hub.settings import PROXY_SECRET_VARIABLE
+from oersite.hub.settings import (
+    MELLON_PATH,
+    OIDC_REDIRECT_PATH,
+    PROXY_SECRET_VARIABLE,
+    SIGN_ON_MODULES,
+    SIGNED_OUT_PATH,
+    SignOnSettings,
+)
+
+#: Environment variables Apache reads the OpenID Connect secrets from (never written in a file).
+OIDC_SECRET_VARIABLE = "OERSITE_OIDC_CLIENT_SECRET"
+OIDC_PASSPHRASE_VARIABLE = "OERSITE_OIDC_PASSPHRASE"
 
 #: Modules the proxy needs; the guards skip ones compiled in (Debian builds in unixd and log_config).
 MODULES = (
@@ -35,6 +53,7 @@ MODULES = (
     "authz_user",
     "auth_basic",
     "headers",
+    "env",
     "proxy",
     "proxy_http",
     "socache_shmcb",
@@ -50,7 +69,8 @@ class ProxiedSite:
     port: int
     tls: bool
     backend: str  # the hub's configurable-http-proxy, e.g. http://127.0.0.1:780
-    sso_include: str | None = None  # the single-sign-on directives; None: no sign-in (ephemeral hub)
+    sso_include: str | None = None  # the sign-on file (sign_on_conf); None: no sign-in (ephemeral hub)
+    sso_protocol: str = "basic"  # which module that file uses (its Apache module is loaded)
     user_header: str = "X-Remote-User"
     secret_header: str = "X-Oersite-Proxy-Secret"
 
@@ -87,7 +107,8 @@ def httpd_conf(
     writable by the user Apache starts as (root in the image).
     """
     lines = [header] if header else []
-    for module in MODULES:
+    sign_on = sorted({SIGN_ON_MODULES[site.sso_protocol][0] for site in sites if site.sso_include})
+    for module in (*MODULES, *(name for name in sign_on if name not in MODULES)):
         lines += [
             f"<IfModule !{module}_module>",
             f"    LoadModule {module}_module modules/mod_{module}.so",
@@ -158,14 +179,15 @@ def _virtual_host(site: ProxiedSite) -> list[str]:
         lines.append('    RequestHeader set X-Forwarded-Proto "https"')
     if site.sso_include:
         lines += [
+            "    # Who may in: the single sign-on (sso.conf, written for oersite.hub.sso's protocol).",
+            f'    Include "{site.sso_include}"',
             '    <Location "/">',
-            "        # Single sign-on: the site's module (CoSign, mod_auth_mellon, Shibboleth,",
-            "        # OpenID Connect) goes in this file; the bundle ships Basic auth as the stand-in.",
-            f'        Include "{site.sso_include}"',
             f'        RequestHeader set {site.user_header} "expr=%{{REMOTE_USER}}"',
             f'        RequestHeader set {site.secret_header} "${{{PROXY_SECRET_VARIABLE}}}"',
             "    </Location>",
         ]
+        if site.sso_protocol == "saml":
+            lines.append(f'    ProxyPass "{MELLON_PATH}/" "!"')
     lines += [
         f'    ProxyPass "/" "{backend}" upgrade=websocket nocanon',
         f'    ProxyPassReverse "/" "{backend}"',
@@ -174,28 +196,131 @@ def _virtual_host(site: ProxiedSite) -> list[str]:
     return lines
 
 
-def basic_auth_conf(users_file: str, realm: str) -> str:
-    """The stand-in for single sign-on: Basic auth against an htpasswd file.
+def sign_on_conf(
+    sso: SignOnSettings, *, public_url: str, folder: str, users_file: str, realm: str, cas_cookies: str = ""
+) -> str:
+    """``sso.conf``: the protocol's module protecting the hub, all but the signed-out page.
+
+    ``folder`` is where the module's files are as this Apache sees them (the
+    SAML key, certificate and both metadata files); ``users_file`` is Basic
+    auth's htpasswd file; ``cas_cookies`` the folder mod_auth_cas keeps its
+    sessions in (writable by Apache's workers).  The OpenID Connect secrets
+    come from the environment (``OIDC_SECRET_VARIABLE``, ``OIDC_PASSPHRASE_VARIABLE``).
+    """
+    secure = public_url.startswith("https://")
+    writer = {"basic": _basic, "saml": _mellon, "oidc": _openidc, "cas": _cas}[sso.protocol]
+    options = {"public_url": public_url, "folder": folder, "users_file": users_file, "realm": realm}
+    server, location, open_up = writer(sso, secure=secure, cas_cookies=cas_cookies, **options)
+    return "\n".join(
+        [
+            f"# Single sign-on for the persistent hub: {sso.protocol} ({_MODULE_NAMES[sso.protocol]}).",
+            "# Written by oersite hub config from oersite.hub.sso in _config.yml; change it there.",
+            *server,
+            '<Location "/">',
+            *(f"    {line}" for line in [*location, *_REQUIRE[sso.protocol]]),
+            "</Location>",
+            "# The page after logging out, and the hub's public styles and logo it shows: open to all.",
+            f'<LocationMatch "^({SIGNED_OUT_PATH}$|/hub/static/|/hub/logo$)">',
+            *(f"    {line}" for line in open_up),
+            "    AuthType None",
+            "    Require all granted",
+            "</LocationMatch>",
+            "",
+        ]
+    )
+
+
+_MODULE_NAMES = {
+    "basic": "mod_auth_basic",
+    "saml": "mod_auth_mellon",
+    "oidc": "mod_auth_openidc",
+    "cas": "mod_auth_cas",
+}
+_REQUIRE = {
+    "basic": [
+        "AuthType Basic",
+        "<RequireAny>",
+        "    # JupyterLab's API calls carry a JupyterHub token instead of Basic credentials;",
+        "    # JupyterHub checks it. Only needed with Basic auth.",
+        '    Require expr "%{HTTP:Authorization} =~ /^token /"',
+        "    Require valid-user",
+        "</RequireAny>",
+    ],
+    "saml": ["AuthType Mellon", "MellonEnable auth", "Require valid-user"],
+    "oidc": ["AuthType openid-connect", "Require valid-user"],
+    "cas": ["AuthType CAS", "Require valid-user"],
+}
+
+
+def _basic(sso, *, users_file, realm, **_) -> tuple[list[str], list[str], list[str]]:
+    """Basic auth against an htpasswd file (``htpasswd -B FILE USER``): to try things out.
 
     JupyterLab sends its own ``Authorization: token ...`` header on every API
-    call, which replaces the browser's Basic credentials, so Apache would answer
-    401 and JupyterLab would fail to load.  Those requests pass to JupyterHub,
-    which checks the token (and they carry no user name, so they cannot sign
-    anyone in).  Cookie-based single sign-on (mellon, Shibboleth, OpenID
-    Connect, CoSign) does not need the exception.
+    call, which replaces the browser's Basic credentials, so those requests
+    pass to JupyterHub, which checks the token (they carry no user name, so
+    they cannot sign anyone in).  Cookie-based sign-on needs no such exception.
+    A browser keeps Basic credentials until it closes: logging out cannot end them.
     """
+    return [], [f'AuthName "{realm}"', "AuthBasicProvider file", f'AuthUserFile "{users_file}"'], []
+
+
+def _mellon(sso, *, folder, secure, **_) -> tuple[list[str], list[str], list[str]]:
+    """SAML with mod_auth_mellon: the hub is a service provider of the institution's IdP."""
+    location = [
+        f"MellonEndpointPath {MELLON_PATH}",
+        f'MellonSPPrivateKeyFile "{folder}/sp.key"',
+        f'MellonSPCertFile "{folder}/sp.crt"',
+        f'MellonSPMetadataFile "{folder}/sp-metadata.xml"',
+        f'MellonIdPMetadataFile "{folder}/idp-metadata.xml"',
+        "# The hub's user: this attribute of the assertion (oersite.hub.sso.user_attribute).",
+        f'MellonUser "{sso.attribute}"',
+        *(
+            # Its cookie test before the IdP is SameSite=None, which browsers take only with Secure.
+            ["MellonSecureCookie On", "MellonCookieSameSite lax"]
+            if secure
+            # Plain HTTP (hub serve on 127.0.0.1): no SameSite at all; the IdP's POST back is same-site here.
+            else ["MellonSecureCookie httponly", "SetEnv MELLON_DISABLE_SAMESITE 1"]
+        ),
+    ]
+    return [], location, ["MellonEnable off"]
+
+
+def _openidc(sso, *, secure, **_) -> tuple[list[str], list[str], list[str]]:
+    """OpenID Connect with mod_auth_openidc: the hub is a confidential client of the provider."""
     return (
-        "# Stand-in single sign-on: Basic auth against an htpasswd file (htpasswd -B FILE USER).\n"
-        "# Replace this file's contents with your site's module (see hub/README.md); keep a\n"
-        "# Require line so only signed-in users reach the hub (the hub answers 401 without a user).\n"
-        "AuthType Basic\n"
-        f'AuthName "{realm}"\n'
-        "AuthBasicProvider file\n"
-        f'AuthUserFile "{users_file}"\n'
-        "<RequireAny>\n"
-        "    # JupyterLab's API calls carry a JupyterHub token instead of Basic credentials;\n"
-        "    # JupyterHub checks it. Only needed with Basic auth.\n"
-        '    Require expr "%{HTTP:Authorization} =~ /^token /"\n'
-        "    Require valid-user\n"
-        "</RequireAny>\n"
+        [
+            f'OIDCProviderMetadataURL "{sso.issuer.rstrip("/")}/.well-known/openid-configuration"',
+            f'OIDCClientID "{sso.client_id}"',
+            f'OIDCClientSecret "${{{OIDC_SECRET_VARIABLE}}}"',
+            f'OIDCCryptoPassphrase "${{{OIDC_PASSPHRASE_VARIABLE}}}"',
+            f"OIDCRedirectURI {OIDC_REDIRECT_PATH}",
+            'OIDCScope "openid email profile"',
+            "# The hub's user: this claim of the ID token (oersite.hub.sso.user_attribute).",
+            f"OIDCRemoteUserClaim {sso.attribute}",
+            "# A working session lasts the working day, not mod_auth_openidc's default five idle minutes.",
+            "OIDCSessionInactivityTimeout 28800",
+            "OIDCSessionMaxDuration 28800",
+            "OIDCCookieHTTPOnly On",
+            *(["OIDCCookieSameSite On"] if secure else []),
+        ],
+        [],
+        [],
+    )
+
+
+def _cas(sso, *, public_url, cas_cookies, secure, **_) -> tuple[list[str], list[str], list[str]]:
+    """CAS with mod_auth_cas: the CAS server names the user; tickets are validated with CAS 2.0."""
+    base = sso.cas_url.rstrip("/")
+    return (
+        [
+            f'CASCookiePath "{cas_cookies.rstrip("/")}/"',
+            f'CASLoginURL "{base}/login"',
+            f'CASValidateURL "{base}/serviceValidate"',
+            "CASVersion 2",
+            f'CASRootProxiedAs "{public_url.rstrip("/")}"',
+            "CASTimeout 28800",
+            "CASIdleTimeout 28800",
+        ],
+        [],
+        [],
     )

@@ -31,14 +31,14 @@ from urllib.parse import urlsplit
 
 from jupyterhub import orm
 from jupyterhub.auth import Authenticator
-from jupyterhub.handlers import BaseHandler
+from jupyterhub.handlers import BaseHandler, LogoutHandler
 from jupyterhub.utils import url_path_join
 from tmpauthenticator import TmpAuthenticateHandler, TmpAuthenticator
 from tornado import web
-from traitlets import Unicode, default
+from traitlets import List, Unicode, default
 
 from oersite.hub.pool import HANDED_OUT_GROUP, READY_GROUP
-from oersite.hub.settings import PROXY_SECRET_VARIABLE
+from oersite.hub.settings import PROXY_SECRET_VARIABLE, SIGNED_OUT_PATH, hub_user_name
 
 
 class ProxyHeaderLoginHandler(BaseHandler):
@@ -49,9 +49,14 @@ class ProxyHeaderLoginHandler(BaseHandler):
         if not authenticator.came_through_proxy(self.request.headers):
             self.log.warning("Refused a login that did not come through the proxy (no or wrong secret header)")
             raise web.HTTPError(403, "Sign in through the course hub's address, not the hub's internal one.")
-        name = self.request.headers.get(authenticator.user_header, "").strip()
-        if not name:
+        signed_in_as = self.request.headers.get(authenticator.user_header, "").strip()
+        if not signed_in_as:
             raise web.HTTPError(401, "The single sign-on passed no user name; ask the hub's operator.")
+        name = hub_user_name(signed_in_as, authenticator.allowed_domains)
+        if name is None:
+            self.log.warning("Refused %s: not of an allowed domain (%s)", signed_in_as, authenticator.allowed_domains)
+            domains = " or ".join(f"@{domain}" for domain in authenticator.allowed_domains)
+            raise web.HTTPError(403, f"{signed_in_as} may not use this hub: it takes {domains} accounts.")
         user = await self.login_user({"name": name})
         if user is None:
             # login_user returns None when the allow or block lists refuse the name.
@@ -68,6 +73,30 @@ class ProxyHeaderLoginHandler(BaseHandler):
         return next_url
 
 
+class SignOnLogoutHandler(LogoutHandler):
+    """``/hub/logout``: out of the hub, then out of the single sign-on, so a shared computer is left signed out.
+
+    JupyterHub clears its own cookies; the browser then goes to the sign-on
+    module's logout URL (which ends its session, and the identity provider's),
+    and ends on the signed-out page.  Cookies the module cannot clear itself
+    (mod_auth_cas's) are cleared here.
+    """
+
+    async def render_logout_page(self) -> None:
+        authenticator: ProxyHeaderAuthenticator = self.authenticator
+        for name in authenticator.sign_on_cookies:
+            self.clear_cookie(name, path="/")
+        self.redirect(authenticator.sign_on_logout_url or url_path_join(self.hub.base_url, "signed-out"))
+
+
+class SignedOutHandler(BaseHandler):
+    """``/hub/signed-out``: where logging out ends; Apache lets it through without signing in."""
+
+    async def get(self) -> None:
+        html = await self.render_template("logout.html", announcement_logout=None)
+        self.finish(html)
+
+
 class ProxyHeaderAuthenticator(Authenticator):
     """Trust the proxy's user header, and only from the proxy (see the module docstring)."""
 
@@ -81,6 +110,24 @@ class ProxyHeaderAuthenticator(Authenticator):
         help=f"The secret the proxy sends; default: the {PROXY_SECRET_VARIABLE} environment variable. "
         "Never written in a config file."
     ).tag(config=True)
+
+    allowed_domains = List(
+        Unicode(),
+        help="Only names scoped with one of these domains sign in; with exactly one, the scope is dropped "
+        "(oersite.hub.settings.hub_user_name).",
+    ).tag(config=True)
+    sign_on_logout_url = Unicode(
+        help="Where logging out of the hub sends the browser to end the single sign-on's session too; "
+        f"empty: straight to {SIGNED_OUT_PATH}."
+    ).tag(config=True)
+    sign_on_cookies = List(
+        Unicode(), help="The sign-on module's session cookies that logging out clears (mod_auth_cas's)."
+    ).tag(config=True)
+
+    def normalize_username(self, username: str) -> str:
+        """JupyterHub's normalisation, then the allowed domain dropped: the same name for lists and logins."""
+        name = super().normalize_username(username)
+        return hub_user_name(name, self.allowed_domains) or name
 
     @default("proxy_secret")
     def _proxy_secret_from_environment(self) -> str:
@@ -117,7 +164,11 @@ class ProxyHeaderAuthenticator(Authenticator):
         return True
 
     def get_handlers(self, app):
-        return [("/login", ProxyHeaderLoginHandler)]
+        return [
+            ("/login", ProxyHeaderLoginHandler),
+            ("/logout", SignOnLogoutHandler),
+            (SIGNED_OUT_PATH.removeprefix("/hub"), SignedOutHandler),
+        ]
 
 
 # The ephemeral hub's warm pool (oersite.hub.pool).

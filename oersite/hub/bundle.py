@@ -38,8 +38,8 @@ from oersite import __version__
 from oersite.config import Course
 from oersite.errors import HubError
 from oersite.files import write_atomically
-from oersite.hub import layout, pool
-from oersite.hub.apache import ProxiedSite, basic_auth_conf, httpd_conf
+from oersite.hub import layout, pool, sign_on
+from oersite.hub.apache import OIDC_PASSPHRASE_VARIABLE, OIDC_SECRET_VARIABLE, ProxiedSite, httpd_conf, sign_on_conf
 from oersite.hub.configurer import (
     DATA_HOST_VARIABLE,
     pull_query,
@@ -47,6 +47,7 @@ from oersite.hub.configurer import (
     update_friendly_full_page,
     update_logout_ends_server,
     update_proxy_header_auth,
+    update_sign_on,
     update_spawn_limits,
     update_temporary_auth,
     update_warm_pool,
@@ -57,6 +58,7 @@ from oersite.hub.settings import (
     NEWS_PLUGIN,
     PROXY_SECRET_VARIABLE,
     SETTINGS_FILE,
+    SIGN_ON_MODULES,
     HubBundleSettings,
     hub_settings,
     read_settings,
@@ -72,6 +74,11 @@ HUB_PACKAGES = ("jupyterhub", "dockerspawner", "jupyterhub-idle-culler", "jupyte
 #: Secrets written to .env for docker compose, generated once.
 SECRET_VARIABLES = (PROXY_SECRET_VARIABLE, "PERSISTENT_PROXY_TOKEN", "EPHEMERAL_PROXY_TOKEN")
 #: The images the bundle builds besides the single-user one, tagged with the oersite that wrote them.
+#: The hub's SAML key, certificate and both metadata files (protocol saml): made here, never committed.
+SAML_FOLDER = "apache/saml"
+SAML_IMAGE_DIR = f"{layout.APACHE_DIR}/saml"  # the same folder in the Apache container (./apache is mounted there)
+#: Where mod_auth_cas keeps its sessions in the Apache image (Debian's package makes it, for www-data).
+CAS_SESSIONS = "/var/cache/apache2/mod_auth_cas"
 HUB_IMAGE = f"oersite-hub:{__version__}"
 APACHE_IMAGE = f"oersite-apache:{__version__}"
 #: Zero to JupyterHub: the chart release these values are written and checked for, its own hub
@@ -119,6 +126,7 @@ class BundleReport:
     secrets_created: bool
     settings: HubBundleSettings
     build_commands: list[str]
+    saml_metadata: Path | None = None  # the hub's SAML metadata, for the IdP (protocol saml)
 
 
 def bundle_files(course: Course) -> dict[str, str]:
@@ -127,13 +135,21 @@ def bundle_files(course: Course) -> dict[str, str]:
     _check_ports(settings)
     files = {
         ".gitignore": "# Secrets, site-specific files and the copy of oersite's hub modules: never committed.\n"
-        f".env\ntls/\napache/users.htpasswd\n{HUB_RUNTIME_FOLDER}/\n",
-        ".dockerignore": "# Never sent to the Docker engine when images build.\n.env\ntls/\napache/users.htpasswd\n",
+        f".env\ntls/\napache/users.htpasswd\n{SAML_FOLDER}/\n{HUB_RUNTIME_FOLDER}/\n",
+        ".dockerignore": "# Never sent to the Docker engine when images build.\n"
+        f".env\ntls/\napache/users.htpasswd\n{SAML_FOLDER}/\n",
         SETTINGS_FILE: settings.to_json(),
         "persistent/jupyterhub_config.py": _thin_config("persistent", "configure_persistent_docker"),
         "ephemeral/jupyterhub_config.py": _thin_config("ephemeral", "configure_ephemeral_docker"),
         "apache/httpd.conf": _apache(settings),
-        "apache/sso.conf": basic_auth_conf(f"{layout.APACHE_DIR}/users.htpasswd", settings.course_title),
+        "apache/sso.conf": sign_on_conf(
+            settings.sso,
+            public_url=settings.persistent_url,
+            folder="${SAML_DIR}",
+            users_file=f"{layout.APACHE_DIR}/users.htpasswd",
+            realm=settings.course_title,
+            cas_cookies=CAS_SESSIONS,
+        ),
         "notebook-requirements.txt": image_requirements(course),
         "notebook-packages.txt": _extra_packages(course),
         "notebook-jupyter-config.json": NOTEBOOK_JUPYTER_CONFIG,
@@ -151,8 +167,17 @@ def bundle_files(course: Course) -> dict[str, str]:
 
 
 def write_bundle(course: Course, folder: Path) -> BundleReport:
-    """Write the bundle into ``folder``; create ``.env`` with fresh secrets when there is none."""
+    """Write the bundle into ``folder``; create ``.env`` with fresh secrets when there is none.
+
+    The sign-on's own files are made first, so a missing module program, an
+    unreachable IdP or an unreadable client secret stops it before anything is written.
+    """
     files = bundle_files(course)
+    sso, saml_metadata = course.settings.hub.sso, None
+    oidc_secret = sign_on.oidc_client_secret(sso, course.root) if sso.protocol == "oidc" else None
+    if sso.protocol == "saml":
+        public_url = hub_settings(course).persistent_url
+        saml_metadata = sign_on.prepare_saml(sso, course.root, folder / SAML_FOLDER, public_url)
     for relative, text in files.items():
         write_atomically(folder / relative, text)
     # Where the operator puts Apache's certificate and key (git-ignored; only root reads them).
@@ -173,8 +198,21 @@ def write_bundle(course: Course, folder: Path) -> BundleReport:
         descriptor = os.open(env, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
             file.write("\n".join(lines) + "\n")
+    if oidc_secret is not None:
+        _set_in_env(env, {OIDC_SECRET_VARIABLE: oidc_secret}, keep={OIDC_PASSPHRASE_VARIABLE: secrets.token_hex(32)})
     settings = read_settings(folder / SETTINGS_FILE)
-    return BundleReport(folder, sorted(files), created, settings, build_commands(settings, folder))
+    commands = build_commands(settings, folder)
+    return BundleReport(folder, sorted(files), created, settings, commands, saml_metadata)
+
+
+def _set_in_env(env: Path, values: dict[str, str], keep: dict[str, str]) -> None:
+    """``values`` into the .env file (replacing their lines), and ``keep``'s names where it has none yet."""
+    lines = env.read_text(encoding="utf-8").splitlines()
+    present = {line.split("=", 1)[0] for line in lines if "=" in line and not line.startswith("#")}
+    lines = [line for line in lines if line.split("=", 1)[0] not in values]
+    lines += [f"{name}={value}" for name, value in values.items()]
+    lines += [f"{name}={value}" for name, value in keep.items() if name not in present]
+    write_atomically(env, "\n".join(lines) + "\n", mode=0o600)
 
 
 def build_commands(settings: HubBundleSettings, folder: Path) -> list[str]:
@@ -245,6 +283,7 @@ def _apache(settings: HubBundleSettings) -> str:
                 tls=parts.scheme == "https",
                 backend=ports.proxy_url,
                 sso_include="${SSO_CONF}" if name == "persistent" else None,
+                sso_protocol=settings.sso.protocol,
                 user_header=settings.persistent.user_header,
                 secret_header=settings.persistent.secret_header,
             )
@@ -252,7 +291,9 @@ def _apache(settings: HubBundleSettings) -> str:
     header = (
         f"# Apache httpd in front of both hubs (the bundle's Apache image, Debian's apache2). {GENERATED}\n"
         f"# The single-sign-on directives are in sso.conf beside this file ({layout.APACHE_DIR}).\n"
-        f"<IfDefine !SSO_CONF>\n    Define SSO_CONF {layout.APACHE_DIR}/sso.conf\n</IfDefine>"
+        f"<IfDefine !SSO_CONF>\n    Define SSO_CONF {layout.APACHE_DIR}/sso.conf\n</IfDefine>\n"
+        "# The hub's SAML key and metadata (protocol saml; override with -C 'Define SAML_DIR ...').\n"
+        f"<IfDefine !SAML_DIR>\n    Define SAML_DIR {SAML_IMAGE_DIR}\n</IfDefine>"
     )
     return httpd_conf(sites, runtime_dir=layout.APACHE_RUNTIME_DIR, tls_dir=layout.TLS_DIR, header=header)
 
@@ -458,9 +499,18 @@ CMD ["jupyterhub", "-f", "{layout.HUB_CONFIG}"]
 """
 
 
+def _sign_on_variables(sso) -> tuple[str, ...]:
+    """The secrets Apache's sign-on module reads from its environment (.env)."""
+    return (OIDC_SECRET_VARIABLE, OIDC_PASSPHRASE_VARIABLE) if sso.protocol == "oidc" else ()
+
+
 def _apache_dockerfile(course: Course) -> str:
-    return f"""# The single-sign-on proxy in front of both hubs: Debian's Apache httpd. {GENERATED}
-{_debian_prologue(course, "apache2")}RUN mkdir -p {layout.APACHE_RUNTIME_DIR}
+    sso = course.settings.hub.sso
+    module_package = "" if sso.protocol == "basic" else f" {SIGN_ON_MODULES[sso.protocol][1]}"
+    return f"""# The single-sign-on proxy in front of both hubs: Debian's Apache httpd{
+        "" if sso.protocol == "basic" else f" with {module_package.strip()} ({sso.protocol})"
+    }. {GENERATED}
+{_debian_prologue(course, "apache2" + module_package)}RUN mkdir -p {layout.APACHE_RUNTIME_DIR}
 CMD ["apache2", "-d", "{layout.APACHE_SERVER_ROOT}", "-f", "{layout.APACHE_DIR}/httpd.conf", "-DFOREGROUND"]
 """
 
@@ -528,7 +578,10 @@ def _compose(course: Course, settings: HubBundleSettings) -> str:
                 "image": APACHE_IMAGE,
                 "network_mode": "host",
                 "volumes": [f"./apache:{layout.APACHE_DIR}:ro", f"./tls:{layout.TLS_DIR}:ro"],
-                "environment": {PROXY_SECRET_VARIABLE: f"${{{PROXY_SECRET_VARIABLE}:?{needed}}}"},
+                "environment": {
+                    name: f"${{{name}:?{needed}}}"
+                    for name in (PROXY_SECRET_VARIABLE, *_sign_on_variables(settings.sso))
+                },
                 "depends_on": ["persistent-proxy", "ephemeral-proxy"],
                 "restart": "unless-stopped",
             },
@@ -612,7 +665,10 @@ def _helm_persistent(settings: HubBundleSettings) -> str:
     values = {
         "hub": {
             "image": CHART_HUB_IMAGE,
-            "config": _hub_config(lambda c: update_proxy_header_auth(c, hub)),
+            "config": _hub_config(
+                lambda c: update_proxy_header_auth(c, hub),
+                lambda c: update_sign_on(c, settings.sso, settings.persistent_url),
+            ),
             "extraFiles": _chart_files(CHART_RUNTIME),
             "extraEnv": {PROXY_SECRET_VARIABLE: {"valueFrom": {"secretKeyRef": PROXY_SECRET_REF}}},
         },

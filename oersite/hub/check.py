@@ -29,14 +29,19 @@ import yaml
 
 from oersite.errors import HubError
 from oersite.hub import probe
-from oersite.hub.bundle import SECRET_VARIABLES, SETTINGS_FILE
+from oersite.hub.apache import OIDC_PASSPHRASE_VARIABLE, OIDC_SECRET_VARIABLE
+from oersite.hub.bundle import SAML_FOLDER, SECRET_VARIABLES, SETTINGS_FILE
 from oersite.hub.configurer import DATA_HOST_VARIABLE
 from oersite.hub.installed import require_hub_extra
 from oersite.hub.layout import APACHE_SERVER_ROOT
+from oersite.hub.settings import PROXY_SECRET_VARIABLE, SettingsFileError, read_settings
+from oersite.hub.sign_on import require_module
 
 HUB_CONFIGS = ("persistent/jupyterhub_config.py", "ephemeral/jupyterhub_config.py")
 HELM_VALUES = ("helm/persistent-values.yaml", "helm/ephemeral-values.yaml")
 CHART_DATA = Path(__file__).resolve().parent / "z2jh"
+#: Secrets Apache reads from its environment: placeholders are enough for apache2 -t.
+CHECKED_SECRETS = (PROXY_SECRET_VARIABLE, OIDC_SECRET_VARIABLE, OIDC_PASSPHRASE_VARIABLE)
 
 
 def check_bundle(folder: Path, *, kubernetes_python: str = sys.executable) -> list[str]:
@@ -184,6 +189,10 @@ def check_apache(folder: Path) -> list[str]:
     if not conf.is_file():
         return ["missing; run: oersite hub config"]
     server_root = APACHE_SERVER_ROOT
+    try:
+        require_module(read_settings(folder / SETTINGS_FILE).sso)
+    except (HubError, SettingsFileError) as problem:
+        return [str(problem.message if isinstance(problem, HubError) else problem)]
     if shutil.which("openssl") is None:
         return ["openssl not found; install it (Debian: apt-get install openssl) to check the TLS settings"]
     with tempfile.TemporaryDirectory() as scratch:
@@ -197,10 +206,10 @@ def check_apache(folder: Path) -> list[str]:
         result = subprocess.run(
             [program, "-d", server_root, "-f", str(conf), "-t"]
             + ["-C", f"Define TLS_DIR {tls}", "-C", f"Define SSO_CONF {folder / 'apache' / 'sso.conf'}"]
-            + ["-C", f"Define RUNTIME_DIR {tls}"],
+            + ["-C", f"Define SAML_DIR {folder / SAML_FOLDER}", "-C", f"Define RUNTIME_DIR {tls}"],
             capture_output=True,
             text=True,
-            env={**os.environ, "OERSITE_PROXY_SECRET": "placeholder-for-check"},
+            env={**os.environ, **{name: "placeholder-for-check" for name in CHECKED_SECRETS}},
         )
     if result.returncode != 0:
         return [line for line in result.stderr.strip().splitlines() if line.strip()][-3:]

@@ -23,6 +23,8 @@ from oersite.hub.settings import (
     EphemeralHubSettings,
     HubBundleSettings,
     PersistentHubSettings,
+    SignOnSettings,
+    sign_on_logout,
 )
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -101,6 +103,14 @@ def update_proxy_header_auth(c, hub: PersistentHubSettings) -> None:
     else:
         # JupyterHub 5+ refuses everyone unless told: the proxy decides who gets here.
         c.Authenticator.allow_all = True
+
+
+def update_sign_on(c, sso: SignOnSettings, persistent_url: str) -> None:
+    """The sign-on's user names (allowed domains) and its logout, which ends the sign-on session too."""
+    c.ProxyHeaderAuthenticator.allowed_domains = list(sso.allowed_domains)
+    logout_url, cookies = sign_on_logout(sso, persistent_url)
+    c.ProxyHeaderAuthenticator.sign_on_logout_url = logout_url
+    c.ProxyHeaderAuthenticator.sign_on_cookies = list(cookies)
 
 
 def update_temporary_auth(c) -> None:
@@ -277,6 +287,7 @@ def configure_persistent_docker(c, settings: HubBundleSettings) -> None:
     hub = settings.persistent
     update_interface(c, settings)
     update_proxy_header_auth(c, hub)
+    update_sign_on(c, settings.sso, settings.persistent_url)
     update_limits(c, memory=hub.memory_limit, cpu=hub.cpu_limit)
     update_culler(c, timeout=hub.cull_idle_seconds, every=_cull_every(hub.cull_idle_seconds), cull_users=False)
     update_docker_spawner(c, settings, layout.PERSISTENT, persistent_homes=True)
@@ -343,6 +354,7 @@ def configure_local(
     if kind == "persistent":
         hub = settings.persistent
         update_proxy_header_auth(c, hub)
+        update_sign_on(c, settings.sso, settings.persistent_url)
         update_limits(c, memory=hub.memory_limit, cpu=hub.cpu_limit)
         update_culler(c, timeout=hub.cull_idle_seconds, every=_cull_every(hub.cull_idle_seconds), cull_users=False)
         update_local_spawner(c, homes=homes, account=account, delete_homes_on_stop=False)

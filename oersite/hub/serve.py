@@ -40,10 +40,18 @@ from urllib.request import url2pathname
 from oersite.config import Course
 from oersite.errors import HubError
 from oersite.git import git_message
-from oersite.hub.apache import ProxiedSite, basic_auth_conf, httpd_conf
+from oersite.hub import sign_on
+from oersite.hub.apache import OIDC_PASSPHRASE_VARIABLE, OIDC_SECRET_VARIABLE, ProxiedSite, httpd_conf, sign_on_conf
 from oersite.hub.installed import PROXY_VERSION, require_hub_extra, require_program
 from oersite.hub.layout import APACHE_SERVER_ROOT
-from oersite.hub.settings import NEWS_PLUGIN, PROXY_SECRET_VARIABLE, SETTINGS_FILE, hub_settings, url_port
+from oersite.hub.settings import (
+    MELLON_PATH,
+    NEWS_PLUGIN,
+    PROXY_SECRET_VARIABLE,
+    SETTINGS_FILE,
+    hub_settings,
+    url_port,
+)
 
 APACHE = "apache2"
 PROXY = "configurable-http-proxy"
@@ -192,7 +200,12 @@ def start_hubs(
 ) -> RunningHubs:
     """Start Apache and both hubs; return once all answer, or stop them all and raise HubError."""
     settings = hub_settings(course, local=True)
-    _require_programs()
+    if users_file is not None and settings.sso.protocol != "basic":
+        raise HubError(
+            f"--users is Basic auth's htpasswd file, but oersite.hub.sso.protocol is {settings.sso.protocol}; "
+            "leave --users out (students sign in at the identity provider)"
+        )
+    _require_programs(settings.sso)
     state = (state or state_folder(course)).resolve()
     state.mkdir(parents=True, exist_ok=True)
     ports = _pick_ports(
@@ -201,8 +214,8 @@ def start_hubs(
     )
     state.chmod(0o700)  # databases, cookie and proxy secrets, logs: the hubs' alone
     account = prepare_server_account(course, state, announce)
-    secret = _proxy_secret(state)
-    users = _users_file(course, state, users_file, announce)
+    secret = sign_on.kept_secret(state / "proxy-secret")
+    users = _users_file(course, state, users_file, announce) if settings.sso.protocol == "basic" else None
     settings_path = state / SETTINGS_FILE
     settings_path.write_text(settings.to_json(), encoding="utf-8")
     running = RunningHubs(
@@ -220,7 +233,7 @@ def start_hubs(
         for kind in ("persistent", "ephemeral"):
             config = _write_hub_config(kind, state, settings_path, account, ports, servers_environment)
             _launch(running, f"{kind}-hub", [*JUPYTERHUB, "-f", str(config)], config.parent, environment)
-        apache_conf = _write_apache_config(running, state, users, ports, settings)
+        apache_conf = _write_apache_config(running, course, users, settings)
         _launch(running, "apache", [APACHE, "-f", str(apache_conf), "-DFOREGROUND"], state / "apache", environment)
         _wait_until_ready(running, ports, ready_timeout)
     except BaseException:
@@ -265,10 +278,12 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _require_programs() -> None:
+def _require_programs(sso) -> None:
     require_program(APACHE)
     require_program(PROXY, f"npm install --global configurable-http-proxy@{PROXY_VERSION}")
-    require_program("htpasswd")
+    if sso.protocol == "basic":
+        require_program("htpasswd")
+    sign_on.require_module(sso)
     require_hub_extra("jupyterhub", "nbgitpuller", "tmpauthenticator", "jupyterhub_idle_culler", "jupyterlab")
 
 
@@ -404,16 +419,6 @@ def _serve_repository(running: RunningHubs, repository: str | None, account: Ser
     return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"url.{served}.insteadOf", "GIT_CONFIG_VALUE_0": repository}
 
 
-def _proxy_secret(state: Path) -> str:
-    """The secret Apache sends the persistent hub: generated once, kept in a 0600 file."""
-    path = state / "proxy-secret"
-    if not path.exists():
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            file.write(secrets.token_hex(32))
-    return path.read_text().strip()
-
-
 def _users_file(course: Course, state: Path, given: Path | None, announce) -> Path:
     configured = course.settings.hub.users_file
     path = given or (course.root / configured if configured else state / "users.htpasswd")
@@ -504,34 +509,69 @@ def _jupyter_config(area: Path) -> Path:
     return folder
 
 
-def _write_apache_config(running: RunningHubs, state: Path, users: Path, ports: HubPorts, settings) -> Path:
+def _write_apache_config(running: RunningHubs, course: Course, users: Path | None, settings) -> Path:
+    """Apache's config for the persistent hub, with the sign-on ``oersite.hub.sso`` names and what it needs.
+
+    As root, Apache's workers run as www-data and read the sign-on's files on
+    requests (the htpasswd file, the IdP's metadata); the state folder is
+    private (0700), so they get copies in a folder of their own.
+    """
+    state, ports, sso = running.state, running.ports, settings.sso
     folder = state / "apache"
     (folder / "logs").mkdir(parents=True, exist_ok=True)
-    users_for_apache = users
-    user = "www-data"
+    readable = folder
+    user = f"#{os.getuid()}"
     if os.geteuid() == 0:
-        # Apache's workers run as www-data and read the users file on each request; the state
-        # folder may sit in a private (0700) folder, so they get a copy in a folder of their own.
-        private = Path(tempfile.mkdtemp(prefix="oersite-apache-"))
-        running.private_dirs.append(private)
-        shutil.chown(private, group=user)
-        private.chmod(0o750)
-        users_for_apache = private / "users.htpasswd"
-        users_for_apache.touch(mode=0o640)
-        shutil.chown(users_for_apache, group=user)
-        _copy_keeping_mode(users, users_for_apache)
-    else:
-        user = f"#{os.getuid()}"
-    running.users_file, running.users_for_apache = users, users_for_apache
-    sso = folder / "sso-basic.conf"
-    sso.write_text(basic_auth_conf(str(users_for_apache), settings.course_title), encoding="utf-8")
+        user = "www-data"
+        readable = Path(tempfile.mkdtemp(prefix="oersite-apache-"))
+        running.private_dirs.append(readable)
+        shutil.chown(readable, group=user)
+        readable.chmod(0o750)
+    public_url = running.persistent_url
+    users_for_apache = readable / "users.htpasswd"
+    if users is not None:
+        if readable != folder:
+            users_for_apache.touch(mode=0o640)
+            shutil.chown(users_for_apache, group=user)
+            _copy_keeping_mode(users, users_for_apache)
+        else:
+            users_for_apache = users
+        running.users_file, running.users_for_apache = users, users_for_apache
+    sso_files = folder / "saml"
+    if sso.protocol == "saml":
+        sign_on.prepare_saml(sso, course.root, sso_files, public_url)
+        if readable != folder:
+            for name in sign_on.SAML_FILES:
+                _readable_copy(sso_files / name, readable / name, user)
+            sso_files = readable
+    if sso.protocol == "oidc":
+        running.environment[OIDC_SECRET_VARIABLE] = sign_on.oidc_client_secret(sso, course.root)
+        running.environment[OIDC_PASSPHRASE_VARIABLE] = sign_on.kept_secret(state / "oidc-passphrase")
+    cas_cookies = readable / "cas-sessions"
+    if sso.protocol == "cas":
+        cas_cookies.mkdir(mode=0o700, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(cas_cookies, user=user)
+    include = folder / "sso.conf"
+    include.write_text(
+        sign_on_conf(
+            sso,
+            public_url=public_url,
+            folder=str(sso_files),
+            users_file=str(users_for_apache),
+            realm=settings.course_title,
+            cas_cookies=str(cas_cookies),
+        ),
+        encoding="utf-8",
+    )
     hub = settings.persistent
     site = ProxiedSite(
         server_name="127.0.0.1",
         port=ports.persistent,
         tls=False,
         backend=f"http://127.0.0.1:{ports.persistent_proxy}",
-        sso_include=str(sso),
+        sso_include=str(include),
+        sso_protocol=sso.protocol,
         user_header=hub.user_header,
         secret_header=hub.secret_header,
     )
@@ -549,6 +589,13 @@ def _write_apache_config(running: RunningHubs, state: Path, users: Path, ports: 
         encoding="utf-8",
     )
     return conf
+
+
+def _readable_copy(source: Path, copy: Path, group: str) -> None:
+    """A copy of ``source`` that Apache's workers (``group``) may read, and no one else."""
+    shutil.copyfile(source, copy)
+    copy.chmod(0o640)
+    shutil.chown(copy, group=group)
 
 
 def _copy_keeping_mode(source: Path, copy: Path) -> None:
@@ -603,11 +650,20 @@ def _kill_marked(state: Path) -> None:
 
 
 def _wait_until_ready(running: RunningHubs, ports: HubPorts, timeout: float) -> None:
-    """Until both hubs answer through their proxies and Apache asks for credentials."""
+    """Until both hubs answer through their proxies and Apache's sign-on answers as it should.
+
+    Basic auth asks for credentials (401); mod_auth_mellon serves the hub's SAML
+    metadata; OpenID Connect and CAS send a browser to the provider (302).
+    """
+    protocol = json.loads((running.state / SETTINGS_FILE).read_text())["sso"]["protocol"]
+    apache = f"http://127.0.0.1:{ports.persistent}"
     checks = {
         "persistent-hub": (f"http://127.0.0.1:{ports.persistent_proxy}/hub/health", 200),
         "ephemeral-hub": (f"http://127.0.0.1:{ports.ephemeral}/hub/health", 200),
-        "apache": (f"http://127.0.0.1:{ports.persistent}/hub/health", 401),
+        "apache": {
+            "basic": (f"{apache}/hub/health", 401),
+            "saml": (f"{apache}{MELLON_PATH}/metadata", 200),
+        }.get(protocol, (f"{apache}/hub/health", 302)),
     }
     deadline = time.monotonic() + timeout
     waiting = dict(checks)
@@ -628,10 +684,18 @@ def _wait_until_ready(running: RunningHubs, ports: HubPorts, timeout: float) -> 
         time.sleep(0.2)
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def http_status(url: str) -> int | None:
-    """The HTTP status ``url`` answers with, or None when nothing answers."""
+    """The HTTP status ``url`` answers with (a redirect's own, not followed), or None when nothing answers."""
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with _OPENER.open(url, timeout=2) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code

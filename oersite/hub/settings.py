@@ -24,7 +24,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 if TYPE_CHECKING:
     from oersite.config import Course
@@ -85,6 +85,136 @@ class PersistentHubSettings:
             if any(not name.strip() for name in getattr(self, key)):
                 found.append(f"{where}.{key}: expected user names, found an empty one")
         return found
+
+
+#: How students sign in at Apache, and the Debian package with each protocol's module.
+SIGN_ON_MODULES = {
+    "basic": ("auth_basic", "apache2"),
+    "saml": ("auth_mellon", "libapache2-mod-auth-mellon"),
+    "oidc": ("auth_openidc", "libapache2-mod-auth-openidc"),
+    "cas": ("auth_cas", "libapache2-mod-auth-cas"),
+}
+#: What names the student when ``user_attribute`` is not given: eduPersonPrincipalName under its
+#: SAML name (as federations release it), OpenID Connect's standard claim; CAS names the user itself.
+DEFAULT_USER_ATTRIBUTES = {"saml": "urn:oid:1.3.6.1.4.1.5923.1.1.1.6", "oidc": "preferred_username"}
+#: Where the hub sends a browser after logging it out of the hub and of the single sign-on.
+SIGNED_OUT_PATH = "/hub/signed-out"
+#: The modules' own URLs on the hub's address: answered by Apache, never passed to the hub.
+MELLON_PATH = "/mellon"
+OIDC_REDIRECT_PATH = "/oidc/callback"
+#: mod_auth_cas's session cookies (plain HTTP, HTTPS), which the hub clears on logout.
+CAS_COOKIES = ("MOD_AUTH_CAS", "MOD_AUTH_CAS_S")
+#: The keys each protocol needs (all of them), and no other protocol takes.
+PROTOCOL_KEYS = {
+    "idp_metadata": "saml",
+    "issuer": "oidc",
+    "client_id": "oidc",
+    "client_secret_file": "oidc",
+    "cas_url": "cas",
+}
+_DOMAIN = re.compile(r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$")
+
+
+@dataclass(frozen=True)
+class SignOnSettings:
+    """How students sign in to the persistent hub (``oersite.hub.sso``): Apache's module and what it needs.
+
+    Apache authenticates (the module of the chosen protocol), then passes the
+    user name in the proxy's header; the hub normalises it with
+    :func:`hub_user_name`.  Secrets are never here: the OIDC client secret is
+    read from a file, the SAML key is generated beside the bundle.
+    """
+
+    protocol: str = documented(
+        "basic (an htpasswd file: for trying things out), saml (mod_auth_mellon), oidc (mod_auth_openidc) "
+        "or cas (mod_auth_cas).",
+        "basic",
+    )
+    user_attribute: str | None = documented(
+        "The SAML attribute or OIDC claim that names the student; default: eduPersonPrincipalName "
+        "(urn:oid:1.3.6.1.4.1.5923.1.1.1.6) for saml, preferred_username for oidc. CAS names the user itself.",
+    )
+    allowed_domains: tuple[str, ...] = documented(
+        "Only names scoped with one of these domains may sign in (s1234567@ed.ac.uk); with exactly one, the "
+        "hub drops it (s1234567). Empty: names as the identity provider gives them.",
+        (),
+    )
+    idp_metadata: str | None = documented(
+        "saml: the identity provider's metadata, a URL (https://idp.example.edu/metadata) or a file relative "
+        "to the course.",
+    )
+    issuer: str | None = documented(
+        "oidc: the provider's issuer URL; its /.well-known/openid-configuration is read.",
+    )
+    client_id: str | None = documented("oidc: the client id the provider registered for the hub.")
+    client_secret_file: str | None = documented(
+        "oidc: a file holding the client secret (relative to the course, kept out of git); never the secret "
+        "itself in _config.yml.",
+    )
+    cas_url: str | None = documented("cas: the CAS server's base URL, e.g. https://cas.example.edu/cas.")
+
+    @property
+    def attribute(self) -> str | None:
+        """The attribute or claim the module reads the user name from (None: the protocol's own)."""
+        return self.user_attribute or DEFAULT_USER_ATTRIBUTES.get(self.protocol)
+
+    def problems(self, where: str = "oersite.hub.sso") -> list[str]:
+        """What is wrong with these values, each naming its key and what to do."""
+        if self.protocol not in SIGN_ON_MODULES:
+            return [f"{where}.protocol: expected one of {', '.join(SIGN_ON_MODULES)}, found {self.protocol!r}"]
+        found = []
+        for key, protocol in PROTOCOL_KEYS.items():
+            if protocol == self.protocol and not getattr(self, key):
+                found.append(f"{where}.{key}: required with protocol {protocol}")
+            elif protocol != self.protocol and getattr(self, key):
+                found.append(f"{where}.{key}: only used with protocol {protocol}; remove it or change the protocol")
+        if self.user_attribute and self.protocol in ("basic", "cas"):
+            found.append(f"{where}.user_attribute: {self.protocol} names the user itself; remove the key")
+        for key in ("issuer", "cas_url"):
+            value = getattr(self, key)
+            if value and urlsplit(value).scheme not in ("http", "https"):
+                found.append(f"{where}.{key}: expected an http(s) URL, found {value!r}")
+        for domain in self.allowed_domains:
+            if not _DOMAIN.match(domain.lower()):
+                found.append(f"{where}.allowed_domains: expected domain names such as ed.ac.uk, found {domain!r}")
+        return found
+
+
+def hub_user_name(signed_in_as: str, allowed_domains: tuple[str, ...] | list[str]) -> str | None:
+    """The hub's name for who the single sign-on says signed in; None when their domain may not use the hub.
+
+    Every protocol goes through this one rule: lower case; with allowed
+    domains, the name must be scoped with one of them (``s1234567@ed.ac.uk``),
+    and with exactly one allowed domain the scope is dropped (``s1234567``),
+    since no other domain can then give the same name.
+    """
+    name = signed_in_as.strip().lower()
+    if not allowed_domains:
+        return name
+    local, at, domain = name.rpartition("@")
+    domains = [each.lower() for each in allowed_domains]
+    if not at or not local or domain not in domains:
+        return None
+    return local if len(domains) == 1 else name
+
+
+def sign_on_logout(sso: SignOnSettings, persistent_url: str) -> tuple[str, tuple[str, ...]]:
+    """Where the hub's logout sends the browser to end the sign-on session too, and cookies it clears itself.
+
+    Each module's own logout ends its session and asks the identity provider
+    to end the provider's (SAML single logout, OIDC's end-session endpoint,
+    CAS's ``/logout``), then comes back to the signed-out page.  mod_auth_cas
+    has no logout of its own: the hub clears its cookie.  A browser keeps
+    Basic credentials until it closes, whatever a page does.
+    """
+    back = quote(persistent_url.rstrip("/") + SIGNED_OUT_PATH, safe="")
+    if sso.protocol == "saml":
+        return f"{MELLON_PATH}/logout?ReturnTo={back}", ()
+    if sso.protocol == "oidc":
+        return f"{OIDC_REDIRECT_PATH}?logout={back}", ()
+    if sso.protocol == "cas":
+        return f"{sso.cas_url.rstrip('/')}/logout?service={back}", CAS_COOKIES
+    return "", ()
 
 
 @dataclass(frozen=True)
@@ -150,6 +280,7 @@ class HubBundleSettings:
     ephemeral_url: str  # oersite.launch.try_url, likewise
     persistent: PersistentHubSettings
     ephemeral: EphemeralHubSettings
+    sso: SignOnSettings
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
@@ -200,6 +331,7 @@ def hub_settings(course: Course, *, local: bool = False) -> HubBundleSettings:
         ephemeral_url=target.try_url.rstrip("/"),
         persistent=hub.persistent,
         ephemeral=hub.ephemeral,
+        sso=hub.sso,
     )
 
 
