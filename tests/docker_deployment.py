@@ -99,10 +99,15 @@ class Deployment:
         return self.compose("logs", "--no-color", f"--tail={lines}", service)
 
     def wait_until_up(self, seconds: float = 120) -> None:
-        """Until Apache asks the persistent hub's visitors to sign in and the ephemeral hub answers through it."""
+        """Until Apache asks the persistent hub's visitors to sign in and the ephemeral hub answers through it.
+
+        Basic auth asks with a 401; mod_auth_mellon (SAML) serves the hub's metadata once it is up.
+        """
         deadline = time.monotonic() + seconds
+        saml = "protocol: saml" in (self.course / "_config.yml").read_text(encoding="utf-8")
+        sign_on_path, sign_on_status = ("/mellon/metadata", 200) if saml else ("/hub/health", 401)
         checks = {
-            f"{self.persistent_url}/hub/health": 401,
+            f"{self.persistent_url}{sign_on_path}": sign_on_status,
             f"{self.ephemeral_url}/hub/health": 200,
             f"{layout.PERSISTENT.proxy_url}/hub/health": 200,
         }

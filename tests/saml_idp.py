@@ -15,8 +15,10 @@ the hub's.
 
 from __future__ import annotations
 
+import html
 import os
 import pwd
+import re
 import secrets
 import shutil
 import socket
@@ -77,6 +79,27 @@ class SamlIdentityProvider:
                 self.process.kill()
                 self.process.wait(5)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def sign_in_over_http(session, login_form, user: IdpUser):
+    """What a browser does at the IdP's login form without JavaScript: post the name and password,
+    then post the signed assertion back to the service provider (the form the IdP's page submits).
+
+    ``login_form``: the ``requests`` response that landed on the form.  Returns the response
+    after the service provider's redirects.
+    """
+    state = re.search(r'name="AuthState" value="([^"]+)"', login_form.text)
+    assert state, f"not the IdP's login form: {login_form.url}"
+    answer = session.post(
+        login_form.url.split("?")[0],
+        data={"username": user.name, "password": user.password, "AuthState": html.unescape(state.group(1))},
+        timeout=30,
+    )
+    fields = dict(re.findall(r'name="(SAMLResponse|RelayState)" value="([^"]*)"', answer.text))
+    target = re.search(r'<form[^>]+action="([^"]+)"', answer.text)
+    assert "SAMLResponse" in fields and target, f"the IdP did not answer with an assertion: {answer.text[:500]}"
+    data = {name: html.unescape(value) for name, value in fields.items()}
+    return session.post(html.unescape(target.group(1)), data=data, timeout=120)
 
 
 def start_saml_idp(users: tuple[IdpUser, ...]) -> SamlIdentityProvider:
