@@ -9,7 +9,8 @@
 # - Single sign-on: Apache's SAML, OpenID Connect and CAS modules (the hub's service provider), and
 #   SimpleSAMLphp with PHP for Apache as the identity provider the SAML tests sign in at
 #   (tests/saml_idp.py; SimpleSAMLphp needs PHP's XML and mbstring extensions, which it does not pull).
-# - npm: configurable-http-proxy, JupyterHub's proxy.
+# - npm: configurable-http-proxy, JupyterHub's proxy; in tests/oidc, the OpenID Connect provider the
+#   OIDC sign-on test signs in at (panva's oidc-provider, pinned by its package-lock.json).
 # - PyPI: oersite itself, editable, with its test and hub extras (installing oersite also runs
 #   npm in assets/ to vendor the browser libraries every built site ships).
 set -euo pipefail
@@ -28,6 +29,8 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 if ! command -v configurable-http-proxy >/dev/null; then
     $SUDO npm install --global --no-audit --no-fund configurable-http-proxy@5.3.0 >/dev/null
 fi
+
+npm ci --prefix tests/oidc --no-audit --no-fund >/dev/null
 
 python3 -m pip install --quiet --disable-pip-version-check -e ".[test,hub]"
 

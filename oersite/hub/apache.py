@@ -285,7 +285,7 @@ def _mellon(sso, *, folder, secure, **_) -> tuple[list[str], list[str], list[str
     return [], location, ["MellonEnable off"]
 
 
-def _openidc(sso, *, secure, **_) -> tuple[list[str], list[str], list[str]]:
+def _openidc(sso, **_) -> tuple[list[str], list[str], list[str]]:
     """OpenID Connect with mod_auth_openidc: the hub is a confidential client of the provider."""
     return (
         [
@@ -297,11 +297,15 @@ def _openidc(sso, *, secure, **_) -> tuple[list[str], list[str], list[str]]:
             'OIDCScope "openid email profile"',
             "# The hub's user: this claim of the ID token (oersite.hub.sso.user_attribute).",
             f"OIDCRemoteUserClaim {sso.attribute}",
+            "# Claims stay in Apache's environment: none goes on to the hub as a request header.",
+            "OIDCPassClaimsAs environment",
             "# A working session lasts the working day, not mod_auth_openidc's default five idle minutes.",
             "OIDCSessionInactivityTimeout 28800",
             "OIDCSessionMaxDuration 28800",
             "OIDCCookieHTTPOnly On",
-            *(["OIDCCookieSameSite On"] if secure else []),
+            "# SameSite=Lax: the provider sends the browser back with a plain GET, which carries it.",
+            "OIDCCookieSameSite On",
+            "OIDCPKCEMethod S256",
         ],
         [],
         [],

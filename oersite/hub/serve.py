@@ -653,7 +653,8 @@ def _wait_until_ready(running: RunningHubs, ports: HubPorts, timeout: float) -> 
     """Until both hubs answer through their proxies and Apache's sign-on answers as it should.
 
     Basic auth asks for credentials (401); mod_auth_mellon serves the hub's SAML
-    metadata; OpenID Connect and CAS send a browser to the provider (302).
+    metadata; OpenID Connect and CAS send a browser to the provider (302, which
+    for OpenID Connect means it read the provider's discovery document).
     """
     protocol = json.loads((running.state / SETTINGS_FILE).read_text())["sso"]["protocol"]
     apache = f"http://127.0.0.1:{ports.persistent}"
@@ -693,9 +694,14 @@ _OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 def http_status(url: str) -> int | None:
-    """The HTTP status ``url`` answers with (a redirect's own, not followed), or None when nothing answers."""
+    """The HTTP status ``url`` answers a browser with (a redirect's own, not followed); None when nothing answers.
+
+    It asks as a browser does (``Accept: text/html``): mod_auth_openidc answers
+    other clients 401 instead of sending them to the provider.
+    """
+    request = urllib.request.Request(url, headers={"Accept": "text/html,*/*;q=0.8"})
     try:
-        with _OPENER.open(url, timeout=2) as response:
+        with _OPENER.open(request, timeout=2) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
