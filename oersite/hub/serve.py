@@ -32,7 +32,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -216,6 +216,8 @@ def start_hubs(
     account = prepare_server_account(course, state, announce)
     secret = sign_on.kept_secret(state / "proxy-secret")
     users = _users_file(course, state, users_file, announce) if settings.sso.protocol == "basic" else None
+    # Where Apache listens here, which --persistent-port may have moved: the sign-on's logout comes back to it.
+    settings = replace(settings, persistent_url=f"http://127.0.0.1:{ports.persistent}")
     settings_path = state / SETTINGS_FILE
     settings_path.write_text(settings.to_json(), encoding="utf-8")
     running = RunningHubs(
@@ -592,8 +594,14 @@ def _write_apache_config(running: RunningHubs, course: Course, users: Path | Non
 
 
 def _readable_copy(source: Path, copy: Path, group: str) -> None:
-    """A copy of ``source`` that Apache's workers (``group``) may read, and no one else."""
+    """A copy of ``source`` that Apache's workers (``group``) may read, and no one else.
+
+    A private key stays root's alone: mod_auth_mellon reads it with the config, as root.
+    """
     shutil.copyfile(source, copy)
+    if source.suffix == ".key":
+        copy.chmod(0o600)
+        return
     copy.chmod(0o640)
     shutil.chown(copy, group=group)
 
