@@ -31,6 +31,9 @@ if ! command -v configurable-http-proxy >/dev/null; then
 fi
 
 npm ci --prefix tests/oidc --no-audit --no-fund >/dev/null
+# The CAS server the CAS sign-on test signs in at, in an environment of its own (tests/cas_server.py).
+if [ ! -x tests/cas/.venv/bin/python ]; then python3 -m venv tests/cas/.venv; fi
+tests/cas/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/cas/requirements.txt
 
 python3 -m pip install --quiet --disable-pip-version-check -e ".[test,hub]"
 

@@ -15,37 +15,20 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-import socket
-import subprocess
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from providers import ProviderProcess, free_port, launch, wait_until_answering
 
 HERE = Path(__file__).resolve().parent / "oidc"
 
 
 @dataclass
-class OidcProvider:
-    issuer: str
-    client_id: str
-    client_secret: str
-    process: subprocess.Popen
-    folder: Path
-
-    def log(self) -> str:
-        return (self.folder / "provider.log").read_text(errors="replace")[-3000:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        shutil.rmtree(self.folder, ignore_errors=True)
+class OidcProvider(ProviderProcess):
+    issuer: str = ""
+    client_id: str = ""
+    client_secret: str = ""
 
 
 def start_oidc_provider(hub_url: str, users: dict[str, str]) -> OidcProvider:
@@ -53,9 +36,7 @@ def start_oidc_provider(hub_url: str, users: dict[str, str]) -> OidcProvider:
     node = shutil.which("node")
     if node is None or not (HERE / "node_modules" / "oidc-provider").is_dir():
         raise RuntimeError("the test OpenID Connect provider is not installed: run tests/install-deps.sh")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     folder = Path(tempfile.mkdtemp(prefix="oersite-oidc-"))
     client = {
         "client_id": "course-hub",
@@ -76,30 +57,12 @@ def start_oidc_provider(hub_url: str, users: dict[str, str]) -> OidcProvider:
         ],
     }
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    log = open(folder / "provider.log", "wb")
-    process = subprocess.Popen(
-        [node, str(HERE / "provider.mjs"), str(folder / "config.json")],
-        cwd=HERE,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    process = launch([node, str(HERE / "provider.mjs"), str(folder / "config.json")], folder, cwd=HERE)
+    provider = OidcProvider(
+        process,
+        folder,
+        issuer=f"http://127.0.0.1:{port}",
+        client_id=client["client_id"],
+        client_secret=client["client_secret"],
     )
-    log.close()
-    provider = OidcProvider(f"http://127.0.0.1:{port}", client["client_id"], client["client_secret"], process, folder)
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            message = provider.log()
-            provider.stop()
-            raise RuntimeError(f"the OpenID Connect provider exited ({process.returncode}):\n{message}")
-        try:
-            with urllib.request.urlopen(f"{provider.issuer}/.well-known/openid-configuration", timeout=5) as answer:
-                if answer.status == 200:
-                    return provider
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            message = provider.log()
-            provider.stop()
-            raise RuntimeError(f"the OpenID Connect provider did not answer within 30 s:\n{message}")
-        time.sleep(0.2)
+    return wait_until_answering(provider, f"{provider.issuer}/.well-known/openid-configuration", "the OIDC provider")

@@ -21,14 +21,12 @@ import pwd
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from providers import ProviderProcess, free_port, launch, wait_until_answering
 
 SIMPLESAMLPHP = Path("/usr/share/simplesamlphp/www")
 DEBIAN_CONFIG = Path("/etc/simplesamlphp/config.php")
@@ -45,12 +43,8 @@ class IdpUser:
 
 
 @dataclass
-class SamlIdentityProvider:
-    url: str  # .../simplesaml/
-    folder: Path
-    process: subprocess.Popen
-    users: tuple[IdpUser, ...]
-    trusted: list[Path] = field(default_factory=list)
+class SamlIdentityProvider(ProviderProcess):
+    url: str = ""  # .../simplesaml/
 
     @property
     def metadata_url(self) -> str:
@@ -63,22 +57,12 @@ class SamlIdentityProvider:
         path.chmod(0o644)
 
     def log(self) -> str:
-        parts = []
+        parts = [super().log()]
         for name in ("error.log", "simplesamlphp.log"):
             path = self.folder / "log" / name
             if path.exists():
                 parts.append(f"--- {name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-30:]))
         return "\n".join(parts)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def sign_in_over_http(session, login_form, user: IdpUser):
@@ -113,7 +97,7 @@ def start_saml_idp(users: tuple[IdpUser, ...]) -> SamlIdentityProvider:
             raise RuntimeError(f"{needed} is missing: apt-get install {package} (tests/install-deps.sh does)")
     folder = Path(tempfile.mkdtemp(prefix="oersite-idp-"))
     folder.chmod(0o755)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/simplesaml/"
     worker = "www-data" if os.geteuid() == 0 else pwd.getpwuid(os.getuid()).pw_name
     config = folder / "config"
@@ -128,39 +112,9 @@ def start_saml_idp(users: tuple[IdpUser, ...]) -> SamlIdentityProvider:
     (config / "authsources.php").write_text(_authsources_php(users), encoding="utf-8")
     (folder / "metadata" / "saml20-idp-hosted.php").write_text(_IDP_HOSTED, encoding="utf-8")
     (folder / "httpd.conf").write_text(_httpd_conf(folder, port, worker), encoding="utf-8")
-    log = open(folder / "log" / "apache.out", "ab")
-    process = subprocess.Popen(
-        ["apache2", "-f", str(folder / "httpd.conf"), "-DFOREGROUND"],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    log.close()
-    idp = SamlIdentityProvider(url=url, folder=folder, process=process, users=users)
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            message = (folder / "log" / "apache.out").read_text(errors="replace")
-            idp.stop()
-            raise RuntimeError(f"SimpleSAMLphp's Apache exited ({process.returncode}):\n{message}")
-        try:
-            with urllib.request.urlopen(idp.metadata_url, timeout=5) as answer:
-                if b"IDPSSODescriptor" in answer.read():
-                    return idp
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            message = idp.log()
-            idp.stop()
-            raise RuntimeError(f"SimpleSAMLphp did not serve its metadata within 30 s:\n{message}")
-        time.sleep(0.2)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    process = launch(["apache2", "-f", str(folder / "httpd.conf"), "-DFOREGROUND"], folder, start_new_session=True)
+    idp = SamlIdentityProvider(process, folder, url=url)
+    return wait_until_answering(idp, idp.metadata_url, "SimpleSAMLphp", expect=b"IDPSSODescriptor")
 
 
 def _make_key_pair(folder: Path) -> None:

@@ -312,7 +312,7 @@ def _openidc(sso, **_) -> tuple[list[str], list[str], list[str]]:
     )
 
 
-def _cas(sso, *, public_url, cas_cookies, secure, **_) -> tuple[list[str], list[str], list[str]]:
+def _cas(sso, *, public_url, cas_cookies, **_) -> tuple[list[str], list[str], list[str]]:
     """CAS with mod_auth_cas: the CAS server names the user; tickets are validated with CAS 2.0."""
     base = sso.cas_url.rstrip("/")
     return (
@@ -325,6 +325,7 @@ def _cas(sso, *, public_url, cas_cookies, secure, **_) -> tuple[list[str], list[
             "CASTimeout 28800",
             "CASIdleTimeout 28800",
         ],
-        [],
+        # One session cookie for the whole hub (Path=/), which the hub's logout can clear.
+        ["CASScope /"],
         [],
     )
