@@ -38,7 +38,8 @@ SIGN_ONS = {
         "protocol": "oidc",
         "issuer": "https://login.example.edu/realms/university",
         "client_id": "course-hub",
-        "client_secret_file": "oidc-client-secret",
+        "client_secret_file": "../oidc-client-secret",  # outside the course, out of git
+        "user_attribute": "preferred_username",
     },
     "cas": {"protocol": "cas", "cas_url": "https://cas.example.edu/cas"},
 }
@@ -56,7 +57,8 @@ def course_with_sign_on(tmp_path: Path, sso: dict) -> Path:
         },
     )
     (root / "idp-metadata.xml").write_text(IDP_METADATA, encoding="utf-8")
-    (root / "oidc-client-secret").write_text(CLIENT_SECRET + "\n", encoding="utf-8")
+    (root.parent / SECRET_FILE).write_text(CLIENT_SECRET + "\n", encoding="utf-8")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     return root
 
 
@@ -81,14 +83,19 @@ def test_each_protocol_writes_apache_config_that_apache_accepts_with_its_module(
     checked = CliRunner().invoke(main, ["hub", "check", str(root)])
     assert checked.exit_code == 0, checked.output
     assert "apache/httpd.conf" in checked.output
-    # No secret in a file git would track.
-    ignored = (hub / ".gitignore").read_text().split()
-    for path in hub.rglob("*"):
-        relative = path.relative_to(hub).as_posix()
-        if path.is_file() and not any(relative == each or relative.startswith(each) for each in ignored):
-            text = path.read_text(errors="replace")
-            assert CLIENT_SECRET not in text, relative
-            assert "PRIVATE KEY" not in text, relative
+    # No secret in a file git would track: what `git add -A` would take, as git itself says.
+    would_track = subprocess.run(
+        ["git", "ls-files", "--others", "--exclude-standard", "-z"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    assert "hub/apache/sso.conf" in would_track
+    for relative in filter(None, would_track):
+        text = (root / relative).read_text(errors="replace")
+        assert CLIENT_SECRET not in text, relative
+        assert "PRIVATE KEY" not in text, relative
 
 
 def test_saml_makes_the_service_providers_key_once_and_says_what_to_register(tmp_path):
@@ -121,7 +128,7 @@ def test_oidc_reads_the_client_secret_from_its_file_into_the_private_env(tmp_pat
     assert f"OERSITE_OIDC_CLIENT_SECRET={CLIENT_SECRET}\n" in env
     assert "OERSITE_OIDC_PASSPHRASE=" in env
     passphrase = [line for line in env.splitlines() if line.startswith("OERSITE_OIDC_PASSPHRASE=")]
-    (root / "oidc-client-secret").write_text("a-rotated-secret\n")
+    (root.parent / SECRET_FILE).write_text("a-rotated-secret\n")
     assert hub_config(root).exit_code == 0
     env = (root / "hub" / ".env").read_text()
     assert "OERSITE_OIDC_CLIENT_SECRET=a-rotated-secret\n" in env and CLIENT_SECRET not in env
@@ -152,8 +159,18 @@ def test_oidc_reads_the_client_secret_from_its_file_into_the_private_env(tmp_pat
             {"protocol": "cas", "cas_url": "https://cas.example.edu", "user_attribute": "mail"},
             "oersite.hub.sso.user_attribute: cas names the user itself",
         ),
-        ({"protocol": "cas", "cas_url": "cas.example.edu"}, "oersite.hub.sso.cas_url: expected an http(s) URL"),
+        ({"protocol": "cas", "cas_url": "cas.example.edu"}, "oersite.hub.sso.cas_url: expected an https URL"),
         ({"allowed_domains": ["@ed.ac.uk"]}, "oersite.hub.sso.allowed_domains: expected domain names such as ed.ac.uk"),
+        (
+            {**SIGN_ONS["oidc"], "issuer": "http://login.example.edu"},
+            "oersite.hub.sso.issuer: expected an https URL (what the hub trusts must come over TLS",
+        ),
+        (
+            {**SIGN_ONS["saml"], "idp_metadata": "http://idp.example.edu/metadata"},
+            "oersite.hub.sso.idp_metadata: expected an https URL",
+        ),
+        ({**SIGN_ONS["oidc"], "user_attribute": None}, "oersite.hub.sso.user_attribute: required with protocol oidc"),
+        ({**SIGN_ONS["oidc"], "client_id": 'hub" evil'}, "oersite.hub.sso.client_id: no spaces, quotes or backslashes"),
     ],
 )
 def test_sign_on_mistakes_are_one_line_naming_the_key(tmp_path, sso, message):
@@ -168,12 +185,9 @@ def test_sign_on_mistakes_are_one_line_naming_the_key(tmp_path, sso, message):
 @pytest.mark.parametrize(
     ("sso", "make_it_wrong", "message"),
     [
-        (SIGN_ONS["oidc"], lambda root: (root / SECRET_FILE).unlink(), "sso.client_secret_file: cannot read"),
-        (
-            SIGN_ONS["oidc"],
-            lambda root: (root / SECRET_FILE).write_text("\n"),
-            "is empty; save the client secret there",
-        ),
+        (SIGN_ONS["oidc"], lambda root: (root.parent / SECRET_FILE).unlink(), "sso.client_secret_file: cannot read"),
+        (SIGN_ONS["oidc"], lambda root: (root.parent / SECRET_FILE).write_text("\n"), "is empty; save the client"),
+        (SIGN_ONS["oidc"], lambda root: (root.parent / SECRET_FILE).write_text("a b\n"), "more than one secret word"),
         (SIGN_ONS["saml"], lambda root: (root / "idp-metadata.xml").write_text("<html/>"), "is not a SAML identity"),
         (
             {**SIGN_ONS["saml"], "idp_metadata": "http://127.0.0.1:9/metadata"},
@@ -250,3 +264,13 @@ def test_logging_out_of_the_hub_goes_through_the_sign_on_modules_logout(tmp_path
     assert cas.sign_on_cookies == ["MOD_AUTH_CAS", "MOD_AUTH_CAS_S"]
     basic = _sign_on_config(tmp_path / "basic", {"protocol": "basic"}).ProxyHeaderAuthenticator
     assert basic.sign_on_logout_url == ""
+
+
+def test_blocked_names_are_normalised_like_the_signed_in_one():
+    from oersite.hub.authenticator import ProxyHeaderAuthenticator
+
+    authenticator = ProxyHeaderAuthenticator(allowed_domains=["ed.ac.uk"], blocked_users={"Troll@ED.ac.uk", "Mallory"})
+    assert authenticator.normalize_username("S1234567@ed.ac.uk") == "s1234567"
+    assert authenticator.check_blocked_users("troll") is False
+    assert authenticator.check_blocked_users("mallory") is False
+    assert authenticator.check_blocked_users("s1234567") is True

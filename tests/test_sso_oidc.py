@@ -51,7 +51,8 @@ def journey(sample_course, built_sample, tmp_path_factory):
         sso = (
             "\n  hub:\n    sso:\n      protocol: oidc\n"
             f"      issuer: {provider.issuer}\n      client_id: {provider.client_id}\n"
-            f"      client_secret_file: {secret_file}\n      allowed_domains: [example.edu]\n"
+            f"      client_secret_file: {secret_file}\n      user_attribute: preferred_username\n"
+            "      allowed_domains: [example.edu]\n"
             "    ephemeral:\n      pool: 0\n"
         )
         course = course_on_ports(sample_course, folder, hub_port, try_port, sso)

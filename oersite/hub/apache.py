@@ -38,6 +38,9 @@ from oersite.hub.settings import (
     SignOnSettings,
 )
 
+#: The sign-on modules' session cookies (mod_auth_mellon, mod_auth_openidc, mod_auth_cas), as a
+#: pattern that RequestHeader edit* removes from what goes on to the hub and the servers.
+SIGN_ON_COOKIES = r"(^|;\s*)(mellon-cookie|mod_auth_openidc_[^=]*|MOD_AUTH_CAS(_S)?)=[^;]*"
 #: Environment variables Apache reads the OpenID Connect secrets from (never written in a file).
 OIDC_SECRET_VARIABLE = "OERSITE_OIDC_CLIENT_SECRET"
 OIDC_PASSPHRASE_VARIABLE = "OERSITE_OIDC_PASSPHRASE"
@@ -114,6 +117,8 @@ def httpd_conf(
             f"    LoadModule {module}_module modules/mod_{module}.so",
             "</IfModule>",
         ]
+    for protocol in sorted({site.sso_protocol for site in sites if site.sso_include}):
+        lines += _SIGN_ON_SERVER_WIDE.get(protocol, [])
     lines += [
         "",
         f"User {user}",
@@ -181,10 +186,24 @@ def _virtual_host(site: ProxiedSite) -> list[str]:
         lines += [
             "    # Who may in: the single sign-on (sso.conf, written for oersite.hub.sso's protocol).",
             f'    Include "{site.sso_include}"',
-            '    <Location "/">',
+            "    # The sign-on's credentials are Apache's alone: no server behind it sees them, a student's",
+            "    # least of all (an admin opening a student's server would hand them over). Not on mellon's",
+            "    # own endpoints, which read its cookie after this runs.",
+            f'    <LocationMatch "^/(?!{MELLON_PATH.strip("/")}/)">',
+            f'        RequestHeader edit* Cookie "{SIGN_ON_COOKIES}" ""',
+            *(['        RequestHeader edit Authorization "^Basic .*$" ""'] if site.sso_protocol == "basic" else []),
+            "    </LocationMatch>",
+            '    <Location "/hub/">',
+            "        # Only the hub hears who the user is, with the secret that proves it came from here;",
+            "        # students' servers (/user/...) get neither.",
             f'        RequestHeader set {site.user_header} "expr=%{{REMOTE_USER}}"',
             f'        RequestHeader set {site.secret_header} "${{{PROXY_SECRET_VARIABLE}}}"',
             "    </Location>",
+            "    # A backslash is no path separator to Apache but is one to the proxy behind it (URLs as",
+            "    # browsers parse them): /hub/static/..\\user\\... would take the secret to a student's server.",
+            r'    <If "%{THE_REQUEST} =~ m#\\\\#">',
+            "        Require all denied",
+            "    </If>",
         ]
         if site.sso_protocol == "saml":
             lines.append(f'    ProxyPass "{MELLON_PATH}/" "!"')
@@ -230,6 +249,15 @@ def sign_on_conf(
     )
 
 
+#: Server-wide settings of a sign-on module: room for a class's sessions, not the defaults' 100 (mellon)
+#: and 500 (mod_auth_openidc); past them the oldest student is signed out in the middle of their work.
+_SIGN_ON_SERVER_WIDE = {
+    "saml": [
+        "# Sessions of up to 500 students signed in at once (about 100 MB of shared memory).",
+        "MellonCacheSize 500",
+    ],
+    "oidc": ["# Sessions of up to 2000 students signed in at once.", "OIDCCacheShmMax 2000"],
+}
 _MODULE_NAMES = {
     "basic": "mod_auth_basic",
     "saml": "mod_auth_mellon",
@@ -274,6 +302,8 @@ def _mellon(sso, *, folder, secure, **_) -> tuple[list[str], list[str], list[str
         f'MellonIdPMetadataFile "{folder}/idp-metadata.xml"',
         "# The hub's user: this attribute of the assertion (oersite.hub.sso.user_attribute).",
         f'MellonUser "{sso.attribute}"',
+        "# A working day, as with the other protocols (mellon's default is 24 hours).",
+        "MellonSessionLength 28800",
         *(
             # Its cookie test before the IdP is SameSite=None, which browsers take only with Secure.
             ["MellonSecureCookie On", "MellonCookieSameSite lax"]
@@ -324,6 +354,8 @@ def _cas(sso, *, public_url, cas_cookies, **_) -> tuple[list[str], list[str], li
             f'CASRootProxiedAs "{public_url.rstrip("/")}"',
             "CASTimeout 28800",
             "CASIdleTimeout 28800",
+            "# The CAS server's single logout ends this hub's session too, not only the cookie the hub clears.",
+            "CASSSOEnabled On",
         ],
         # One session cookie for the whole hub (Path=/), which the hub's logout can clear.
         ["CASScope /"],

@@ -129,6 +129,10 @@ class ProxyHeaderAuthenticator(Authenticator):
         name = super().normalize_username(username)
         return hub_user_name(name, self.allowed_domains) or name
 
+    def check_blocked_users(self, username: str, authentication=None) -> bool:
+        """JupyterHub normalises allow and admin lists but compares blocked names as written: normalise them too."""
+        return username not in {self.normalize_username(name) for name in self.blocked_users}
+
     @default("proxy_secret")
     def _proxy_secret_from_environment(self) -> str:
         return os.environ.get(PROXY_SECRET_VARIABLE, "")

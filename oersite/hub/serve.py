@@ -140,6 +140,7 @@ class RunningHubs:
     logs: dict[str, Path] = field(default_factory=dict)
     private_dirs: list[Path] = field(default_factory=list)
     environment: dict[str, str] = field(default_factory=dict, repr=False)  # holds the proxy secret
+    apache_environment: dict[str, str] = field(default_factory=dict, repr=False)  # Apache's alone (OIDC secrets)
     users_file: Path | None = None  # the operator's htpasswd file
     users_for_apache: Path | None = None  # the copy Apache's workers read, when they cannot read that one
     ready_timeout: float = 90
@@ -232,11 +233,13 @@ def start_hubs(
     environment = running.environment
     try:
         servers_environment = _serve_repository(running, settings.repository, account)
+        # The sign-on first: a missing client secret or an unreachable IdP stops it before anything starts.
+        apache_conf = _write_apache_config(running, course, users, settings)
         for kind in ("persistent", "ephemeral"):
             config = _write_hub_config(kind, state, settings_path, account, ports, servers_environment)
             _launch(running, f"{kind}-hub", [*JUPYTERHUB, "-f", str(config)], config.parent, environment)
-        apache_conf = _write_apache_config(running, course, users, settings)
-        _launch(running, "apache", [APACHE, "-f", str(apache_conf), "-DFOREGROUND"], state / "apache", environment)
+        apache = [APACHE, "-f", str(apache_conf), "-DFOREGROUND"]
+        _launch(running, "apache", apache, state / "apache", {**environment, **running.apache_environment})
         _wait_until_ready(running, ports, ready_timeout)
     except BaseException:
         running.stop()
@@ -547,8 +550,8 @@ def _write_apache_config(running: RunningHubs, course: Course, users: Path | Non
                 _readable_copy(sso_files / name, readable / name, user)
             sso_files = readable
     if sso.protocol == "oidc":
-        running.environment[OIDC_SECRET_VARIABLE] = sign_on.oidc_client_secret(sso, course.root)
-        running.environment[OIDC_PASSPHRASE_VARIABLE] = sign_on.kept_secret(state / "oidc-passphrase")
+        running.apache_environment[OIDC_SECRET_VARIABLE] = sign_on.oidc_client_secret(sso, course.root)
+        running.apache_environment[OIDC_PASSPHRASE_VARIABLE] = sign_on.kept_secret(state / "oidc-passphrase")
     cas_cookies = readable / "cas-sessions"
     if sso.protocol == "cas":
         cas_cookies.mkdir(mode=0o700, exist_ok=True)

@@ -95,8 +95,9 @@ SIGN_ON_MODULES = {
     "cas": ("auth_cas", "libapache2-mod-auth-cas"),
 }
 #: What names the student when ``user_attribute`` is not given: eduPersonPrincipalName under its
-#: SAML name (as federations release it), OpenID Connect's standard claim; CAS names the user itself.
-DEFAULT_USER_ATTRIBUTES = {"saml": "urn:oid:1.3.6.1.4.1.5923.1.1.1.6", "oidc": "preferred_username"}
+#: SAML name (as federations release it). OpenID Connect has no claim every provider controls, so
+#: the operator names one; CAS names the user itself.
+DEFAULT_USER_ATTRIBUTES = {"saml": "urn:oid:1.3.6.1.4.1.5923.1.1.1.6"}
 #: Where the hub sends a browser after logging it out of the hub and of the single sign-on.
 SIGNED_OUT_PATH = "/hub/signed-out"
 #: The modules' own URLs on the hub's address: answered by Apache, never passed to the hub.
@@ -112,6 +113,8 @@ PROTOCOL_KEYS = {
     "client_secret_file": "oidc",
     "cas_url": "cas",
 }
+_PLAIN = re.compile(r'^[^\s"\'\\]+$')
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _DOMAIN = re.compile(r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$")
 
 
@@ -131,8 +134,9 @@ class SignOnSettings:
         "basic",
     )
     user_attribute: str | None = documented(
-        "The SAML attribute or OIDC claim that names the student; default: eduPersonPrincipalName "
-        "(urn:oid:1.3.6.1.4.1.5923.1.1.1.6) for saml, preferred_username for oidc. CAS names the user itself.",
+        "The SAML attribute or OIDC claim that names the student: one the institution assigns and students "
+        "cannot change. saml: default eduPersonPrincipalName (urn:oid:1.3.6.1.4.1.5923.1.1.1.6); oidc: "
+        "required (often email or preferred_username); CAS names the user itself.",
     )
     allowed_domains: tuple[str, ...] = documented(
         "Only names scoped with one of these domains may sign in (s1234567@ed.ac.uk); with exactly one, the "
@@ -170,10 +174,26 @@ class SignOnSettings:
                 found.append(f"{where}.{key}: only used with protocol {protocol}; remove it or change the protocol")
         if self.user_attribute and self.protocol in ("basic", "cas"):
             found.append(f"{where}.user_attribute: {self.protocol} names the user itself; remove the key")
-        for key in ("issuer", "cas_url"):
+        if self.protocol == "oidc" and not self.user_attribute:
+            found.append(
+                f"{where}.user_attribute: required with protocol oidc: the claim that names a student, one the "
+                "institution assigns and students cannot change (often email or preferred_username; ask its IT)"
+            )
+        for key in ("user_attribute", "client_id", "idp_metadata", "issuer", "cas_url"):
             value = getattr(self, key)
-            if value and urlsplit(value).scheme not in ("http", "https"):
-                found.append(f"{where}.{key}: expected an http(s) URL, found {value!r}")
+            if value and not _PLAIN.match(value):
+                found.append(f"{where}.{key}: no spaces, quotes or backslashes, found {value!r}")
+        for key in ("issuer", "cas_url", "idp_metadata"):
+            value = getattr(self, key)
+            if not value or (key == "idp_metadata" and "://" not in value):
+                continue
+            parts = urlsplit(value)
+            if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK):
+                continue
+            found.append(
+                f"{where}.{key}: expected an https URL (what the hub trusts must come over TLS; "
+                f"plain http only on this machine), found {value!r}"
+            )
         for domain in self.allowed_domains:
             if not _DOMAIN.match(domain.lower()):
                 found.append(f"{where}.allowed_domains: expected domain names such as ed.ac.uk, found {domain!r}")

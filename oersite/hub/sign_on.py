@@ -29,6 +29,7 @@ import urllib.request
 from pathlib import Path
 
 from oersite.errors import HubError
+from oersite.files import write_atomically
 from oersite.hub.layout import APACHE_SERVER_ROOT
 from oersite.hub.settings import MELLON_PATH, SIGN_ON_MODULES, SignOnSettings
 
@@ -67,9 +68,7 @@ def prepare_saml(sso: SignOnSettings, course_root: Path, folder: Path, public_ur
     wanted = entity_id(public_url)
     if not metadata.exists() or f'entityID="{wanted}"' not in metadata.read_text(encoding="utf-8"):
         _create_sp(folder, wanted, public_url)
-    target = folder / "idp-metadata.xml"
-    target.write_bytes(idp_metadata)
-    target.chmod(0o644)
+    write_atomically(folder / "idp-metadata.xml", idp_metadata, mode=0o644)
     return metadata
 
 
@@ -88,10 +87,9 @@ def _create_sp(folder: Path, wanted: str, public_url: str) -> None:
         if made.returncode != 0 or not {".key", ".cert", ".xml"} <= outputs.keys():
             last = (made.stderr or made.stdout).strip().splitlines()[-1:] or ["no output"]
             raise HubError(f"mellon_create_metadata could not make the hub's SAML key: {last[0]}")
-        for suffix, name in ((".cert", "sp.crt"), (".xml", "sp-metadata.xml"), (".key", "sp.key")):
-            target = folder / name
-            shutil.copyfile(outputs[suffix], target)
-            target.chmod(0o600 if name == "sp.key" else 0o644)
+        # The key first, private from its first byte; the metadata last, as the mark that all three match.
+        for suffix, name in ((".key", "sp.key"), (".cert", "sp.crt"), (".xml", "sp-metadata.xml")):
+            write_atomically(folder / name, outputs[suffix].read_bytes(), mode=0o600 if name == "sp.key" else 0o644)
 
 
 def _idp_metadata(source: str, course_root: Path) -> bytes:
@@ -130,6 +128,11 @@ def oidc_client_secret(sso: SignOnSettings, course_root: Path) -> str:
         ) from None
     if not secret:
         raise HubError(f"{SSO_KEY}.client_secret_file: {path} is empty; save the client secret there")
+    if any(character.isspace() or character in "\"'\\$#" for character in secret):
+        raise HubError(
+            f"{SSO_KEY}.client_secret_file: {path} holds more than one secret word (spaces, quotes, $ or #); "
+            "ask the provider for a client secret without them"
+        )
     return secret
 
 
