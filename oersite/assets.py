@@ -37,37 +37,13 @@ from pathlib import Path
 
 from oersite.errors import BuildError
 from oersite.files import write_atomically
+from oersite.hub.notebook_server import CDN_FILES, LIBRARIES_ROUTE, VENDOR_DIR
 
-VENDOR_DIR = Path(__file__).resolve().parent / "static" / "vendor"
 #: Where shared libraries go in the site; one copy serves every page.
 SHARED = "_static/oersite"
 
-#: CDN URL -> file in the vendor folder.  The versions are the ones folium
-#: 0.20 writes; a folium that asks for others is reported until this is updated.
-CDN_FILES = {
-    "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js": "leaflet/leaflet.js",
-    "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css": "leaflet/leaflet.css",
-    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery/jquery.min.js",
-    "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/js/bootstrap.bundle.min.js": (
-        "bootstrap/js/bootstrap.bundle.min.js"
-    ),
-    "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/css/bootstrap.min.css": "bootstrap/css/bootstrap.min.css",
-    "https://netdna.bootstrapcdn.com/bootstrap/3.0.0/css/bootstrap-glyphicons.css": "glyphicons/css/glyphicons.min.css",
-    "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@6.2.0/css/all.min.css": "fontawesome/css/all.min.css",
-    # The registry has 2.0.4 and 2.0.5 of this plugin, not 2.0.2; the API is the same.
-    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.js": (
-        "leaflet.awesome-markers/leaflet.awesome-markers.js"
-    ),
-    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.css": (
-        "leaflet.awesome-markers/leaflet.awesome-markers.css"
-    ),
-    "https://cdn.jsdelivr.net/gh/python-visualization/folium/folium/templates/leaflet.awesome.rotate.min.css": (
-        "folium/leaflet.awesome.rotate.min.css"
-    ),
-    "https://cdnjs.cloudflare.com/ajax/libs/d3/3.5.5/d3.min.js": "d3/d3.min.js",
-    "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js": "mathjax/tex-mml-chtml.js",
-}
-
+#: A library URL of a student's server: /user/<name>/oersite-libraries/<file> (any base URL).
+_HUB_LIBRARY_URL = re.compile(rf"(?:/[\w.~%@+-]+)*/{LIBRARIES_ROUTE}/(?P<path>[\w.@-]+(?:/[\w.@-]+)*)")
 #: Sphinx's MathJax, relative to ``_static`` (Sphinx's ``mathjax_path`` convention).
 MATHJAX_PATH = "oersite/vendor/mathjax/tex-mml-chtml.js"
 
@@ -192,6 +168,8 @@ def rewrite_page(
     """
     for url, vendored in CDN_FILES.items():
         text = text.replace(url, f"{prefix}{SHARED}/vendor/{vendored}")
+    # Outputs saved on a hub name the student's server's copies (oersite.hub.notebook_server).
+    text = _HUB_LIBRARY_URL.sub(lambda match: f"{prefix}{SHARED}/vendor/{match.group('path')}", text)
 
     versions: set[str] = set()
     needed_bundles = _needed_bokeh_bundles(text)

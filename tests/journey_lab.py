@@ -270,7 +270,17 @@ class CdnFiles:
         return None
 
 
-def loopback_context(browser, network: Network, cdn: CdnFiles, **options):
+class NoCdnFiles:
+    """No CDN file answered from this machine: with it, every request off 127.0.0.1 is refused."""
+
+    def file_for(self, url: str) -> Path | None:
+        return None
+
+
+NO_CDN_FILES = NoCdnFiles()
+
+
+def loopback_context(browser, network: Network, cdn: CdnFiles | NoCdnFiles, **options):
     """A context in which only 127.0.0.1 answers, plus the known CDN files from this machine."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
 
