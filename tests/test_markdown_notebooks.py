@@ -126,3 +126,19 @@ def test_a_markdown_notebook_with_a_broken_cell_option_is_named(tmp_path):
         "lessons/bad.md: Code cell 1 at line 14 could not be read: Invalid options format (bad YAML); "
         "fix the cell's options"
     ) in result.output
+
+
+def test_oersite_check_reads_a_markdown_notebooks_outputs_and_notices_an_edit(tmp_path):
+    from oersite.checks.outputs import check_notebook_outputs
+    from oersite.config import load_course
+
+    course = make_course(tmp_path / "c", {"lesson.md": ["print('fine')", ("1 / 0", ["raises-exception"])]})
+    assert build(course).exit_code == 0
+    site = course / "_build/html"
+    assert check_notebook_outputs(load_course(course), site) == []  # the lesson's error is on purpose
+    source = course / "lesson.md"
+    source.write_text(source.read_text().replace("fine", "changed"))
+    findings = check_notebook_outputs(load_course(course), site)
+    assert [(found.page, found.what, found.why.split(";")[0]) for found in findings] == [
+        ("lesson.html", "lesson.md", "the notebook changed after its page was built")
+    ]
