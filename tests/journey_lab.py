@@ -6,10 +6,11 @@ as a real process, a browser context that only reaches 127.0.0.1, and the few
 things a student does in JupyterLab (land on the notebook, run all cells, type,
 save).
 
-No internet here, and JupyterLab is not the course site: a notebook run on the
-hub asks for BokehJS at cdn.bokeh.org and for Leaflet and its plugins at
-jsDelivr and cdnjs, as the notebook's libraries write them.  The browser context
-answers exactly those URLs from files on this machine (BokehJS from the Bokeh
+No internet here, and JupyterLab is not the course site: a notebook's libraries
+may ask for BokehJS at cdn.bokeh.org or for Leaflet and its plugins at jsDelivr and
+cdnjs (the hubs' servers point Folium at their own copies, oersite.hub.notebook_server,
+and embed BokehJS inline; ``NO_CDN_FILES`` proves a page needs none).  A browser
+context with ``CdnFiles`` answers exactly those URLs from files on this machine (BokehJS from the Bokeh
 installed in the hub's environment, the map libraries from the copies the site
 ships, ``oersite/static/vendor``) and refuses every other request off 127.0.0.1.
 What it answered and what it refused are recorded, so a test can say so.

@@ -6,10 +6,11 @@ and Debian's Chromium driven by Playwright.  A copy of the sample course is
 built with its launch links pointing at two free ports, and the hubs are
 started on those ports, so this module never needs 8000/8001.
 
-Requests that would leave the machine are refused, except the few CDN files the
-notebooks' libraries load inside JupyterLab (BokehJS, Leaflet and its plugins),
-which the browser is given from this machine (see journey_lab.py).  Screenshots
-of every landing go to _build/test-artifacts/student-journey/.
+Requests that would leave the machine are refused.  The Bokeh tests' contexts would
+answer a request for BokehJS's CDN from this machine (see journey_lab.py; the hubs
+embed BokehJS inline, so none comes); the maps' tests answer nothing: their libraries
+come from the student's own server (oersite.hub.notebook_server).  Screenshots of
+every landing go to _build/test-artifacts/student-journey/.
 """
 
 from __future__ import annotations
