@@ -119,7 +119,8 @@ def execute_notebooks(
     for result in results.values():
         reporter.finished(result)
     if to_run:
-        outcomes = asyncio.run(_run_all(course, to_run, reporter))
+        kernel_log(cache_dir).unlink(missing_ok=True)  # this build's kernels only
+        outcomes = asyncio.run(_run_all(course, to_run, reporter, kernel_log(cache_dir)))
         failures = [outcome for outcome in outcomes if isinstance(outcome, str)]
         results.update((outcome.page, outcome) for outcome in outcomes if isinstance(outcome, NotebookResult))
         if failures:
@@ -248,8 +249,16 @@ def executes(course: Course, page: Page, notebook: nbformat.NotebookNode) -> boo
     return True
 
 
+def kernel_log(cache_dir: Path) -> Path:
+    """Where kernels' own output goes (anything a kernel process writes outside a cell's outputs)."""
+    return cache_dir.parent / "kernels.log"
+
+
 async def _run_all(
-    course: Course, to_run: list[tuple[Page, nbformat.NotebookNode, str, Path, Path]], reporter: Reporter
+    course: Course,
+    to_run: list[tuple[Page, nbformat.NotebookNode, str, Path, Path]],
+    reporter: Reporter,
+    log_path: Path,
 ) -> list[NotebookResult | str]:
     slots = asyncio.Semaphore(course.execution.jobs)
 
@@ -257,7 +266,7 @@ async def _run_all(
         async with slots:
             reporter.started(page)
             started = time.perf_counter()
-            failure = await _execute(course, page, notebook)
+            failure = await _execute(course, page, notebook, log_path)
             if failure:
                 return failure
             write_atomically(executed_path, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
@@ -269,7 +278,7 @@ async def _run_all(
     return await asyncio.gather(*(run_one(*job) for job in to_run))
 
 
-async def _execute(course: Course, page: Page, notebook: nbformat.NotebookNode) -> str | None:
+async def _execute(course: Course, page: Page, notebook: nbformat.NotebookNode, log_path: Path) -> str | None:
     """Run ``notebook`` in place; return a one-line failure message, or None."""
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient import NotebookClient
@@ -300,7 +309,11 @@ async def _execute(course: Course, page: Page, notebook: nbformat.NotebookNode) 
             on_cell_start=on_cell_start,
         )
         try:
-            await client.async_execute(env=environment)
+            # The kernel process's own stdout and stderr (what a library or C code writes there,
+            # not a cell's outputs) go to the log, never into oersite's messages.
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with log_path.open("ab") as log:
+                await client.async_execute(env=environment, stdout=log, stderr=log)
         except CellExecutionError as exc:
             error = f"{exc.ename}: {exc.evalue}".strip().rstrip(":")
             return (
@@ -315,7 +328,7 @@ async def _execute(course: Course, page: Page, notebook: nbformat.NotebookNode) 
         except DeadKernelError:
             return (
                 f"{shown}, {cell_location(notebook, current['index'])}: the kernel died (out of memory?) - "
-                "check what that cell does"
+                f"check what that cell does (the kernel's own output is in {course.relative(log_path)})"
             )
         except NoSuchKernel:
             return (

@@ -5,6 +5,8 @@ one-line errors, launch buttons pointing at the ``.md``, and nothing from a kern
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
@@ -142,3 +144,13 @@ def test_oersite_check_reads_a_markdown_notebooks_outputs_and_notices_an_edit(tm
     assert [(found.page, found.what, found.why.split(";")[0]) for found in findings] == [
         ("lesson.html", "lesson.md", "the notebook changed after its page was built")
     ]
+
+
+def test_what_a_kernel_process_writes_itself_goes_to_the_kernel_log_not_the_terminal(tmp_path):
+    # Written to the kernel's file descriptor 2, as C code or a library's own logging does.
+    course = make_course(tmp_path / "c", {"noisy.md": ["import os\nos.write(2, b'NOISE FROM THE KERNEL\\n')"]})
+    # A real process: the terminal is its file descriptors, which CliRunner does not capture.
+    result = subprocess.run([sys.executable, "-m", "oersite", "build", str(course)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "NOISE FROM THE KERNEL" not in result.stdout + result.stderr
+    assert "NOISE FROM THE KERNEL" in (course / "_build/.oersite/kernels.log").read_text()
