@@ -53,3 +53,15 @@ def test_a_page_opens_with_the_sidebar_search_and_no_empty_top_bar(two_page_site
         page.locator("#pst-search-dialog input[name=q]").wait_for(state="visible", timeout=5_000)
         context.close()
     assert traffic.loaded_from_outside() == []
+
+
+def test_a_course_that_names_the_headers_persistent_slot_keeps_its_choice(tmp_path):
+    course = make_course(
+        tmp_path / "course",
+        config={"sphinx": {"config": {"html_theme_options": {"navbar_persistent": ["search-button-field"]}}}},
+    )
+    result = CliRunner().invoke(main, ["build", str(course)])
+    assert result.exit_code == 0, result.output
+    page = (course / "_build/html/intro.html").read_text(encoding="utf-8")
+    header = page.split('<header id="pst-header"', 1)[1].split("</header>", 1)[0]
+    assert "search-button-field" in header
