@@ -7,6 +7,8 @@ The whole path, a map drawn in JupyterLab on ``oersite hub serve`` with every re
 from __future__ import annotations
 
 import html
+import subprocess
+import sys
 
 import folium
 import pytest
@@ -56,3 +58,26 @@ def test_output_saved_on_a_hub_renders_on_the_site_with_the_sites_copies(shell):
     assert "oersite-libraries" not in text
     assert html.escape(f'src="../{SHARED}/vendor/leaflet/leaflet.js"', quote=True) in text
     assert found.remote == [] and f"{SHARED}/vendor/leaflet" in found.shared
+
+
+SAVE_A_MAP = """
+import os, sys
+os.environ["JUPYTERHUB_SERVICE_PREFIX"] = "/user/bob/"
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+shell.extension_manager.load_extension("oersite.hub.notebook_server")
+assert "folium" not in sys.modules  # nothing imported ahead
+cell = "import folium\\nm = folium.Map()\\nfolium.Marker([40, -105], icon=folium.Icon(icon='plane')).add_to(m)\\n"
+result = shell.run_cell(cell + f"m.save({sys.argv[1]!r})")
+result.raise_error()
+"""
+
+
+def test_folium_imported_in_a_kernel_defaults_to_the_servers_libraries_also_in_a_saved_file(tmp_path):
+    # A fresh interpreter, as a kernel is: folium imported after the extension loaded.
+    saved = tmp_path / "map.html"
+    subprocess.run([sys.executable, "-c", SAVE_A_MAP, str(saved)], check=True, capture_output=True, text=True)
+    page = saved.read_text(encoding="utf-8")
+    assert '<script src="/user/bob/oersite-libraries/leaflet/leaflet.js">' in page
+    assert 'href="/user/bob/oersite-libraries/glyphicons/css/glyphicons.min.css"' in page
+    assert not [url for url in notebook_server.CDN_FILES if url in page]

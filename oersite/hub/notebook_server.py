@@ -13,9 +13,12 @@ Two halves, both loaded without the author changing a line:
   ``{base_url}oersite-libraries/``, on the hub's own origin, with no sign-in (they are
   public code, and a map's iframe asks for them like any page);
 - an IPython extension, loaded by every kernel (the server's ``python3`` kernel spec
-  names it), that formats every Folium and branca object's HTML with those CDN URLs
-  replaced by the server's copies.  IPython's formatter is registered by type name, so
-  it costs nothing until a notebook imports folium.
+  names it), that points Folium's default libraries (``default_js``, ``default_css``) at
+  the server's copies as folium's modules are imported (so ``Map.save()`` writes them
+  too), and formats every Folium and branca object's HTML with any CDN URL left (branca's
+  colour scales name d3 in their code) replaced the same way.  Both wait for a notebook
+  to import folium (an import hook, IPython's formatter by type name): a kernel that
+  draws no map pays nothing.
 
 The output a student saves then names ``/user/<name>/oersite-libraries/...``; the site's
 build maps such URLs to its own copies too (``oersite.assets``), so it renders there.
@@ -31,8 +34,11 @@ Runs inside single-user servers and their kernels: imports only the standard lib
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import json
 import os
+import sys
 from pathlib import Path
 
 #: Where the libraries are served, below the server's base URL.
@@ -128,8 +134,12 @@ def _load_jupyter_server_extension(serverapp) -> None:
 
 
 def load_ipython_extension(ipython) -> None:
-    """Format every Folium and branca object's HTML with the server's copies of its libraries."""
+    """Point Folium's defaults, and every Folium and branca object's HTML, at the server's copies."""
     prefix = libraries_prefix(os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/"))
+    if not any(isinstance(finder, FoliumDefaultsFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, FoliumDefaultsFinder(prefix))
+    for module in [module for name, module in sys.modules.items() if name.partition(".")[0] in PATCHED_PACKAGES]:
+        point_defaults_at(module, prefix)  # imported before the extension loaded
     html_formatter = ipython.display_formatter.formatters["text/html"]
 
     def local_html(element):
@@ -138,3 +148,49 @@ def load_ipython_extension(ipython) -> None:
 
     # Every folium Map, Figure and plugin is a branca Element; IPython walks the class's MRO.
     html_formatter.for_type_by_name("branca.element", "Element", local_html)
+
+
+#: The packages whose modules name their default libraries in ``default_js``/``default_css``.
+PATCHED_PACKAGES = ("folium", "branca")
+
+
+def point_defaults_at(module, prefix: str) -> None:
+    """Rewrite, in place, the (name, URL) lists a folium or branca module declares as defaults.
+
+    In place, because classes share them (``Map.default_js`` is ``folium.folium._default_js``,
+    subclasses inherit their parents' lists); known CDN URLs only, others stay as they are.
+    """
+    holders = [module, *(value for value in vars(module).values() if isinstance(value, type))]
+    for holder in holders:
+        for name in ("_default_js", "_default_css", "default_js", "default_css"):
+            entries = vars(holder).get(name)
+            if isinstance(entries, list):
+                entries[:] = [
+                    (entry[0], with_local_libraries(entry[1], prefix))
+                    if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], str)
+                    else entry
+                    for entry in entries
+                ]
+
+
+class FoliumDefaultsFinder(importlib.abc.MetaPathFinder):
+    """Finds folium's and branca's modules as Python would, and points their defaults at the
+    server once each module has run (a post-import hook: nothing is imported ahead)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname.partition(".")[0] not in PATCHED_PACKAGES:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        run_module, prefix = spec.loader.exec_module, self.prefix
+
+        def exec_module(module):
+            run_module(module)
+            point_defaults_at(module, prefix)
+
+        spec.loader.exec_module = exec_module  # this spec's own loader (PathFinder makes one per find)
+        return spec
