@@ -276,7 +276,9 @@ def _require_programs() -> None:
     require_program(APACHE)
     require_program(PROXY, f"npm install --global configurable-http-proxy@{PROXY_VERSION}")
     require_program("htpasswd")
-    require_hub_extra("jupyterhub", "nbgitpuller", "tmpauthenticator", "jupyterhub_idle_culler", "jupyterlab")
+    require_hub_extra(
+        "jupyterhub", "nbgitpuller", "tmpauthenticator", "jupyterhub_idle_culler", "jupyterlab", "jupytext"
+    )
 
 
 def prepare_server_account(course: Course, state: Path, announce=print) -> ServerAccount:
