@@ -31,6 +31,13 @@ RUN pip install -r /opt/oersite/packages.txt -c /opt/oersite/requirements.txt
 # Kernels talk to their server over Unix sockets in the container, not TCP on the shared network
 # (the server's main config file: jupyter_server_config.d holds only which extensions are on).
 COPY notebook-jupyter-config.json /opt/oersite/etc/jupyter/jupyter_server_config.json
+# Maps draw with no CDN (oersite.hub.notebook_server): every server serves the site's browser
+# libraries at /user/<name>/oersite-libraries/, and every kernel points Folium at them;
+# MyST Markdown notebooks open as notebooks (jupytext).
+COPY oersite-notebook/ /opt/oersite-notebook/
+RUN echo /opt/oersite-notebook \
+    > "$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/oersite-notebook.pth"
+COPY notebook-jupyter/ /opt/oersite/
 
 USER 1000:100
 WORKDIR /home/jovyan

@@ -37,37 +37,13 @@ from pathlib import Path
 
 from oersite.errors import BuildError
 from oersite.files import write_atomically
+from oersite.hub.notebook_server import CDN_FILES, LIBRARIES_ROUTE, VENDOR_DIR
 
-VENDOR_DIR = Path(__file__).resolve().parent / "static" / "vendor"
 #: Where shared libraries go in the site; one copy serves every page.
 SHARED = "_static/oersite"
 
-#: CDN URL -> file in the vendor folder.  The versions are the ones folium
-#: 0.20 writes; a folium that asks for others is reported until this is updated.
-CDN_FILES = {
-    "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js": "leaflet/leaflet.js",
-    "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css": "leaflet/leaflet.css",
-    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery/jquery.min.js",
-    "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/js/bootstrap.bundle.min.js": (
-        "bootstrap/js/bootstrap.bundle.min.js"
-    ),
-    "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/css/bootstrap.min.css": "bootstrap/css/bootstrap.min.css",
-    "https://netdna.bootstrapcdn.com/bootstrap/3.0.0/css/bootstrap-glyphicons.css": "glyphicons/css/glyphicons.min.css",
-    "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@6.2.0/css/all.min.css": "fontawesome/css/all.min.css",
-    # The registry has 2.0.4 and 2.0.5 of this plugin, not 2.0.2; the API is the same.
-    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.js": (
-        "leaflet.awesome-markers/leaflet.awesome-markers.js"
-    ),
-    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.css": (
-        "leaflet.awesome-markers/leaflet.awesome-markers.css"
-    ),
-    "https://cdn.jsdelivr.net/gh/python-visualization/folium/folium/templates/leaflet.awesome.rotate.min.css": (
-        "folium/leaflet.awesome.rotate.min.css"
-    ),
-    "https://cdnjs.cloudflare.com/ajax/libs/d3/3.5.5/d3.min.js": "d3/d3.min.js",
-    "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js": "mathjax/tex-mml-chtml.js",
-}
-
+#: A library URL of a student's server: /user/<name>/oersite-libraries/<file> (any base URL).
+_HUB_LIBRARY_URL = re.compile(rf"(?:/[\w.~%@+-]+)*/{LIBRARIES_ROUTE}/(?P<path>[\w.@-]+(?:/[\w.@-]+)*)")
 #: Sphinx's MathJax, relative to ``_static`` (Sphinx's ``mathjax_path`` convention).
 MATHJAX_PATH = "oersite/vendor/mathjax/tex-mml-chtml.js"
 
@@ -75,6 +51,17 @@ BOKEH_URL = re.compile(
     r"https?://cdn\.bokeh\.org/bokeh/(?:release|dev)/(?P<bundle>bokeh(?:-[a-z]+)?)-(?P<version>[0-9][\w.]*?)(?:\.min)?\.js"
 )
 THEBE_URL = re.compile(r"https://unpkg\.com/thebe@[\w.]+/lib/index\.js$")
+#: A plot's own script: it draws with the BokehJS already on the page, and gives up after a
+#: second without one ("BokehJS library is missing"; bokeh/core/_templates/try_run.js.jinja).
+BOKEH_EMBED = re.compile(r"\bBokeh\.embed\.embed_items(?:_notebook)?\(")
+#: The version of Bokeh that made a plot, in its ``docs_json``.
+BOKEH_DOC_VERSION = re.compile(r'"version":"(?P<version>[0-9][\w.]*)","title":')
+#: The bundles ``output_notebook()`` loads, in its order; the optional ones only where needed.
+BOKEH_PAGE_BUNDLES = ("bokeh", "bokeh-gl", "bokeh-widgets", "bokeh-tables", "bokeh-mathjax")
+#: The list of scripts in ``output_notebook()``'s loader, once it names the site's copies.
+_BOKEH_LOADER_SCRIPTS = re.compile(r"(const js_urls = )\[(?:\s*\"[^\"]*_static/oersite/bokeh/[^\"]*\",?)+\s*\];")
+#: Marks the page's own BokehJS scripts (so a page rewritten twice gets them once).
+_BOKEH_HEAD_MARK = "data-oersite-bokehjs"
 #: Bundles a page can do without, and what in its plots would need them.
 OPTIONAL_BOKEH_BUNDLES = {
     "bokeh-mathjax": re.compile(r'"name":"(?:TeX|MathML|Ascii)"|\$\$|\\\\\[|\\\\\('),
@@ -181,6 +168,8 @@ def rewrite_page(
     """
     for url, vendored in CDN_FILES.items():
         text = text.replace(url, f"{prefix}{SHARED}/vendor/{vendored}")
+    # Outputs saved on a hub name the student's server's copies (oersite.hub.notebook_server).
+    text = _HUB_LIBRARY_URL.sub(lambda match: f"{prefix}{SHARED}/vendor/{match.group('path')}", text)
 
     versions: set[str] = set()
     needed_bundles = _needed_bokeh_bundles(text)
@@ -191,6 +180,9 @@ def rewrite_page(
 
     text = _drop_unneeded_bokeh_bundles(text, needed_bundles)
     text = BOKEH_URL.sub(local_bokeh, text)
+    if BOKEH_EMBED.search(text):
+        versions.update(match.group("version") for match in BOKEH_DOC_VERSION.finditer(text))
+        text = _with_bokehjs_in_head(text, prefix, bokeh_version, needed_bundles)
     if tiles is not None:
         text = _replace_tiles(text, tiles)
     shared = set(_SHARED_REFERENCE.findall(text))
@@ -211,6 +203,27 @@ def remote_references(text: str) -> set[str]:
                     continue
                 found.add(url if not url.startswith("//") else "https:" + url)
     return found
+
+
+def _with_bokehjs_in_head(text: str, prefix: str, bokeh_version: str, needed: set[str]) -> str:
+    """Load BokehJS in the head of a page with plots, whatever its notebook did.
+
+    A plot draws only if BokehJS is on the page within a second of the plot's script.  The
+    notebook's ``output_notebook()`` cell brings it, unless the author hid that cell
+    (``remove-cell``, ``remove-output``: jupyter-book issue 1751), and its loader fetches the
+    libraries without blocking, so a plot further down can still run first.  Scripts in the
+    head have run before any plot's; the loader, if the page kept it, then loads nothing again
+    (BokehJS twice on one page would make two Bokehs).
+    """
+    if _BOKEH_HEAD_MARK in text or "</head>" not in text:
+        return text
+    scripts = "".join(
+        f'<script {_BOKEH_HEAD_MARK} src="{prefix}{SHARED}/bokeh/{bundle}-{bokeh_version}.min.js"></script>\n'
+        for bundle in BOKEH_PAGE_BUNDLES
+        if bundle not in OPTIONAL_BOKEH_BUNDLES or bundle in needed
+    )
+    text = _BOKEH_LOADER_SCRIPTS.sub(r"\g<1>[];", text)
+    return text.replace("</head>", scripts + "</head>", 1)
 
 
 def _needed_bokeh_bundles(text: str) -> set[str]:
@@ -278,7 +291,9 @@ def _load_state(path: Path, tiles: TileSettings | None, thebe: bool) -> dict:
     """The previous run's findings, unless the rewriting rules changed since."""
     import bokeh
 
-    rules = json.dumps([sorted(CDN_FILES.items()), bokeh.__version__, asdict(tiles) if tiles else None, thebe])
+    rules = json.dumps(
+        [sorted(CDN_FILES.items()), bokeh.__version__, asdict(tiles) if tiles else None, thebe, _BOKEH_HEAD_MARK]
+    )
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -11,12 +11,15 @@ a failure becomes one line naming notebook, cell and exception.
 The Sphinx extension (``oersite.sphinx_ext``) then hands myst-nb the executed
 copy with execution switched off for that file.
 
+MyST Markdown notebooks (a ``.md`` with jupytext front matter and ``{code-cell}``
+blocks) are read with myst-nb's own reader, the one Jupyter Book renders them
+with, and then go the same way as ``.ipynb``.
+
 Jupyter Book's ``execute:`` settings keep their meaning: ``off`` runs nothing,
 ``auto`` runs notebooks that have no stored outputs, ``cache`` runs what
 changed, ``force`` runs everything every time; ``exclude_patterns``,
 ``timeout``, ``allow_errors`` and ``run_in_temp`` apply as documented by
-Jupyter Book.  ``inline`` and text-based (MyST Markdown) notebooks are left to
-myst-nb.
+Jupyter Book.  ``inline`` is left to myst-nb.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -73,8 +77,8 @@ class Reporter:
 
 
 def read_notebooks(course: Course, pages: list[Page]) -> dict[Page, nbformat.NotebookNode]:
-    """Every ``.ipynb`` page's notebook, read once for all later phases."""
-    return {page: read_notebook(course, page) for page in pages if page.is_ipynb}
+    """Every notebook page's notebook (``.ipynb`` or MyST Markdown), read once for all later phases."""
+    return {page: read_notebook(course, page) for page in pages if page.is_notebook}
 
 
 def execute_notebooks(
@@ -115,7 +119,8 @@ def execute_notebooks(
     for result in results.values():
         reporter.finished(result)
     if to_run:
-        outcomes = asyncio.run(_run_all(course, to_run, reporter))
+        kernel_log(cache_dir).unlink(missing_ok=True)  # this build's kernels only
+        outcomes = asyncio.run(_run_all(course, to_run, reporter, kernel_log(cache_dir)))
         failures = [outcome for outcome in outcomes if isinstance(outcome, str)]
         results.update((outcome.page, outcome) for outcome in outcomes if isinstance(outcome, NotebookResult))
         if failures:
@@ -128,6 +133,8 @@ def read_notebook(course: Course, page: Page) -> nbformat.NotebookNode:
     import nbformat
 
     shown = course.relative(page.path)
+    if page.path.suffix == ".md":
+        return read_markdown_notebook(course, page)
     try:
         text = page.path.read_text(encoding="utf-8")
         data = json.loads(text)
@@ -146,6 +153,30 @@ def read_notebook(course: Course, page: Page) -> nbformat.NotebookNode:
     except Exception as exc:  # nbformat raises several kinds for structurally wrong files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise NotebookError(f"{shown}: not a valid Jupyter notebook ({first}); save it again from Jupyter") from None
+    return notebook
+
+
+def read_markdown_notebook(course: Course, page: Page) -> nbformat.NotebookNode:
+    """A MyST Markdown notebook, read as myst-nb reads it for its page; a broken one is one line."""
+    import nbformat
+    from myst_nb.core.read import MystMetadataParsingError, read_myst_markdown_notebook
+
+    shown = course.relative(page.path)
+    try:
+        text = page.path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotebookError(f"{shown}: not UTF-8 text ({exc.reason}); save the file as UTF-8") from None
+    try:
+        # The source map (each cell's first line) lets errors name the line, as authors know it.
+        notebook = read_myst_markdown_notebook(text, add_source_map=True, path=str(page.path))
+        nbformat.validate(notebook)
+    except MystMetadataParsingError as exc:
+        # myst-nb's message ends with the parser's warning object; its text is what helps
+        problem = re.sub(r"ParseWarnings\(msg='([^']*)'[^)]*\)", r"\1", str(exc))
+        raise NotebookError(f"{shown}: {problem}; fix the cell's options (the lines starting with ':')") from None
+    except Exception as exc:  # myst-nb and nbformat raise several kinds for malformed front matter or cells
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NotebookError(f"{shown}: not a valid MyST Markdown notebook ({first})") from None
     return notebook
 
 
@@ -184,7 +215,9 @@ def cache_key(course: Course, page: Page, notebook: nbformat.NotebookNode, envir
     kernel = notebook.metadata.get("kernelspec", {}).get("name", "")
     settings = [course.execution.timeout, course.execution.allow_errors, course.execution.run_in_temp]
     joined_code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
-    beside = [path for path in page.path.parent.iterdir() if path.is_file() and path.suffix != ".ipynb"]
+    beside = [
+        path for path in page.path.parent.iterdir() if path.is_file() and path.suffix != ".ipynb" and path != page.path
+    ]
     read = sorted({path for path in [*data, *beside] if path.name in joined_code})
     digests = [f"{course.relative(path)}:{_file_digest(path)}" for path in read]
     return _digest([page.docname, kernel, json.dumps(settings), environment, *code, *digests])
@@ -216,8 +249,16 @@ def executes(course: Course, page: Page, notebook: nbformat.NotebookNode) -> boo
     return True
 
 
+def kernel_log(cache_dir: Path) -> Path:
+    """Where kernels' own output goes (anything a kernel process writes outside a cell's outputs)."""
+    return cache_dir.parent / "kernels.log"
+
+
 async def _run_all(
-    course: Course, to_run: list[tuple[Page, nbformat.NotebookNode, str, Path, Path]], reporter: Reporter
+    course: Course,
+    to_run: list[tuple[Page, nbformat.NotebookNode, str, Path, Path]],
+    reporter: Reporter,
+    log_path: Path,
 ) -> list[NotebookResult | str]:
     slots = asyncio.Semaphore(course.execution.jobs)
 
@@ -225,7 +266,7 @@ async def _run_all(
         async with slots:
             reporter.started(page)
             started = time.perf_counter()
-            failure = await _execute(course, page, notebook)
+            failure = await _execute(course, page, notebook, log_path)
             if failure:
                 return failure
             write_atomically(executed_path, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
@@ -237,7 +278,7 @@ async def _run_all(
     return await asyncio.gather(*(run_one(*job) for job in to_run))
 
 
-async def _execute(course: Course, page: Page, notebook: nbformat.NotebookNode) -> str | None:
+async def _execute(course: Course, page: Page, notebook: nbformat.NotebookNode, log_path: Path) -> str | None:
     """Run ``notebook`` in place; return a one-line failure message, or None."""
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient import NotebookClient
@@ -268,28 +309,41 @@ async def _execute(course: Course, page: Page, notebook: nbformat.NotebookNode) 
             on_cell_start=on_cell_start,
         )
         try:
-            await client.async_execute(env=environment)
+            # The kernel process's own stdout and stderr (what a library or C code writes there,
+            # not a cell's outputs) go to the log, never into oersite's messages.
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with log_path.open("ab") as log:
+                await client.async_execute(env=environment, stdout=log, stderr=log)
         except CellExecutionError as exc:
-            cell_number = current["index"] + 1
             error = f"{exc.ename}: {exc.evalue}".strip().rstrip(":")
             return (
-                f"{shown}, cell {cell_number}: {error} - fix the cell, or if the error is part of the lesson "
-                'give the cell the tag "raises-exception" so the page shows it'
+                f"{shown}, {cell_location(notebook, current['index'])}: {error} - fix the cell, or if the error "
+                'is part of the lesson give the cell the tag "raises-exception" so the page shows it'
             )
         except (CellTimeoutError, TimeoutError):
-            cell_number = current["index"] + 1
             return (
-                f"{shown}, cell {cell_number}: still running after {course.execution.timeout} s - make it faster, "
-                "or raise execute.timeout in _config.yml"
+                f"{shown}, {cell_location(notebook, current['index'])}: still running after "
+                f"{course.execution.timeout} s - make it faster, or raise execute.timeout in _config.yml"
             )
         except DeadKernelError:
-            return f"{shown}, cell {current['index'] + 1}: the kernel died (out of memory?) - check what that cell does"
+            return (
+                f"{shown}, {cell_location(notebook, current['index'])}: the kernel died (out of memory?) - "
+                f"check what that cell does (the kernel's own output is in {course.relative(log_path)})"
+            )
         except NoSuchKernel:
             return (
                 f"{shown}: kernel '{kernel_name}' is not installed - install it, or pick an installed kernel "
                 "(jupyter kernelspec list) in the notebook"
             )
     return None
+
+
+def cell_location(notebook: nbformat.NotebookNode, index: int) -> str:
+    """Where a cell is, as its author finds it: "cell 3" in a notebook, "cell 3, line 12" in MyST Markdown."""
+    source_map = notebook.metadata.get("source_map")
+    if source_map and index < len(source_map):
+        return f"cell {index + 1}, line {source_map[index]}"
+    return f"cell {index + 1}"
 
 
 def _file_digest(path: Path) -> str:

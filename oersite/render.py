@@ -76,6 +76,12 @@ def render_site(
     sphinx_config["oersite_launch_buttons"] = {
         docname: [dataclasses.asdict(button) for button in page_buttons] for docname, page_buttons in buttons.items()
     }
+    # pydata-sphinx-theme 0.17 fills the header's persistent slot with a search field unless the
+    # theme options name that slot, which sphinx-book-theme's theme.conf does not count as naming:
+    # every page opened with a near-empty top bar holding a second "Search" above the sidebar's
+    # (https://github.com/executablebooks/sphinx-book-theme/issues/986). An empty slot brings back
+    # the page of sphinx-book-theme 1.2; a course that names the slot keeps its own choice.
+    sphinx_config.setdefault("html_theme_options", {}).setdefault("navbar_persistent", [])
     # MathJax from the site itself, not from a CDN (unless the course chose one).
     sphinx_config.setdefault("mathjax_path", MATHJAX_PATH)
     # Excluding the build folders keeps Sphinx from reading its own output

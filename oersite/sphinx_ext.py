@@ -1,6 +1,7 @@
 """The Sphinx extension oersite adds to Jupyter Book's configuration.
 
-It connects the executor's results to myst-nb: when Sphinx reads a notebook,
+It connects the executor's results to myst-nb: when Sphinx reads a notebook
+(``.ipynb``, or MyST Markdown, which myst-nb is then told to read as ``.ipynb``),
 the ``source-read`` handler swaps in the executed copy (with myst-nb's own
 execution switched off for that file) and removes the output types that only
 JupyterLab's Bokeh extension understands.  Sphinx re-reads a page when its
@@ -37,6 +38,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     # rebuild="" : a change of executed outputs is handled per page below,
     # not by Sphinx re-reading the whole site.
     app.add_config_value("oersite_executed", {}, rebuild="", types=(dict,))
+    app.connect("env-before-read-docs", read_executed_markdown_notebooks_as_json)
     app.connect("source-read", swap_in_executed_notebook)
     app.connect("env-get-outdated", pages_with_new_outputs)
     app.connect("env-purge-doc", forget_page)
@@ -47,10 +49,32 @@ def setup(app: Sphinx) -> dict[str, Any]:
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
 
 
+def read_executed_markdown_notebooks_as_json(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
+    """Have myst-nb read the executed copy that stands in for a MyST Markdown notebook.
+
+    myst-nb picks a reader by the document's path: a ``.md`` is read as MyST Markdown. A
+    ``nb_custom_formats`` entry whose "suffix" is the whole path of one such page makes it
+    read that page's text, the executed copy swapped in below, as ``.ipynb`` JSON instead.
+    Set before reading (the executor's results arrive after ``builder-inited``, when myst-nb
+    made its configuration); Sphinx's parallel readers inherit it.
+    """
+    markdown_pages = {
+        str(env.doc2path(docname)): ("myst_nb.core.read.standard_nb_read", {}, False)
+        for docname in app.config.oersite_executed
+        if docname in env.found_docs and str(env.doc2path(docname)).endswith(".md")
+    }
+    if markdown_pages:
+        config = env.mystnb_config
+        env.mystnb_config = config.copy(custom_formats={**config.custom_formats, **markdown_pages})
+
+
 def swap_in_executed_notebook(app: Sphinx, docname: str, source: list[str]) -> None:
-    if not str(app.env.doc2path(docname)).endswith(".ipynb"):
-        return
+    path = str(app.env.doc2path(docname))
     executed = app.config.oersite_executed.get(docname)
+    if path.endswith(".md") and executed:
+        pass  # a MyST Markdown notebook that oersite executed: its page shows the executed copy
+    elif not path.endswith(".ipynb"):
+        return
     if executed:
         path, key = executed
         notebook = json.loads(Path(path).read_text(encoding="utf-8"))

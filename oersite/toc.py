@@ -31,6 +31,25 @@ class Page:
     def is_ipynb(self) -> bool:
         return self.path.suffix == ".ipynb"
 
+    @property
+    def is_notebook(self) -> bool:
+        """A ``.ipynb``, or a MyST Markdown notebook: a ``.md`` whose front matter says so.
+
+        Jupyter Book (myst-nb) executes and renders those like ``.ipynb``; the test is
+        myst-nb's own (jupytext's ``format_name: myst``, or ``file_format: mystnb``).
+        """
+        return self.is_ipynb or (self.path.suffix == ".md" and is_markdown_notebook(self.path))
+
+
+def is_markdown_notebook(path: Path) -> bool:
+    from myst_nb.core.read import is_myst_markdown_notebook
+
+    try:
+        with path.open(encoding="utf-8") as text:
+            return is_myst_markdown_notebook(line for line in text)
+    except (OSError, UnicodeDecodeError):
+        return False  # not ours to judge here: Sphinx reports a page it cannot read
+
 
 def read_pages(course: Course) -> list[Page]:
     """All pages named by the course's table of contents, in toc order."""

@@ -23,6 +23,31 @@ def write_notebook(path: Path, *cells: str | tuple[str, list[str]], title: str =
     return path
 
 
+MYST_FRONT_MATTER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+"""
+
+
+def write_myst_notebook(path: Path, *cells: str | tuple[str, list[str]], title: str = "A notebook") -> Path:
+    """A MyST Markdown notebook (jupytext's ``myst`` format): front matter, a title, ``{code-cell}`` blocks."""
+    parts = [MYST_FRONT_MATTER, f"# {title}\n"]
+    for cell in cells:
+        source, tags = cell if isinstance(cell, tuple) else (cell, [])
+        options = f":tags: [{', '.join(tags)}]\n" if tags else ""
+        parts.append(f"```{{code-cell}} ipython3\n{options}{source}\n```\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
 def make_course(
     root: Path,
     notebooks: dict[str, list] | None = None,
@@ -35,7 +60,8 @@ def make_course(
     (root / "intro.md").write_text("# Welcome\n\nAn introduction.\n")
     notebooks = notebooks if notebooks is not None else {"lessons/first.ipynb": ["print('hello')"]}
     for relative, cells in notebooks.items():
-        write_notebook(root / relative, *cells, title=Path(relative).stem.replace("_", " ").title())
+        write = write_myst_notebook if relative.endswith(".md") else write_notebook
+        write(root / relative, *cells, title=Path(relative).stem.replace("_", " ").title())
     chapters = [{"file": Path(rel).with_suffix("").as_posix()} for rel in notebooks] + [
         {"file": name} for name in extra_chapters
     ]

@@ -6,10 +6,11 @@ as a real process, a browser context that only reaches 127.0.0.1, and the few
 things a student does in JupyterLab (land on the notebook, run all cells, type,
 save).
 
-No internet here, and JupyterLab is not the course site: a notebook run on the
-hub asks for BokehJS at cdn.bokeh.org and for Leaflet and its plugins at
-jsDelivr and cdnjs, as the notebook's libraries write them.  The browser context
-answers exactly those URLs from files on this machine (BokehJS from the Bokeh
+No internet here, and JupyterLab is not the course site: a notebook's libraries
+may ask for BokehJS at cdn.bokeh.org or for Leaflet and its plugins at jsDelivr and
+cdnjs (the hubs' servers point Folium at their own copies, oersite.hub.notebook_server,
+and embed BokehJS inline; ``NO_CDN_FILES`` proves a page needs none).  A browser
+context with ``CdnFiles`` answers exactly those URLs from files on this machine (BokehJS from the Bokeh
 installed in the hub's environment, the map libraries from the copies the site
 ships, ``oersite/static/vendor``) and refuses every other request off 127.0.0.1.
 What it answered and what it refused are recorded, so a test can say so.
@@ -291,7 +292,17 @@ class CdnFiles:
         return None
 
 
-def loopback_context(browser, network: Network, cdn: CdnFiles, **options):
+class NoCdnFiles:
+    """No CDN file answered from this machine: with it, every request off 127.0.0.1 is refused."""
+
+    def file_for(self, url: str) -> Path | None:
+        return None
+
+
+NO_CDN_FILES = NoCdnFiles()
+
+
+def loopback_context(browser, network: Network, cdn: CdnFiles | NoCdnFiles, **options):
     """A context in which only 127.0.0.1 answers, plus the known CDN files from this machine."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
 

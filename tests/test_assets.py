@@ -218,3 +218,37 @@ def test_tiles_without_attribution_are_refused(tmp_path):
     result = CliRunner().invoke(main, ["build", str(course)])
     assert result.exit_code == 1
     assert "oersite.maps.attribution: required with oersite.maps.tiles" in result.output
+
+
+PLOT_SCRIPT = (
+    '<script type="application/javascript">const docs_json = {"1f":{"version":"3.9.2","title":"",'
+    '"roots":[]}}; void root.Bokeh.embed.embed_items_notebook(docs_json, render_items);</script>'
+)
+
+
+def test_a_page_with_plots_loads_bokehjs_in_its_head_even_without_the_loader_cell():
+    page = f"<html><head><title>t</title></head><body>{PLOT_SCRIPT}</body></html>"
+    text, found = rewrite_page(page, "../", bokeh.__version__)
+    head = text.split("</head>")[0]
+    assert re.findall(r'src="\.\./_static/oersite/bokeh/([\w.-]+)"', head) == [
+        f"bokeh-{bokeh.__version__}.min.js",
+        f"bokeh-widgets-{bokeh.__version__}.min.js",
+        f"bokeh-tables-{bokeh.__version__}.min.js",
+    ]
+    assert f"{SHARED}/bokeh/bokeh-{bokeh.__version__}.min.js" in found.shared
+    assert found.bokeh_versions == ["3.9.2"]
+    again, _ = rewrite_page(text, "../", bokeh.__version__)
+    assert again == text, "a page rewritten twice gets BokehJS once"
+
+
+def test_the_loader_cell_of_a_page_with_bokehjs_in_its_head_loads_nothing_again():
+    page = f"<html><head></head><body><script>{BOKEH_LOADER.format(v='3.9.2')}</script>{PLOT_SCRIPT}</body></html>"
+    text, _ = rewrite_page(page, "", bokeh.__version__)
+    assert "const js_urls = [];" in text
+    assert text.count(f"bokeh-{bokeh.__version__}.min.js") == 1
+
+
+def test_plots_of_another_bokeh_are_noticed_without_a_loader():
+    page = "<html><head></head><body>" + PLOT_SCRIPT.replace("3.9.2", "3.1.0") + "</body></html>"
+    _, found = rewrite_page(page, "", "3.9.2")
+    assert found.bokeh_versions == ["3.1.0"]

@@ -96,6 +96,13 @@ def test_hub_serve_without_a_program_it_runs_starts_nothing(course, tmp_path, mi
     assert not (course / "_build" / "hub").exists()
 
 
+def test_hub_serve_without_jupytext_starts_nothing(course):
+    # Without it, a course's MyST Markdown notebooks would open on the hubs as text.
+    result = oersite("hub", "serve", str(course), without=("jupytext",))
+    assert_one_line(result, "jupytext: not installed", 'install the hub extra: pip install -e ".[hub]"')
+    assert not (course / "_build" / "hub").exists()
+
+
 def test_serve_on_a_port_in_use(course, tmp_path):
     site = tmp_path / "site"
     site.mkdir()

@@ -15,14 +15,21 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from coursehelpers import make_course
+from coursehelpers import make_course, write_myst_notebook
 from traitlets.config import Config
 
 from oersite.cli import main
 from oersite.config import load_course
 from oersite.errors import ConfigError
 from oersite.hub import configurer, layout
-from oersite.hub.bundle import HUB_RUNTIME_FOLDER, bundle_files, image_requirements
+from oersite.hub.bundle import (
+    HUB_RUNTIME_FOLDER,
+    NOTEBOOK_RUNTIME_FOLDER,
+    bundle_files,
+    image_requirements,
+    notebook_distributions,
+    write_bundle,
+)
 from oersite.hub.settings import SETTINGS_FILE, hub_settings, read_settings
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -252,7 +259,8 @@ def test_the_committed_hub_folder_is_what_oersite_hub_config_generates_now():
     generated = {
         name: text
         for name, text in bundle_files(load_course(REPOSITORY)).items()
-        if not name.startswith(f"{HUB_RUNTIME_FOLDER}/")  # the copy of oersite.hub: git-ignored
+        # the copies of oersite.hub and of the notebook server's module: git-ignored
+        if not name.startswith((f"{HUB_RUNTIME_FOLDER}/", f"{NOTEBOOK_RUNTIME_FOLDER}/"))
     }
     tracked = subprocess.run(
         ["git", "-C", str(REPOSITORY), "ls-files", "hub"], capture_output=True, text=True, check=True
@@ -274,6 +282,41 @@ def test_the_hub_image_carries_the_hub_modules_as_they_are_here(tmp_path):
         assert copy == (REPOSITORY / "oersite" / "hub" / module).read_text()
     assert f"{HUB_RUNTIME_FOLDER}/" in files[".gitignore"]
     assert f"COPY {HUB_RUNTIME_FOLDER}/ /opt/oersite-hub/" in files["hub.Dockerfile"]
+
+
+def test_the_notebook_image_serves_the_sites_libraries_and_its_kernels_point_folium_at_them(tmp_path):
+    from oersite.hub import notebook_server
+
+    course = course_with(tmp_path, LAUNCH)
+    files = bundle_files(load_course(course))
+    dockerfile = files["notebook.Dockerfile"]
+    assert f"COPY {NOTEBOOK_RUNTIME_FOLDER}/ /opt/oersite-notebook/" in dockerfile
+    assert "COPY notebook-jupyter/ /opt/oersite/" in dockerfile
+    assert dockerfile.index("COPY notebook-jupyter/") > dockerfile.index("pip install -r /opt/oersite/requirements")
+    assert f"{NOTEBOOK_RUNTIME_FOLDER}/" in files[".gitignore"]
+    assert (
+        files[f"{NOTEBOOK_RUNTIME_FOLDER}/oersite/hub/notebook_server.py"]
+        == (REPOSITORY / "oersite" / "hub" / "notebook_server.py").read_text()
+    )
+    kernel = json.loads(files["notebook-jupyter/share/jupyter/kernels/python3/kernel.json"])
+    assert kernel["argv"][:3] == ["python", "-m", "ipykernel_launcher"]
+    assert "--ext=oersite.hub.notebook_server" in kernel["argv"]
+    server = json.loads(files["notebook-jupyter/etc/jupyter/jupyter_server_config.d/oersite-libraries.json"])
+    assert server == {"ServerApp": {"jpserver_extensions": {"oersite.hub.notebook_server": True}}}
+    viewers = json.loads(files["notebook-jupyter/share/jupyter/lab/settings/overrides.json"])
+    assert viewers["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]["myst"] == "Jupytext Notebook"
+    assert f"jupytext=={importlib.metadata.version('jupytext')}" in files["notebook-requirements.txt"]
+    # The libraries themselves (built by npm, never committed) are copied beside the module.
+    report = write_bundle(load_course(course), tmp_path / "bundle")
+    vendor = report.folder / NOTEBOOK_RUNTIME_FOLDER / "oersite" / "static" / "vendor"
+    for path in notebook_server.CDN_FILES.values():
+        assert (vendor / path).is_file(), path
+
+
+def test_a_myst_markdown_notebooks_imports_are_pinned_in_the_image(tmp_path):
+    course = course_with(tmp_path, LAUNCH)
+    write_myst_notebook(course / "lesson.md", "import folium\nimport shapely")
+    assert {"folium", "shapely"} <= set(notebook_distributions(load_course(course)))
 
 
 def test_the_image_pins_the_versions_that_built_the_site():

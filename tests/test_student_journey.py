@@ -6,20 +6,25 @@ and Debian's Chromium driven by Playwright.  A copy of the sample course is
 built with its launch links pointing at two free ports, and the hubs are
 started on those ports, so this module never needs 8000/8001.
 
-Requests that would leave the machine are refused, except the few CDN files the
-notebooks' libraries load inside JupyterLab (BokehJS, Leaflet and its plugins),
-which the browser is given from this machine (see journey_lab.py).  Screenshots
-of every landing go to _build/test-artifacts/student-journey/.
+Requests that would leave the machine are refused.  The Bokeh tests' contexts would
+answer a request for BokehJS's CDN from this machine (see journey_lab.py; the hubs
+embed BokehJS inline, so none comes); the maps' tests answer nothing: their libraries
+come from the student's own server (oersite.hub.notebook_server).  Screenshots of
+every landing go to _build/test-artifacts/student-journey/.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 
 import pytest
 from browser import served
 from conftest import REPOSITORY
+from coursehelpers import write_myst_notebook
 from journey_lab import (
+    NO_CDN_FILES,
     Network,
     click_launch_button,
     commit_all,
@@ -45,6 +50,7 @@ pytestmark = pytest.mark.slow
 SCREENSHOTS = REPOSITORY / "_build" / "test-artifacts" / "student-journey"
 STUDENT, PASSWORD = "student1", "journey-password"
 CLONE = "course"  # the sample course's oersite.launch.clone_folder
+
 BOKEH_NOTEBOOK = "notebooks/bokeh/scatter.ipynb"
 FOLIUM_NOTEBOOK = "notebooks/folium/markers.ipynb"
 
@@ -115,9 +121,12 @@ def test_try_now_opens_the_bokeh_notebook_and_its_plot_draws(first_visitor, cdn)
     assert network.refused_code() == []
 
 
-def test_open_in_hub_signs_in_runs_the_map_and_keeps_the_edit(browser, site_url, hubs, cdn):
+def test_open_in_hub_signs_in_runs_the_map_and_keeps_the_edit(browser, site_url, hubs):
+    # No CDN stands in here: the map draws with the libraries the student's server serves.
     network = Network()
-    context = loopback_context(browser, network, cdn, http_credentials={"username": STUDENT, "password": PASSWORD})
+    context = loopback_context(
+        browser, network, NO_CDN_FILES, http_credentials={"username": STUDENT, "password": PASSWORD}
+    )
     try:
         page = site_page(context, site_url, FOLIUM_NOTEBOOK)
         screenshot(page, "2-site-folium-page")
@@ -132,6 +141,12 @@ def test_open_in_hub_signs_in_runs_the_map_and_keeps_the_edit(browser, site_url,
         frame.locator(".leaflet-container").wait_for(state="attached", timeout=30_000)
         frame.locator(".leaflet-marker-pane .awesome-marker").first.wait_for(state="attached", timeout=30_000)
         assert frame.locator(".leaflet-marker-pane .awesome-marker").count() >= 5
+        # Leaflet, jQuery, Bootstrap, Font Awesome, the markers' plugin: from the student's own server.
+        map_document = map_output.element_handle().content_frame()
+        scripts = map_document.evaluate("() => [...document.scripts].map(s => s.getAttribute('src')).filter(Boolean)")
+        assert f"/user/{STUDENT}/oersite-libraries/leaflet/leaflet.js" in scripts, scripts
+        assert all(src.startswith(f"/user/{STUDENT}/oersite-libraries/") for src in scripts), scripts
+        assert map_document.evaluate("() => typeof L.AwesomeMarkers") == "object"
         map_output.scroll_into_view_if_needed()
         screenshot(lab, "2-open-in-hub-ran")
 
@@ -151,7 +166,7 @@ def test_open_in_hub_signs_in_runs_the_map_and_keeps_the_edit(browser, site_url,
         assert edit in last_cell_text(again, edit)
         assert edit in notebook_source(on_disk)
         assert (hubs.home("persistent", STUDENT) / CLONE / "book" / "later.md").is_file()
-        assert network.refused_code() == []
+        assert network.refused_code() == [] and network.mirrored == []
     finally:
         context.close()
 
@@ -171,5 +186,44 @@ def test_a_second_visitor_gets_another_server_without_the_first_visitors_files(b
         response = lab.goto(f"{lab.url.split('/user/')[0]}{first_visitor['prefix']}api/contents/{CLONE}")
         assert response.status in (403, 404), (response.status, response.url)
         assert first_visitor["marker"] not in response.text()
+    finally:
+        context.close()
+
+
+def test_try_now_opens_a_myst_markdown_notebook_as_a_notebook_and_its_map_draws(browser, hubs):
+    # A MyST Markdown lesson (jupytext front matter, {code-cell} blocks) added to the course.
+    lesson = "notebooks/text/map_lesson.md"
+    write_myst_notebook(
+        hubs.course / lesson,
+        "import folium",
+        "folium.Map(location=[39.7, -105.0], zoom_start=6)",
+        ("print('set up')", ["remove-input"]),
+        title="A map lesson",
+    )
+    toc = hubs.course / "book" / "_toc.yml"
+    toc.write_text(toc.read_text(encoding="utf-8") + f"      - file: {lesson.removesuffix('.md')}\n", encoding="utf-8")
+    commit_all(hubs.course, "A MyST Markdown lesson")
+    built = subprocess.run(
+        [sys.executable, "-m", "oersite", "build", str(hubs.course)], capture_output=True, text=True, check=False
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    network = Network()
+    context = loopback_context(browser, network, NO_CDN_FILES)
+    try:
+        with served(hubs.course / "_build" / "html") as url:
+            page = site_page(context, url, lesson.removesuffix(".md"))
+            lab = click_launch_button(page, "Try now")
+            wait_for_notebook(lab, f"{CLONE}/{lesson}")
+        screenshot(lab, "4-try-now-myst-markdown")
+        # Open as a notebook (jupytext), not in the text editor: its cells are notebook cells.
+        assert lab.locator(".jp-Notebook .jp-CodeCell").count() == 3
+        assert lab.locator(".jp-FileEditor").count() == 0
+        run_all_cells(lab)
+        assert error_outputs(lab) == []
+        frame = lab.locator(".jp-OutputArea-output iframe").first.content_frame
+        frame.locator(".leaflet-container").wait_for(state="attached", timeout=30_000)
+        frame.locator(".leaflet-control-zoom").wait_for(state="visible", timeout=30_000)
+        screenshot(lab, "4-try-now-myst-markdown-ran")
+        assert network.refused_code() == [] and network.mirrored == []
     finally:
         context.close()

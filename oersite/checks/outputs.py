@@ -35,7 +35,7 @@ def check_notebook_outputs(course: Course, site: Path) -> list[Finding]:
     data = data_files(course)
     findings = []
     for page in read_pages(course):
-        if not page.is_ipynb:
+        if not page.is_notebook:
             continue
         shown = f"{page.docname}.html"
         notebook_name = course.relative(page.path)

@@ -23,6 +23,7 @@ HUB_EXTRA = {
     "jupyterhub_idle_culler": "jupyterhub-idle-culler",
     "nbgitpuller": "nbgitpuller",
     "jupyterlab": "jupyterlab",
+    "jupytext": "jupytext",
 }
 #: The line that installs the hub extra, as an operator runs it.
 HUB_EXTRA_INSTALL = 'pip install -e ".[hub]" in oersite\'s folder'

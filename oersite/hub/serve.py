@@ -40,7 +40,7 @@ from urllib.request import url2pathname
 from oersite.config import Course
 from oersite.errors import HubError
 from oersite.git import git_message
-from oersite.hub import sign_on
+from oersite.hub import notebook_server, sign_on
 from oersite.hub.apache import OIDC_PASSPHRASE_VARIABLE, OIDC_SECRET_VARIABLE, ProxiedSite, httpd_conf, sign_on_conf
 from oersite.hub.installed import PROXY_VERSION, require_hub_extra, require_program
 from oersite.hub.layout import APACHE_SERVER_ROOT
@@ -86,8 +86,14 @@ configure_local(
 c.Spawner.environment[{marker!r}] = {state_root!r}  # noqa: F821
 for service in c.JupyterHub.services:  # noqa: F821
     service.setdefault("environment", {{}})[{marker!r}] = {state_root!r}
-# JupyterLab's news pop-up off, as in the image (labconfig/page_config.json there).
+# JupyterLab's news pop-up off, as in the image (labconfig/page_config.json there); the site's
+# browser libraries served by each server and used by its kernels (oersite.hub.notebook_server).
 c.Spawner.environment["JUPYTER_CONFIG_PATH"] = {jupyter_config!r}  # noqa: F821
+c.Spawner.environment["JUPYTER_PATH"] = {jupyter_data!r}  # noqa: F821
+# JupyterLab reads its settings defaults (overrides.json) from one folder, sys.prefix's unless told
+# on the command line (a config file's LabApp section does not reach it): here, the servers' own,
+# where jupytext's notebook is the viewer of MyST Markdown (LAB_SETTINGS_OVERRIDES).
+c.Spawner.args.append("--LabApp.app_settings_dir=" + {lab_settings!r})  # noqa: F821
 '''
 
 
@@ -289,7 +295,9 @@ def _require_programs(sso) -> None:
     if sso.protocol == "basic":
         require_program("htpasswd")
     sign_on.require_module(sso)
-    require_hub_extra("jupyterhub", "nbgitpuller", "tmpauthenticator", "jupyterhub_idle_culler", "jupyterlab")
+    require_hub_extra(
+        "jupyterhub", "nbgitpuller", "tmpauthenticator", "jupyterhub_idle_culler", "jupyterlab", "jupytext"
+    )
 
 
 def prepare_server_account(course: Course, state: Path, announce=print) -> ServerAccount:
@@ -498,6 +506,8 @@ def _write_hub_config(
             marker=STATE_MARKER,
             state_root=str(state),
             jupyter_config=str(_jupyter_config(account.area)),
+            jupyter_data=str(_jupyter_data(account.area)),
+            lab_settings=str(_jupyter_data(account.area) / "lab" / "settings"),
         ),
         encoding="utf-8",
     )
@@ -505,13 +515,32 @@ def _write_hub_config(
 
 
 def _jupyter_config(area: Path) -> Path:
-    """A Jupyter config folder that turns JupyterLab's news pop-up off (what labextension disable writes)."""
+    """The servers' Jupyter config folder: JupyterLab's news pop-up off (what labextension disable
+    writes), and the server extension that serves the site's browser libraries on."""
     folder = area / "jupyter-config"
     (folder / "labconfig").mkdir(parents=True, exist_ok=True)
     (folder / "labconfig" / "page_config.json").write_text(
         json.dumps({"disabledExtensions": {NEWS_PLUGIN: True}}, indent=2) + "\n", encoding="utf-8"
     )
+    _write_jupyter_files(folder, "etc/jupyter/")
     return folder
+
+
+def _jupyter_data(area: Path) -> Path:
+    """The servers' first Jupyter data folder: a ``python3`` kernel spec whose kernels point
+    Folium at the server's copies of its libraries, and JupyterLab's settings defaults
+    (``oersite.hub.notebook_server``)."""
+    folder = area / "jupyter-data"
+    _write_jupyter_files(folder, "share/jupyter/")
+    return folder
+
+
+def _write_jupyter_files(folder: Path, below: str) -> None:
+    for relative, text in notebook_server.jupyter_files().items():
+        if relative.startswith(below):
+            target = folder / relative.removeprefix(below)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
 
 
 def _write_apache_config(running: RunningHubs, course: Course, users: Path | None, settings) -> Path:

@@ -1,0 +1,196 @@
+"""What every student's Jupyter server adds: the site's browser libraries, with Folium's maps
+pointed at them, and MyST Markdown notebooks opened as notebooks.
+
+A Folium map is a whole page in an ``<iframe srcdoc>`` that loads Leaflet, jQuery,
+Bootstrap, Font Awesome and the rest from four CDNs.  The site rewrites those URLs to its
+own copies (``oersite.assets``); on the hubs, JupyterLab shows the kernel's output as it
+is, so on a network without CDN access (a campus, an exam room) maps stayed blank.
+
+Two halves, both loaded without the author changing a line:
+
+- a Jupyter server extension that serves the same pinned files the site ships
+  (``oersite/static/vendor``, from ``assets/package.json``) at
+  ``{base_url}oersite-libraries/``, on the hub's own origin, with no sign-in (they are
+  public code, and a map's iframe asks for them like any page);
+- an IPython extension, loaded by every kernel (the server's ``python3`` kernel spec
+  names it), that points Folium's default libraries (``default_js``, ``default_css``) at
+  the server's copies as folium's modules are imported (so ``Map.save()`` writes them
+  too), and formats every Folium and branca object's HTML with any CDN URL left (branca's
+  colour scales name d3 in their code) replaced the same way.  Both wait for a notebook
+  to import folium (an import hook, IPython's formatter by type name): a kernel that
+  draws no map pays nothing.
+
+The output a student saves then names ``/user/<name>/oersite-libraries/...``; the site's
+build maps such URLs to its own copies too (``oersite.assets``), so it renders there.
+
+A course's MyST Markdown notebooks (``.md`` with jupytext front matter) open as notebooks
+with jupytext (installed beside JupyterLab): JupyterLab's default viewer for Markdown and
+MyST files is jupytext's notebook (``LAB_SETTINGS_OVERRIDES``), so a launch link to the
+``.md`` lands on a notebook, as jupytext's documentation recommends.
+
+Runs inside single-user servers and their kernels: imports only the standard library
+(tornado and IPython where the server or kernel has them already).
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import json
+import os
+import sys
+from pathlib import Path
+
+#: Where the libraries are served, below the server's base URL.
+LIBRARIES_ROUTE = "oersite-libraries"
+#: The vendored libraries, beside this package (the notebook image keeps the same layout).
+VENDOR_DIR = Path(__file__).resolve().parent.parent / "static" / "vendor"
+#: CDN URL -> file in the vendor folder: the URLs folium 0.20 (and branca) write, and MathJax.
+#: One table for the site (``oersite.assets``) and the hubs; a folium that asks for other
+#: versions is reported by the site's build until this is updated.
+CDN_FILES = {
+    "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js": "leaflet/leaflet.js",
+    "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css": "leaflet/leaflet.css",
+    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery/jquery.min.js",
+    "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/js/bootstrap.bundle.min.js": (
+        "bootstrap/js/bootstrap.bundle.min.js"
+    ),
+    "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/css/bootstrap.min.css": "bootstrap/css/bootstrap.min.css",
+    "https://netdna.bootstrapcdn.com/bootstrap/3.0.0/css/bootstrap-glyphicons.css": "glyphicons/css/glyphicons.min.css",
+    "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@6.2.0/css/all.min.css": "fontawesome/css/all.min.css",
+    # The registry has 2.0.4 and 2.0.5 of this plugin, not 2.0.2; the API is the same.
+    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.js": (
+        "leaflet.awesome-markers/leaflet.awesome-markers.js"
+    ),
+    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.css": (
+        "leaflet.awesome-markers/leaflet.awesome-markers.css"
+    ),
+    "https://cdn.jsdelivr.net/gh/python-visualization/folium/folium/templates/leaflet.awesome.rotate.min.css": (
+        "folium/leaflet.awesome.rotate.min.css"
+    ),
+    "https://cdnjs.cloudflare.com/ajax/libs/d3/3.5.5/d3.min.js": "d3/d3.min.js",
+    "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js": "mathjax/tex-mml-chtml.js",
+}
+#: This module, as the server and the kernel spec name it.
+MODULE = __name__
+#: The kernel spec that loads the IPython extension (``python`` is the server's own Python).
+KERNEL_SPEC = {
+    "argv": ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}", f"--ext={MODULE}"],
+    "display_name": "Python 3 (ipykernel)",
+    "language": "python",
+    "metadata": {"debugger": True},
+}
+#: The server configuration that turns the server extension on.
+SERVER_CONFIG = {"ServerApp": {"jpserver_extensions": {MODULE: True}}}
+#: JupyterLab's settings defaults (``overrides.json``): text notebooks open as notebooks.
+LAB_SETTINGS_OVERRIDES = {
+    "@jupyterlab/docmanager-extension:plugin": {
+        "defaultViewers": {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}
+    }
+}
+
+
+def libraries_prefix(base_url: str) -> str:
+    """The URL path the server's copies are at: ``/user/alice/oersite-libraries/``."""
+    return f"{base_url.rstrip('/')}/{LIBRARIES_ROUTE}/"
+
+
+def with_local_libraries(html: str, prefix: str) -> str:
+    """``html`` with every known CDN URL pointing at ``prefix`` (also inside a map's srcdoc)."""
+    for url, vendored in CDN_FILES.items():
+        html = html.replace(url, prefix + vendored)
+    return html
+
+
+def jupyter_files() -> dict[str, str]:
+    """What a server's Jupyter needs, relative to its prefix (``sys.prefix`` in the image):
+    the kernel spec, the server config and JupyterLab's settings defaults."""
+    return {
+        "share/jupyter/kernels/python3/kernel.json": json.dumps(KERNEL_SPEC, indent=2) + "\n",
+        "etc/jupyter/jupyter_server_config.d/oersite-libraries.json": json.dumps(SERVER_CONFIG, indent=2) + "\n",
+        "share/jupyter/lab/settings/overrides.json": json.dumps(LAB_SETTINGS_OVERRIDES, indent=2) + "\n",
+    }
+
+
+# The server extension.
+
+
+def _jupyter_server_extension_points() -> list[dict]:
+    return [{"module": MODULE}]
+
+
+def _load_jupyter_server_extension(serverapp) -> None:
+    from tornado.web import StaticFileHandler
+
+    class LibraryFileHandler(StaticFileHandler):
+        """Public, cacheable library files (a plain tornado handler: no sign-in, like a CDN)."""
+
+    route = libraries_prefix(serverapp.base_url) + "(.*)"
+    serverapp.web_app.add_handlers(".*$", [(route, LibraryFileHandler, {"path": str(VENDOR_DIR)})])
+    serverapp.log.info("oersite: the site's browser libraries are served at %s", route)
+
+
+# The kernel extension.
+
+
+def load_ipython_extension(ipython) -> None:
+    """Point Folium's defaults, and every Folium and branca object's HTML, at the server's copies."""
+    prefix = libraries_prefix(os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/"))
+    if not any(isinstance(finder, FoliumDefaultsFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, FoliumDefaultsFinder(prefix))
+    for module in [module for name, module in sys.modules.items() if name.partition(".")[0] in PATCHED_PACKAGES]:
+        point_defaults_at(module, prefix)  # imported before the extension loaded
+    html_formatter = ipython.display_formatter.formatters["text/html"]
+
+    def local_html(element):
+        html = element._repr_html_()
+        return with_local_libraries(html, prefix) if isinstance(html, str) else None
+
+    # Every folium Map, Figure and plugin is a branca Element; IPython walks the class's MRO.
+    html_formatter.for_type_by_name("branca.element", "Element", local_html)
+
+
+#: The packages whose modules name their default libraries in ``default_js``/``default_css``.
+PATCHED_PACKAGES = ("folium", "branca")
+
+
+def point_defaults_at(module, prefix: str) -> None:
+    """Rewrite, in place, the (name, URL) lists a folium or branca module declares as defaults.
+
+    In place, because classes share them (``Map.default_js`` is ``folium.folium._default_js``,
+    subclasses inherit their parents' lists); known CDN URLs only, others stay as they are.
+    """
+    holders = [module, *(value for value in vars(module).values() if isinstance(value, type))]
+    for holder in holders:
+        for name in ("_default_js", "_default_css", "default_js", "default_css"):
+            entries = vars(holder).get(name)
+            if isinstance(entries, list):
+                entries[:] = [
+                    (entry[0], with_local_libraries(entry[1], prefix))
+                    if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], str)
+                    else entry
+                    for entry in entries
+                ]
+
+
+class FoliumDefaultsFinder(importlib.abc.MetaPathFinder):
+    """Finds folium's and branca's modules as Python would, and points their defaults at the
+    server once each module has run (a post-import hook: nothing is imported ahead)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname.partition(".")[0] not in PATCHED_PACKAGES:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        run_module, prefix = spec.loader.exec_module, self.prefix
+
+        def exec_module(module):
+            run_module(module)
+            point_defaults_at(module, prefix)
+
+        spec.loader.exec_module = exec_module  # this spec's own loader (PathFinder makes one per find)
+        return spec
