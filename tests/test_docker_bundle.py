@@ -469,3 +469,23 @@ def test_the_warm_pool_hands_a_visitor_a_container_started_before_the_click(depl
         deployment.wait_until_up()
         for name in [name for name in deployment.engine.names() if name.startswith("oersite-visitor-")]:
             deployment.engine.docker("rm", "--force", name)
+
+
+def test_the_notebook_image_serves_the_maps_libraries_and_opens_markdown_notebooks(deployment):
+    """Issue 15 in the image: Folium's libraries from the server itself (no CDN), jupytext for .md notebooks."""
+    hub = deployment.persistent_url
+    session = deployment.session("ada")
+    prefix = server_prefix(open_own_lab(session, hub))
+    seen = json.loads(
+        run_code(
+            session,
+            hub,
+            prefix,
+            "import json, folium, jupytext\n"
+            "print(json.dumps({name: url for name, url in folium.Map.default_js}))",
+        )
+    )
+    assert seen, "folium.Map has no default scripts"
+    assert all(url.startswith(f"{prefix}oersite-libraries/") for url in seen.values()), seen
+    leaflet = session.get(f"{hub}{seen['leaflet']}", timeout=30)
+    assert leaflet.status_code == 200 and b"Leaflet" in leaflet.content[:2000]
