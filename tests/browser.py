@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -64,6 +65,38 @@ class Traffic:
 
     def loads_that_failed(self) -> list[tuple[str, str]]:
         return [(kind, url) for kind, url in self.failed if kind in LOADED_TYPES]
+
+
+class Quiet:
+    """Requests of a page still in flight, to wait until it has asked for everything it will.
+
+    Playwright's ``networkidle`` was seen never to come for pages whose requests had all
+    finished (Chromium 156, BokehJS loaded in the head); counting the page's own request
+    events does not depend on it.
+    """
+
+    def __init__(self, page) -> None:
+        self.in_flight: set = set()
+        self.last_change = time.monotonic()
+        page.on("request", self._started)
+        page.on("requestfinished", self._ended)
+        page.on("requestfailed", self._ended)
+
+    def _started(self, request) -> None:
+        self.in_flight.add(request)
+        self.last_change = time.monotonic()
+
+    def _ended(self, request) -> None:
+        self.in_flight.discard(request)
+        self.last_change = time.monotonic()
+
+    def wait(self, page, *, quiet_for: float = 0.5, timeout: float = 30) -> None:
+        """Until no request has been in flight for ``quiet_for`` seconds (Playwright's networkidle, counted here)."""
+        deadline = time.monotonic() + timeout
+        while self.in_flight or time.monotonic() - self.last_change < quiet_for:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"requests still in flight after {timeout} s: {[r.url for r in self.in_flight]}")
+            page.wait_for_timeout(100)
 
 
 def offline_context(browser, traffic: Traffic):

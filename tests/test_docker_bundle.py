@@ -481,8 +481,7 @@ def test_the_notebook_image_serves_the_maps_libraries_and_opens_markdown_noteboo
             session,
             hub,
             prefix,
-            "import json, folium, jupytext\n"
-            "print(json.dumps({name: url for name, url in folium.Map.default_js}))",
+            "import json, folium, jupytext\nprint(json.dumps({name: url for name, url in folium.Map.default_js}))",
         )
     )
     assert seen, "folium.Map has no default scripts"

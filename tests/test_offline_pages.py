@@ -8,7 +8,7 @@ Screenshots of each notebook page are kept under _build/test-artifacts/.
 from __future__ import annotations
 
 import pytest
-from browser import Traffic, chromium, offline_context, served
+from browser import Quiet, Traffic, chromium, offline_context, served
 from conftest import REPOSITORY
 from test_sample_site import BOKEH_PAGES
 
@@ -33,6 +33,7 @@ def open_offline(browser, url):
     traffic = Traffic()
     context = offline_context(browser, traffic)
     page = context.new_page()
+    page.quiet = Quiet(page)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url, wait_until="load")
@@ -58,7 +59,7 @@ def test_bokeh_plots_draw_with_no_internet(browser, site_url, docname):
         # BokehJS 3 draws into shadow DOM; Playwright's CSS engine pierces open shadow roots.
         for index in range(roots.count()):
             roots.nth(index).locator("canvas").first.wait_for(state="attached", timeout=15_000)
-        page.wait_for_load_state("networkidle")
+        page.quiet.wait(page)
         keep_screenshot(page, docname)
         assert_nothing_left_the_machine(traffic)
         assert not [error for error in errors if "Bokeh" in error or "bokeh" in error], errors
@@ -86,7 +87,7 @@ def test_the_markers_map_shows_its_markers_with_no_internet(browser, site_url):
         # the icon font (glyphicons) came from the site and a popup opens on click
         markers.first.click(force=True)
         frame.locator(".leaflet-popup-content").first.wait_for(state="visible", timeout=5_000)
-        page.wait_for_load_state("networkidle")
+        page.quiet.wait(page)
         keep_screenshot(page, docname)
         assert_nothing_left_the_machine(traffic)
     finally:
@@ -108,7 +109,7 @@ def test_polygon_maps_draw_their_shapes_with_no_internet(browser, site_url, docn
             assert frame.locator("path.leaflet-interactive").count() >= at_least
             if has_legend:  # branca draws the colour scale with d3 into an svg legend
                 frame.locator("svg#legend g, .legend svg g").first.wait_for(state="attached", timeout=15_000)
-        page.wait_for_load_state("networkidle")
+        page.quiet.wait(page)
         keep_screenshot(page, docname)
         assert_nothing_left_the_machine(traffic)
     finally:
