@@ -324,6 +324,12 @@ def loopback_context(browser, network: Network, cdn: CdnFiles | NoCdnFiles, **op
     return context
 
 
+def keep_screenshot(page, name: str, *, folder: Path) -> None:
+    """What the browser shows, as ``folder/name.png`` (below _build/test-artifacts/), for a person to look at."""
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"))
+
+
 def click_launch_button(page, text: str):
     """Click the page's launch button (it opens a new tab, as on the site); return the new tab."""
     with page.context.expect_page(timeout=10_000) as opened:

@@ -14,6 +14,7 @@ one that restarts the stack leaves it running again.
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import subprocess
 import time
@@ -31,6 +32,7 @@ from journey_lab import (
     click_launch_button,
     commit_all,
     error_outputs,
+    keep_screenshot,
     loopback_context,
     run_all_cells,
     save,
@@ -66,9 +68,7 @@ def site_url(deployment):
         yield url
 
 
-def screenshot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+screenshot = functools.partial(keep_screenshot, folder=SCREENSHOTS)
 
 
 def container(deployment, kind: str, user: str) -> dict | None:

@@ -12,6 +12,7 @@ Screenshots of each landing go to _build/test-artifacts/sso/.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import pytest
@@ -24,6 +25,7 @@ from journey_lab import (
     course_on_ports,
     free_port,
     hub_serve,
+    keep_screenshot,
     loopback_context,
     user_prefix,
     wait_for_notebook,
@@ -40,9 +42,7 @@ NOTEBOOK = "notebooks/bokeh/scatter.ipynb"
 CLONE = "course"
 
 
-def screenshot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+screenshot = functools.partial(keep_screenshot, folder=SCREENSHOTS)
 
 
 @pytest.fixture(scope="module")

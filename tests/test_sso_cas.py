@@ -18,6 +18,7 @@ Screenshots go to _build/test-artifacts/sso-cas/.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import pytest
@@ -28,6 +29,7 @@ from journey_lab import (
     course_on_ports,
     free_port,
     hub_serve,
+    keep_screenshot,
     loopback_context,
     user_prefix,
 )
@@ -38,9 +40,7 @@ SCREENSHOTS = REPOSITORY / "_build" / "test-artifacts" / "sso-cas"
 USER, PASSWORD = "Dana@example.edu", "dana-password"
 
 
-def screenshot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+screenshot = functools.partial(keep_screenshot, folder=SCREENSHOTS)
 
 
 @pytest.fixture(scope="module")

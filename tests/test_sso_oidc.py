@@ -11,6 +11,7 @@ Screenshots go to _build/test-artifacts/sso-oidc/.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import pytest
@@ -22,6 +23,7 @@ from journey_lab import (
     course_on_ports,
     free_port,
     hub_serve,
+    keep_screenshot,
     loopback_context,
     user_prefix,
     wait_for_notebook,
@@ -34,9 +36,7 @@ SCREENSHOTS = REPOSITORY / "_build" / "test-artifacts" / "sso-oidc"
 NOTEBOOK = "notebooks/bokeh/scatter.ipynb"
 
 
-def screenshot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+screenshot = functools.partial(keep_screenshot, folder=SCREENSHOTS)
 
 
 @pytest.fixture(scope="module")

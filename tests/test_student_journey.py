@@ -15,6 +15,7 @@ every landing go to _build/test-artifacts/student-journey/.
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import uuid
@@ -32,6 +33,7 @@ from journey_lab import (
     error_outputs,
     free_port,
     hub_serve,
+    keep_screenshot,
     kernel_idle,
     last_cell_text,
     loopback_context,
@@ -55,9 +57,7 @@ BOKEH_NOTEBOOK = "notebooks/bokeh/scatter.ipynb"
 FOLIUM_NOTEBOOK = "notebooks/folium/markers.ipynb"
 
 
-def screenshot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+screenshot = functools.partial(keep_screenshot, folder=SCREENSHOTS)
 
 
 def site_page(context, site_url: str, notebook: str):

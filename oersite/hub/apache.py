@@ -232,7 +232,7 @@ def sign_on_conf(
     server, location, open_up = writer(sso, secure=secure, cas_cookies=cas_cookies, **options)
     return "\n".join(
         [
-            f"# Single sign-on for the persistent hub: {sso.protocol} ({_MODULE_NAMES[sso.protocol]}).",
+            f"# Single sign-on for the persistent hub: {sso.protocol} (mod_{SIGN_ON_MODULES[sso.protocol][0]}).",
             "# Written by oersite hub config from oersite.hub.sso in _config.yml; change it there.",
             *server,
             '<Location "/">',
@@ -257,12 +257,6 @@ _SIGN_ON_SERVER_WIDE = {
         "MellonCacheSize 500",
     ],
     "oidc": ["# Sessions of up to 2000 students signed in at once.", "OIDCCacheShmMax 2000"],
-}
-_MODULE_NAMES = {
-    "basic": "mod_auth_basic",
-    "saml": "mod_auth_mellon",
-    "oidc": "mod_auth_openidc",
-    "cas": "mod_auth_cas",
 }
 _REQUIRE = {
     "basic": [
