@@ -282,6 +282,7 @@ class Course:
     config_path: Path
     toc_path: Path
     title: str  # Jupyter Book's title, else the folder's name
+    base_url: str | None  # Jupyter Book's html.baseurl, where the site is published, ending in "/"
     repository: BookRepository
     thebe: bool  # Jupyter Book's "Live code" button (launch_buttons.thebe)
     launch: LaunchTarget | None  # None when the course has no launch buttons
@@ -325,6 +326,7 @@ def load_course(source: Path | str = ".", *, jobs: int | None = None) -> Course:
     _validate_hub(settings.hub, errors)
     _validate_publish(settings.publish, errors)
     _validate_book(raw, errors)
+    _validate_base_url(raw, errors)
     repository = _book_repository(raw)
     launch = _launch_target(settings.launch, repository, root, errors)
     if errors:
@@ -337,12 +339,31 @@ def load_course(source: Path | str = ".", *, jobs: int | None = None) -> Course:
         config_path=config_path,
         toc_path=toc_path,
         title=str(raw.get("title") or root.name),
+        base_url=_base_url(raw),
         repository=repository,
         thebe=bool(launch_buttons.get("thebe")) if isinstance(launch_buttons, dict) else False,
         launch=launch,
         settings=settings,
         execution=execution,
     )
+
+
+def _base_url(raw: dict[str, Any]) -> str | None:
+    """Jupyter Book's ``html.baseurl`` (absolute, checked with the rest of the book's keys), ending in "/"."""
+    html = raw.get("html") if isinstance(raw.get("html"), dict) else {}
+    url = str(html.get("baseurl") or "").strip()
+    return url.rstrip("/") + "/" if url else None
+
+
+def _validate_base_url(raw: dict[str, Any], errors: list[str]) -> None:
+    html = raw.get("html") if isinstance(raw.get("html"), dict) else {}
+    url = str(html.get("baseurl") or "").strip()
+    parts = urlsplit(url)
+    if url and (parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment):
+        errors.append(
+            f"html.baseurl: expected the address the site is published at, such as "
+            f"https://course.example.org/, found {url!r}"
+        )
 
 
 def _book_repository(raw: dict[str, Any]) -> BookRepository:

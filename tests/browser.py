@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from oersite.chromium import headless_chromium
 from oersite.serve import make_server, site_url
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-#: Flags for a sandbox with no network: without the background-networking ones
-#: Chromium keeps trying to reach Google's services.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LOADED_TYPES = {"script", "stylesheet", "font"}
 
 
@@ -43,14 +31,8 @@ def served(site: Path):
 @contextlib.contextmanager
 def chromium():
     """A headless Chromium (Debian's, never a downloaded one)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with headless_chromium() as browser:
+        yield browser
 
 
 @dataclass
