@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from oersite import __version__
+from oersite.datasets import Dataset, read_manifest
 from oersite.errors import ConfigError
 from oersite.hub.settings import (
     EphemeralHubSettings,
@@ -36,6 +37,7 @@ from oersite.hub.settings import (
     type_description,
     value_fits,
 )
+from oersite.licenses import License, license_of
 from oersite.messages import shown
 
 CONFIG_FILE = "_config.yml"
@@ -57,6 +59,105 @@ class DataSettings:
         "Where the hubs mount that folder read-only; COURSE_DATA points there on a hub.",
         "/srv/course-data",
     )
+    manifest: str = documented(
+        "The data manifest, relative to the data folder (so it travels with the data, onto the hubs too): "
+        "a list of the datasets with file (or module), title, source, license (SPDX) and attribution. "
+        "Pages credit the datasets their notebooks read; a data file without an entry is a build warning.",
+        "datasets.yml",
+    )
+
+
+@dataclass(frozen=True)
+class LicenseSettings:
+    """The course's licence, shown on every page and given to the catalogues."""
+
+    id: str | None = documented(
+        "SPDX identifier of the licence of the course's pages and notebooks, e.g. CC-BY-4.0, CC-BY-SA-4.0, "
+        "CC0-1.0 (https://spdx.org/licenses/). oersite publish refuses a course without one unless forced.",
+    )
+    attribution: str | None = documented(
+        "Who to credit when the course is reused (an author or an institution); default: Jupyter Book's author."
+    )
+    attribution_url: str | None = documented("A web page of whom to credit, linked from the credit line.")
+
+
+#: Learning resource types of the Higher Education Resource Types vocabulary (HCRT,
+#: https://w3id.org/kim/hcrt/scheme), which OER catalogues such as OERSI expect.
+HCRT_TYPES = {
+    "application": "Software Application",
+    "assessment": "Assessment",
+    "case_study": "Case Study",
+    "course": "Course",
+    "data": "Data",
+    "diagram": "Diagram",
+    "drill_and_practice": "Drill and Practice",
+    "image": "Image",
+    "lesson_plan": "Lesson Plan",
+    "map": "Map",
+    "script": "Script",
+    "simulation": "Simulation",
+    "text": "Text",
+    "textbook": "Textbook",
+    "web_page": "Web Page",
+    "worksheet": "Worksheet",
+    "other": "Other",
+}
+
+
+@dataclass(frozen=True)
+class CatalogueSettings:
+    """How the course describes itself to OER catalogues (JSON-LD on every page, the sitemap)."""
+
+    description: str | None = documented(
+        "One or two sentences on what the course teaches, for catalogues and previews; "
+        "default: the first paragraph of the course's first page."
+    )
+    language: str = documented("The language of the course's pages, as a BCP 47 tag (en, de, fr-CA).", "en")
+    educational_level: tuple[str, ...] = documented(
+        "Educational levels as URIs of a vocabulary catalogues know, e.g. "
+        "https://w3id.org/kim/educationalLevel/level_06 (bachelor).",
+        (),
+    )
+    subjects: tuple[str, ...] = documented(
+        "What the course is about, as URIs of a subject vocabulary (the Hochschulfaechersystematik, Wikidata).",
+        (),
+    )
+    keywords: tuple[str, ...] = documented("Free keywords for catalogue search.", ())
+    course_type: tuple[str, ...] = documented(
+        f"HCRT learning resource types of the course as a whole ({', '.join(HCRT_TYPES)}).", ("course",)
+    )
+    page_type: tuple[str, ...] = documented("HCRT learning resource types of each page.", ("text",))
+
+
+def _validate_metadata(settings: OersiteSettings, errors: list[str]) -> None:
+    manifest = settings.data.manifest
+    if not manifest or manifest.startswith("/") or ".." in Path(manifest).parts:
+        errors.append(f"oersite.data.manifest: expected a file name in the data folder, found {manifest!r}")
+    spdx = settings.license.id
+    if spdx is not None:
+        from oersite.licenses import license_problem
+
+        problem = license_problem(spdx)
+        if problem:
+            errors.append(f"oersite.license.id: {problem}")
+    url = settings.license.attribution_url
+    if url is not None and urlsplit(url).scheme not in ("http", "https"):
+        errors.append(f"oersite.license.attribution_url: expected a web address (https://...), found {url!r}")
+    catalogue = settings.catalogue
+    if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", catalogue.language):
+        errors.append(
+            f"oersite.catalogue.language: expected a BCP 47 tag such as en or fr-CA, found {catalogue.language!r}"
+        )
+    for key in ("educational_level", "subjects"):
+        for number, uri in enumerate(getattr(catalogue, key)):
+            if urlsplit(uri).scheme not in ("http", "https") or not urlsplit(uri).netloc:
+                errors.append(f"oersite.catalogue.{key}[{number}]: expected a URI (https://...), found {uri!r}")
+    for key in ("course_type", "page_type"):
+        for number, kind in enumerate(getattr(catalogue, key)):
+            if kind not in HCRT_TYPES:
+                close = difflib.get_close_matches(kind, HCRT_TYPES, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"one of {', '.join(HCRT_TYPES)}"
+                errors.append(f"oersite.catalogue.{key}[{number}]: {kind!r} is not an HCRT type; {hint}")
 
 
 @dataclass(frozen=True)
@@ -233,6 +334,8 @@ class OersiteSettings:
     """The ``oersite:`` section of ``_config.yml``."""
 
     data: DataSettings = documented("Course datasets.", DataSettings())
+    license: LicenseSettings = documented("The course's licence and whom to credit.", LicenseSettings())
+    catalogue: CatalogueSettings = documented("What OER catalogues learn about the course.", CatalogueSettings())
     execute: ExecuteSettings = documented("Notebook execution.", ExecuteSettings())
     launch: LaunchSettings = documented("Launch buttons.", LaunchSettings())
     maps: MapSettings = documented("Folium maps.", MapSettings())
@@ -282,16 +385,32 @@ class Course:
     config_path: Path
     toc_path: Path
     title: str  # Jupyter Book's title, else the folder's name
+    author: str | None  # Jupyter Book's author
     base_url: str | None  # Jupyter Book's html.baseurl, where the site is published, ending in "/"
     repository: BookRepository
     thebe: bool  # Jupyter Book's "Live code" button (launch_buttons.thebe)
     launch: LaunchTarget | None  # None when the course has no launch buttons
     settings: OersiteSettings
     execution: Execution
+    datasets: tuple[Dataset, ...]  # the data manifest's entries (oersite.datasets)
 
     @property
     def data_dir(self) -> Path:
         return self.root / self.settings.data.folder
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.data_dir / self.settings.data.manifest
+
+    @property
+    def license(self) -> License | None:
+        """The course's licence, None when ``oersite.license.id`` is not set."""
+        return license_of(self.settings.license.id) if self.settings.license.id else None
+
+    @property
+    def attribution(self) -> str:
+        """Whom to credit: the licence's attribution, else Jupyter Book's author, else the title."""
+        return self.settings.license.attribution or self.author or self.title
 
     def relative(self, path: Path) -> str:
         """A path as the user knows it: relative to the course root when inside it."""
@@ -327,11 +446,15 @@ def load_course(source: Path | str = ".", *, jobs: int | None = None) -> Course:
     _validate_publish(settings.publish, errors)
     _validate_book(raw, errors)
     _validate_base_url(raw, errors)
+    _validate_metadata(settings, errors)
     repository = _book_repository(raw)
     launch = _launch_target(settings.launch, repository, root, errors)
-    if errors:
+    data_dir = root / settings.data.folder
+    manifest = data_dir / settings.data.manifest
+    datasets = read_manifest(manifest, data_dir, shown(manifest), manifest_errors := [])
+    if errors or manifest_errors:
         where = shown(config_path)
-        raise ConfigError("\n".join(f"{where}: {message}" for message in errors))
+        raise ConfigError("\n".join([*(f"{where}: {message}" for message in errors), *manifest_errors]))
     toc_path = _find_toc(root)
     launch_buttons = raw.get("launch_buttons") or {}
     return Course(
@@ -339,12 +462,14 @@ def load_course(source: Path | str = ".", *, jobs: int | None = None) -> Course:
         config_path=config_path,
         toc_path=toc_path,
         title=str(raw.get("title") or root.name),
+        author=str(raw["author"]).strip() or None if raw.get("author") else None,
         base_url=_base_url(raw),
         repository=repository,
         thebe=bool(launch_buttons.get("thebe")) if isinstance(launch_buttons, dict) else False,
         launch=launch,
         settings=settings,
         execution=execution,
+        datasets=datasets,
     )
 
 
