@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from oersite.assets import AssetsReport, TileSettings, make_self_contained
+from oersite.catalogue import metadata_warnings, page_metadata, write_sitemap
 from oersite.config import Course
 from oersite.errors import BuildError
 from oersite.execute import NotebookResult, Reporter, execute_notebooks, read_notebooks
@@ -81,11 +82,20 @@ def build_course(
     pages = read_pages(course)
     notebooks = read_notebooks(course, pages)
     buttons = launch_buttons(course, notebooks)
+    warnings = metadata_warnings(course)
+    if strict and warnings:
+        raise BuildError(f"{len(warnings)} warning(s), treated as errors (--strict):\n" + "\n".join(warnings))
+    metadata = page_metadata(
+        course, pages, {page.docname: notebook_code(notebook) for page, notebook in notebooks.items()}
+    )
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-execute") as background:
         # Notebooks execute while Sphinx starts up; Sphinx waits for them before reading pages.
         execution = background.submit(execute_notebooks, course, notebooks, executed_dir(course), reporter)
-        rendered = render_site(course, execution.result, buttons, output_dir, work_dir, warnings_are_errors=strict)
+        rendered = render_site(
+            course, execution.result, buttons, metadata, output_dir, work_dir, warnings_are_errors=strict
+        )
         results = execution.result()
+    write_sitemap(course, pages, output_dir)
     thebe = course.thebe
     assets = make_self_contained(output_dir, work_dir / "assets.json", _tiles(course), thebe=thebe)
     if strict and assets.remote:
@@ -98,7 +108,7 @@ def build_course(
         output_dir=output_dir,
         pages=pages,
         notebooks=results,
-        warnings=rendered.warnings,
+        warnings=[*warnings, *rendered.warnings],
         assets=assets,
         seconds=time.perf_counter() - started,
         log_path=rendered.log_path,
@@ -180,6 +190,11 @@ def _report_from_json(saved: dict, course: Course, *, seconds: float) -> BuildRe
 def _tiles(course: Course) -> TileSettings | None:
     maps = course.settings.maps
     return TileSettings(maps.tiles, maps.attribution) if maps.tiles else None
+
+
+def notebook_code(notebook) -> str:
+    """A notebook's code cells, joined: what the datasets it reads are found in."""
+    return "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
 
 
 def launch_buttons(course: Course, notebooks: dict) -> dict[str, list[LaunchButton]]:

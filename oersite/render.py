@@ -36,6 +36,7 @@ def render_site(
     course: Course,
     executed: Callable[[], list[NotebookResult]],
     buttons: dict[str, list[LaunchButton]],
+    metadata: dict,
     output_dir: Path,
     work_dir: Path,
     *,
@@ -47,6 +48,8 @@ def render_site(
     Sphinx spends over a second starting up (importing and setting up its
     extensions), which the build overlaps with notebook execution, and needs
     the results only once it starts reading pages.
+
+    ``metadata`` is ``oersite.catalogue.page_metadata``: the pages' credits and records.
 
     ``work_dir`` keeps Sphinx's doctrees (its memory of the previous build),
     so a rebuild re-reads only pages whose source or outputs changed.
@@ -76,6 +79,10 @@ def render_site(
     sphinx_config["oersite_launch_buttons"] = {
         docname: [dataclasses.asdict(button) for button in page_buttons] for docname, page_buttons in buttons.items()
     }
+    # What each page says about itself: licence, credits, catalogue record (oersite.catalogue).
+    sphinx_config["oersite_page_metadata"] = metadata
+    # The pages' language (<html lang>) is the one the catalogue records give, unless the course set Sphinx's.
+    sphinx_config.setdefault("language", course.settings.catalogue.language)
     # pydata-sphinx-theme 0.17 fills the header's persistent slot with a search field unless the
     # theme options name that slot, which sphinx-book-theme's theme.conf does not count as naming:
     # every page opened with a near-empty top bar holding a second "Search" above the sidebar's

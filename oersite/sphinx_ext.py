@@ -44,6 +44,9 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("env-purge-doc", forget_page)
     app.connect("env-merge-info", merge_output_keys)
     app.add_config_value("oersite_launch_buttons", {}, rebuild="html", types=(dict,))
+    app.add_config_value("oersite_page_metadata", {}, rebuild="html", types=(dict,))
+    app.connect("builder-inited", add_page_styles)
+    app.connect("html-page-context", add_credits_and_record)
     # After sphinx-book-theme has prepared its header buttons (priority 501).
     app.connect("html-page-context", add_launch_buttons, priority=502)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
@@ -125,6 +128,47 @@ def _output_keys(env: BuildEnvironment) -> dict[str, str]:
     if not hasattr(env, "oersite_output_keys"):
         env.oersite_output_keys = {}
     return env.oersite_output_keys
+
+
+def add_page_styles(app: Sphinx) -> None:
+    """oersite's own stylesheet (the credits at the end of each page), from the package."""
+    app.config.html_static_path.append(str(Path(__file__).parent / "page_static"))
+    app.add_css_file("oersite-pages.css")
+
+
+def add_credits_and_record(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    """Every course page ends with its licence and data credits and carries its JSON-LD record."""
+    from docutils import nodes
+
+    from oersite.catalogue import credits_html, page_record, record_script
+
+    meta = app.config.oersite_page_metadata
+    if not meta or doctree is None or pagename not in meta["pages"]:
+        return
+    title_node = next(iter(doctree.findall(nodes.title)), None)
+    title = title_node.astext() if title_node is not None else pagename
+    description = _first_paragraph(doctree)
+    context["body"] = context.get("body", "") + credits_html(meta, pagename, title)
+    context["metatags"] = context.get("metatags", "") + record_script(page_record(meta, pagename, title, description))
+
+
+def _first_paragraph(doctree: Any, limit: int = 300) -> str | None:
+    """The page's first paragraph of prose (not a cell's output), shortened at a word: its description."""
+    from docutils import nodes
+
+    for paragraph in doctree.findall(nodes.paragraph):
+        if any(isinstance(parent, nodes.container) for parent in _ancestors(paragraph)):
+            continue
+        text = " ".join(paragraph.astext().split())
+        if text:
+            return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+    return None
+
+
+def _ancestors(node: Any):
+    while node.parent is not None:
+        node = node.parent
+        yield node
 
 
 def add_launch_buttons(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
