@@ -296,6 +296,14 @@ def publish(
             click.echo(summary(report))
 
     site = output if output is not None else default_output_dir(course)
+    if course.license is None and force:
+        click.secho(
+            "PUBLISHING WITHOUT A LICENCE (--force): readers cannot tell what they may do with the course; "
+            f"set oersite.license.id in {shown(course.config_path)}",
+            fg="red",
+            bold=True,
+            err=True,
+        )
     result = publish_checked(course, site, target, force=force, announce=announce)
     click.echo(
         f"Published to {target.describe()}: {result.detail}\n"

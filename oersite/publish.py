@@ -148,10 +148,17 @@ def publish_checked(
     """Check the site, ``announce`` what the checks found, then publish it, unless they found errors.
 
     With ``force`` a site with errors is published all the same (the caller
-    says so loudly); without, nothing is published and PublishError says why.
+    says so loudly); without, nothing is published and PublishError says why. An OER
+    needs a licence: a course without ``oersite.license`` is refused before any check.
     """
     from oersite.checks import check_site, summary
 
+    if course.license is None and not force:
+        raise PublishError(
+            f"{course.relative(course.config_path)}: oersite.license.id is not set, so readers cannot tell what they "
+            "may do with the course; set an SPDX identifier such as CC-BY-4.0 (nothing was published), "
+            "or publish anyway with --force"
+        )
     report = check_site(course, site)
     announce(report)
     if report.errors and not force:

@@ -8,6 +8,7 @@ all, and ``oersite publish`` refuses to publish while any finds an error:
 - ``remote_files``: scripts, stylesheets and fonts loaded from other hosts;
 - ``launch_links``: each launch link's notebook committed where it says, as ``_config.yml`` says;
 - ``outputs``: error outputs and pages older than their notebook;
+- ``metadata``: every page's licence and JSON-LD record, and the sitemap;
 - ``hubs`` (``--live``): each hub answers and is set up as the links expect.
 """
 
@@ -21,6 +22,7 @@ from oersite.checks.findings import ERROR, WARNING, CheckReport, Finding, site_p
 from oersite.checks.hubs import check_hubs
 from oersite.checks.launch_links import check_launch_links
 from oersite.checks.links import check_links
+from oersite.checks.metadata import check_metadata
 from oersite.checks.outputs import check_notebook_outputs
 from oersite.checks.remote_files import check_remote_files
 from oersite.config import Course
@@ -40,6 +42,7 @@ def check_site(course: Course, site: Path, *, live: bool = False) -> CheckReport
         "remote files": lambda: check_remote_files(site, thebe=thebe),
         "launch links": lambda: check_launch_links(course, site),
         "notebook outputs": lambda: check_notebook_outputs(course, site),
+        "licence and catalogue metadata": lambda: check_metadata(course, site),
     }
     if live:
         checks["hubs"] = lambda: check_hubs(course, site)
