@@ -74,6 +74,21 @@ def make_course(
     }
     for key, value in (config or {}).items():
         settings[key] = value
+    # An OER names its licence (oersite publish refuses one that does not) and the address it is
+    # published at (the sitemap's; a build warns without one); a test that means a course without
+    # them says so with license: None, baseurl: None.
+    oersite = settings["oersite"] = settings.get("oersite") or {}
+    if isinstance(oersite, dict):
+        if oersite.get("license", ...) is None:
+            oersite.pop("license")
+        else:
+            oersite.setdefault("license", {"id": "CC-BY-4.0"})
+    html = settings["html"] = settings.get("html") or {}
+    if isinstance(html, dict):
+        if html.get("baseurl", ...) is None:
+            html.pop("baseurl")
+        else:
+            html.setdefault("baseurl", "https://course.example.org/")
     (root / "_config.yml").write_text(yaml.safe_dump(settings, sort_keys=False))
     return root
 

@@ -222,12 +222,13 @@ def test_open_in_hub_runs_the_notebook_in_the_students_own_container(deployment,
     code = (
         "import os, pathlib\n"
         "data = pathlib.Path(os.environ['COURSE_DATA'])\n"
-        "print(data, os.getuid(), (data / 'airports.csv').stat().st_size > 0)\n"
+        "print(data, os.getuid(), (data / 'airports.csv').stat().st_size > 0, (data / 'datasets.yml').is_file())\n"
         "try:\n    (data / 'mine.txt').write_text('x')\nexcept OSError as error:\n    print('refused', error.errno)\n"
         f"print({marker!r} in pathlib.Path('{CLONE}/{BOKEH_NOTEBOOK}').read_text())"
     )
     output = run_code(session, deployment.persistent_url, "/user/ada/", code).split()
-    assert output == ["/srv/course-data", "1000", "True", "refused", "30", "True"]  # 30: EROFS
+    # The data manifest is in the mount with the data; 30: EROFS.
+    assert output == ["/srv/course-data", "1000", "True", "True", "refused", "30", "True"]
 
 
 def test_a_students_files_survive_container_stack_and_image_changes(deployment):

@@ -140,8 +140,13 @@ def _only_this_machine(route, request) -> None:
 def test_a_kernel_runs_code_over_the_websocket_through_apache(hubs, alice):
     lab = open_own_lab(alice, hubs.persistent_url)
     assert server_prefix(lab) == "/user/alice/"
-    output = run_code(alice, hubs.persistent_url, "/user/alice/", "import os; print(6 * 7, os.environ['COURSE_DATA'])")
-    assert output.split() == ["42", str(hubs.account.data_dir)]
+    code = (
+        "import os, yaml; data = os.environ['COURSE_DATA']; "
+        "print(6 * 7, data, len(yaml.safe_load(open(data + '/datasets.yml'))))"
+    )
+    output = run_code(alice, hubs.persistent_url, "/user/alice/", code)
+    # The data manifest travels with the data: the student's kernel reads the datasets' credits.
+    assert output.split() == ["42", str(hubs.account.data_dir), "6"]
     assert (hubs.account.data_dir / "airports.csv").read_bytes() == (hubs.course.data_dir / "airports.csv").read_bytes()
 
 
