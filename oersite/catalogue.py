@@ -177,8 +177,8 @@ def credits_html(meta: dict[str, Any], docname: str, title: str) -> str:
         else:
             credit = f'<span property="cc:attributionName">{credit}</span>'
         course = e(meta["title"])
-        work = f'<span property="dct:title">{e(title)}</span>'
-        of_course = "" if docname == meta["root"] or title == meta["title"] else f", part of {course},"
+        work = f'“<span property="dct:title">{e(title)}</span>”'
+        of_course = "" if docname == meta["root"] or title == meta["title"] else f" from {course}"
         parts.append(
             f'<p class="oersite-license">{work}{of_course} by {credit} is licensed under '
             f'<a rel="license" href="{e(license_["url"])}"><span class="oersite-license-badge">{e(license_["badge"])}'
