@@ -23,6 +23,9 @@ from oersite.errors import BuildError
 from oersite.execute import NotebookResult
 from oersite.launch import LaunchButton
 
+#: Templates that stand in for the theme's own components of the same name.
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
 
 @dataclass(frozen=True)
 class RenderResult:
@@ -72,6 +75,9 @@ def render_site(
     # would write every page again.
     sphinx_config = copy.deepcopy(sphinx_config)
     sphinx_config["templates_path"] = list(sphinx_config.get("templates_path") or [])
+    # oersite's copies of two theme components, accessible (see each file): after the course's own
+    # templates, before the themes' components (which the themes append when they are set up).
+    sphinx_config["templates_path"].append(str(TEMPLATES))
     sphinx_config["extensions"] = [*sphinx_config["extensions"], "oersite.sphinx_ext"]
     sphinx_config["oersite_launch_buttons"] = {
         docname: [dataclasses.asdict(button) for button in page_buttons] for docname, page_buttons in buttons.items()
