@@ -25,6 +25,8 @@ from oersite.launch import LaunchButton
 
 #: Templates that stand in for the theme's own components of the same name.
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+#: oersite's stylesheet for the theme's pages (``oersite.css``), copied into every site's ``_static``.
+THEME_STATIC = Path(__file__).resolve().parent / "static" / "theme"
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,9 @@ def render_site(
     # (https://github.com/executablebooks/sphinx-book-theme/issues/986). An empty slot brings back
     # the page of sphinx-book-theme 1.2; a course that names the slot keeps its own choice.
     sphinx_config.setdefault("html_theme_options", {}).setdefault("navbar_persistent", [])
+    # Set here, not by the extension at run time: a change of them makes Sphinx write every page again.
+    sphinx_config["html_static_path"] = [*sphinx_config.get("html_static_path", []), str(THEME_STATIC)]
+    sphinx_config["html_css_files"] = [*sphinx_config.get("html_css_files", []), "oersite.css"]
     # MathJax from the site itself, not from a CDN (unless the course chose one).
     sphinx_config.setdefault("mathjax_path", MATHJAX_PATH)
     # Excluding the build folders keeps Sphinx from reading its own output
