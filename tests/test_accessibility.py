@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from coursehelpers import make_course
 from playwright.sync_api import expect
 
-from oersite.checks.accessibility import check_accessibility, violation_findings
+from oersite.checks.accessibility import AXE_SCRIPT, check_accessibility, violation_findings
 from oersite.checks.findings import ERROR, WARNING
 from oersite.cli import main
 from oersite.launch import OPEN_IN_HUB, TRY_NOW
@@ -51,6 +51,13 @@ def test_no_page_of_the_sample_course_has_a_serious_or_critical_wcag_violation(b
     findings = check_accessibility(site)
     errors = [finding for finding in findings if finding.severity == ERROR]
     assert not errors, "axe-core found on the sample course:\n" + "\n".join(finding.line() for finding in findings)
+
+
+@pytest.mark.slow  # builds the sample course
+def test_axe_core_stays_with_the_checker_and_out_of_the_site(built_sample):
+    site, _ = built_sample
+    assert AXE_SCRIPT.is_file()
+    assert [path.relative_to(site).as_posix() for path in site.rglob("*axe*")] == []
 
 
 @pytest.fixture(scope="module")
