@@ -1,4 +1,4 @@
-"""Copy the files that built pages load from node_modules into oersite/static/vendor.
+"""Copy the files that built pages load (and the checker's axe-core) from node_modules into oersite/static/vendor.
 
 Run by ``npm run build`` (hatch-jupyter-builder runs it when the oersite
 package is built or installed, the way JupyterLab extensions bundle their
@@ -60,6 +60,9 @@ COPIES: dict[str, tuple[str, list[tuple[str, str]]]] = {
             ("es5/output/chtml/fonts/woff-v2", "output/chtml/fonts/woff-v2"),
         ],
     ),
+    # Not a page's library: the accessibility audit of ``oersite check --accessibility`` injects it
+    # into each page it opens. No page references it, so ``oersite.assets`` never copies it into a site.
+    "axe-core": ("axe-core", [("axe.min.js", "axe.min.js")]),
 }
 
 LICENCE_NAMES = ("LICENSE", "LICENSE.txt", "LICENSE.md", "license", "LICENCE")

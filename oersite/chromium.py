@@ -1,4 +1,4 @@
-"""Debian's Chromium, headless, for what the build makes from pages: figure images and the PDF.
+"""Debian's Chromium, headless, for what oersite makes from pages (figure images, the PDF) and checks in them.
 
 oersite never downloads a browser (Playwright's own builds need the internet, which a
 campus build machine may not have): it drives the ``chromium`` on the PATH, as the tests
@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from oersite.errors import OersiteError
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, BrowserContext, Page, Request, Route
 
 #: Flags for a machine without a display or network: without the background-networking
 #: ones Chromium keeps trying to reach Google's services.
@@ -61,3 +63,57 @@ def headless_chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+def loopback_only(context: BrowserContext, refused: Callable[[Request], None] | None = None) -> BrowserContext:
+    """Refuse every request of ``context`` that would leave 127.0.0.1 (``refused`` hears of each).
+
+    A page opened to look at it (a figure's image, an audit) must show what a reader
+    offline would see, and must not reach a CDN or a map tile server from a build machine.
+    """
+
+    def route(route: Route, request: Request) -> None:
+        if urlsplit(request.url).hostname in ("127.0.0.1", None) or request.url.startswith(("data:", "about:")):
+            route.continue_()
+        else:
+            if refused is not None:
+                refused(request)
+            route.abort("internetdisconnected")
+
+    context.route("**/*", route)
+    return context
+
+
+class Quiet:
+    """Requests of a page still in flight, to wait until it has asked for everything it will.
+
+    Playwright's ``networkidle`` was seen never to come for pages whose requests had all
+    finished (Chromium 156, BokehJS loaded in the head); counting the page's own request
+    events does not depend on it.
+    """
+
+    def __init__(self, page: Page) -> None:
+        self.in_flight: set = set()
+        self.last_change = time.monotonic()
+        page.on("request", self._started)
+        page.on("requestfinished", self._ended)
+        page.on("requestfailed", self._ended)
+
+    def _started(self, request: Request) -> None:
+        self.in_flight.add(request)
+        self.last_change = time.monotonic()
+
+    def _ended(self, request: Request) -> None:
+        self.in_flight.discard(request)
+        self.last_change = time.monotonic()
+
+    def wait(self, page: Page, *, quiet_for: float = 0.5, timeout: float = 30) -> None:
+        """Until no request has been in flight for ``quiet_for`` seconds (Playwright's networkidle, counted here).
+
+        ``TimeoutError`` names what is still loading after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while self.in_flight or time.monotonic() - self.last_change < quiet_for:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"requests still in flight after {timeout} s: {[r.url for r in self.in_flight]}")
+            page.wait_for_timeout(100)

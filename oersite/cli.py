@@ -232,15 +232,21 @@ OUTPUT = click.option(
 @SOURCE
 @OUTPUT
 @click.option("--live", is_flag=True, help="Also ask each hub the launch links point at whether it answers.")
-def check(source: Path, output: Path | None, live: bool) -> None:
-    """Check the built website: links, remote files, launch links, notebook outputs."""
+@click.option(
+    "--accessibility",
+    is_flag=True,
+    help="Also audit every page in Chromium with axe-core (WCAG 2.1 A and AA); needs Debian's chromium.",
+)
+def check(source: Path, output: Path | None, live: bool, accessibility: bool) -> None:
+    """Check the built website: links, remote files, launch links, notebook outputs (and accessibility)."""
     from oersite.build import default_output_dir
     from oersite.checks import check_site, summary
     from oersite.config import load_course
     from oersite.errors import CheckError
 
     course = load_course(source)
-    report = check_site(course, output if output is not None else default_output_dir(course), live=live)
+    site = output if output is not None else default_output_dir(course)
+    report = check_site(course, site, live=live, accessibility=accessibility)
     for finding in report.findings:
         click.echo(finding.line())
     if report.errors:

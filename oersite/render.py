@@ -23,6 +23,11 @@ from oersite.errors import BuildError
 from oersite.execute import NotebookResult
 from oersite.launch import LaunchButton
 
+#: Templates that stand in for the theme's own components of the same name.
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+#: oersite's stylesheet for the theme's pages (``oersite.css``), copied into every site's ``_static``.
+THEME_STATIC = Path(__file__).resolve().parent / "static" / "theme"
+
 
 @dataclass(frozen=True)
 class RenderResult:
@@ -75,6 +80,9 @@ def render_site(
     # would write every page again.
     sphinx_config = copy.deepcopy(sphinx_config)
     sphinx_config["templates_path"] = list(sphinx_config.get("templates_path") or [])
+    # oersite's copies of two theme components, accessible (see each file): after the course's own
+    # templates, before the themes' components (which the themes append when they are set up).
+    sphinx_config["templates_path"].append(str(TEMPLATES))
     sphinx_config["extensions"] = [*sphinx_config["extensions"], "oersite.sphinx_ext"]
     sphinx_config["oersite_launch_buttons"] = {
         docname: [dataclasses.asdict(button) for button in page_buttons] for docname, page_buttons in buttons.items()
@@ -89,6 +97,9 @@ def render_site(
     # (https://github.com/executablebooks/sphinx-book-theme/issues/986). An empty slot brings back
     # the page of sphinx-book-theme 1.2; a course that names the slot keeps its own choice.
     sphinx_config.setdefault("html_theme_options", {}).setdefault("navbar_persistent", [])
+    # Set here, not by the extension at run time: a change of them makes Sphinx write every page again.
+    sphinx_config["html_static_path"] = [*sphinx_config.get("html_static_path", []), str(THEME_STATIC)]
+    sphinx_config["html_css_files"] = [*sphinx_config.get("html_css_files", []), "oersite.css"]
     # MathJax from the site itself, not from a CDN (unless the course chose one).
     sphinx_config.setdefault("mathjax_path", MATHJAX_PATH)
     # Excluding the build folders keeps Sphinx from reading its own output

@@ -6,10 +6,12 @@ listens on 127.0.0.1 only, so a preview is never published by accident.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -66,6 +68,19 @@ def serve_on_loopback(handler, port: int, server_class=ThreadingHTTPServer) -> T
 
 def site_url(server: ThreadingHTTPServer) -> str:
     return f"http://{LOOPBACK}:{server.server_address[1]}/"
+
+
+@contextlib.contextmanager
+def serving(site: Path) -> Iterator[str]:
+    """``site`` served on a free port of 127.0.0.1 for the block (a check's browser, the tests); yields its URL."""
+    server = make_server(site, 0)
+    thread = threading.Thread(target=server.serve_forever, name="oersite-site-server", daemon=True)
+    thread.start()
+    try:
+        yield site_url(server)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def serve_folder(site: Path, port: int, announce: Callable[[str], None]) -> None:

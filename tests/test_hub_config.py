@@ -311,6 +311,7 @@ def test_the_notebook_image_serves_the_sites_libraries_and_its_kernels_point_fol
     vendor = report.folder / NOTEBOOK_RUNTIME_FOLDER / "oersite" / "static" / "vendor"
     for path in notebook_server.CDN_FILES.values():
         assert (vendor / path).is_file(), path
+    assert not (vendor / "axe-core").exists()  # oersite check's, not a page's
 
 
 def test_a_myst_markdown_notebooks_imports_are_pinned_in_the_image(tmp_path):

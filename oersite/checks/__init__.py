@@ -9,7 +9,8 @@ all, and ``oersite publish`` refuses to publish while any finds an error:
 - ``launch_links``: each launch link's notebook committed where it says, as ``_config.yml`` says;
 - ``outputs``: error outputs and pages older than their notebook;
 - ``metadata``: every page's licence and JSON-LD record, and the sitemap;
-- ``hubs`` (``--live``): each hub answers and is set up as the links expect.
+- ``hubs`` (``--live``): each hub answers and is set up as the links expect;
+- ``accessibility`` (``--accessibility``): axe-core's WCAG 2.0/2.1 A and AA rules, in Chromium.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from oersite.checks.accessibility import check_accessibility
 from oersite.checks.findings import ERROR, WARNING, CheckReport, Finding, site_pages, summary
 from oersite.checks.hubs import check_hubs
 from oersite.checks.launch_links import check_launch_links
@@ -31,8 +33,12 @@ from oersite.errors import CheckError
 __all__ = ["ERROR", "WARNING", "CheckReport", "Finding", "check_site", "summary"]
 
 
-def check_site(course: Course, site: Path, *, live: bool = False) -> CheckReport:
-    """Run every check on the site built from ``course`` at ``site``."""
+def check_site(course: Course, site: Path, *, live: bool = False, accessibility: bool = False) -> CheckReport:
+    """Run every check on the site built from ``course`` at ``site``.
+
+    ``live`` asks the hubs; ``accessibility`` opens every page in Chromium (a missing
+    Chromium is said before any check runs, not after the others took their time).
+    """
     site = site.resolve()
     if not (site / "index.html").is_file():
         raise CheckError(f"{site}: no built site here; run first: oersite build {course.root}")
@@ -46,6 +52,11 @@ def check_site(course: Course, site: Path, *, live: bool = False) -> CheckReport
     }
     if live:
         checks["hubs"] = lambda: check_hubs(course, site)
+    if accessibility:
+        from oersite.chromium import chromium_path
+
+        chromium_path()
+        checks["accessibility"] = lambda: check_accessibility(site)
     findings: list[Finding] = []
     seconds: dict[str, float] = {}
     for name, run in checks.items():

@@ -242,7 +242,8 @@ def _copy_notebook_libraries(target: Path) -> None:
         )
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(source, target)
+    # axe-core is oersite check's, not a page's: students' servers have no use for it.
+    shutil.copytree(source, target, ignore=lambda folder, names: ["axe-core"] if Path(folder) == source else [])
 
 
 def build_commands(settings: HubBundleSettings, folder: Path) -> list[str]:
