@@ -45,7 +45,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("env-merge-info", merge_output_keys)
     app.add_config_value("oersite_launch_buttons", {}, rebuild="html", types=(dict,))
     app.add_config_value("oersite_page_metadata", {}, rebuild="html", types=(dict,))
-    app.connect("builder-inited", add_page_styles)
     app.connect("html-page-context", add_credits_and_record)
     # After sphinx-book-theme has prepared its header buttons (priority 501).
     app.connect("html-page-context", add_launch_buttons, priority=502)
@@ -128,12 +127,6 @@ def _output_keys(env: BuildEnvironment) -> dict[str, str]:
     if not hasattr(env, "oersite_output_keys"):
         env.oersite_output_keys = {}
     return env.oersite_output_keys
-
-
-def add_page_styles(app: Sphinx) -> None:
-    """oersite's own stylesheet (the credits at the end of each page), from the package."""
-    app.config.html_static_path.append(str(Path(__file__).parent / "page_static"))
-    app.add_css_file("oersite-pages.css")
 
 
 def add_credits_and_record(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
