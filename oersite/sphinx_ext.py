@@ -4,7 +4,8 @@ It connects the executor's results to myst-nb: when Sphinx reads a notebook
 (``.ipynb``, or MyST Markdown, which myst-nb is then told to read as ``.ipynb``),
 the ``source-read`` handler swaps in the executed copy (with myst-nb's own
 execution switched off for that file) and removes the output types that only
-JupyterLab's Bokeh extension understands.  Sphinx re-reads a page when its
+JupyterLab's Bokeh extension understands, and wraps each Bokeh plot and Folium map in
+the markup that gives it its text alternative and image (``oersite.figures``).  Sphinx re-reads a page when its
 source file changed; ``env-get-outdated`` also re-reads pages whose executed
 outputs changed although the file did not (say, an edited data file).
 
@@ -14,7 +15,8 @@ page header that sphinx-book-theme renders, and adds oersite's print stylesheet
 does not need, for Ctrl+P and ``oersite build --pdf``).
 
 The build passes ``oersite_executed``: docname -> [executed notebook path,
-cache key], and ``oersite_launch_buttons``: docname -> buttons.
+cache key], ``oersite_figures``: docname -> cell index -> alt text and where, and
+``oersite_launch_buttons``: docname -> buttons.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ def setup(app: Sphinx) -> dict[str, Any]:
     # rebuild="" : a change of executed outputs is handled per page below,
     # not by Sphinx re-reading the whole site.
     app.add_config_value("oersite_executed", {}, rebuild="", types=(dict,))
+    # docname -> cell index -> alt and where (oersite.figures.cells_for_sphinx); like the
+    # executed outputs, read with the page (a changed alt is a changed notebook file).
+    app.add_config_value("oersite_figures", {}, rebuild="", types=(dict,))
     app.connect("env-before-read-docs", read_executed_markdown_notebooks_as_json)
     app.connect("source-read", swap_in_executed_notebook)
     app.connect("env-get-outdated", pages_with_new_outputs)
@@ -103,6 +108,11 @@ def swap_in_executed_notebook(app: Sphinx, docname: str, source: list[str]) -> N
         except ValueError:
             return  # not ours to judge here; the executor reports unreadable notebooks
     without_bokeh_notebook_outputs(notebook)
+    figures = app.config.oersite_figures.get(docname)
+    if figures:
+        from oersite.figures import wrap_figure_outputs
+
+        wrap_figure_outputs(notebook, figures)
     source[0] = json.dumps(notebook)
 
 
