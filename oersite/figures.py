@@ -47,8 +47,10 @@ import hashlib
 import html
 import json
 import re
+import struct
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -236,7 +238,11 @@ def make_figure_images(
     for page in sorted(output_dir.rglob("*.html")):
         name = page.relative_to(output_dir).as_posix()
         previous = record["pages"].get(name)
-        if previous and previous["stamp"] == page.stat().st_mtime_ns:
+        if (
+            previous
+            and previous["stamp"] == page.stat().st_mtime_ns
+            and all((output_dir / IMAGES / f"{digest}.png").is_file() for digest in previous["images"])
+        ):
             unchanged[name] = previous["images"]
             continue
         text = page.read_text(encoding="utf-8")
@@ -262,11 +268,18 @@ def make_figure_images(
     warnings: list[str] = []
     made = 0
     if to_shoot:
-        try:
-            made, warnings = _shoot(output_dir, to_shoot, record["images"])
-        except ChromiumMissing as missing:
-            count = sum(len(figures) for figures in to_shoot.values())
-            warnings = [f"no images of {count} figure(s) for print and readers without JavaScript: {missing.message}"]
+        unmade = f"no images of {sum(len(figures) for figures in to_shoot.values())} figure(s) for print and readers "
+        unmade += "without JavaScript"
+        # Playwright's sync API refuses a thread whose asyncio loop runs (a build called from a
+        # notebook, or beside a test's browser): the figures are shot in a thread of their own.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-figures") as shooter:
+            try:
+                made, warnings = shooter.submit(_shoot, output_dir, to_shoot, record["images"]).result()
+            except ChromiumMissing as missing:
+                warnings = [f"{unmade}: {missing.message}"]
+            except _playwright_error() as error:
+                first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                warnings = [f"{unmade}: {first}"]
 
     reused = sum(len(images) for images in unchanged.values())
     shot_now = {figure["digest"] for figures in to_shoot.values() for figure in figures}
@@ -348,10 +361,12 @@ def _shoot(
                 drawn = _wait_until_drawn(tab)
                 for figure in figures:
                     element = drawn[figure["source"]]
-                    box = element.bounding_box()
                     shot = element.screenshot(animations="disabled")
                     write_atomically(output_dir / IMAGES / f"{figure['digest']}.png", shot)
-                    images[figure["digest"]] = {"width": round(box["width"]), "height": round(box["height"])}
+                    # The size in CSS pixels, from the PNG's header (IHDR: width, height after 16 bytes)
+                    pixels = struct.unpack(">II", shot[16:24])
+                    width, height = (round(size / SHOT["device_scale_factor"]) for size in pixels)
+                    images[figure["digest"]] = {"width": width, "height": height}
                     made += 1
             except Error as error:
                 first = str(error).strip().splitlines()[0]
@@ -362,6 +377,15 @@ def _shoot(
                 ]
         context.close()
     return made, warnings
+
+
+def _playwright_error() -> type[Exception]:
+    """Playwright's error class; without Playwright, one nothing raises (``ChromiumMissing`` says it is missing)."""
+    try:
+        from playwright.sync_api import Error
+    except ImportError:
+        return ChromiumMissing
+    return Error
 
 
 def _wait_until_drawn(tab) -> dict[str, Any]:

@@ -81,9 +81,12 @@ class Quiet:
             page.wait_for_timeout(100)
 
 
-def offline_context(browser, traffic: Traffic):
-    """A browser context in which only 127.0.0.1 answers; everything else is recorded and refused."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def offline_context(browser, traffic: Traffic, **options):
+    """A browser context in which only 127.0.0.1 answers; everything else is recorded and refused.
+
+    ``options``: Playwright's for the context (``java_script_enabled=False``, ...).
+    """
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
 
     def route(route, request):
         if urlsplit(request.url).hostname in ("127.0.0.1", None) or request.url.startswith(("data:", "about:")):
