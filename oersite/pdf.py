@@ -30,8 +30,10 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from oersite.build import BUILD_DIR
@@ -146,35 +148,18 @@ def make_course_pdf(course: Course, site: Path, *, progress: Callable[[str], Non
     if previous is not None:
         return _report_from_json(previous, path, seconds=time.perf_counter() - started)
 
-    from oersite.chromium import headless_chromium
-
-    refused: list[str] = []
-    warnings: list[str] = []
-    entries: list[PrintedPage] = []
-    printouts = []
-    with _served(site) as url, headless_chromium() as browser:
-        progress(f"Printing {plural(len(pages), 'page')} into {shown(path)}")
-        context = _offline_context(browser, refused)
-        try:
-            number, lang = 1, ""
-            for page in pages:
-                progress(f"  printing {course.relative(page.path)}")
-                facts, printout = _print_page(context, url, page, course, number, warnings)
-                entries.append(PrintedPage(page.docname, facts["title"], number, len(printout.pages)))
-                printouts.append(printout)
-                number += len(printout.pages)
-                lang = lang or facts["lang"]
-            front = _print_contents(context, contents_html(course, entries, lang))
-        finally:
-            context.close()
-    write_atomically(path, join_pdf(course, front, printouts, entries))
+    # Playwright's sync API refuses a thread whose asyncio loop runs (a build called from a
+    # notebook, or beside a test's browser): the pages are printed in a thread of their own.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-pdf") as printer:
+        printed = printer.submit(_print_course, course, site, pages, path, progress).result()
+    write_atomically(path, join_pdf(course, printed.front, printed.printouts, printed.entries))
     report = PdfReport(
         path=path,
-        pages=entries,
-        front_pages=len(front.pages),
-        total_pages=len(front.pages) + number - 1,
-        refused=refused,
-        warnings=warnings,
+        pages=printed.entries,
+        front_pages=len(printed.front.pages),
+        total_pages=len(printed.front.pages) + sum(entry.page_count for entry in printed.entries),
+        refused=printed.refused,
+        warnings=printed.warnings,
         seconds=time.perf_counter() - started,
     )
     stat = path.stat()
@@ -183,6 +168,40 @@ def make_course_pdf(course: Course, site: Path, *, progress: Callable[[str], Non
         json.dumps({"fingerprint": fingerprint, "pdf": [stat.st_size, stat.st_mtime_ns], "report": _to_json(report)}),
     )
     return report
+
+
+@dataclass
+class _Printouts:
+    """What Chromium printed: the contents and each page (``PdfReader``s), and what it met on the way."""
+
+    entries: list[PrintedPage] = field(default_factory=list)
+    printouts: list = field(default_factory=list)
+    front: Any = None
+    refused: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _print_course(course: Course, site: Path, pages: list[Page], path: Path, progress) -> _Printouts:
+    """Every page printed in turn, each numbered on from the last, then the contents that list them."""
+    from oersite.chromium import headless_chromium
+
+    printed = _Printouts()
+    with _served(site) as url, headless_chromium() as browser:
+        progress(f"Printing {plural(len(pages), 'page')} into {shown(path)}")
+        context = _offline_context(browser, printed.refused)
+        try:
+            number, lang = 1, ""
+            for page in pages:
+                progress(f"  printing {course.relative(page.path)}")
+                facts, printout = _print_page(context, url, page, course, number, printed.warnings)
+                printed.entries.append(PrintedPage(page.docname, facts["title"], number, len(printout.pages)))
+                printed.printouts.append(printout)
+                number += len(printout.pages)
+                lang = lang or facts["lang"]
+            printed.front = _print_contents(context, contents_html(course, printed.entries, lang))
+        finally:
+            context.close()
+    return printed
 
 
 def pdf_lines(report: PdfReport) -> list[tuple[str, str]]:

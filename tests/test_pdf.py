@@ -161,12 +161,13 @@ def test_no_request_left_the_machine(sample_pdf):
     assert all(url.startswith("https://tile.openstreetmap.org/") for url in report.refused), report.refused
 
 
-def test_the_page_chrome_is_left_off_paper_at_any_width(built_sample):
+def test_the_page_chrome_is_left_off_paper_at_any_width(browser, built_sample):
     """Sidebars, search, header buttons, back-to-top, prev/next: shown on screen at 1280 px, not in print.
 
-    A browser of its own, closed at the end: Playwright's sync API runs one at a time in a thread.
+    The module's browser stays open while the tests below print: the PDF step prints in a
+    thread of its own, as Playwright's sync API allows one running loop per thread.
     """
-    from browser import Traffic, chromium, offline_context, served
+    from browser import Traffic, offline_context, served
 
     chrome = [
         ".bd-sidebar-primary",
@@ -178,7 +179,7 @@ def test_the_page_chrome_is_left_off_paper_at_any_width(built_sample):
         ".btn-oersite-try-now",
     ]
     shown = "selector => [...document.querySelectorAll(selector)].some(e => e.getClientRects().length > 0)"
-    with served(built_sample[0]) as url, chromium() as browser:
+    with served(built_sample[0]) as url:
         context = offline_context(browser, Traffic())
         page = context.new_page()
         page.goto(f"{url}notebooks/bokeh/scatter.html", wait_until="load")
