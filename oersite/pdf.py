@@ -85,14 +85,28 @@ PAGE_FACTS = """() => {
 
 #: Links into the site would point at the loopback server, gone once the PDF is made: they
 #: point at the published site when the course says where that is (``html.baseurl``), and
-#: are plain text otherwise.  Links within a page stay, as PDF links to its headings.
-POINT_LINKS_AWAY_FROM_LOOPBACK = """([siteRoot, baseUrl]) => {
+#: become text otherwise.  Links to a heading of the page itself stay, as PDF links: Chromium
+#: names their destinations after the headings' ids, which pages share ("exercise"), so each
+#: target's id gets the page's prefix first, or pypdf's join would send them to one page.
+POINT_LINKS_AWAY_FROM_LOOPBACK = """([siteRoot, baseUrl, prefix]) => {
+  const renamed = new Map();
   for (const link of document.querySelectorAll("a[href]")) {
     const target = new URL(link.href, location.href);
     if (target.origin !== location.origin) continue;
-    if (target.pathname === location.pathname && target.hash) continue;
+    if (target.pathname === location.pathname && target.hash) {
+      const id = decodeURIComponent(target.hash.slice(1));
+      const element = renamed.has(id) ? null : document.getElementById(id);
+      if (element && element.closest("article")) {
+        renamed.set(id, prefix + id);
+        element.id = prefix + id;
+      }
+      if (renamed.has(id)) {
+        link.setAttribute("href", "#" + renamed.get(id));
+        continue;
+      }
+    }
     if (baseUrl) link.href = baseUrl + target.pathname.slice(siteRoot.length) + target.hash;
-    else link.removeAttribute("href");
+    else link.replaceWith(...link.childNodes);
   }
 }"""
 
@@ -119,10 +133,6 @@ class PdfReport:
     warnings: list[str]
     seconds: float
     reused: bool = False  # the site and the PDF did not change since it was made
-
-    def pdf_index(self, first_page: int) -> int:
-        """Where the page with footer number ``first_page`` is in the PDF (0-based)."""
-        return self.front_pages + first_page - 1
 
 
 def pdf_path(course: Course) -> Path:
@@ -193,7 +203,7 @@ def _print_course(course: Course, site: Path, pages: list[Page], path: Path, pro
             number, lang = 1, ""
             for page in pages:
                 progress(f"  printing {course.relative(page.path)}")
-                facts, printout = _print_page(context, url, page, course, number, printed.warnings)
+                facts, printout = _print_page(context, url, site, page, course, number, printed.warnings)
                 printed.entries.append(PrintedPage(page.docname, facts["title"], number, len(printout.pages)))
                 printed.printouts.append(printout)
                 number += len(printout.pages)
@@ -279,7 +289,7 @@ def contents_html(course: Course, entries: list[PrintedPage], lang: str) -> str:
 </ol></body></html>"""
 
 
-def _print_page(context, url: str, page: Page, course: Course, first_page: int, warnings: list[str]):
+def _print_page(context, url: str, site: Path, page: Page, course: Course, first_page: int, warnings: list[str]):
     """One page printed, its footers numbered from ``first_page``: its facts (title, language) and the printout."""
     from playwright.sync_api import Error
     from pypdf import PdfReader
@@ -299,12 +309,13 @@ def _print_page(context, url: str, page: Page, course: Course, first_page: int, 
             status = f"HTTP {response.status}" if response is not None else "no answer"
             raise PdfError(
                 f"{where}: its page {page.docname}.html did not load for printing ({status}); "
-                "build the site again (oersite build --pdf)"
+                f"remove the site ({shown(site)}) and build it again with --pdf"
             )
         try:
             missing = tab.evaluate(WAIT_UNTIL_READY)
             facts = tab.evaluate(PAGE_FACTS)
-            tab.evaluate(POINT_LINKS_AWAY_FROM_LOOPBACK, [urlsplit(url).path, course.base_url or ""])
+            prefix = re.sub(r"\W", "-", page.docname) + "--"
+            tab.evaluate(POINT_LINKS_AWAY_FROM_LOOPBACK, [urlsplit(url).path, course.base_url or "", prefix])
             tab.add_style_tag(content=page_style(course, first_page=first_page))
             printout = tab.pdf(prefer_css_page_size=True, print_background=True)
         except Error as exc:

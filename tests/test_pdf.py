@@ -8,6 +8,7 @@ changes the PDF, what is refused, and the failures.
 from __future__ import annotations
 
 import http.server
+import itertools
 import os
 import re
 import shutil
@@ -152,6 +153,26 @@ def test_the_text_is_text_not_a_picture_of_it(sample_pdf, docname):
     paragraphs = [words(p.get_text()) for p in html.select("main article p") if len(p.get_text()) > 80]
     printed = words(" ".join(page.extract_text() for page in pages_of(reader, site, docname)))
     assert paragraphs and all(paragraph[:80] in printed for paragraph in paragraphs[:3]), paragraphs[:3]
+
+
+def test_links_go_to_their_own_pages_heading_or_off_the_loopback_server(sample_pdf):
+    """A page's contents link to its own headings, though lessons share heading names ("Exercise");
+    the server the pages were printed from is gone, so no link points at it."""
+    _site, reader, _report, _output = sample_pdf
+    starts = [reader.get_destination_page_number(item) for item in reader.outline] + [len(reader.pages)]
+    destinations = {name: reader.get_destination_page_number(dest) for name, dest in reader.named_destinations.items()}
+    in_page, addresses = 0, []
+    for at, (first, end) in enumerate(itertools.pairwise(starts)):
+        for page in reader.pages[first:end]:
+            for annotation in page.get("/Annots") or []:
+                annotation = annotation.get_object()
+                if "/Dest" in annotation:
+                    in_page += 1
+                    assert first <= destinations[annotation["/Dest"]] < end, (reader.outline[at].title, annotation)
+                elif "/A" in annotation and "/URI" in annotation["/A"]:
+                    addresses.append(annotation["/A"]["/URI"])
+    assert in_page > 9, "each lesson's contents link to its headings"
+    assert addresses and not [address for address in addresses if "127.0.0.1" in address], addresses
 
 
 def test_no_request_left_the_machine(sample_pdf):
