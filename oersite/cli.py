@@ -80,7 +80,10 @@ def build(source: Path, output: Path | None, jobs: int | None, strict: bool, pdf
         from oersite.pdf import make_course_pdf, pdf_lines
 
         printed = make_course_pdf(
-            course, report.output_dir, progress=lambda line: console.print(line, markup=False, highlight=False)
+            course,
+            report.output_dir,
+            strict=strict,
+            progress=lambda line: console.print(line, markup=False, highlight=False),
         )
         for kind, line in pdf_lines(printed):
             console.print(styles[kind], end="", highlight=False)

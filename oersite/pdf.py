@@ -141,11 +141,14 @@ def pdf_path(course: Course) -> Path:
     return course.root / BUILD_DIR / "pdf" / f"{name}.pdf"
 
 
-def make_course_pdf(course: Course, site: Path, *, progress: Callable[[str], None] = lambda line: None) -> PdfReport:
+def make_course_pdf(
+    course: Course, site: Path, *, strict: bool = False, progress: Callable[[str], None] = lambda line: None
+) -> PdfReport:
     """Print every page of the built ``site`` in table-of-contents order into one PDF (``pdf_path``).
 
     A record in ``_build/.oersite`` remembers the last PDF: when the site, the environment
-    and that PDF are as they were, it is reused and Chromium is not started.
+    and that PDF are as they were, it is reused and Chromium is not started.  ``strict``:
+    a page printed without one of its images stops the step, and no PDF is written.
     """
     started = time.perf_counter()
     pages = read_pages(course)
@@ -156,12 +159,14 @@ def make_course_pdf(course: Course, site: Path, *, progress: Callable[[str], Non
     )
     previous = _previous_pdf(record, fingerprint, path)
     if previous is not None:
+        _stop_on_warnings(previous["warnings"], strict)
         return _report_from_json(previous, path, seconds=time.perf_counter() - started)
 
     # Playwright's sync API refuses a thread whose asyncio loop runs (a build called from a
     # notebook, or beside a test's browser): the pages are printed in a thread of their own.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-pdf") as printer:
         printed = printer.submit(_print_course, course, site, pages, path, progress).result()
+    _stop_on_warnings(printed.warnings, strict)
     write_atomically(path, join_pdf(course, printed.front, printed.printouts, printed.entries))
     report = PdfReport(
         path=path,
@@ -212,6 +217,11 @@ def _print_course(course: Course, site: Path, pages: list[Page], path: Path, pro
         finally:
             context.close()
     return printed
+
+
+def _stop_on_warnings(warnings: list[str], strict: bool) -> None:
+    if strict and warnings:
+        raise PdfError("pages printed with something missing (--strict), no PDF written:\n" + "\n".join(warnings))
 
 
 def pdf_lines(report: PdfReport) -> list[tuple[str, str]]:

@@ -307,3 +307,16 @@ def test_without_chromium_the_pdf_step_is_one_line_and_writes_no_pdf(small_cours
     assert "Traceback" not in result.stdout
     assert not path.parent.exists() or list(path.parent.iterdir()) == []
     assert (small_course / "_build" / "html" / "index.html").is_file()
+
+
+def test_with_strict_a_page_printed_without_an_image_stops_before_the_pdf_is_written(small_course, spy):
+    path = pdf_path(load_course(small_course))
+    path.unlink(missing_ok=True)
+    result = CliRunner().invoke(main, ["build", str(small_course), "--strict", "--pdf"])
+    assert result.exit_code == 1, result.output
+    remote = f"http://localhost:{spy.server_address[1]}/spy.png"
+    assert result.output.splitlines()[-2:] == [
+        "Error: pages printed with something missing (--strict), no PDF written:",
+        f"intro.md: printed without the image {remote}, which did not load",
+    ]
+    assert not path.exists()
