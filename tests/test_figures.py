@@ -20,7 +20,9 @@ from coursehelpers import make_course
 from PIL import Image, ImageStat
 from test_sample_site import BOKEH_PAGES, FOLIUM_PAGES, NOTEBOOK_PAGES, soup
 
+from oersite.build import build_course
 from oersite.cli import main
+from oersite.config import load_course
 from oersite.figures import IMAGES, MISSING_ALT
 
 pytestmark = pytest.mark.slow  # builds sites and drives Chromium
@@ -227,6 +229,10 @@ def small_course_builds(tmp_path_factory) -> dict:
     os.utime(notebook)  # saved again, unchanged: Sphinx writes the page again, the figures are the same
     builds["again"] = build(course)
     builds["images after again"] = image_stamps(site)
+    os.utime(notebook)
+    builds["preview"] = build_course(load_course(course), figure_images=False)  # as oersite serve builds
+    builds["page in preview"] = soup(site, "lessons/figures")
+    builds["after preview"] = build(course)
     return builds
 
 
@@ -271,6 +277,17 @@ def test_a_rebuild_that_changes_no_figure_makes_no_image(small_course_builds):
     assert len(small_course_builds["images after first"]) == 3
     record = json.loads((small_course_builds["course"] / "_build/.oersite/figures.json").read_text())
     assert sorted(record["images"]) == sorted(Path(name).stem for name in small_course_builds["images after first"])
+
+
+def test_the_preview_makes_no_image_and_the_next_build_puts_them_back(small_course_builds):
+    preview = small_course_builds["preview"]
+    assert (preview.figures.made, preview.figures.reused, preview.figures.warnings) == (0, 0, [])
+    page = small_course_builds["page in preview"]
+    assert page.select(".oersite-live-figure") and not page.select(".oersite-figure-image")
+    after = small_course_builds["after preview"]
+    assert after.exit_code == 0, after.output
+    assert f"3 {FIGURE_SUMMARY}: 0 made, 3 reused" in after.output
+    assert len(soup(small_course_builds["site"], "lessons/figures").select(".oersite-figure-image")) == 2
 
 
 @pytest.fixture
