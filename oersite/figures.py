@@ -287,12 +287,10 @@ def make_figure_images(
         figures_by_page[name] = figures
 
     images_dir = output_dir / IMAGES
+    for digest in [digest for digest in record["images"] if not (images_dir / f"{digest}.png").is_file()]:
+        del record["images"][digest]  # deleted from the site: shot again, never pointed at
     to_shoot = {
-        name: [
-            figure
-            for figure in figures
-            if figure["digest"] not in record["images"] or not (images_dir / f"{figure['digest']}.png").is_file()
-        ]
+        name: [figure for figure in figures if figure["digest"] not in record["images"]]
         for name, figures in figures_by_page.items()
     }
     to_shoot = {name: figures for name, figures in to_shoot.items() if figures}

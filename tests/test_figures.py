@@ -320,6 +320,8 @@ def test_without_chromium_the_site_is_built_with_one_warning_and_strict_fails(sm
     assert len(missing) == 1 and missing[0].startswith("warning: ")
     assert "apt-get install chromium" in missing[0]
     assert (site / "lessons" / "figures.html").is_file()
+    page = soup(site, "lessons/figures")
+    assert page.select(".oersite-live-figure") and not page.select(".oersite-figure-image"), "no image, no <img>"
 
     strict = build(course, "--strict")
     assert strict.exit_code == 1
