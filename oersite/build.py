@@ -66,17 +66,22 @@ def build_course(
     *,
     strict: bool = False,
     reporter: Reporter | None = None,
+    figure_images: bool = True,
 ) -> BuildReport:
     """Build the course's website into ``output_dir`` (default ``_build/html``).
 
     Nothing is redone when nothing changed since the last build (see
     ``oersite.uptodate``); ``execute_notebooks: force`` always rebuilds.
+
+    ``figure_images=False`` (the author's preview, ``oersite serve``): no figure is shot, so
+    a saved cell reloads its page without waiting for Chromium; pages keep the live figures
+    (what a screen shows anyway), and the next ``oersite build`` makes the missing images.
     """
     started = time.perf_counter()
     output_dir = (output_dir or default_output_dir(course)).resolve()
     work_dir = build_dir(course) / ".oersite"
     record = work_dir / "last-build.json"
-    fingerprint = source_fingerprint(course.root, output_dir, {"strict": strict})
+    fingerprint = source_fingerprint(course.root, output_dir, {"strict": strict, "figure_images": figure_images})
     previous = previous_build(record, fingerprint, output_dir) if course.execution.mode != "force" else None
     if previous is not None:
         return _report_from_json(previous, course, seconds=time.perf_counter() - started)
@@ -117,7 +122,11 @@ def build_course(
             "pages load files from other hosts (--strict):\n"
             + "\n".join(f"{page}: {url}" for page, urls in assets.remote.items() for url in urls)
         )
-    figures = make_figure_images(output_dir, work_dir / "figures.json", base_url=course.base_url, tiles=tiles)
+    figures = (
+        make_figure_images(output_dir, work_dir / "figures.json", base_url=course.base_url, tiles=tiles)
+        if figure_images
+        else FiguresReport()
+    )
     if strict and figures.warnings:
         raise BuildError("\n".join(figures.warnings))
 

@@ -157,7 +157,8 @@ def _preview_build(console, source: Path, site: Path, jobs: int | None) -> str |
     started = time.perf_counter()
     try:
         course = load_course(source, jobs=jobs)
-        report = build_course(course, site, reporter=_ProgressLines(console, course))
+        # Figure images wait for oersite build: a save reloads its page without Chromium's seconds.
+        report = build_course(course, site, reporter=_ProgressLines(console, course), figure_images=False)
     except OersiteError as error:
         console.print("[red]error:[/] ", end="", highlight=False)
         console.print(f"{error.format_message()} (the preview keeps the last good site)", markup=False, highlight=False)

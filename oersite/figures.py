@@ -86,7 +86,9 @@ SHOT = {"viewport": {"width": 1280, "height": 900}, "device_scale_factor": 2, "v
 #: How long a page's figures may take to draw, in milliseconds.
 DRAW_TIMEOUT = 30_000
 
-_BOKEH_ROOT = re.compile(r"\bdata-root-id=")
+_BOKEH_ROOT = re.compile(r'\bdata-root-id="(?P<id>[^"]+)"')
+#: Bokeh's plot models, as ``docs_json`` names them.
+_PLOT_MODEL = re.compile(r'"name":"(?:Figure|Plot|GMap|GridPlot)"')
 _MAP_FRAME = re.compile(r"<iframe\b[^>]*\bsrcdoc=\"[^\"]*leaflet", re.IGNORECASE)
 _FIRST_IFRAME = re.compile(r"<iframe\b(?![^>]*\btitle=)", re.IGNORECASE)
 _TRUST_NOTE = re.compile(r"<span\b(?=[^>]*>\s*Make this Notebook Trusted)")
@@ -120,14 +122,37 @@ class FiguresReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def figure_kind(output: dict[str, Any]) -> str | None:
-    """ "plot" for a Bokeh plot's output, "map" for a Folium map's, else None."""
+def figure_kind(output: dict[str, Any], cell: dict[str, Any]) -> str | None:
+    """The kind of figure an output of ``cell`` is: "plot" (Bokeh), "map" (Folium), or None.
+
+    A Bokeh output is the root's ``<div data-root-id>``; what the root holds, its script says
+    (the cell's ``application/javascript`` output, whose ``docs_json`` lists the models). A
+    root of widgets alone (a slider) is a control, not a figure.
+    """
     markup = _text(output.get("data", {}).get("text/html", ""))
-    if _BOKEH_ROOT.search(markup):
-        return "plot"
+    root = _BOKEH_ROOT.search(markup)
+    if root:
+        return "plot" if _PLOT_MODEL.search(_bokeh_document(cell, root.group("id"))) else None
     if _MAP_FRAME.search(markup):
         return "map"
     return None
+
+
+def _bokeh_document(cell: dict[str, Any], root_id: str) -> str:
+    """The script in the cell's outputs (``docs_json`` and ``render_items``) that draws root ``root_id``."""
+    for output in cell.get("outputs", []):
+        for mime_type in ("application/javascript", "text/html"):
+            script = _text(output.get("data", {}).get(mime_type, ""))
+            if "docs_json" in script and f'"{root_id}"' in script:
+                return script
+    return ""
+
+
+def _is_one_plot(cell: dict[str, Any], markup: str) -> bool:
+    """Whether the output's root is a plot itself (not a layout, which may hold widgets)."""
+    root_id = _BOKEH_ROOT.search(markup).group("id")
+    one_plot = rf'"name":"(?:Figure|Plot|GMap)","id":"{re.escape(root_id)}"'
+    return re.search(one_plot, _bokeh_document(cell, root_id)) is not None
 
 
 def figure_cells(
@@ -153,7 +178,7 @@ def figure_cells(
         rendered_code_cells = [index for index, cell in enumerate(rendered["cells"]) if cell["cell_type"] == "code"]
         for ordinal, index in enumerate(rendered_code_cells):
             cell = rendered["cells"][index]
-            kinds = {figure_kind(output) for output in cell.get("outputs", [])} - {None}
+            kinds = {figure_kind(output, cell) for output in cell.get("outputs", [])} - {None}
             if not kinds or ordinal >= len(source_code_cells):
                 continue
             source_index = source_code_cells[ordinal]
@@ -194,19 +219,25 @@ def wrap_figure_outputs(notebook: dict[str, Any], cells: dict[str, dict[str, str
     for index, figure in cells.items():
         cell = notebook["cells"][int(index)]
         for number, output in enumerate(cell.get("outputs", [])):
-            kind = figure_kind(output)
+            kind = figure_kind(output, cell)
             if kind is None:
                 continue
             source = _digest([json.dumps(cell.get("outputs", []), sort_keys=True), str(number)])
-            output["data"]["text/html"] = figure_markup(_text(output["data"]["text/html"]), kind, source, figure)
+            markup = _text(output["data"]["text/html"])
+            role = "img" if kind == "plot" and _is_one_plot(cell, markup) else "group"
+            output["data"]["text/html"] = figure_markup(markup, kind, source, figure, plot_role=role)
     return notebook
 
 
-def figure_markup(markup: str, kind: str, source: str, figure: dict[str, str]) -> str:
-    """A figure output inside the wrappers the image stage and figures.css know."""
+def figure_markup(markup: str, kind: str, source: str, figure: dict[str, str], *, plot_role: str = "img") -> str:
+    """A figure output inside the wrappers the image stage and figures.css know.
+
+    ``plot_role``: "img" for one plot (a canvas: one named image is all a screen reader can
+    use), "group" for a layout, whose widgets must stay reachable inside the named group.
+    """
     alt = html.escape(figure["alt"], quote=True)
     if kind == "plot":
-        live = f'<div class="{LIVE_FIGURE_CLASS}" role="img" aria-label="{alt}">'
+        live = f'<div class="{LIVE_FIGURE_CLASS}" role="{plot_role}" aria-label="{alt}">'
     else:
         live = f'<div class="{LIVE_FIGURE_CLASS}">'
         markup = _FIRST_IFRAME.sub(f'<iframe title="{alt}"', markup, count=1)
@@ -256,12 +287,10 @@ def make_figure_images(
         figures_by_page[name] = figures
 
     images_dir = output_dir / IMAGES
+    for digest in [digest for digest in record["images"] if not (images_dir / f"{digest}.png").is_file()]:
+        del record["images"][digest]  # deleted from the site: shot again, never pointed at
     to_shoot = {
-        name: [
-            figure
-            for figure in figures
-            if figure["digest"] not in record["images"] or not (images_dir / f"{figure['digest']}.png").is_file()
-        ]
+        name: [figure for figure in figures if figure["digest"] not in record["images"]]
         for name, figures in figures_by_page.items()
     }
     to_shoot = {name: figures for name, figures in to_shoot.items() if figures}

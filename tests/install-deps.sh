@@ -10,7 +10,8 @@
 #   SimpleSAMLphp with PHP for Apache as the identity provider the SAML tests sign in at
 #   (tests/saml_idp.py; SimpleSAMLphp needs PHP's XML and mbstring extensions, which it does not pull).
 # - npm: configurable-http-proxy, JupyterHub's proxy; in tests/oidc, the OpenID Connect provider the
-#   OIDC sign-on test signs in at (panva's oidc-provider, pinned by its package-lock.json).
+#   OIDC sign-on test signs in at (panva's oidc-provider, pinned by its package-lock.json); in
+#   tests/axe, axe-core, the accessibility rules engine the figure tests run.
 # - PyPI: oersite itself, editable, with its test and hub extras (installing oersite also runs
 #   npm in assets/ to vendor the browser libraries every built site ships).
 set -euo pipefail
@@ -31,6 +32,8 @@ if ! command -v configurable-http-proxy >/dev/null; then
 fi
 
 npm ci --prefix tests/oidc --no-audit --no-fund >/dev/null
+# axe-core, the accessibility rules the figure tests run in Chromium (pinned by its package-lock.json).
+npm ci --prefix tests/axe --no-audit --no-fund >/dev/null
 # The CAS server the CAS sign-on test signs in at, in an environment of its own (tests/cas_server.py).
 if [ ! -x tests/cas/.venv/bin/python ]; then python3 -m venv tests/cas/.venv; fi
 tests/cas/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/cas/requirements.txt

@@ -20,7 +20,9 @@ from coursehelpers import make_course
 from PIL import Image, ImageStat
 from test_sample_site import BOKEH_PAGES, FOLIUM_PAGES, NOTEBOOK_PAGES, soup
 
+from oersite.build import build_course
 from oersite.cli import main
+from oersite.config import load_course
 from oersite.figures import IMAGES, MISSING_ALT
 
 pytestmark = pytest.mark.slow  # builds sites and drives Chromium
@@ -153,6 +155,37 @@ def test_a_reader_without_javascript_sees_the_image(browser, site_url, docname):
         context.close()
 
 
+AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"  # tests/install-deps.sh
+#: axe-core's rules about what names a figure: frames, images, and ARIA on the wrappers.
+FIGURE_RULES = [
+    "frame-title",
+    "frame-title-unique",
+    "role-img-alt",
+    "image-alt",
+    "aria-allowed-attr",
+    "aria-prohibited-attr",
+    "aria-allowed-role",
+    "presentation-role-conflict",
+]
+
+
+@pytest.mark.parametrize("docname", NOTEBOOK_PAGES)
+def test_axe_finds_nothing_wrong_with_the_figures(browser, site_url, docname):
+    context, page = open_page(browser, f"{site_url}{docname}.html")
+    try:
+        page.add_script_tag(path=str(AXE))
+        results = page.evaluate(
+            """(rules) => axe.run({include: [[".oersite-figure"]]},
+                                  {runOnly: {type: "rule", values: rules}, iframes: false})""",
+            FIGURE_RULES,
+        )
+        assert [(violation["id"], violation["help"]) for violation in results["violations"]] == []
+        checked = {rule["id"] for rule in results["passes"]}
+        assert "role-img-alt" in checked if docname in BOKEH_PAGES else "frame-title" in checked
+    finally:
+        context.close()
+
+
 # A small course, through the builds an author meets.
 
 BASE_URL = "https://course.example.org/data-analysis/"
@@ -166,6 +199,7 @@ PLOT = (
 )
 PLOT_ALT = "Line chart of the squares of 1 to 4, rising from 1 to 16."
 MAP = "import folium\nfolium.Map(location=[48.2, 16.37], zoom_start=5)"
+MYST_ALT = "The same squares, from a MyST Markdown notebook."
 WARNING = f"lessons/figures.ipynb, cell 3: {MISSING_ALT}"
 
 
@@ -182,7 +216,7 @@ def small_course_builds(tmp_path_factory) -> dict:
     """One course, built as an author would: --strict, then without, then again with nothing changed for its figures."""
     course = make_course(
         tmp_path_factory.mktemp("figures") / "course",
-        {"lessons/figures.ipynb": [(PLOT, {"alt": PLOT_ALT}), MAP]},
+        {"lessons/figures.ipynb": [(PLOT, {"alt": PLOT_ALT}), MAP], "lessons/squares.md": [(PLOT, {"alt": MYST_ALT})]},
         config={"html": {"baseurl": BASE_URL}},
     )
     site = course / "_build" / "html"
@@ -195,6 +229,10 @@ def small_course_builds(tmp_path_factory) -> dict:
     os.utime(notebook)  # saved again, unchanged: Sphinx writes the page again, the figures are the same
     builds["again"] = build(course)
     builds["images after again"] = image_stamps(site)
+    os.utime(notebook)
+    builds["preview"] = build_course(load_course(course), figure_images=False)  # as oersite serve builds
+    builds["page in preview"] = soup(site, "lessons/figures")
+    builds["after preview"] = build(course)
     return builds
 
 
@@ -210,7 +248,13 @@ def test_a_figure_without_alt_is_a_warning_naming_notebook_and_cell(small_course
     result = small_course_builds["first"]
     assert result.exit_code == 0, result.output
     assert [line for line in result.output.splitlines() if "warning" in line] == [f"warning: {WARNING}"]
-    assert f"2 {FIGURE_SUMMARY}: 2 made, 0 reused" in result.output
+    assert f"3 {FIGURE_SUMMARY}: 3 made, 0 reused" in result.output
+
+
+def test_a_myst_markdown_notebook_gives_alt_as_a_cell_option(small_course_builds):
+    page = soup(small_course_builds["site"], "lessons/squares")
+    assert page.select_one("img.oersite-figure-image")["alt"] == MYST_ALT
+    assert page.select_one(".oersite-live-figure")["aria-label"] == MYST_ALT
 
 
 def test_the_first_figure_is_the_pages_preview_image_at_the_base_url(small_course_builds):
@@ -227,12 +271,23 @@ def test_a_rebuild_that_changes_no_figure_makes_no_image(small_course_builds):
     again = small_course_builds["again"]
     assert again.exit_code == 0, again.output
     assert "Nothing changed" not in again.output  # the page was written again...
-    assert f"2 {FIGURE_SUMMARY}: 0 made, 2 reused" in again.output
+    assert f"3 {FIGURE_SUMMARY}: 0 made, 3 reused" in again.output
     # ...and the images are the very files of the first build.
     assert small_course_builds["images after again"] == small_course_builds["images after first"]
-    assert len(small_course_builds["images after first"]) == 2
+    assert len(small_course_builds["images after first"]) == 3
     record = json.loads((small_course_builds["course"] / "_build/.oersite/figures.json").read_text())
     assert sorted(record["images"]) == sorted(Path(name).stem for name in small_course_builds["images after first"])
+
+
+def test_the_preview_makes_no_image_and_the_next_build_puts_them_back(small_course_builds):
+    preview = small_course_builds["preview"]
+    assert (preview.figures.made, preview.figures.reused, preview.figures.warnings) == (0, 0, [])
+    page = small_course_builds["page in preview"]
+    assert page.select(".oersite-live-figure") and not page.select(".oersite-figure-image")
+    after = small_course_builds["after preview"]
+    assert after.exit_code == 0, after.output
+    assert f"3 {FIGURE_SUMMARY}: 0 made, 3 reused" in after.output
+    assert len(soup(small_course_builds["site"], "lessons/figures").select(".oersite-figure-image")) == 2
 
 
 @pytest.fixture
@@ -265,6 +320,8 @@ def test_without_chromium_the_site_is_built_with_one_warning_and_strict_fails(sm
     assert len(missing) == 1 and missing[0].startswith("warning: ")
     assert "apt-get install chromium" in missing[0]
     assert (site / "lessons" / "figures.html").is_file()
+    page = soup(site, "lessons/figures")
+    assert page.select(".oersite-live-figure") and not page.select(".oersite-figure-image"), "no image, no <img>"
 
     strict = build(course, "--strict")
     assert strict.exit_code == 1
