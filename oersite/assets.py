@@ -244,8 +244,10 @@ def _drop_unneeded_bokeh_bundles(text: str, needed: set[str]) -> str:
 
 
 _TILE_LAYER = re.compile(r"(L\.tileLayer\(\s*(?:&quot;|\"))([^\"&]*)((?:&quot;|\"))")
+#: The attribution's JSON string, whose own quotes (Folium's default links to OpenStreetMap's
+#: copyright page) are backslash-escaped: \" (or \&quot; inside a srcdoc) does not end it.
 _TILE_ATTRIBUTION = re.compile(
-    r"((?:&quot;|\")attribution(?:&quot;|\")\s*:\s*)((?:&quot;|\")(?:(?!&quot;|\").)*(?:&quot;|\"))"
+    r"((?:&quot;|\")attribution(?:&quot;|\")\s*:\s*)((?:&quot;|\")(?:\\(?:&quot;|.)|(?!&quot;|\")[^\\])*(?:&quot;|\"))"
 )
 
 

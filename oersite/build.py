@@ -1,7 +1,8 @@
 """``oersite build``: the whole pipeline, one phase per line.
 
-config -> pages -> notebooks -> launch links -> execution -> rendering ->
-assets, unless nothing changed since the last build.  Each phase is a plain function in
+config -> pages -> notebooks -> launch links -> execution (and the figures' text
+alternatives) -> rendering -> assets -> figure images, unless nothing changed since the
+last build.  Each phase is a plain function in
 its own module; this one only passes their results along and times them.
 """
 
@@ -18,6 +19,7 @@ from oersite.catalogue import metadata_warnings, page_metadata, write_sitemap
 from oersite.config import Course
 from oersite.errors import BuildError
 from oersite.execute import NotebookResult, Reporter, execute_notebooks, read_notebooks
+from oersite.figures import FiguresReport, cells_for_sphinx, figure_cells, make_figure_images, missing_alt_warnings
 from oersite.launch import LaunchButton, notebook_buttons
 from oersite.messages import plural, shown
 from oersite.render import render_site
@@ -39,6 +41,7 @@ class BuildReport:
     seconds: float
     log_path: Path
     assets: AssetsReport
+    figures: FiguresReport = FiguresReport()
     up_to_date: bool = False  # nothing changed since the previous build, which this reports
 
     def count(self, status: str) -> int:
@@ -64,17 +67,22 @@ def build_course(
     *,
     strict: bool = False,
     reporter: Reporter | None = None,
+    figure_images: bool = True,
 ) -> BuildReport:
     """Build the course's website into ``output_dir`` (default ``_build/html``).
 
     Nothing is redone when nothing changed since the last build (see
     ``oersite.uptodate``); ``execute_notebooks: force`` always rebuilds.
+
+    ``figure_images=False`` (the author's preview, ``oersite serve``): no figure is shot, so
+    a saved cell reloads its page without waiting for Chromium; pages keep the live figures
+    (what a screen shows anyway), and the next ``oersite build`` makes the missing images.
     """
     started = time.perf_counter()
     output_dir = (output_dir or default_output_dir(course)).resolve()
     work_dir = build_dir(course) / ".oersite"
     record = work_dir / "last-build.json"
-    fingerprint = source_fingerprint(course.root, output_dir, {"strict": strict})
+    fingerprint = source_fingerprint(course.root, output_dir, {"strict": strict, "figure_images": figure_images})
     previous = previous_build(record, fingerprint, output_dir) if course.execution.mode != "force" else None
     if previous is not None:
         return _report_from_json(previous, course, seconds=time.perf_counter() - started)
@@ -88,28 +96,56 @@ def build_course(
     metadata = page_metadata(
         course, pages, {page.docname: notebook_code(notebook) for page, notebook in notebooks.items()}
     )
+    found: dict[str, list] = {}
+
+    def executed_and_described() -> list[NotebookResult]:
+        """The executor's results, once every figure they show is known (before Sphinx reads a page)."""
+        results = execution.result()
+        if "figures" not in found:
+            found["figures"] = figure_cells(course, notebooks, results)
+            missing = missing_alt_warnings(found["figures"])
+            if strict and missing:
+                raise BuildError("\n".join(missing))
+        return results
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-execute") as background:
         # Notebooks execute while Sphinx starts up; Sphinx waits for them before reading pages.
         execution = background.submit(execute_notebooks, course, notebooks, executed_dir(course), reporter)
         rendered = render_site(
-            course, execution.result, buttons, metadata, output_dir, work_dir, warnings_are_errors=strict
+            course,
+            executed_and_described,
+            buttons,
+            metadata,
+            output_dir,
+            work_dir,
+            figures=lambda: cells_for_sphinx(found["figures"]),
+            warnings_are_errors=strict,
         )
-        results = execution.result()
+        results = executed_and_described()
     write_sitemap(course, pages, output_dir)
     thebe = course.thebe
-    assets = make_self_contained(output_dir, work_dir / "assets.json", _tiles(course), thebe=thebe)
+    tiles = _tiles(course)
+    assets = make_self_contained(output_dir, work_dir / "assets.json", tiles, thebe=thebe)
     if strict and assets.remote:
         raise BuildError(
             "pages load files from other hosts (--strict):\n"
             + "\n".join(f"{page}: {url}" for page, urls in assets.remote.items() for url in urls)
         )
+    figures = (
+        make_figure_images(output_dir, work_dir / "figures.json", base_url=course.base_url, tiles=tiles)
+        if figure_images
+        else FiguresReport()
+    )
+    if strict and figures.warnings:
+        raise BuildError("\n".join(figures.warnings))
 
     report = BuildReport(
         output_dir=output_dir,
         pages=pages,
         notebooks=results,
-        warnings=[*warnings, *rendered.warnings],
+        warnings=[*warnings, *missing_alt_warnings(found["figures"]), *rendered.warnings, *figures.warnings],
         assets=assets,
+        figures=figures,
         seconds=time.perf_counter() - started,
         log_path=rendered.log_path,
     )
@@ -136,6 +172,14 @@ def report_lines(report: BuildReport, course: Course) -> list[tuple[str, str]]:
     notebooks = f"{plural(len(report.notebooks), 'notebook')}: {executed} executed, {cached} from cache"
     if stored:
         notebooks += f", {stored} with their saved outputs"
+    if report.figures.made or report.figures.reused:
+        lines.append(
+            (
+                "note",
+                f"{plural(report.figures.made + report.figures.reused, 'figure image')} for print and readers "
+                f"without JavaScript: {report.figures.made} made, {report.figures.reused} reused",
+            )
+        )
     if report.up_to_date:
         lines.append(("note", "Nothing changed since the last build."))
     lines.append(
@@ -159,6 +203,7 @@ def _report_to_json(report: BuildReport, course: Course) -> dict:
         ],
         "warnings": report.warnings,
         "assets": dataclasses.asdict(report.assets),
+        "figures": dataclasses.asdict(report.figures),
     }
 
 
@@ -181,6 +226,8 @@ def _report_from_json(saved: dict, course: Course, *, seconds: float) -> BuildRe
         notebooks=notebooks,
         warnings=saved["warnings"],
         assets=AssetsReport(**saved["assets"]),
+        # the previous build's images, all kept: none made now
+        figures=FiguresReport(reused=sum(saved.get("figures", {}).get(kind, 0) for kind in ("made", "reused"))),
         seconds=seconds,
         log_path=Path(saved["log_path"]),
         up_to_date=True,

@@ -61,7 +61,10 @@ def new(folder: Path) -> None:
     "--jobs", "-j", type=click.IntRange(min=0), default=None, help="Notebooks executed at once (0: one per core)."
 )
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-def build(source: Path, output: Path | None, jobs: int | None, strict: bool) -> None:
+@click.option(
+    "--pdf", is_flag=True, help="Also print the whole course into one PDF (SOURCE/_build/pdf/), with Debian's chromium."
+)
+def build(source: Path, output: Path | None, jobs: int | None, strict: bool, pdf: bool) -> None:
     """Execute the course's notebooks and build its website."""
     from oersite.build import build_course, report_lines
     from oersite.config import load_course
@@ -73,6 +76,18 @@ def build(source: Path, output: Path | None, jobs: int | None, strict: bool) -> 
     for kind, line in report_lines(report, course):
         console.print(styles[kind], end="", highlight=False)
         console.print(line, markup=False, highlight=False)
+    if pdf:
+        from oersite.pdf import make_course_pdf, pdf_lines
+
+        printed = make_course_pdf(
+            course,
+            report.output_dir,
+            strict=strict,
+            progress=lambda line: console.print(line, markup=False, highlight=False),
+        )
+        for kind, line in pdf_lines(printed):
+            console.print(styles[kind], end="", highlight=False)
+            console.print(line, markup=False, highlight=False)
 
 
 @main.command()
@@ -142,7 +157,8 @@ def _preview_build(console, source: Path, site: Path, jobs: int | None) -> str |
     started = time.perf_counter()
     try:
         course = load_course(source, jobs=jobs)
-        report = build_course(course, site, reporter=_ProgressLines(console, course))
+        # Figure images wait for oersite build: a save reloads its page without Chromium's seconds.
+        report = build_course(course, site, reporter=_ProgressLines(console, course), figure_images=False)
     except OersiteError as error:
         console.print("[red]error:[/] ", end="", highlight=False)
         console.print(f"{error.format_message()} (the preview keeps the last good site)", markup=False, highlight=False)

@@ -32,6 +32,10 @@ class HubError(OersiteError):
     """The hubs cannot be configured, started or checked as asked."""
 
 
+class PdfError(OersiteError):
+    """The course could not be printed into its PDF (``oersite build --pdf``); the message names the page."""
+
+
 class CheckError(OersiteError):
     """The built site has problems a reader would meet (``oersite check``)."""
 

@@ -45,6 +45,7 @@ def render_site(
     output_dir: Path,
     work_dir: Path,
     *,
+    figures: Callable[[], dict[str, dict]] = dict,
     warnings_are_errors: bool = False,
 ) -> RenderResult:
     """Run Sphinx's HTML builder over the course; incremental across builds.
@@ -52,7 +53,8 @@ def render_site(
     ``executed`` returns the executor's results, waiting for them if need be:
     Sphinx spends over a second starting up (importing and setting up its
     extensions), which the build overlaps with notebook execution, and needs
-    the results only once it starts reading pages.
+    the results only once it starts reading pages.  ``figures``, called after them, says
+    which cells' outputs are figures and their text alternatives (``oersite.figures``).
 
     ``metadata`` is ``oersite.catalogue.page_metadata``: the pages' credits and records.
 
@@ -133,6 +135,7 @@ def render_site(
                     for result in executed()
                     if result.executed_path is not None
                 }
+                app.config.oersite_figures = figures()
                 app.build()
         except (SphinxError, OSError) as exc:
             raise BuildError(f"Sphinx stopped: {exc}; see {course.relative(log_path)} for details") from None

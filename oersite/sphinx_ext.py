@@ -4,15 +4,19 @@ It connects the executor's results to myst-nb: when Sphinx reads a notebook
 (``.ipynb``, or MyST Markdown, which myst-nb is then told to read as ``.ipynb``),
 the ``source-read`` handler swaps in the executed copy (with myst-nb's own
 execution switched off for that file) and removes the output types that only
-JupyterLab's Bokeh extension understands.  Sphinx re-reads a page when its
+JupyterLab's Bokeh extension understands, and wraps each Bokeh plot and Folium map in
+the markup that gives it its text alternative and image (``oersite.figures``).  Sphinx re-reads a page when its
 source file changed; ``env-get-outdated`` also re-reads pages whose executed
 outputs changed although the file did not (say, an edited data file).
 
 It also places the launch buttons that ``oersite.launch`` computed into the
-page header that sphinx-book-theme renders.
+page header that sphinx-book-theme renders, and adds oersite's print stylesheet
+(``static/print/oersite-print.css``: what the themes leave on paper that a reader
+does not need, for Ctrl+P and ``oersite build --pdf``).
 
 The build passes ``oersite_executed``: docname -> [executed notebook path,
-cache key], and ``oersite_launch_buttons``: docname -> buttons.
+cache key], ``oersite_figures``: docname -> cell index -> alt text and where, and
+``oersite_launch_buttons``: docname -> buttons.
 """
 
 from __future__ import annotations
@@ -33,11 +37,17 @@ BOKEH_NOTEBOOK_MIME_TYPES = (
     "application/vnd.bokehjs_exec.v0+json",
 )
 
+#: oersite's print styles, copied into every site's ``_static``.
+PRINT_STYLESHEET = Path(__file__).resolve().parent / "static" / "print" / "oersite-print.css"
+
 
 def setup(app: Sphinx) -> dict[str, Any]:
     # rebuild="" : a change of executed outputs is handled per page below,
     # not by Sphinx re-reading the whole site.
     app.add_config_value("oersite_executed", {}, rebuild="", types=(dict,))
+    # docname -> cell index -> alt and where (oersite.figures.cells_for_sphinx); like the
+    # executed outputs, read with the page (a changed alt is a changed notebook file).
+    app.add_config_value("oersite_figures", {}, rebuild="", types=(dict,))
     app.connect("env-before-read-docs", read_executed_markdown_notebooks_as_json)
     app.connect("source-read", swap_in_executed_notebook)
     app.connect("env-get-outdated", pages_with_new_outputs)
@@ -48,7 +58,19 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("html-page-context", add_credits_and_record)
     # After sphinx-book-theme has prepared its header buttons (priority 501).
     app.connect("html-page-context", add_launch_buttons, priority=502)
+    app.connect("config-inited", add_print_stylesheet)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
+
+
+def add_print_stylesheet(app: Sphinx, config: Any) -> None:
+    """Ship and link ``oersite-print.css`` after the themes' stylesheets, so its rules win.
+
+    Set when the configuration is read (not later), so the configuration Sphinx compares
+    with the previous build's is the same each time; a new list, as Sphinx's default for
+    ``html_static_path`` is one list shared by every Sphinx of the process.
+    """
+    config.html_static_path = [*config.html_static_path, str(PRINT_STYLESHEET.parent)]
+    app.add_css_file(PRINT_STYLESHEET.name, priority=900)
 
 
 def read_executed_markdown_notebooks_as_json(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
@@ -88,6 +110,11 @@ def swap_in_executed_notebook(app: Sphinx, docname: str, source: list[str]) -> N
         except ValueError:
             return  # not ours to judge here; the executor reports unreadable notebooks
     without_bokeh_notebook_outputs(notebook)
+    figures = app.config.oersite_figures.get(docname)
+    if figures:
+        from oersite.figures import wrap_figure_outputs
+
+        wrap_figure_outputs(notebook, figures)
     source[0] = json.dumps(notebook)
 
 

@@ -40,10 +40,13 @@ class Traffic:
         return [(kind, url) for kind, url in self.failed if kind in LOADED_TYPES]
 
 
-def offline_context(browser, traffic: Traffic):
-    """A browser context in which only 127.0.0.1 answers; everything else is recorded and refused."""
+def offline_context(browser, traffic: Traffic, **options):
+    """A browser context in which only 127.0.0.1 answers; everything else is recorded and refused.
+
+    ``options``: Playwright's for the context (``java_script_enabled=False``, ...).
+    """
     context = loopback_only(
-        browser.new_context(viewport={"width": 1280, "height": 900}),
+        browser.new_context(viewport={"width": 1280, "height": 900}, **options),
         lambda request: traffic.blocked.append((request.resource_type, request.url)),
     )
     context.on(

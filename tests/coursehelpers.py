@@ -11,13 +11,14 @@ import yaml
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
-def write_notebook(path: Path, *cells: str | tuple[str, list[str]], title: str = "A notebook") -> Path:
-    """A notebook with a title cell and the given code cells (source, or (source, tags))."""
+def write_notebook(path: Path, *cells: str | tuple[str, list[str] | dict], title: str = "A notebook") -> Path:
+    """A notebook with a title cell and the given code cells (source, (source, tags) or (source, metadata))."""
     notebook = nbformat.v4.new_notebook(metadata={"kernelspec": KERNELSPEC})
     notebook.cells.append(nbformat.v4.new_markdown_cell(f"# {title}"))
     for cell in cells:
         source, tags = cell if isinstance(cell, tuple) else (cell, [])
-        notebook.cells.append(nbformat.v4.new_code_cell(source, metadata={"tags": tags} if tags else {}))
+        metadata = tags if isinstance(tags, dict) else {"tags": tags} if tags else {}
+        notebook.cells.append(nbformat.v4.new_code_cell(source, metadata=metadata))
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, path)
     return path
@@ -36,12 +37,18 @@ kernelspec:
 """
 
 
-def write_myst_notebook(path: Path, *cells: str | tuple[str, list[str]], title: str = "A notebook") -> Path:
-    """A MyST Markdown notebook (jupytext's ``myst`` format): front matter, a title, ``{code-cell}`` blocks."""
+def write_myst_notebook(path: Path, *cells: str | tuple[str, list[str] | dict], title: str = "A notebook") -> Path:
+    """A MyST Markdown notebook (jupytext's ``myst`` format): front matter, a title, ``{code-cell}`` blocks.
+
+    A cell is its source, (source, tags) or (source, metadata), metadata written as the cell's options.
+    """
     parts = [MYST_FRONT_MATTER, f"# {title}\n"]
     for cell in cells:
         source, tags = cell if isinstance(cell, tuple) else (cell, [])
-        options = f":tags: [{', '.join(tags)}]\n" if tags else ""
+        if isinstance(tags, dict):
+            options = "".join(f":{key}: {value}\n" for key, value in tags.items())
+        else:
+            options = f":tags: [{', '.join(tags)}]\n" if tags else ""
         parts.append(f"```{{code-cell}} ipython3\n{options}{source}\n```\n")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(parts), encoding="utf-8")

@@ -198,7 +198,12 @@ def test_a_page_with_another_bokehs_output_is_named_with_both_versions(tmp_path)
 def test_the_configured_tile_provider_reaches_every_map(tmp_path):
     course = make_course(
         tmp_path / "c",
-        {"map.ipynb": ["import folium", "folium.Map(location=[52.5, 13.4], zoom_start=5)"]},
+        {
+            "map.ipynb": [
+                "import folium",
+                ("folium.Map(location=[52.5, 13.4], zoom_start=5)", {"alt": "Map of Berlin."}),
+            ]
+        },
         config={
             "oersite": {
                 "maps": {"tiles": "https://tiles.uni.example/{z}/{x}/{y}.png", "attribution": "Uni map service"}

@@ -23,11 +23,15 @@ SCREENSHOTS = REPOSITORY / "_build" / "test-artifacts" / "bokeh-loaders"
 HIDING_TAGS = ["remove-cell", "remove-output", "remove-input", "hide-output", "hide-cell"]
 IMPORTS = "from bokeh.io import output_notebook, show\nfrom bokeh.plotting import figure"
 PLOT = "plot = figure(width=300, height=200)\nplot.scatter([1, 2, 3], [3, 1, 2], size=10)\nshow(plot)"
+PLOT_CELL = (PLOT, {"alt": "Scatter plot of three points."})
 SLIDER = "from bokeh.models import Slider\nshow(Slider(start=0, end=10, value=3, title='n'))"
 NOTEBOOKS = {
-    **{f"bokeh/{tag.replace('-', '_')}.ipynb": [IMPORTS, ("output_notebook()", [tag]), PLOT] for tag in HIDING_TAGS},
+    **{
+        f"bokeh/{tag.replace('-', '_')}.ipynb": [IMPORTS, ("output_notebook()", [tag]), PLOT_CELL]
+        for tag in HIDING_TAGS
+    },
     # Loaded at the top, shown four cells later; the widget needs BokehJS's widgets bundle too.
-    "bokeh/shown_later.ipynb": [IMPORTS, "output_notebook()", "x = 1", "y = 2", PLOT, SLIDER],
+    "bokeh/shown_later.ipynb": [IMPORTS, "output_notebook()", "x = 1", "y = 2", PLOT_CELL, SLIDER],
 }
 #: What each kind of root draws into its shadow DOM: a figure's canvas, a slider's track.
 DRAWN = "canvas, .noUi-target"
