@@ -17,8 +17,9 @@ page's edge), and a reader without JavaScript sees nothing at all.  So:
       </div>
 
   and names the live figure the way ARIA practice asks for its kind: a Bokeh plot's
-  wrapper is ``role="img"`` with the text as ``aria-label`` (its canvas and toolbar icons
-  offer a screen reader nothing, so one named image is what it should announce); a map's
+  wrapper is ``role="figure"`` with the text as ``aria-label`` (not ``img``: an image's
+  content is hidden from assistive technology, yet Bokeh's toolbar buttons inside it take
+  keyboard focus, which axe-core's ``nested-interactive`` rightly refuses); a map's
   ``<iframe>`` gets it as ``title`` (axe-core's ``frame-title``), and keeps its role,
   because Leaflet's zoom buttons and markers inside are keyboard-usable; Folium's
   "Make this Notebook Trusted" line, hidden behind the map, is ``aria-hidden``.
@@ -224,16 +225,16 @@ def wrap_figure_outputs(notebook: dict[str, Any], cells: dict[str, dict[str, str
                 continue
             source = _digest([json.dumps(cell.get("outputs", []), sort_keys=True), str(number)])
             markup = _text(output["data"]["text/html"])
-            role = "img" if kind == "plot" and _is_one_plot(cell, markup) else "group"
+            role = "figure" if kind == "plot" and _is_one_plot(cell, markup) else "group"
             output["data"]["text/html"] = figure_markup(markup, kind, source, figure, plot_role=role)
     return notebook
 
 
-def figure_markup(markup: str, kind: str, source: str, figure: dict[str, str], *, plot_role: str = "img") -> str:
+def figure_markup(markup: str, kind: str, source: str, figure: dict[str, str], *, plot_role: str = "figure") -> str:
     """A figure output inside the wrappers the image stage and figures.css know.
 
-    ``plot_role``: "img" for one plot (a canvas: one named image is all a screen reader can
-    use), "group" for a layout, whose widgets must stay reachable inside the named group.
+    ``plot_role``: "figure" for one plot (a named figure whose toolbar stays reachable by
+    keyboard), "group" for a layout, whose widgets must stay reachable inside the named group.
     """
     alt = html.escape(figure["alt"], quote=True)
     if kind == "plot":

@@ -61,12 +61,12 @@ def test_a_plot_a_layout_with_a_plot_and_a_map_are_figures_and_a_slider_is_not()
     assert kinds(map_cell()) == ["map"]
 
 
-def test_a_plot_is_one_image_named_by_the_alt():
+def test_a_plot_is_one_figure_named_by_the_alt():
     markup = wrapped(bokeh_cell(plot()))
     outer = markup.select_one("div.oersite-figure")
     assert outer["data-oersite-alt"] == FIGURE["alt"] and outer["data-oersite-kind"] == "plot"
     live = outer.select_one(":scope > div.oersite-live-figure")
-    assert live["role"] == "img" and live["aria-label"] == FIGURE["alt"]
+    assert live["role"] == "figure" and live["aria-label"] == FIGURE["alt"]
     assert live.select_one("div[data-root-id]")
 
 
