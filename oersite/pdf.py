@@ -280,6 +280,12 @@ def contents_html(course: Course, entries: list[PrintedPage], lang: str) -> str:
         for entry in entries
     )
     where = f'<p class="where">{html.escape(course.base_url)}</p>' if course.base_url else ""
+    license_ = course.license
+    if license_ is not None:  # the printed copy says what its readers may do with it, as every page does
+        where += (
+            f'<p class="where">By {html.escape(course.attribution)}, licensed under {html.escape(license_.name)} '
+            f"({html.escape(license_.badge)}): {html.escape(license_.url)}</p>"
+        )
     return f"""<!DOCTYPE html>
 <html lang="{html.escape(lang)}"><head><meta charset="utf-8"><title>{html.escape(course.title)}</title>
 <style>

@@ -91,10 +91,14 @@ def test_a_maps_frame_is_titled_by_its_alt(built_sample, sample_course, docname)
             assert note["aria-hidden"] == "true"
 
 
-def test_pages_have_no_preview_image_without_a_base_url(built_sample):
+def test_a_figures_page_previews_its_first_figure_at_the_sites_address(built_sample):
     site, _ = built_sample
     for docname in NOTEBOOK_PAGES:
-        assert not soup(site, docname).select('meta[property="og:image"]'), docname
+        page = soup(site, docname)
+        preview = page.select_one('meta[property="og:image"]')
+        first = page.select_one("img.oersite-figure-image")
+        assert preview["content"] == "https://oersite.example.org/data-analysis/" + first["src"].lstrip("./"), docname
+        assert page.select_one('meta[property="og:image:alt"]')["content"] == first["alt"]
 
 
 def test_pages_without_figures_are_left_alone(built_sample):
@@ -266,6 +270,16 @@ def test_the_first_figure_is_the_pages_preview_image_at_the_base_url(small_cours
     assert preview["content"] == BASE_URL + f"{IMAGES}/{Path(first['src']).name}"
     assert page.select_one('meta[property="og:image:alt"]')["content"] == PLOT_ALT == first["alt"]
     assert (site / IMAGES / Path(first["src"]).name).is_file()
+
+
+def test_without_the_sites_address_a_page_has_no_preview_image(tmp_path):
+    """og:image must be absolute (the Open Graph protocol); with no html.baseurl there is none to give."""
+    course = make_course(
+        tmp_path / "course", {"lessons/plot.ipynb": [(PLOT, {"alt": PLOT_ALT})]}, config={"html": {"baseurl": None}}
+    )
+    assert build(course).exit_code == 0
+    page = soup(course / "_build" / "html", "lessons/plot")
+    assert page.select("img.oersite-figure-image") and not page.select('meta[property="og:image"]')
 
 
 def test_a_rebuild_that_changes_no_figure_makes_no_image(small_course_builds):

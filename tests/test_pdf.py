@@ -104,7 +104,11 @@ def test_the_contents_name_every_page_with_the_page_its_title_is_on(sample_pdf, 
     front = [index for index, label in enumerate(labels) if not label.isdigit()]
     assert front == list(range(len(front))) and front, f"the contents come first, numbered i, ii…: {labels}"
     contents = words(" ".join(reader.pages[index].extract_text() for index in front))
-    assert "Data analysis for everyone Contents" in contents
+    assert (
+        "Data analysis for everyone https://oersite.example.org/data-analysis/ By The oersite sample course authors, "
+        "licensed under Creative Commons Attribution 4.0 International (CC BY 4.0): "
+        "https://creativecommons.org/licenses/by/4.0/ Contents"
+    ) in contents
     for page in read_pages(load_course(sample_course)):
         title = page_title(site, page.docname)
         found = re.search(re.escape(title) + r" (\d+)\b", contents)
