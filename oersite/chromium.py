@@ -73,7 +73,9 @@ def loopback_only(context: BrowserContext, refused: Callable[[Request], None] | 
     """
 
     def route(route: Route, request: Request) -> None:
-        if urlsplit(request.url).hostname in ("127.0.0.1", None) or request.url.startswith(("data:", "about:")):
+        if urlsplit(request.url).hostname in ("127.0.0.1", None) or request.url.startswith(
+            ("data:", "about:", "blob:")
+        ):
             route.continue_()
         else:
             if refused is not None:

@@ -43,23 +43,20 @@ shooting.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import html
 import json
 import re
 import struct
-import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from oersite.assets import SHARED, TileSettings
-from oersite.chromium import ChromiumMissing, headless_chromium
+from oersite.chromium import ChromiumMissing, headless_chromium, loopback_only
 from oersite.files import write_atomically
+from oersite.serve import serving
 
 if TYPE_CHECKING:
     import nbformat
@@ -378,11 +375,11 @@ def _shoot(
 
     warnings: list[str] = []
     made = 0
-    with _served(output_dir) as site_url, headless_chromium() as browser:
+    with serving(output_dir) as site_url, headless_chromium() as browser:
         context = browser.new_context(
             viewport=SHOT["viewport"], device_scale_factor=SHOT["device_scale_factor"], reduced_motion="reduce"
         )
-        context.route("**/*", _refuse_other_hosts)
+        loopback_only(context)  # an offline reader's view: map tiles fail, as they would
         context.set_default_timeout(DRAW_TIMEOUT)
         tab = context.new_page()
         for name, figures in to_shoot.items():
@@ -453,28 +450,6 @@ def _wait_until_drawn(tab) -> dict[str, Any]:
     # Two frames: whatever the last changes asked for is on the screen.
     tab.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
     return drawn
-
-
-def _refuse_other_hosts(route, request) -> None:
-    """Only the site answers: an offline reader's view (map tiles fail, as they would)."""
-    if urlsplit(request.url).hostname == "127.0.0.1" or request.url.startswith(("data:", "about:")):
-        route.continue_()
-    else:
-        route.abort("internetdisconnected")
-
-
-@contextlib.contextmanager
-def _served(site: Path) -> Iterator[str]:
-    from oersite.serve import make_server, site_url
-
-    server = make_server(site, 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True, name="oersite-figures-server")
-    thread.start()
-    try:
-        yield site_url(server)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _library_paths(text: str) -> set[str]:

@@ -22,14 +22,12 @@ oersite and libraries, is reused.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import io
 import json
 import re
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,11 +35,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from oersite.build import BUILD_DIR
+from oersite.chromium import loopback_only
 from oersite.config import Course
 from oersite.errors import PdfError
 from oersite.files import write_atomically
 from oersite.messages import plural, shown
-from oersite.serve import LOOPBACK, make_server, site_url
+from oersite.serve import serving
 from oersite.toc import Page, read_pages
 from oersite.uptodate import source_fingerprint
 
@@ -201,7 +200,7 @@ def _print_course(course: Course, site: Path, pages: list[Page], path: Path, pro
     from oersite.chromium import headless_chromium
 
     printed = _Printouts()
-    with _served(site) as url, headless_chromium() as browser:
+    with serving(site) as url, headless_chromium() as browser:
         progress(f"Printing {plural(len(pages), 'page')} into {shown(path)}")
         context = _offline_context(browser, printed.refused)
         try:
@@ -362,29 +361,7 @@ def _css_string(text: str) -> str:
 
 def _offline_context(browser, refused: list[str]):
     """A browser context in which only the site's server answers; any other request is refused, and listed."""
-    context = browser.new_context(service_workers="block")
-
-    def route(route, request) -> None:
-        if urlsplit(request.url).hostname == LOOPBACK or request.url.startswith(("data:", "about:", "blob:")):
-            route.continue_()
-        else:
-            refused.append(request.url)
-            route.abort("internetdisconnected")
-
-    context.route("**/*", route)
-    return context
-
-
-@contextlib.contextmanager
-def _served(site: Path) -> Iterator[str]:
-    server = make_server(site, 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True, name="oersite-pdf-server")
-    thread.start()
-    try:
-        yield site_url(server)
-    finally:
-        server.shutdown()
-        server.server_close()
+    return loopback_only(browser.new_context(service_workers="block"), lambda request: refused.append(request.url))
 
 
 def _first_line(error: Exception) -> str:
