@@ -149,7 +149,8 @@ def build_course(
         seconds=time.perf_counter() - started,
         log_path=rendered.log_path,
     )
-    remember_build(record, fingerprint, _report_to_json(report, course))
+    if not figures.warnings:  # else the next build tries the figures again (Chromium installed, a slow map)
+        remember_build(record, fingerprint, _report_to_json(report, course))
     return report
 
 

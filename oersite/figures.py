@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oersite.assets import SHARED, TileSettings
-from oersite.chromium import ChromiumMissing, headless_chromium, loopback_only
+from oersite.chromium import ChromiumMissing, first_line, headless_chromium, loopback_only
 from oersite.files import write_atomically
 from oersite.serve import serving
 
@@ -257,9 +257,14 @@ def make_figure_images(
     """Give every figure of the built site its image; report how many were made and reused.
 
     A missing Chromium is one warning (``ChromiumMissing``'s message, which names what to
-    install); the site is complete without the images, and the next build makes them.
+    install); the site is complete without the images, and the next build makes them (a
+    build with figure warnings is not recorded as up to date).
     """
-    rules = json.dumps([SHOT, asdict(tiles) if tiles else None, base_url, STYLESHEET.read_text(encoding="utf-8")])
+    # What an image looks like depends on how it is shot and the map tiles; what a page holds
+    # around it also on the site's address and the stylesheet: a change of those re-reads every
+    # page, but shoots no figure again.
+    shot = json.dumps([SHOT, asdict(tiles) if tiles else None])
+    rules = json.dumps([shot, base_url, STYLESHEET.read_text(encoding="utf-8")])
     record = _load_record(record_path, rules)
     library_digests: dict[str, str] = {}
     figures_by_page: dict[str, list[dict[str, str]]] = {}
@@ -281,7 +286,7 @@ def make_figure_images(
             continue
         libraries = [_library_digest(output_dir, path, library_digests) for path in sorted(_library_paths(text))]
         for figure in figures:
-            figure["digest"] = _digest([rules, figure["source"], *libraries])
+            figure["digest"] = _digest([shot, figure["source"], *libraries])
         figures_by_page[name] = figures
 
     images_dir = output_dir / IMAGES
@@ -305,7 +310,7 @@ def make_figure_images(
             except ChromiumMissing as missing:
                 warnings = [f"{unmade}: {missing.message}"]
             except _playwright_error() as error:
-                first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                first = first_line(error)
                 warnings = [f"{unmade}: {first}"]
 
     reused = sum(len(images) for images in unchanged.values())
@@ -379,7 +384,7 @@ def _shoot(
         context = browser.new_context(
             viewport=SHOT["viewport"], device_scale_factor=SHOT["device_scale_factor"], reduced_motion="reduce"
         )
-        loopback_only(context)  # an offline reader's view: map tiles fail, as they would
+        loopback_only(context, origin=site_url)  # an offline reader's view: map tiles fail, as they would
         context.set_default_timeout(DRAW_TIMEOUT)
         tab = context.new_page()
         for name, figures in to_shoot.items():
@@ -396,7 +401,7 @@ def _shoot(
                     images[figure["digest"]] = {"width": width, "height": height}
                     made += 1
             except Error as error:
-                first = str(error).strip().splitlines()[0]
+                first = first_line(error)
                 warnings += [
                     f"{figure['where']}: no image made, the figure did not draw in Chromium ({first})"
                     for figure in figures

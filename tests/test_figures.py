@@ -319,7 +319,9 @@ def no_chromium(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(programs))
 
 
-def test_without_chromium_the_site_is_built_with_one_warning_and_strict_fails(small_course_builds, no_chromium):
+def test_without_chromium_the_site_is_built_with_one_warning_and_strict_fails(
+    small_course_builds, no_chromium, monkeypatch
+):
     course, site = small_course_builds["course"], small_course_builds["site"]
     for image in (site / IMAGES).glob("*.png"):
         image.unlink()  # the images are gone, and this machine cannot make them
@@ -342,3 +344,9 @@ def test_without_chromium_the_site_is_built_with_one_warning_and_strict_fails(sm
     assert strict.exit_code == 1
     assert "Traceback" not in strict.output
     assert "apt-get install chromium" in strict.output
+
+    # Chromium installed: the next build makes the images, although no course file changed.
+    monkeypatch.undo()
+    again = build(course)
+    assert again.exit_code == 0 and "Nothing changed" not in again.output, again.output
+    assert soup(site, "lessons/figures").select(".oersite-figure-image")
