@@ -37,6 +37,12 @@ class ChromiumMissing(OersiteError):
     """Chromium or Playwright is not installed; the message says which and how to get it."""
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of what an error says (Playwright's run to many), or its type when it says nothing."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def chromium_path() -> str:
     """Where Debian's Chromium is; ``ChromiumMissing`` when it is not installed."""
     path = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -57,7 +63,7 @@ def headless_chromium() -> Iterator[Browser]:
         try:
             browser = playwright.chromium.launch(executable_path=path, args=list(CHROMIUM_ARGS), headless=True)
         except Error as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise ChromiumMissing(f"{path} did not start ({first}); {INSTALL_HINT}") from None
         try:
             yield browser
@@ -65,17 +71,22 @@ def headless_chromium() -> Iterator[Browser]:
             browser.close()
 
 
-def loopback_only(context: BrowserContext, refused: Callable[[Request], None] | None = None) -> BrowserContext:
+def loopback_only(
+    context: BrowserContext, refused: Callable[[Request], None] | None = None, *, origin: str | None = None
+) -> BrowserContext:
     """Refuse every request of ``context`` that would leave 127.0.0.1 (``refused`` hears of each).
 
     A page opened to look at it (a figure's image, an audit) must show what a reader
     offline would see, and must not reach a CDN or a map tile server from a build machine.
+    With ``origin`` (the served site's URL) only that server answers: a course's page must not
+    reach whatever else listens on this machine's loopback (a hub, another build's server).
     """
+    allowed = urlsplit(origin)[:2] if origin else None
 
     def route(route: Route, request: Request) -> None:
-        if urlsplit(request.url).hostname in ("127.0.0.1", None) or request.url.startswith(
-            ("data:", "about:", "blob:")
-        ):
+        parts = urlsplit(request.url)
+        local = parts[:2] == allowed if allowed else parts.hostname in ("127.0.0.1", None)
+        if local or request.url.startswith(("data:", "about:", "blob:")):
             route.continue_()
         else:
             if refused is not None:

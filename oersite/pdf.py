@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from oersite.build import BUILD_DIR
-from oersite.chromium import loopback_only
+from oersite.chromium import first_line, loopback_only
 from oersite.config import Course
 from oersite.errors import PdfError
 from oersite.files import write_atomically
@@ -202,7 +202,7 @@ def _print_course(course: Course, site: Path, pages: list[Page], path: Path, pro
     printed = _Printouts()
     with serving(site) as url, headless_chromium() as browser:
         progress(f"Printing {plural(len(pages), 'page')} into {shown(path)}")
-        context = _offline_context(browser, printed.refused)
+        context = _offline_context(browser, printed.refused, url)
         try:
             number, lang = 1, ""
             for page in pages:
@@ -318,7 +318,7 @@ def _print_page(context, url: str, site: Path, page: Page, course: Course, first
             response = tab.goto(address, wait_until="load", timeout=PAGE_TIMEOUT_MS)
         except Error as exc:
             raise PdfError(
-                f"{where}: its page {page.docname}.html did not load for printing ({_first_line(exc)})"
+                f"{where}: its page {page.docname}.html did not load for printing ({first_line(exc)})"
             ) from None
         if response is None or not response.ok:
             status = f"HTTP {response.status}" if response is not None else "no answer"
@@ -334,7 +334,7 @@ def _print_page(context, url: str, site: Path, page: Page, course: Course, first
             tab.add_style_tag(content=page_style(course, first_page=first_page))
             printout = tab.pdf(prefer_css_page_size=True, print_background=True)
         except Error as exc:
-            raise PdfError(f"{where}: its page {page.docname}.html could not be printed ({_first_line(exc)})") from None
+            raise PdfError(f"{where}: its page {page.docname}.html could not be printed ({first_line(exc)})") from None
         warnings += [f"{where}: printed without the image {source}, which did not load" for source in missing]
         return facts, PdfReader(io.BytesIO(printout))
     finally:
@@ -359,14 +359,10 @@ def _css_string(text: str) -> str:
     return '"' + "".join(c if c.isalnum() or c == " " else f"\\{ord(c):x} " for c in text) + '"'
 
 
-def _offline_context(browser, refused: list[str]):
+def _offline_context(browser, refused: list[str], origin: str):
     """A browser context in which only the site's server answers; any other request is refused, and listed."""
-    return loopback_only(browser.new_context(service_workers="block"), lambda request: refused.append(request.url))
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    context = browser.new_context(service_workers="block")
+    return loopback_only(context, lambda request: refused.append(request.url), origin=origin)
 
 
 def _previous_pdf(record: Path, fingerprint: str, path: Path) -> dict | None:

@@ -218,7 +218,7 @@ def test_the_page_chrome_is_left_off_paper_at_any_width(browser, built_sample):
 
 
 class _Spy(http.server.BaseHTTPRequestHandler):
-    """A server on this machine that counts what reaches it: an image the course loads from ``localhost``."""
+    """A server on this machine that counts what reaches it: an image the course loads from another port of it."""
 
     seen: list[str] = []
 
@@ -242,9 +242,9 @@ def spy():
 
 @pytest.fixture(scope="module")
 def small_course(tmp_path_factory, spy):
-    """Two pages; the introduction shows an image from another host (``localhost``, not 127.0.0.1)."""
+    """Two pages; the introduction shows an image from another server of 127.0.0.1 than the site's."""
     course = make_course(tmp_path_factory.mktemp("pdf") / "course")
-    remote = f"http://localhost:{spy.server_address[1]}/spy.png"
+    remote = f"http://127.0.0.1:{spy.server_address[1]}/spy.png"
     (course / "intro.md").write_text(f'# Welcome\n\nAn introduction to printing.\n\n<img src="{remote}" alt="a spy">\n')
     result = CliRunner().invoke(main, ["build", str(course)])
     assert result.exit_code == 0, result.output
@@ -257,10 +257,10 @@ def build_pdf(course: Path):
     return result.output
 
 
-def test_a_request_off_127_0_0_1_is_refused_and_the_page_printed_without_it(small_course, spy):
+def test_a_request_to_any_server_but_the_sites_is_refused_and_the_page_printed_without_it(small_course, spy):
     output = build_pdf(small_course)
     assert spy.RequestHandlerClass.seen == [], "Chromium reached a server other than the site's"
-    remote = f"http://localhost:{spy.server_address[1]}/spy.png"
+    remote = f"http://127.0.0.1:{spy.server_address[1]}/spy.png"
     assert f"warning: intro.md: printed without the image {remote}, which did not load" in output
     report = make_course_pdf(load_course(small_course), small_course / "_build" / "html")
     assert remote in report.refused
@@ -318,7 +318,7 @@ def test_with_strict_a_page_printed_without_an_image_stops_before_the_pdf_is_wri
     path.unlink(missing_ok=True)
     result = CliRunner().invoke(main, ["build", str(small_course), "--strict", "--pdf"])
     assert result.exit_code == 1, result.output
-    remote = f"http://localhost:{spy.server_address[1]}/spy.png"
+    remote = f"http://127.0.0.1:{spy.server_address[1]}/spy.png"
     assert result.output.splitlines()[-2:] == [
         "Error: pages printed with something missing (--strict), no PDF written:",
         f"intro.md: printed without the image {remote}, which did not load",

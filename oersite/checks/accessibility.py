@@ -57,7 +57,7 @@ def check_accessibility(site: Path) -> list[Finding]:
         )
     findings = []
     with serving(site) as base, headless_chromium() as browser:
-        context = loopback_only(browser.new_context(viewport=VIEWPORT))
+        context = loopback_only(browser.new_context(viewport=VIEWPORT), origin=base)
         for page in site_pages(site):
             try:
                 violations = axe_violations(context, base + quote(page))
@@ -81,7 +81,7 @@ def axe_violations(context: BrowserContext, url: str) -> list[dict[str, Any]]:
     """
     from playwright.sync_api import Error
 
-    from oersite.chromium import Quiet
+    from oersite.chromium import Quiet, first_line
 
     page = context.new_page()
     quiet = Quiet(page)
@@ -95,7 +95,7 @@ def axe_violations(context: BrowserContext, url: str) -> list[dict[str, Any]]:
             frame.add_script_tag(path=AXE_SCRIPT)
         return page.evaluate(RUN_AXE, list(WCAG_TAGS))
     except (Error, TimeoutError) as problem:
-        raise NotAudited((str(problem).strip().splitlines() or [type(problem).__name__])[0]) from None
+        raise NotAudited(first_line(problem)) from None
     finally:
         page.close()
 
