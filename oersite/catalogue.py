@@ -20,6 +20,7 @@ import json
 import posixpath
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from oersite.config import HCRT_TYPES, Course
@@ -32,7 +33,9 @@ HCRT = "https://w3id.org/kim/hcrt/"
 SITEMAP = "sitemap.xml"
 #: The fields ``oersite check`` requires of every page's record (AMB's required ones, and
 #: what a reader of a catalogue needs to reuse the page: its licence and its course).
-REQUIRED_FIELDS = ("@context", "id", "type", "name", "license", "isPartOf", "mainEntityOfPage")
+REQUIRED_FIELDS = ("@context", "id", "type", "name", "license", "mainEntityOfPage")
+#: And of every page but the course's first, which stands for the course.
+REQUIRED_OF_PARTS = ("isPartOf",)
 
 
 def metadata_warnings(course: Course) -> list[str]:
@@ -102,7 +105,7 @@ def page_metadata(course: Course, pages: list[Page], notebook_code: dict[str, st
 
 def page_address(meta: dict[str, Any], docname: str, from_docname: str) -> str:
     """The address of page ``docname``: absolute with the site's base URL, else relative to ``from_docname``."""
-    target = f"{docname}.html"
+    target = quote(f"{docname}.html")
     if meta["base_url"]:
         return meta["base_url"] + target
     return posixpath.relpath(target, posixpath.dirname(f"{from_docname}.html") or ".")
@@ -150,7 +153,6 @@ def page_record(meta: dict[str, Any], docname: str, title: str, description: str
         record["keywords"] = meta["keywords"]
     if is_course:
         record["hasPart"] = [{"id": page_address(meta, page, docname)} for page in meta["pages"] if page != docname]
-        record["isPartOf"] = [{"id": course_url, "type": ["Course"], "name": meta["title"]}]
     else:
         record["isPartOf"] = [{"id": course_url, "type": ["LearningResource", "Course"], "name": meta["title"]}]
     return record
@@ -158,7 +160,10 @@ def page_record(meta: dict[str, Any], docname: str, title: str, description: str
 
 def record_script(record: dict[str, Any]) -> str:
     """The record as a ``<script type="application/ld+json">``, safe inside HTML."""
-    text = json.dumps(record, ensure_ascii=False, indent=1).replace("</", "<\\/")
+    # No "<", ">" or "&" reaches the HTML parser: "<!--" or "</script" in a page's title would
+    # end or hide the script early. JSON's \u escapes keep the record the same.
+    text = json.dumps(record, ensure_ascii=False, indent=1)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return f'<script type="application/ld+json" class="oersite-record">\n{text}\n</script>\n'
 
 
@@ -204,13 +209,18 @@ def credits_html(meta: dict[str, Any], docname: str, title: str) -> str:
     return f'<footer class="oersite-credits" prefix="{prefix}">{"".join(parts)}</footer>'
 
 
+def page_url(course: Course, docname: str) -> str:
+    """A page's address on the published site (the course has ``html.baseurl``)."""
+    return f"{course.base_url}{quote(docname + '.html')}"
+
+
 def write_sitemap(course: Course, pages: list[Page], output_dir: Path) -> Path | None:
     """``sitemap.xml`` (sitemaps.org 0.9) of every page; None, and no file, without the site's address."""
     sitemap = output_dir / SITEMAP
     if course.base_url is None:
         sitemap.unlink(missing_ok=True)
         return None
-    urls = "".join(f"  <url><loc>{escape(course.base_url + page.docname + '.html')}</loc></url>\n" for page in pages)
+    urls = "".join(f"  <url><loc>{escape(page_url(course, page.docname))}</loc></url>\n" for page in pages)
     write_atomically(
         sitemap,
         '<?xml version="1.0" encoding="UTF-8"?>\n'

@@ -17,9 +17,10 @@ import their data from (``bokeh.sampledata.penguins``): data the course uses but
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from oersite.licenses import License, license_of, license_problem
@@ -70,7 +71,7 @@ def read_manifest(path: Path, data_dir: Path, shown_path: str, errors: list[str]
         dataset = _dataset(entry, data_dir, f"{shown_path}: dataset {number}", errors)
         if dataset is not None:
             datasets.append(dataset)
-    names = [dataset.name for dataset in datasets]
+    names = [dataset.file or dataset.module for dataset in datasets]
     for name in sorted({name for name in names if names.count(name) > 1}):
         errors.append(f"{shown_path}: {name} is listed more than once; keep one entry")
     return tuple(datasets)
@@ -106,6 +107,8 @@ def _dataset(entry: Any, data_dir: Path, where: str, errors: list[str]) -> Datas
         errors.append(f"{where} ({label}) license: {problem}")
     if before != len(errors):
         return None
+    if file:  # as the folder lists it: ./x.csv and a/../x.csv are x.csv
+        file = PurePosixPath(posixpath.normpath(file)).as_posix()
     return Dataset(
         title=values["title"].strip(),
         source=values["source"].strip(),

@@ -29,7 +29,11 @@ class License:
         return self.url.startswith("https://creativecommons.org/")
 
 
-_CREATIVE_COMMONS = re.compile(r"CC-(?P<terms>BY(?:-NC)?(?:-ND|-SA)?)-(?P<version>\d\.\d)(?:-(?P<port>[A-Z]+))?")
+_CREATIVE_COMMONS = re.compile(
+    r"CC-(?P<terms>BY(?:-NC)?(?:-ND|-SA)?|SA|NC-SA|ND|ND-NC|NC-ND|NC)-(?P<version>\d\.\d)(?:-(?P<port>[A-Z]+))?"
+)
+#: Creative Commons' 1.0 deeds name the terms in another order than SPDX's identifier does.
+_DEED_TERMS_1_0 = {"by-nc-nd": "by-nd-nc"}
 _PUBLIC_DOMAIN = {
     "CC0-1.0": ("https://creativecommons.org/publicdomain/zero/1.0/", "CC0 1.0"),
     "CC-PDM-1.0": ("https://creativecommons.org/publicdomain/mark/1.0/", "Public Domain"),
@@ -65,6 +69,8 @@ def license_of(spdx: str) -> License:
     match = _CREATIVE_COMMONS.fullmatch(spdx)
     if match:
         terms, version, port = match["terms"].lower(), match["version"], match["port"]
-        url = f"https://creativecommons.org/licenses/{terms}/{version}/" + (f"{port.lower()}/" if port else "")
-        return License(spdx, name, url, f"CC {terms.upper()} {version}")
+        path = _DEED_TERMS_1_0.get(terms, terms) if version == "1.0" else terms
+        url = f"https://creativecommons.org/licenses/{path}/{version}/" + (f"{port.lower()}/" if port else "")
+        badge = f"CC {terms.upper()} {version}" + (f" {port}" if port else "")
+        return License(spdx, name, url, badge)
     return License(spdx, name, f"https://spdx.org/licenses/{spdx}.html", spdx)

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ElementTree
 from html.parser import HTMLParser
 from pathlib import Path
 
-from oersite.catalogue import REQUIRED_FIELDS, SITEMAP
+from oersite.catalogue import REQUIRED_FIELDS, REQUIRED_OF_PARTS, SITEMAP, page_url
 from oersite.checks.findings import WARNING, Finding
 from oersite.config import Course
 
@@ -65,12 +65,13 @@ def check_metadata(course: Course, site: Path) -> list[Finding]:
             findings.append(
                 Finding(shown, f"no link to {license_.spdx} marked rel=license", "rebuild it with oersite build")
             )
-        findings += _record_findings(shown, parsed.records, license_.url if license_ else None)
+        is_course = shown == pages[0]
+        findings += _record_findings(shown, parsed.records, license_.url if license_ else None, is_course=is_course)
     findings += _sitemap_findings(course, site, pages)
     return findings
 
 
-def _record_findings(shown: str, records: list[str], license_url: str | None) -> list[Finding]:
+def _record_findings(shown: str, records: list[str], license_url: str | None, *, is_course: bool) -> list[Finding]:
     rebuild = "rebuild it with oersite build"
     if not records:
         return [Finding(shown, "no JSON-LD record", f"catalogues cannot harvest the page; {rebuild}")]
@@ -80,13 +81,15 @@ def _record_findings(shown: str, records: list[str], license_url: str | None) ->
         return [Finding(shown, "its JSON-LD record does not parse", f"{exc}; rebuild it with oersite build")]
     if not isinstance(record, dict):
         return [Finding(shown, "its JSON-LD record is not an object", "rebuild it with oersite build")]
-    missing = [name for name in REQUIRED_FIELDS if not record.get(name) and (name != "license" or license_url)]
+    required = REQUIRED_FIELDS if is_course else (*REQUIRED_FIELDS, *REQUIRED_OF_PARTS)
+    missing = [name for name in required if not record.get(name) and (name != "license" or license_url)]
     findings = []
     if missing:
         findings.append(Finding(shown, f"its JSON-LD record lacks {', '.join(missing)}", rebuild))
-    if "LearningResource" not in (record.get("type") or []):
+    if "LearningResource" not in (record.get("type") if isinstance(record.get("type"), list) else [record.get("type")]):
         findings.append(Finding(shown, "its JSON-LD record is not a LearningResource", "rebuild it with oersite build"))
-    if license_url and record.get("license", {}).get("id") not in (None, license_url):
+    named = record.get("license")
+    if license_url and named and (not isinstance(named, dict) or named.get("id") != license_url):
         findings.append(Finding(shown, "its JSON-LD record names another licence", "rebuild it with oersite build"))
     return findings
 
@@ -108,9 +111,9 @@ def _sitemap_findings(course: Course, site: Path, pages: list[str]) -> list[Find
         root = ElementTree.parse(sitemap).getroot()
     except ElementTree.ParseError as exc:
         return [Finding(SITEMAP, "not valid XML", f"{exc}; rebuild the site with oersite build")]
-    listed = {element.text.strip() for element in root.iter() if re.sub(r"^\{.*\}", "", element.tag) == "loc"}
+    listed = {(element.text or "").strip() for element in root.iter() if re.sub(r"^\{.*\}", "", element.tag) == "loc"}
     return [
         Finding(SITEMAP, f"does not list {shown}", "rebuild the site with oersite build")
         for shown in pages
-        if course.base_url + shown not in listed
+        if page_url(course, shown.removesuffix(".html")) not in listed
     ]
