@@ -10,9 +10,8 @@ source file changed; ``env-get-outdated`` also re-reads pages whose executed
 outputs changed although the file did not (say, an edited data file).
 
 It also places the launch buttons that ``oersite.launch`` computed into the
-page header that sphinx-book-theme renders, and adds oersite's print stylesheet
-(``static/print/oersite-print.css``: what the themes leave on paper that a reader
-does not need, for Ctrl+P and ``oersite build --pdf``).
+page header that sphinx-book-theme renders, and ends every page with its credits and
+gives it its catalogue record (``oersite.catalogue``).
 
 The build passes ``oersite_executed``: docname -> [executed notebook path,
 cache key], ``oersite_figures``: docname -> cell index -> alt text and where, and
@@ -37,9 +36,6 @@ BOKEH_NOTEBOOK_MIME_TYPES = (
     "application/vnd.bokehjs_exec.v0+json",
 )
 
-#: oersite's print styles, copied into every site's ``_static``.
-PRINT_STYLESHEET = Path(__file__).resolve().parent / "static" / "print" / "oersite-print.css"
-
 
 def setup(app: Sphinx) -> dict[str, Any]:
     # rebuild="" : a change of executed outputs is handled per page below,
@@ -58,19 +54,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("html-page-context", add_credits_and_record)
     # After sphinx-book-theme has prepared its header buttons (priority 501).
     app.connect("html-page-context", add_launch_buttons, priority=502)
-    app.connect("config-inited", add_print_stylesheet)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
-
-
-def add_print_stylesheet(app: Sphinx, config: Any) -> None:
-    """Ship and link ``oersite-print.css`` after the themes' stylesheets, so its rules win.
-
-    Set when the configuration is read (not later), so the configuration Sphinx compares
-    with the previous build's is the same each time; a new list, as Sphinx's default for
-    ``html_static_path`` is one list shared by every Sphinx of the process.
-    """
-    config.html_static_path = [*config.html_static_path, str(PRINT_STYLESHEET.parent)]
-    app.add_css_file(PRINT_STYLESHEET.name, priority=900)
 
 
 def read_executed_markdown_notebooks_as_json(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
