@@ -145,12 +145,22 @@ def datasets_read_by(code: str, datasets: tuple[Dataset, ...]) -> list[Dataset]:
 
     The same rule as the executor's cache key (``oersite.execute.cache_key``): code that
     names ``airports.csv`` reads it. Modules are matched as whole dotted names, so
-    ``bokeh.sampledata.stocks`` does not match ``bokeh.sampledata.stocks_extra``.
+    ``bokeh.sampledata.stocks`` does not match ``bokeh.sampledata.stocks_extra``, and in
+    ``from bokeh.sampledata import stocks`` too.
     """
     found = []
     for dataset in datasets:
         if dataset.file and dataset.name in code:
             found.append(dataset)
-        elif dataset.module and re.search(rf"(?<![\w.]){re.escape(dataset.module)}(?![\w])", code):
+        elif dataset.module and _imports(code, dataset.module):
             found.append(dataset)
     return found
+
+
+def _imports(code: str, module: str) -> bool:
+    if re.search(rf"(?<![\w.]){re.escape(module)}(?!\w)", code):
+        return True
+    package, _, name = module.rpartition(".")
+    return bool(package) and bool(
+        re.search(rf"^\s*from\s+{re.escape(package)}\s+import\s+\(?[^\n]*(?<![\w.]){re.escape(name)}(?!\w)", code, re.M)
+    )

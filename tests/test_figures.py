@@ -339,6 +339,8 @@ def test_without_chromium_the_site_is_built_with_one_warning_and_strict_fails(
     assert (site / "lessons" / "figures.html").is_file()
     page = soup(site, "lessons/figures")
     assert page.select(".oersite-live-figure") and not page.select(".oersite-figure-image"), "no image, no <img>"
+    checked = CliRunner().invoke(main, ["check", str(course)])
+    assert "warning: lessons/figures.html: 2 of its 2 figure(s) have no image" in checked.output, checked.output
 
     strict = build(course, "--strict")
     assert strict.exit_code == 1

@@ -93,7 +93,9 @@ def test_a_notebook_credits_the_files_it_names_and_the_modules_it_imports():
     stocks = Dataset("Stocks", "s", cc0, "a", module="bokeh.sampledata.stocks")
     assert datasets_read_by("pd.read_csv(data_file('airports.csv'))", (airports, stocks)) == [airports]
     assert datasets_read_by("from bokeh.sampledata.stocks import data", (airports, stocks)) == [stocks]
+    assert datasets_read_by("from bokeh.sampledata import penguins, stocks", (airports, stocks)) == [stocks]
     assert datasets_read_by("import bokeh.sampledata.stocks_extra", (airports, stocks)) == []
+    assert datasets_read_by("from bokeh.sampledata import stocks_extra", (airports, stocks)) == []
 
 
 META = {

@@ -1,4 +1,5 @@
-"""What catalogues and reusers read: every page's licence, its JSON-LD record, the sitemap."""
+"""What catalogues and reusers read: every page's licence, its JSON-LD record, the sitemap,
+and the figures' images that printed copies and readers without JavaScript get."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from oersite.catalogue import REQUIRED_FIELDS, REQUIRED_OF_PARTS, SITEMAP, page_url
 from oersite.checks.findings import WARNING, Finding
 from oersite.config import Course
+from oersite.figures import FIGURE_CLASS, FIGURE_IMAGE_CLASS
 
 
 class _PageMetadata(HTMLParser):
@@ -20,12 +22,17 @@ class _PageMetadata(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.licenses: list[str] = []
         self.records: list[str] = []
+        self.figures = 0
+        self.figure_images = 0
         self._in_record = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
         if tag in ("a", "link") and "license" in (values.get("rel") or "").split():
             self.licenses.append(values.get("href") or "")
+        classes = (values.get("class") or "").split()
+        self.figures += tag == "div" and FIGURE_CLASS in classes
+        self.figure_images += tag == "img" and FIGURE_IMAGE_CLASS in classes
         if tag == "script" and values.get("type") == "application/ld+json":
             self._in_record = True
             self.records.append("")
@@ -66,6 +73,16 @@ def check_metadata(course: Course, site: Path) -> list[Finding]:
                 Finding(shown, f"no link to {license_.spdx} marked rel=license", "rebuild it with oersite build")
             )
         is_course = shown == pages[0]
+        if parsed.figure_images < parsed.figures:
+            findings.append(
+                Finding(
+                    shown,
+                    f"{parsed.figures - parsed.figure_images} of its {parsed.figures} figure(s) have no image",
+                    "printed copies and readers without JavaScript see nothing there (a site built by "
+                    "oersite serve, or without Chromium); run oersite build",
+                    WARNING,
+                )
+            )
         findings += _record_findings(shown, parsed.records, license_.url if license_ else None, is_course=is_course)
     findings += _sitemap_findings(course, site, pages)
     return findings
