@@ -18,7 +18,7 @@ from oersite.assets import AssetsReport, TileSettings, make_self_contained
 from oersite.catalogue import metadata_warnings, page_metadata, write_sitemap
 from oersite.config import Course
 from oersite.errors import BuildError
-from oersite.execute import NotebookResult, Reporter, execute_notebooks, read_notebooks
+from oersite.execute import NotebookResult, Reporter, execute_notebooks, notebook_code, read_notebooks
 from oersite.figures import FiguresReport, cells_for_sphinx, figure_cells, make_figure_images, missing_alt_warnings
 from oersite.launch import LaunchButton, notebook_buttons
 from oersite.messages import plural, shown
@@ -238,11 +238,6 @@ def _report_from_json(saved: dict, course: Course, *, seconds: float) -> BuildRe
 def _tiles(course: Course) -> TileSettings | None:
     maps = course.settings.maps
     return TileSettings(maps.tiles, maps.attribution) if maps.tiles else None
-
-
-def notebook_code(notebook) -> str:
-    """A notebook's code cells, joined: what the datasets it reads are found in."""
-    return "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
 
 
 def launch_buttons(course: Course, notebooks: dict) -> dict[str, list[LaunchButton]]:

@@ -214,13 +214,18 @@ def cache_key(course: Course, page: Page, notebook: nbformat.NotebookNode, envir
     ]
     kernel = notebook.metadata.get("kernelspec", {}).get("name", "")
     settings = [course.execution.timeout, course.execution.allow_errors, course.execution.run_in_temp]
-    joined_code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+    joined_code = notebook_code(notebook)
     beside = [
         path for path in page.path.parent.iterdir() if path.is_file() and path.suffix != ".ipynb" and path != page.path
     ]
     read = sorted({path for path in [*data, *beside] if path.name in joined_code})
     digests = [f"{course.relative(path)}:{_file_digest(path)}" for path in read]
     return _digest([page.docname, kernel, json.dumps(settings), environment, *code, *digests])
+
+
+def notebook_code(notebook: nbformat.NotebookNode) -> str:
+    """A notebook's code cells, joined: where the files it reads are named (here, and for its data credits)."""
+    return "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
 
 
 def executed_copy(cache_dir: Path, page: Page) -> tuple[Path, Path]:
