@@ -445,7 +445,7 @@ def load_course(source: Path | str = ".", *, jobs: int | None = None) -> Course:
     _validate_hub(settings.hub, errors)
     _validate_publish(settings.publish, errors)
     _validate_book(raw, errors)
-    _validate_base_url(raw, errors)
+    base_url = _base_url(raw, errors)
     _validate_metadata(settings, errors)
     repository = _book_repository(raw)
     launch = _launch_target(settings.launch, repository, root, errors)
@@ -463,7 +463,7 @@ def load_course(source: Path | str = ".", *, jobs: int | None = None) -> Course:
         toc_path=toc_path,
         title=str(raw.get("title") or root.name),
         author=str(raw["author"]).strip() or None if raw.get("author") else None,
-        base_url=_base_url(raw),
+        base_url=base_url,
         repository=repository,
         thebe=bool(launch_buttons.get("thebe")) if isinstance(launch_buttons, dict) else False,
         launch=launch,
@@ -473,22 +473,19 @@ def load_course(source: Path | str = ".", *, jobs: int | None = None) -> Course:
     )
 
 
-def _base_url(raw: dict[str, Any]) -> str | None:
-    """Jupyter Book's ``html.baseurl`` (absolute, checked with the rest of the book's keys), ending in "/"."""
+def _base_url(raw: dict[str, Any], errors: list[str]) -> str | None:
+    """Jupyter Book's ``html.baseurl``, ending in "/"; one that is not an http(s) address is an error."""
     html = raw.get("html") if isinstance(raw.get("html"), dict) else {}
     url = str(html.get("baseurl") or "").strip()
-    return url.rstrip("/") + "/" if url else None
-
-
-def _validate_base_url(raw: dict[str, Any], errors: list[str]) -> None:
-    html = raw.get("html") if isinstance(raw.get("html"), dict) else {}
-    url = str(html.get("baseurl") or "").strip()
+    if not url:
+        return None
     parts = urlsplit(url)
-    if url and (parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment):
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         errors.append(
             f"html.baseurl: expected the address the site is published at, such as "
             f"https://course.example.org/, found {url!r}"
         )
+    return url.rstrip("/") + "/"
 
 
 def _book_repository(raw: dict[str, Any]) -> BookRepository:
