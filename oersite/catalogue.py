@@ -192,12 +192,7 @@ def credits_html(meta: dict[str, Any], docname: str, title: str) -> str:
     datasets = meta["datasets"].get(docname, [])
     if datasets:
         items = "".join(
-            f"<li><cite>{e(dataset['title'])}</cite>: {e(dataset['attribution'])}. "
-            f'<a href="{e(dataset["source"])}">Source</a>; '
-            f'<a href="{e(dataset["license_url"])}"><span class="oersite-license-badge">'
-            f"{e(dataset['license_badge'])}</span> {e(dataset['license_name'])}</a>.</li>"
-            if dataset["source"].startswith(("http://", "https://"))
-            else f"<li><cite>{e(dataset['title'])}</cite>: {e(dataset['attribution'])} ({e(dataset['source'])}). "
+            f"<li><cite>{e(dataset['title'])}</cite>: {e(dataset['attribution'])}{_source(dataset['source'])} "
             f'<a href="{e(dataset["license_url"])}"><span class="oersite-license-badge">'
             f"{e(dataset['license_badge'])}</span> {e(dataset['license_name'])}</a>.</li>"
             for dataset in datasets
@@ -212,6 +207,13 @@ def credits_html(meta: dict[str, Any], docname: str, title: str) -> str:
 def page_url(course: Course, docname: str) -> str:
     """A page's address on the published site (the course has ``html.baseurl``)."""
     return f"{course.base_url}{quote(docname + '.html')}"
+
+
+def _source(source: str) -> str:
+    """Where a dataset comes from, after its credit: a link when it is an address, else the citation."""
+    if source.startswith(("http://", "https://")):
+        return f'. <a href="{html.escape(source)}">Source</a>;'
+    return f" ({html.escape(source)})."
 
 
 def write_sitemap(course: Course, pages: list[Page], output_dir: Path) -> Path | None:
