@@ -11,13 +11,16 @@ import contextlib
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from oersite.errors import OersiteError
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Request, Route
+
+T = TypeVar("T")
 
 #: Flags for a machine without a display or network: without the background-networking
 #: ones Chromium keeps trying to reach Google's services.
@@ -41,6 +44,16 @@ def first_line(error: BaseException) -> str:
     """The first line of what an error says (Playwright's run to many), or its type when it says nothing."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def in_own_thread(name: str, function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in a thread of its own, its result or its exception returned here.
+
+    Playwright's sync API refuses a thread whose asyncio loop runs (a build called from a
+    notebook, or beside a test's browser): what drives Chromium at build time runs apart.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) as worker:
+        return worker.submit(function, *args).result()
 
 
 def chromium_path() -> str:

@@ -48,13 +48,12 @@ import html
 import json
 import re
 import struct
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oersite.assets import SHARED, TileSettings
-from oersite.chromium import ChromiumMissing, first_line, headless_chromium, loopback_only
+from oersite.chromium import ChromiumMissing, first_line, headless_chromium, in_own_thread, loopback_only
 from oersite.files import write_atomically
 from oersite.serve import serving
 
@@ -302,16 +301,12 @@ def make_figure_images(
     if to_shoot:
         unmade = f"no images of {sum(len(figures) for figures in to_shoot.values())} figure(s) for print and readers "
         unmade += "without JavaScript"
-        # Playwright's sync API refuses a thread whose asyncio loop runs (a build called from a
-        # notebook, or beside a test's browser): the figures are shot in a thread of their own.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-figures") as shooter:
-            try:
-                made, warnings = shooter.submit(_shoot, output_dir, to_shoot, record["images"]).result()
-            except ChromiumMissing as missing:
-                warnings = [f"{unmade}: {missing.message}"]
-            except _playwright_error() as error:
-                first = first_line(error)
-                warnings = [f"{unmade}: {first}"]
+        try:
+            made, warnings = in_own_thread("oersite-figures", _shoot, output_dir, to_shoot, record["images"])
+        except ChromiumMissing as missing:
+            warnings = [f"{unmade}: {missing.message}"]
+        except _playwright_error() as error:
+            warnings = [f"{unmade}: {first_line(error)}"]
 
     reused = sum(len(images) for images in unchanged.values())
     shot_now = {figure["digest"] for figures in to_shoot.values() for figure in figures}

@@ -28,14 +28,13 @@ import json
 import re
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from oersite.build import BUILD_DIR
-from oersite.chromium import first_line, loopback_only
+from oersite.chromium import first_line, in_own_thread, loopback_only
 from oersite.config import Course
 from oersite.errors import PdfError
 from oersite.files import write_atomically
@@ -161,10 +160,7 @@ def make_course_pdf(
         _stop_on_warnings(previous["warnings"], strict)
         return _report_from_json(previous, path, seconds=time.perf_counter() - started)
 
-    # Playwright's sync API refuses a thread whose asyncio loop runs (a build called from a
-    # notebook, or beside a test's browser): the pages are printed in a thread of their own.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-pdf") as printer:
-        printed = printer.submit(_print_course, course, site, pages, path, progress).result()
+    printed = in_own_thread("oersite-pdf", _print_course, course, site, pages, path, progress)
     _stop_on_warnings(printed.warnings, strict)
     write_atomically(path, join_pdf(course, printed.front, printed.printouts, printed.entries))
     report = PdfReport(
