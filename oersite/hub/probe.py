@@ -53,6 +53,7 @@ CHART_SINGLEUSER = {
     "cpu_limit": ("cpu", "limit"),
     "environment": ("extraEnv",),
     "default_url": ("defaultUrl",),
+    "init_containers": ("initContainers",),
 }
 #: A kubeconfig naming a cluster that is never contacted: KubeSpawner loads one when constructed.
 KUBECONFIG = """apiVersion: v1
