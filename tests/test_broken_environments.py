@@ -76,10 +76,18 @@ def course(tmp_path):
     return make_course(tmp_path / "course", config={"repository": REPOSITORY_URL, "oersite": LAUNCH})
 
 
-def test_hub_check_without_the_hub_extra(course):
+@pytest.mark.parametrize(
+    ("module", "distribution"),
+    [
+        ("jupyterhub", "jupyterhub"),
+        ("helm_python", "helm-python-sdk"),
+        ("kubernetes_validate", "kubernetes-validate"),
+    ],
+)
+def test_hub_check_without_the_hub_extra(course, module, distribution):
     assert oersite("hub", "config", str(course)).returncode == 0
-    result = oersite("hub", "check", str(course), without=("jupyterhub",))
-    assert_one_line(result, "jupyterhub: not installed", 'install the hub extra: pip install -e ".[hub]"')
+    result = oersite("hub", "check", str(course), without=(module,))
+    assert_one_line(result, f"{module}: not installed ({distribution})", 'install the hub extra: pip install -e ".[')
 
 
 @pytest.mark.parametrize(

@@ -385,8 +385,8 @@ def test_apache_binds_only_the_address_a_hub_url_names(tmp_path):
 
 
 def test_compose_and_helm_values_come_from_the_same_settings(tmp_path):
-    oersite = {**LAUNCH, "hub": {"image": "registry.example.edu/course:7", "ephemeral": {"memory_limit": "256M"}}}
-    files = bundle_files(load_course(course_with(tmp_path, oersite)))
+    hub = {"registry": "registry.example.edu", "image": "course:7", "ephemeral": {"memory_limit": "256M"}}
+    files = bundle_files(load_course(course_with(tmp_path, {**LAUNCH, "hub": hub})))
     compose = yaml.safe_load(files["docker-compose.yml"])
     assert set(compose["services"]) >= {"apache", "persistent-hub", "persistent-proxy", "ephemeral-hub"}
     assert compose["services"]["notebook-image"]["image"] == "registry.example.edu/course:7"
