@@ -453,6 +453,8 @@ def test_oersite_hub_config_writes_the_bundle_and_private_secrets(tmp_path):
     # It says how to build the images, for Docker and for the chart's JupyterHub.
     assert "docker-compose -f" in result.output and "--profile build build" in result.output
     assert "--build-arg JUPYTERHUB_VERSION=5.5.0" in result.output
+    assert "Note: no oersite.hub.registry, so the images have local names" in result.output
+    assert "docker push" not in result.output
 
 
 def test_the_image_pins_what_notebooks_import_but_not_the_courses_own_modules(tmp_path):

@@ -227,6 +227,7 @@ class BundleReport:
     settings: HubBundleSettings
     build_commands: list[str]
     saml_metadata: Path | None = None  # the hub's SAML metadata, for the IdP (protocol saml)
+    registry: str | None = None  # oersite.hub.registry: where the images are pushed for a cluster
 
 
 def bundle_files(course: Course) -> dict[str, str]:
@@ -308,8 +309,9 @@ def write_bundle(course: Course, folder: Path) -> BundleReport:
     if oidc_secret is not None:
         _set_in_env(env, {OIDC_SECRET_VARIABLE: oidc_secret}, keep={OIDC_PASSPHRASE_VARIABLE: secrets.token_hex(32)})
     settings = read_settings(folder / SETTINGS_FILE)
-    commands = build_commands(course_images(course), folder, course.data_dir)
-    return BundleReport(folder, sorted(files), created, settings, commands, saml_metadata)
+    images = course_images(course)
+    commands = build_commands(images, folder, course.data_dir)
+    return BundleReport(folder, sorted(files), created, settings, commands, saml_metadata, images.registry)
 
 
 def _set_in_env(env: Path, values: dict[str, str], keep: dict[str, str]) -> None:

@@ -57,6 +57,8 @@ HUB_CONFIGS = ("persistent/jupyterhub_config.py", "ephemeral/jupyterhub_config.p
 HELM_VALUES = tuple(release.values_file for release in HELM_RELEASES.values())
 #: The Zero to JupyterHub chart, as its release packages it (see z2jh/README.md).
 CHART = Path(__file__).resolve().parent / "z2jh" / "jupyterhub"
+#: libyaml's safe loader where PyYAML has it: the rendered hub Secret holds all of the values (10 times faster).
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: Kinds of the API that belong to no namespace (the rest are namespaced: helm puts them in the release's).
 CLUSTER_SCOPED_KINDS = frozenset(
     {
@@ -89,7 +91,8 @@ def check_bundle(folder: Path, *, kubernetes_python: str = sys.executable) -> Bu
     """Check the bundle in ``folder``; raise HubError naming every problem."""
     if not (folder / SETTINGS_FILE).is_file():
         raise HubError(f"{folder}: no hub bundle here ({SETTINGS_FILE} missing); run: oersite hub config")
-    require_hub_extra("jupyterhub", "dockerspawner", "tmpauthenticator", "helm_python", "kubernetes_validate")
+    require_hub_extra("jupyterhub", "dockerspawner", "tmpauthenticator", "kubernetes_validate")
+    helm_engine()
     problems: list[str] = []
     for relative in HUB_CONFIGS:
         problems += [f"{folder / relative}: {p}" for p in check_hub_config(folder / relative)]
@@ -120,18 +123,24 @@ def check_hub_config(path: Path) -> list[str]:
 # Zero to JupyterHub values.
 
 
-def load_chart():
-    """The chart in Helm's engine (a ``helm_python.Chart``, to be closed); one line if that cannot be."""
+def helm_engine():
+    """helm-python-sdk, with Helm's engine loaded; one line when it is not installed or cannot run here."""
     try:
         import helm_python
     except ImportError:
         require_hub_extra("helm_python")
         raise
-    except Exception as error:  # its native library would not load (another platform's wheel)
+    except Exception as error:  # its native library would not load (another platform's wheel, HELM_C_LIB)
         raise HubError(
-            f"helm-python-sdk cannot run Helm here: {str(error).splitlines()[0]}; "
+            f"helm-python-sdk cannot load Helm's engine here: {str(error).splitlines()[0].rstrip('.')}; "
             "reinstall the hub extra (pip install -e '.[hub]')"
         ) from None
+    return helm_python
+
+
+def load_chart():
+    """The chart in Helm's engine (a ``helm_python.Chart``, to be closed); one line if that cannot be."""
+    helm_python = helm_engine()
     try:
         return helm_python.Chart.load(str(CHART))
     except helm_python.HelmError as error:
@@ -181,26 +190,28 @@ def render_release(chart, values: dict, release: HelmRelease) -> list[dict]:
     for template, text in sorted(rendered.items()):
         if not template.endswith((".yaml", ".yml")):
             continue  # NOTES.txt: printed after an install, never applied
-        for document in yaml.safe_load_all(text):
+        for document in yaml.load_all(text, Loader=_SAFE_LOADER):
             if isinstance(document, dict):
                 manifests.append({**document, "_template": template.split("/", 1)[-1]})
     return manifests
 
 
 def lint_problems(values: dict, release: HelmRelease) -> list[str]:
-    """``helm lint --strict`` of the chart with ``values``, for every Kubernetes version checked against."""
+    """``helm lint --strict`` of the chart with ``values`` in the release's namespace.
+
+    Once, as the oldest Kubernetes checked against: the chart's templates do not
+    depend on the version (the manifests are checked against each version's API).
+    """
     import helm_python
 
+    version = f"v{KUBERNETES_VERSIONS[0]}.0"
+    report = helm_python.lint(str(CHART), values, strict=True, namespace=release.namespace, kube_version=version)
     problems: list[str] = []
-    for version in KUBERNETES_VERSIONS:
-        report = helm_python.lint(
-            str(CHART), values, strict=True, namespace=release.namespace, kube_version=f"v{version}.0"
-        )
-        for message in report.get("messages", []):
-            if message.get("severity", 0) >= 2:  # warnings and errors; --strict fails on both
-                problem = f"helm lint: {message.get('path', '')}: {message.get('error', '').strip()}"
-                if problem not in problems:
-                    problems.append(problem)
+    for message in report.get("messages", []):
+        if message.get("severity", 0) >= 2:  # warnings and errors; --strict fails on both
+            problem = f"helm lint: {message.get('path', '')}: {message.get('error', '').strip()}"
+            if problem not in problems:
+                problems.append(problem)
     return problems
 
 

@@ -54,6 +54,11 @@ def config(source: Path, output: Path | None) -> None:
     click.echo("Build the images (see hub/README.md for the rest of the deployment):")
     for command in report.build_commands:
         click.echo(f"  {command}")
+    if report.registry is None:
+        click.echo(
+            "Note: no oersite.hub.registry, so the images have local names: enough for Docker on this server; "
+            "for Zero to JupyterHub set it to the registry your cluster pulls from and run oersite hub config again"
+        )
 
 
 PORT = click.IntRange(0, 65535)
