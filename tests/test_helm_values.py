@@ -484,6 +484,21 @@ def test_the_charts_hub_constructs_kubespawner_and_the_authenticator_from_the_va
 
 
 @pytest.mark.slow
+def test_the_server_pod_the_charts_kubespawner_makes_is_valid_and_needs_nothing_uncreated(chart, chart_hub_python):
+    """The pod only a cluster would otherwise see: made by KubeSpawner 7.0.0 from the values, never sent."""
+    pods = []
+    assert probe_chart_hubs([merged(chart, kind) for kind in sorted(VALUES)], chart_hub_python, pods) == [[], []]
+    for (pod,) in pods:
+        assert manifest_problems([{**pod, "_template": "KubeSpawner"}]) == []
+        assert referenced_objects(pod["spec"]) == set()  # the data is an emptyDir the init container fills
+        (copier,) = pod["spec"]["initContainers"]
+        assert copier["image"].startswith("registry.example.org/data-analysis/oersite-course-data:data-")
+        (server,) = pod["spec"]["containers"]
+        assert {"name": "course-data", "mountPath": "/srv/course-data", "readOnly": True} in server["volumeMounts"]
+        assert server["image"] == "registry.example.org/data-analysis/oersite-course-notebook:0.1.0-jupyterhub5.5.0"
+
+
+@pytest.mark.slow
 def test_each_values_file_of_one_check_is_probed_with_its_own_modules(chart, chart_hub_python):
     """oersite hub check probes both files in one process: the first one's oersite must not serve the second."""
     without_authenticator = merged(

@@ -97,6 +97,14 @@ def test_the_committed_bundle_passes(tmp_path):
             id="rendered-manifest-the-kubernetes-api-refuses",
         ),
         pytest.param(
+            "helm/ephemeral-values.yaml",
+            "      runAsUser: 1000",
+            '      runAsUser: "1000"',
+            "helm/ephemeral-values.yaml: Pod jupyter-check-user (made by KubeSpawner for a server): Kubernetes 1.28 "
+            "refuses spec.initContainers.0.securityContext.runAsUser: '1000' is not of type 'integer', 'null'",
+            id="server-pod-the-kubernetes-api-refuses",
+        ),
+        pytest.param(
             "docker-compose.yml",
             "    image: registry.example.org/data-analysis/oersite-apache:",
             "    imagee: registry.example.org/data-analysis/oersite-apache:",

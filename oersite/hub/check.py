@@ -14,7 +14,8 @@
   refused).  Then the configuration the chart's hub would load from it
   (``hub.config``, the ``singleuser`` keys, the modules in ``hub.extraFiles``)
   goes through the same probe with KubeSpawner, in a Python that has it (by
-  default this one; the tests use one with the chart's JupyterHub 5.5).  Values
+  default this one; the tests use one with the chart's JupyterHub 5.5), and the
+  pod KubeSpawner would make for a server through the API schemas too.  Values
   whose images name no registry pass, with a warning that a cluster cannot pull
   them.
 - ``docker-compose config -q`` validates the compose file offline.
@@ -320,26 +321,35 @@ def check_helm_values(
     finally:
         chart.close()
     if loadable:
-        for path, found in zip(loadable, probe_chart_hubs(list(loadable.values()), python), strict=True):
-            problems[path] = found
+        pods: list[list[dict]] = []
+        probed = probe_chart_hubs(list(loadable.values()), python, pods)
+        for path, found, made in zip(loadable, probed, pods or [[] for _ in loadable], strict=True):
+            # The pod KubeSpawner makes for a server: only a cluster would otherwise see it.
+            servers = [{**pod, "_template": "made by KubeSpawner for a server"} for pod in made]
+            problems[path] = found + manifest_problems(servers)
     return [problems[path] for path in paths]
 
 
-def probe_chart_hubs(values: list[dict], python: str = sys.executable) -> list[list[str]]:
+def probe_chart_hubs(
+    values: list[dict], python: str = sys.executable, pods: list[list[dict]] | None = None
+) -> list[list[str]]:
     """``oersite.hub.probe`` on what the chart's hub would load from each values, run by ``python``.
 
     One process for all of them: importing JupyterHub and KubeSpawner takes seconds.
+    ``pods`` gets, per values, the pod KubeSpawner would make for a server.
     """
     with tempfile.TemporaryDirectory(prefix="oersite-check-") as scratch:
-        request = Path(scratch) / "request.json"
-        request.write_text(json.dumps({"values": values}), encoding="utf-8")
+        request, made = Path(scratch) / "request.json", Path(scratch) / "pods.json"
+        request.write_text(json.dumps({"values": values, "pods": str(made)}), encoding="utf-8")
         # -I: the probe sees the values' oersite modules, not this one's (nor PYTHONPATH).
         result = subprocess.run(
             [python, "-I", probe.__file__, str(request)], capture_output=True, text=True, timeout=300, cwd=scratch
         )
-    if result.returncode != 0:
-        failure = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        return [[f"the chart's hub configuration could not be probed: {failure}"] for _ in values]
+        if result.returncode != 0:
+            failure = (result.stderr.strip().splitlines() or ["no output"])[-1]
+            return [[f"the chart's hub configuration could not be probed: {failure}"] for _ in values]
+        if pods is not None:
+            pods[:] = json.loads(made.read_text(encoding="utf-8"))
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
