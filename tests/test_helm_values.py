@@ -448,6 +448,19 @@ def test_the_data_image_is_the_data_folder_and_its_tag_changes_with_the_data(tmp
     assert copier["securityContext"]["runAsNonRoot"] is True
 
 
+def test_a_data_file_that_cannot_be_read_is_named_before_anything_is_written(tmp_path):
+    from click.testing import CliRunner
+
+    from oersite.cli import main
+
+    root = course_with(tmp_path, data={"table.csv": "a,b\n1,2\n"})
+    (root / "data" / "gone.csv").symlink_to(tmp_path / "nowhere.csv")
+    result = CliRunner().invoke(main, ["hub", "config", str(root)])
+    assert result.exit_code == 1
+    assert "gone.csv: cannot be read for the data image (No such file or directory)" in result.output
+    assert "Traceback" not in result.output and not (root / "hub").exists()
+
+
 # The chart oersite ships.
 
 

@@ -208,8 +208,16 @@ def data_tag(folder: Path) -> str:
     digest = hashlib.sha256()
     if folder.is_dir():
         for path in sorted(_data_files(folder)):
-            digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
+            relative = path.relative_to(folder).as_posix()
+            digest.update(relative.encode() + b"\0")
+            try:
+                with path.open("rb") as file:
+                    digest.update(hashlib.file_digest(file, "sha256").digest())
+            except OSError as error:
+                raise HubError(
+                    f"{shown(folder)}/{relative}: cannot be read for the data image ({error.strerror}); "
+                    "make it readable or move it out of the data folder"
+                ) from None
     return f"data-{digest.hexdigest()[:16]}"
 
 
