@@ -202,9 +202,15 @@ class HubSettings:
     """The two hubs (oersite hub config, serve, check); their URLs are the launch section's."""
 
     image: str = documented(
-        "Name and tag of the single-user image both hubs run, e.g. registry.example.edu/course/notebook:2026.1; "
-        "a new tag when its packages change, so every student's next server gets the new image.",
+        "Name and tag of the single-user image both hubs run, e.g. course-notebook:2026.1 (under the registry, "
+        "when there is one); a new tag when its packages change, so every student's next server gets the new image.",
         f"oersite-course-notebook:{__version__}",
+    )
+    registry: str | None = documented(
+        "Where the course's images are pushed and pulled from: a registry's host, with its port and a path if "
+        "it has them, e.g. registry.example.edu/course (docker.io/ORGANISATION for Docker Hub). Every image the "
+        "bundle builds is named there, so a Kubernetes cluster can pull them; without one the images exist only "
+        "on the server that builds them, which is enough for Docker.",
     )
     base_image: str = documented(
         "Image every image of the hub bundle builds on (a Debian bookworm); a build argument, BASE_IMAGE, can "
@@ -233,6 +239,10 @@ class HubSettings:
     persistent: PersistentHubSettings = documented("The persistent hub.", PersistentHubSettings())
     ephemeral: EphemeralHubSettings = documented("The ephemeral hub.", EphemeralHubSettings())
 
+    def in_registry(self, image: str) -> str:
+        """``image`` (name and tag) as it is pushed and pulled: under the registry, when there is one."""
+        return f"{self.registry}/{image}" if self.registry else image
+
 
 def _validate_hub(hub: HubSettings, errors: list[str]) -> None:
     errors += hub.sso.problems()
@@ -249,6 +259,16 @@ def _validate_hub(hub: HubSettings, errors: list[str]) -> None:
         problem = image_reference_problem(getattr(hub, key), tag_required=key == "image")
         if problem:
             errors.append(f"oersite.hub.{key}: {problem}")
+    if hub.registry is not None:
+        problem = registry_problem(hub.registry)
+        if problem:
+            errors.append(f"oersite.hub.registry: {problem}")
+    host = registry_host(hub.image)
+    if host:
+        errors.append(
+            f"oersite.hub.image: names the registry {host}; put the registry in oersite.hub.registry "
+            f"and the image here without it, such as {hub.image.removeprefix(host + '/')}"
+        )
     for number, package in enumerate(hub.packages):
         problem = requirement_problem(package)
         if problem:
@@ -277,6 +297,32 @@ def image_reference_problem(reference: str, *, tag_required: bool) -> str | None
         return f"{tag!r} is not a Docker tag (letters, digits, _ . -, at most 128)"
     if tag_required and (not tag or tag == "latest"):
         return f"give the image a version tag ({example}), not {'latest' if tag else 'none'}: found {reference!r}"
+    return None
+
+
+_REGISTRY_HOST = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]+)?"
+_REGISTRY_PATH = r"[a-z0-9]+([._-][a-z0-9]+)*"
+
+
+def registry_host(reference: str) -> str | None:
+    """The registry an image reference names, None when it names none (Docker's rule: the first part of
+    the name holds a dot or a port, or is localhost; anything else is an account on Docker Hub)."""
+    first, slash, _ = reference.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return None
+
+
+def registry_problem(registry: str) -> str | None:
+    """Why ``registry`` cannot be where the course's images are named, or None."""
+    example = "such as registry.example.edu/course (docker.io/ORGANISATION for Docker Hub)"
+    if "://" in registry:
+        return f"expected a registry without a scheme, {example}, found {registry!r}"
+    host, _, path = registry.partition("/")
+    if registry_host(registry + "/image") is None or not re.fullmatch(_REGISTRY_HOST, host):
+        return f"expected a registry's host (with a dot, a port, or localhost) first, {example}, found {registry!r}"
+    if path and not re.fullmatch(rf"{_REGISTRY_PATH}(/{_REGISTRY_PATH})*", path):
+        return f"expected a path of lower-case names after the host, {example}, found {registry!r}"
     return None
 
 

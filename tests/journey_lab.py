@@ -73,6 +73,32 @@ def commit_all(folder: Path, message: str) -> None:
 # The course and its hubs.
 
 
+def with_oersite_lines(text: str, extra: str) -> str:
+    """``_config.yml``'s text with ``extra`` (more lines of its ``oersite:`` section, at its end) added.
+
+    A section the config already has (the sample's ``hub:``) gets the extra's keys
+    inside it rather than a second ``hub:``, which YAML would read as replacing the first.
+    """
+    lines = text.splitlines(keepends=True)
+    appended = []
+    section = None
+    for line in extra.splitlines(keepends=True):
+        header = re.match(r"^  (\w+):\s*$", line)
+        if header:
+            section = f"  {header.group(1)}:\n" if f"  {header.group(1)}:\n" in lines else None
+            if section is None:
+                appended.append(line)
+        elif section is not None and line.startswith("    "):
+            at = lines.index(section) + 1
+            while at < len(lines) and lines[at].startswith("    "):
+                at += 1
+            lines.insert(at, line)
+        else:
+            section = None
+            appended.append(line)
+    return "".join(lines) + "".join(appended)
+
+
 def course_on_ports(
     sample_course: Path,
     folder: Path,
@@ -101,7 +127,7 @@ def course_on_ports(
         pattern = rf"^(\s+{key}:\s*)\S+"
         text, found = re.subn(pattern, rf"\g<1>{value}", text, count=1, flags=re.M)
         assert found == 1, f"no {key} in {config}"
-    config.write_text(text + extra_config, encoding="utf-8")
+    config.write_text(with_oersite_lines(text, extra_config), encoding="utf-8")
     commit_all(course, "The hubs of this run")
     build = subprocess.run(
         [sys.executable, "-m", "oersite", "build", str(course), "--strict"], capture_output=True, text=True

@@ -36,8 +36,10 @@ main()
 """
 
 
-def oersite(*args: str, without: tuple[str, ...] = (), path: str | None = None, cwd: Path | None = None):
-    environment = dict(os.environ)
+def oersite(
+    *args: str, without: tuple[str, ...] = (), path: str | None = None, cwd: Path | None = None, env: dict | None = None
+):
+    environment = {**os.environ, **(env or {})}
     if path is not None:
         environment["PATH"] = path
     return subprocess.run(
@@ -76,10 +78,26 @@ def course(tmp_path):
     return make_course(tmp_path / "course", config={"repository": REPOSITORY_URL, "oersite": LAUNCH})
 
 
-def test_hub_check_without_the_hub_extra(course):
+@pytest.mark.parametrize(
+    ("module", "distribution"),
+    [
+        ("jupyterhub", "jupyterhub"),
+        ("helm_python", "helm-python-sdk"),
+        ("kubernetes_validate", "kubernetes-validate"),
+    ],
+)
+def test_hub_check_without_the_hub_extra(course, module, distribution):
     assert oersite("hub", "config", str(course)).returncode == 0
-    result = oersite("hub", "check", str(course), without=("jupyterhub",))
-    assert_one_line(result, "jupyterhub: not installed", 'install the hub extra: pip install -e ".[hub]"')
+    result = oersite("hub", "check", str(course), without=(module,))
+    assert_one_line(result, f"{module}: not installed ({distribution})", 'install the hub extra: pip install -e ".[')
+
+
+def test_hub_check_where_helms_engine_cannot_load(course, tmp_path):
+    not_a_library = tmp_path / "libhelm_c.so"
+    not_a_library.write_text("not a shared library\n")
+    assert oersite("hub", "config", str(course)).returncode == 0
+    result = oersite("hub", "check", str(course), env={"HELM_C_LIB": str(not_a_library)})
+    assert_one_line(result, "helm-python-sdk cannot load Helm's engine here", "reinstall the hub extra")
 
 
 @pytest.mark.parametrize(

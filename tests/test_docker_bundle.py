@@ -259,9 +259,10 @@ def test_a_students_files_survive_container_stack_and_image_changes(deployment):
     # A new package under a new tag: hub/README.md's upgrade commands; the next server runs the new image.
     config = deployment.course / "_config.yml"
     settings = json.loads((deployment.hub / "hub-settings.json").read_text())
-    new_image = settings["image"] + "-2"
+    new_image = settings["image"] + "-2"  # as the hubs name it: in the course's registry (oersite.hub.registry)
+    image = new_image.rsplit("/", 1)[-1]
     config.write_text(
-        config.read_text().replace("  hub:\n", f"  hub:\n    image: {new_image}\n    packages: [tabulate==0.9.0]\n", 1)
+        config.read_text().replace("  hub:\n", f"  hub:\n    image: {image}\n    packages: [tabulate==0.9.0]\n", 1)
     )
     for command in readme_commands("### Changing the students' environment"):
         deployment.run(command)

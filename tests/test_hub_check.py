@@ -36,7 +36,9 @@ def test_the_committed_bundle_passes(tmp_path):
     assert result.exit_code == 0, result.output
     for checked in ("persistent/jupyterhub_config.py", "ephemeral/jupyterhub_config.py", "docker-compose.yml"):
         assert checked in result.output
-    assert "apache/httpd.conf" in result.output
+    for checked in ("apache/httpd.conf", "helm/persistent-values.yaml", "helm/ephemeral-values.yaml"):
+        assert checked in result.output
+    assert "Warning" not in result.output  # the sample names a registry
 
 
 @pytest.mark.parametrize(
@@ -79,9 +81,33 @@ def test_the_committed_bundle_passes(tmp_path):
             id="helm-values-typo",
         ),
         pytest.param(
+            "helm/persistent-values.yaml",
+            "  defaultUrl:",
+            "  defaultURL:",
+            "helm/persistent-values.yaml: singleuser.defaultURL: not a key of the chart; did you mean defaultUrl?",
+            id="helm-values-not-in-the-charts-schema",
+        ),
+        pytest.param(
+            "helm/persistent-values.yaml",
+            "        secretKeyRef:",
+            "        secretKeyReff:",
+            "helm/persistent-values.yaml: Deployment hub (templates/hub/deployment.yaml): Kubernetes 1.28 refuses "
+            "spec.template.spec.containers.0.env.4.valueFrom: Additional properties are not allowed "
+            "('secretKeyReff' was unexpected)",
+            id="rendered-manifest-the-kubernetes-api-refuses",
+        ),
+        pytest.param(
+            "helm/ephemeral-values.yaml",
+            "      runAsUser: 1000",
+            '      runAsUser: "1000"',
+            "helm/ephemeral-values.yaml: Pod jupyter-check-user (made by KubeSpawner for a server): Kubernetes 1.28 "
+            "refuses spec.initContainers.0.securityContext.runAsUser: '1000' is not of type 'integer', 'null'",
+            id="server-pod-the-kubernetes-api-refuses",
+        ),
+        pytest.param(
             "docker-compose.yml",
-            "    image: oersite-apache:",
-            "    imagee: oersite-apache:",
+            "    image: registry.example.org/data-analysis/oersite-apache:",
+            "    imagee: registry.example.org/data-analysis/oersite-apache:",
             "docker-compose.yml: Unsupported config option for services.apache: 'imagee'",
             id="compose-typo",
         ),
@@ -119,3 +145,11 @@ def test_a_bundle_for_https_hubs_passes_with_tls_at_apache(tmp_path):
     assert CliRunner().invoke(main, ["hub", "config", str(root)]).exit_code == 0
     result = check(root / "hub")
     assert result.exit_code == 0, result.output  # apache2 -t loaded mod_ssl and a (throwaway) certificate
+    # No oersite.hub.registry: Docker needs none, a cluster could not pull the images.
+    warnings = [line for line in result.output.splitlines() if line.startswith("Warning:")]
+    assert [line.split(": the Kubernetes values")[0].rsplit("/", 1)[-1] for line in warnings] == [
+        "persistent-values.yaml",
+        "ephemeral-values.yaml",
+    ], result.output
+    assert "oersite-course-notebook:0.1.0-jupyterhub5.5.0" in warnings[0]
+    assert "set oersite.hub.registry in _config.yml and run oersite hub config" in warnings[0]

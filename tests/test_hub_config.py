@@ -385,8 +385,8 @@ def test_apache_binds_only_the_address_a_hub_url_names(tmp_path):
 
 
 def test_compose_and_helm_values_come_from_the_same_settings(tmp_path):
-    oersite = {**LAUNCH, "hub": {"image": "registry.example.edu/course:7", "ephemeral": {"memory_limit": "256M"}}}
-    files = bundle_files(load_course(course_with(tmp_path, oersite)))
+    hub = {"registry": "registry.example.edu", "image": "course:7", "ephemeral": {"memory_limit": "256M"}}
+    files = bundle_files(load_course(course_with(tmp_path, {**LAUNCH, "hub": hub})))
     compose = yaml.safe_load(files["docker-compose.yml"])
     assert set(compose["services"]) >= {"apache", "persistent-hub", "persistent-proxy", "ephemeral-hub"}
     assert compose["services"]["notebook-image"]["image"] == "registry.example.edu/course:7"
@@ -453,6 +453,8 @@ def test_oersite_hub_config_writes_the_bundle_and_private_secrets(tmp_path):
     # It says how to build the images, for Docker and for the chart's JupyterHub.
     assert "docker-compose -f" in result.output and "--profile build build" in result.output
     assert "--build-arg JUPYTERHUB_VERSION=5.5.0" in result.output
+    assert "Note: no oersite.hub.registry, so the images have local names" in result.output
+    assert "docker push" not in result.output
 
 
 def test_the_image_pins_what_notebooks_import_but_not_the_courses_own_modules(tmp_path):

@@ -22,6 +22,7 @@ network (see ``oersite.hub.layout``).
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -75,14 +76,20 @@ SERVER_PACKAGES = ("jupyterlab", "nbgitpuller", "ipykernel", "jupytext")
 HUB_PACKAGES = ("jupyterhub", "dockerspawner", "jupyterhub-idle-culler", "jupyterhub-tmpauthenticator")
 #: Secrets written to .env for docker compose, generated once.
 SECRET_VARIABLES = (PROXY_SECRET_VARIABLE, "PERSISTENT_PROXY_TOKEN", "EPHEMERAL_PROXY_TOKEN")
-#: The images the bundle builds besides the single-user one, tagged with the oersite that wrote them.
 #: The hub's SAML key, certificate and both metadata files (protocol saml): made here, never committed.
 SAML_FOLDER = "apache/saml"
 SAML_IMAGE_DIR = f"{layout.APACHE_DIR}/saml"  # the same folder in the Apache container (./apache is mounted there)
 #: Where mod_auth_cas keeps its sessions in the Apache image (Debian's package makes it, for www-data).
 CAS_SESSIONS = "/var/cache/apache2/mod_auth_cas"
+#: The images the bundle builds besides the single-user one, tagged with the oersite that wrote them.
 HUB_IMAGE = f"oersite-hub:{__version__}"
 APACHE_IMAGE = f"oersite-apache:{__version__}"
+#: The course's data for the chart's servers: an image of the data folder, tagged by its content.
+DATA_IMAGE = "oersite-course-data"
+DATA_DOCKERFILE = "course-data.Dockerfile"
+#: Where the data image holds the files, and where its init container copies them to.
+DATA_IMAGE_DIR = "/course-data"
+DATA_COPY_DIR = "/mnt/course-data"
 #: Zero to JupyterHub: the chart release these values are written and checked for, its own hub
 #: image, and the JupyterHub in that image (which the single-user image must match).
 CHART_VERSION = "4.4.0"
@@ -90,6 +97,10 @@ CHART_HUB_IMAGE = {"name": "quay.io/jupyterhub/k8s-hub", "tag": CHART_VERSION}
 CHART_JUPYTERHUB = "5.5.0"
 #: The Kubernetes secret the Helm values read the proxy secret from (kubectl create secret generic ...).
 PROXY_SECRET_REF = {"name": "oersite-proxy-secret", "key": "secret"}
+#: The two Kubernetes releases are checked against the API schemas of these versions: the oldest
+#: the chart supports (its Chart.yaml: kubeVersion >=1.28.0-0) and the newest kubernetes-validate
+#: 1.37 knows.
+KUBERNETES_VERSIONS = ("1.28", "1.37")
 #: oersite's files that run inside a hub, relative to the oersite package.
 HUB_RUNTIME = (
     "__init__.py",
@@ -102,15 +113,16 @@ HUB_RUNTIME = (
     "hub/spawner.py",
     "hub/templates/429.html",
 )
-#: What the chart's hub (which brings its own spawner and tmpauthenticator) needs of them.
+#: What the chart's hub (which brings its own spawner and tmpauthenticator) needs of them for the
+#: authenticators and the pool; the "hub is full" page only the ephemeral hub shows.
 CHART_RUNTIME = (
     "__init__.py",
     "hub/__init__.py",
     "hub/settings.py",
     "hub/pool.py",
     "hub/authenticator.py",
-    "hub/templates/429.html",
 )
+CHART_FULL_PAGE = "hub/templates/429.html"
 #: The chart's proxy as the hub's pod reaches it (the Service proxy-public, port 80; the pod's 8000).
 CHART_PROXY_URL = "http://proxy-public"
 CHART_PROXY_PORT = 8000
@@ -132,6 +144,90 @@ PACKAGE = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
+class HelmRelease:
+    """One hub on Kubernetes: its Helm release, in a namespace of its own.
+
+    The chart names its namespaced objects without the release (``hub``,
+    ``proxy-public``, the Secret ``hub``, the PVC ``hub-db-dir``) and expects one
+    release per namespace; only its cluster-wide objects (the user scheduler's
+    ClusterRole) carry the release's name.  So each hub gets its own namespace,
+    and the warm pool's service still reaches ``proxy-public`` and ``hub`` by
+    the chart's own names.
+    """
+
+    kind: str  # "persistent" or "ephemeral"
+    name: str
+    namespace: str
+
+    @property
+    def values_file(self) -> str:
+        return f"helm/{self.kind}-values.yaml"
+
+    def install_command(self, bundle: str = "hub") -> str:
+        """How hub/README.md installs or upgrades it."""
+        return (
+            f"helm upgrade --install {self.name} jupyterhub/jupyterhub --version {CHART_VERSION} "
+            f"--namespace {self.namespace} --create-namespace --values {bundle}/{self.values_file}"
+        )
+
+
+HELM_RELEASES = {kind: HelmRelease(kind, kind, f"oersite-{kind}") for kind in ("persistent", "ephemeral")}
+
+
+@dataclass(frozen=True)
+class CourseImages:
+    """Every image of the bundle as it is built, pushed and pulled: under ``oersite.hub.registry`` when set."""
+
+    registry: str | None
+    notebook: str  # the single-user image of the Docker hubs
+    hub: str
+    apache: str
+    kubernetes_notebook: str  # the same image with the JupyterHub of the chart's hub
+    course_data: str  # the data folder, for the chart's servers
+
+
+def course_images(course: Course) -> CourseImages:
+    hub = course.settings.hub
+    notebook = hub.in_registry(hub.image)
+    return CourseImages(
+        registry=hub.registry,
+        notebook=notebook,
+        hub=hub.in_registry(HUB_IMAGE),
+        apache=hub.in_registry(APACHE_IMAGE),
+        kubernetes_notebook=f"{notebook}-jupyterhub{CHART_JUPYTERHUB}",
+        course_data=hub.in_registry(f"{DATA_IMAGE}:{data_tag(course.data_dir)}"),
+    )
+
+
+def data_tag(folder: Path) -> str:
+    """A tag for the data image that changes when the data does: a digest of every file's path and bytes.
+
+    Folders that are not data (``__pycache__``, checkpoints) and hidden files are left out, so
+    the tag is the same in every checkout of the course.
+    """
+    digest = hashlib.sha256()
+    if folder.is_dir():
+        for path in sorted(_data_files(folder)):
+            relative = path.relative_to(folder).as_posix()
+            digest.update(relative.encode() + b"\0")
+            try:
+                with path.open("rb") as file:
+                    digest.update(hashlib.file_digest(file, "sha256").digest())
+            except OSError as error:
+                raise HubError(
+                    f"{shown(folder)}/{relative}: cannot be read for the data image ({error.strerror}); "
+                    "make it readable or move it out of the data folder"
+                ) from None
+    return f"data-{digest.hexdigest()[:16]}"
+
+
+def _data_files(folder: Path):
+    for parent, subfolders, names in os.walk(folder):
+        subfolders[:] = [name for name in subfolders if name not in SKIPPED_FOLDERS and not name.startswith(".")]
+        yield from (Path(parent) / name for name in names if not name.startswith("."))
+
+
+@dataclass(frozen=True)
 class BundleReport:
     folder: Path
     written: list[str]
@@ -139,11 +235,13 @@ class BundleReport:
     settings: HubBundleSettings
     build_commands: list[str]
     saml_metadata: Path | None = None  # the hub's SAML metadata, for the IdP (protocol saml)
+    registry: str | None = None  # oersite.hub.registry: where the images are pushed for a cluster
 
 
 def bundle_files(course: Course) -> dict[str, str]:
     """Every generated file of the bundle: path inside ``hub/`` → text."""
     settings = hub_settings(course)
+    images = course_images(course)
     _check_ports(settings)
     files = {
         ".gitignore": "# Secrets, site-specific files, copies of oersite's modules and libraries: never committed.\n"
@@ -168,10 +266,11 @@ def bundle_files(course: Course) -> dict[str, str]:
         "notebook.Dockerfile": _notebook_dockerfile(course),
         "hub.Dockerfile": _hub_dockerfile(course),
         "apache.Dockerfile": _apache_dockerfile(course),
+        DATA_DOCKERFILE: _data_dockerfile(course),
         "ca-certificates/README.md": CA_README,
-        "docker-compose.yml": _compose(course, settings),
-        "helm/persistent-values.yaml": _helm_persistent(settings),
-        "helm/ephemeral-values.yaml": _helm_ephemeral(settings),
+        "docker-compose.yml": _compose(course, settings, images),
+        HELM_RELEASES["persistent"].values_file: _helm_persistent(settings, images),
+        HELM_RELEASES["ephemeral"].values_file: _helm_ephemeral(settings, images),
     }
     for relative, text in notebook_server.jupyter_files().items():
         files[f"{NOTEBOOK_JUPYTER_FOLDER}/{relative}"] = text
@@ -218,8 +317,9 @@ def write_bundle(course: Course, folder: Path) -> BundleReport:
     if oidc_secret is not None:
         _set_in_env(env, {OIDC_SECRET_VARIABLE: oidc_secret}, keep={OIDC_PASSPHRASE_VARIABLE: secrets.token_hex(32)})
     settings = read_settings(folder / SETTINGS_FILE)
-    commands = build_commands(settings, folder)
-    return BundleReport(folder, sorted(files), created, settings, commands, saml_metadata)
+    images = course_images(course)
+    commands = build_commands(images, folder, course.data_dir)
+    return BundleReport(folder, sorted(files), created, settings, commands, saml_metadata, images.registry)
 
 
 def _set_in_env(env: Path, values: dict[str, str], keep: dict[str, str]) -> None:
@@ -246,29 +346,26 @@ def _copy_notebook_libraries(target: Path) -> None:
     shutil.copytree(source, target, ignore=lambda folder, names: ["axe-core"] if Path(folder) == source else [])
 
 
-def build_commands(settings: HubBundleSettings, folder: Path) -> list[str]:
-    """What an operator runs to build (and, for Kubernetes, push) the images of this bundle."""
+def build_commands(images: CourseImages, folder: Path, data_folder: Path) -> list[str]:
+    """What an operator runs to build the images of this bundle, and to push them when there is a registry.
+
+    Docker needs the first line only; Zero to JupyterHub also the single-user
+    image with the chart's JupyterHub and the data image, pushed where the
+    cluster pulls from (``oersite.hub.registry``).
+    """
     compose = f"docker-compose -f {shown(folder / 'docker-compose.yml')}"
-    k8s_image = kubernetes_image(settings)
+    chart = f"for Zero to JupyterHub {CHART_VERSION}"
     commands = [
-        f"{compose} --profile build build   # {HUB_IMAGE}, {APACHE_IMAGE}, {settings.image}",
+        f"{compose} --profile build build   # {images.hub}, {images.apache}, {images.notebook}",
         f"docker build --network host -f {shown(folder / 'notebook.Dockerfile')} "
-        f"--build-arg JUPYTERHUB_VERSION={CHART_JUPYTERHUB} -t {k8s_image} {shown(folder)}"
-        f"   # for Zero to JupyterHub {CHART_VERSION}",
+        f"--build-arg JUPYTERHUB_VERSION={CHART_JUPYTERHUB} -t {images.kubernetes_notebook} {shown(folder)}"
+        f"   # {chart}",
+        f"docker build --network host -f {shown(folder / DATA_DOCKERFILE)} -t {images.course_data} "
+        f"{shown(data_folder)}   # the course data, {chart}",
     ]
-    if _has_registry(k8s_image):
-        commands.append(f"docker push {k8s_image}")
+    if images.registry:
+        commands += [f"docker push {images.kubernetes_notebook}", f"docker push {images.course_data}"]
     return commands
-
-
-def kubernetes_image(settings: HubBundleSettings) -> str:
-    """The single-user image for the chart's hub: the same image, with the chart's JupyterHub."""
-    return f"{settings.image}-jupyterhub{CHART_JUPYTERHUB}"
-
-
-def _has_registry(image: str) -> bool:
-    first = image.split("/", 1)[0]
-    return "/" in image and ("." in first or ":" in first or first == "localhost")
 
 
 def _check_ports(settings: HubBundleSettings) -> None:
@@ -550,6 +647,18 @@ def _sign_on_variables(sso) -> tuple[str, ...]:
     return (OIDC_SECRET_VARIABLE, OIDC_PASSPHRASE_VARIABLE) if sso.protocol == "oidc" else ()
 
 
+def _data_dockerfile(course: Course) -> str:
+    return f"""# The course's data folder ({course.settings.data.folder}) as an image, for Zero to JupyterHub: an init
+# container of every server copies it to where the server finds it ({course.settings.data.hub_path}).
+# {GENERATED}
+# Build from the course folder, with the data folder as the context (see oersite hub config's output):
+#   docker build --network host -f hub/{DATA_DOCKERFILE} -t IMAGE {course.settings.data.folder}
+ARG BASE_IMAGE={course.settings.hub.base_image}
+FROM ${{BASE_IMAGE}}
+COPY . {DATA_IMAGE_DIR}/
+"""
+
+
 def _apache_dockerfile(course: Course) -> str:
     sso = course.settings.hub.sso
     module_package = "" if sso.protocol == "basic" else f" {SIGN_ON_MODULES[sso.protocol][1]}"
@@ -561,7 +670,7 @@ CMD ["apache2", "-d", "{layout.APACHE_SERVER_ROOT}", "-f", "{layout.APACHE_DIR}/
 """
 
 
-def _compose(course: Course, settings: HubBundleSettings) -> str:
+def _compose(course: Course, settings: HubBundleSettings, images: CourseImages) -> str:
     needed = "run oersite hub config to generate hub/.env"
     data_dir = DATA_HOST_VARIABLE.removeprefix("OERSITE_")
 
@@ -576,7 +685,7 @@ def _compose(course: Course, settings: HubBundleSettings) -> str:
 
     def proxy(ports: layout.HubPorts) -> dict:
         return {
-            "image": HUB_IMAGE,
+            "image": images.hub,
             "network_mode": "host",
             "command": [
                 "configurable-http-proxy",
@@ -600,7 +709,7 @@ def _compose(course: Course, settings: HubBundleSettings) -> str:
         if kind == "persistent":
             environment[PROXY_SECRET_VARIABLE] = f"${{{PROXY_SECRET_VARIABLE}:?{needed}}}"
         service = {
-            "image": HUB_IMAGE,
+            "image": images.hub,
             "network_mode": "host",
             "volumes": [
                 f"./{kind}/jupyterhub_config.py:{layout.HUB_CONFIG}:ro",
@@ -621,7 +730,7 @@ def _compose(course: Course, settings: HubBundleSettings) -> str:
         "services": {
             "apache": {
                 "build": build("apache.Dockerfile"),
-                "image": APACHE_IMAGE,
+                "image": images.apache,
                 "network_mode": "host",
                 "volumes": [f"./apache:{layout.APACHE_DIR}:ro", f"./tls:{layout.TLS_DIR}:ro"],
                 "environment": {
@@ -688,25 +797,47 @@ def _chart_files(names) -> dict:
 CHART_TEMPLATES = f"{CHART_CONFIG_DIR}/oersite/hub/templates"
 
 
-def _singleuser(settings: HubBundleSettings, memory: str, cpu: float) -> dict:
+def _singleuser(settings: HubBundleSettings, images: CourseImages, memory: str, cpu: float) -> dict:
+    """The chart's ``singleuser``: the image, limits, and the course data, read-only where notebooks look.
+
+    The data comes with the server: an init container of the data image copies
+    it into a volume of the pod (``emptyDir``), which the server mounts
+    read-only.  Nothing for the operator to create or fill, any storage class
+    will do, and a change of the data is a new image tag that the next server
+    starts with.
+    """
     return {
-        "image": _image(kubernetes_image(settings)),
+        "image": _image(images.kubernetes_notebook),
         "defaultUrl": settings.default_url,
         "memory": {"limit": memory},
         "cpu": {"limit": cpu},
         "extraEnv": singleuser_environment(settings.data_path),
+        "initContainers": [
+            {
+                "name": "course-data",
+                "image": images.course_data,
+                "command": ["cp", "-R", f"{DATA_IMAGE_DIR}/.", f"{DATA_COPY_DIR}/"],
+                "volumeMounts": [{"name": "course-data", "mountPath": DATA_COPY_DIR}],
+                "securityContext": {
+                    "runAsUser": layout.IMAGE_UID,
+                    "runAsGroup": layout.IMAGE_GID,
+                    "runAsNonRoot": True,
+                    "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": True,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+            }
+        ],
         "storage": {
-            "extraVolumes": [
-                {"name": "course-data", "persistentVolumeClaim": {"claimName": "course-data", "readOnly": True}}
-            ],
+            "extraVolumes": [{"name": "course-data", "emptyDir": {}}],
             "extraVolumeMounts": [{"name": "course-data", "mountPath": settings.data_path, "readOnly": True}],
         },
     }
 
 
-def _helm_persistent(settings: HubBundleSettings) -> str:
+def _helm_persistent(settings: HubBundleSettings, images: CourseImages) -> str:
     hub = settings.persistent
-    singleuser = _singleuser(settings, hub.memory_limit, hub.cpu_limit)
+    singleuser = _singleuser(settings, images, hub.memory_limit, hub.cpu_limit)
     singleuser["storage"]["type"] = "dynamic"  # a volume per student, kept when their server stops
     values = {
         "hub": {
@@ -723,12 +854,12 @@ def _helm_persistent(settings: HubBundleSettings) -> str:
         "singleuser": singleuser,
         "cull": {"enabled": True, "users": False, "timeout": hub.cull_idle_seconds},
     }
-    return _helm_header("persistent", settings.persistent_url) + _yaml(values)
+    return _helm_header(HELM_RELEASES["persistent"], settings.persistent_url, images) + _yaml(values)
 
 
-def _helm_ephemeral(settings: HubBundleSettings) -> str:
+def _helm_ephemeral(settings: HubBundleSettings, images: CourseImages) -> str:
     hub = settings.ephemeral
-    singleuser = _singleuser(settings, hub.memory_limit, hub.cpu_limit)
+    singleuser = _singleuser(settings, images, hub.memory_limit, hub.cpu_limit)
     singleuser["storage"]["type"] = "none"  # a visitor's files go with their pod
     config = _hub_config(
         update_temporary_auth,
@@ -747,7 +878,7 @@ def _helm_ephemeral(settings: HubBundleSettings) -> str:
         "hub": {
             "image": CHART_HUB_IMAGE,
             "config": config,
-            "extraFiles": _chart_files(CHART_RUNTIME if hub.pool else ("hub/templates/429.html",)),
+            "extraFiles": _chart_files((*CHART_RUNTIME, CHART_FULL_PAGE) if hub.pool else (CHART_FULL_PAGE,)),
             **_chart_services(config),
         },
         "proxy": {"service": {"type": "ClusterIP"}},
@@ -759,23 +890,24 @@ def _helm_ephemeral(settings: HubBundleSettings) -> str:
             "maxAge": hub.max_age_seconds,
         },
     }
+    release = HELM_RELEASES["ephemeral"]
     if hub.pool:
-        _open_pool_paths(values)
-    return _helm_header("ephemeral", settings.ephemeral_url) + _yaml(values)
+        _open_pool_paths(values, release)
+    return _helm_header(release, settings.ephemeral_url, images) + _yaml(values)
 
 
-def _open_pool_paths(values: dict) -> None:
+def _open_pool_paths(values: dict, release: HelmRelease) -> None:
     """The chart's network policies let the hub's pod reach servers and the proxy's API only.
 
     The warm pool's service (in the hub's pod) pulls the course into a waiting
     server through the proxy's public port, and the proxy forwards
     /services/oersite-pool/status to the service: two paths the chart closes,
-    opened here for those ports alone (pods of this release's namespace
-    labelled by the chart's ``component``).
+    opened here for those ports alone, to the pods of this release only (the
+    chart's ``component`` and ``release`` labels, in the release's namespace).
     """
 
     def pods(component: str) -> list[dict]:
-        return [{"podSelector": {"matchLabels": {"component": component}}}]
+        return [{"podSelector": {"matchLabels": {"component": component, "release": release.name}}}]
 
     values["hub"]["service"] = {"extraPorts": [{"name": "pool-status", "port": CHART_POOL_PORT}]}
     values["hub"]["networkPolicy"] = {
@@ -807,12 +939,18 @@ def _chart_services(config: dict) -> dict:
     return {key: value for key, value in (("services", services), ("loadRoles", roles)) if value}
 
 
-def _helm_header(kind: str, url: str) -> str:
-    return (
-        f"# Zero to JupyterHub {CHART_VERSION} values for the {kind} hub ({url}). {GENERATED}\n"
-        f"# helm upgrade --install {kind} jupyterhub/jupyterhub --version {CHART_VERSION} "
-        f"--values hub/helm/{kind}-values.yaml\n"
+def _helm_header(release: HelmRelease, url: str, images: CourseImages) -> str:
+    header = (
+        f"# Zero to JupyterHub {CHART_VERSION} values for the {release.kind} hub ({url}). {GENERATED}\n"
+        f"# Release {release.name} in a namespace of its own ({release.namespace}; see hub/README.md):\n"
+        f"# {release.install_command()}\n"
     )
+    if not images.registry:
+        header += (
+            "# Not deployable as they are: no image here names a registry a cluster can pull from; "
+            "set oersite.hub.registry in _config.yml.\n"
+        )
+    return header
 
 
 class _ReadableDumper(yaml.SafeDumper):

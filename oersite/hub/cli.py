@@ -54,6 +54,11 @@ def config(source: Path, output: Path | None) -> None:
     click.echo("Build the images (see hub/README.md for the rest of the deployment):")
     for command in report.build_commands:
         click.echo(f"  {command}")
+    if report.registry is None:
+        click.echo(
+            "Note: no oersite.hub.registry, so the images have local names: enough for Docker on this server; "
+            "for Zero to JupyterHub set it to the registry your cluster pulls from and run oersite hub config again"
+        )
 
 
 PORT = click.IntRange(0, 65535)
@@ -94,9 +99,11 @@ def serve(source: Path, persistent_port: int | None, ephemeral_port: int | None,
     help="The bundle to check (default: SOURCE/hub).",
 )
 def check(source: Path, bundle: Path | None) -> None:
-    """Validate the bundle without Docker: hub configs, spawner, compose file and Apache config."""
+    """Validate the bundle without Docker or a cluster: hub configs, Helm values, compose file, Apache config."""
     from oersite.hub.check import check_bundle
 
     folder = (bundle if bundle is not None else source / "hub").resolve()
-    checked = check_bundle(folder)
-    click.echo(f"Bundle {shown(folder)} is valid: {', '.join(checked)}")
+    result = check_bundle(folder)
+    click.echo(f"Bundle {shown(folder)} is valid: {', '.join(result.checked)}")
+    for warning in result.warnings:
+        click.secho(f"Warning: {warning}", fg="yellow")

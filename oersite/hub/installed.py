@@ -24,6 +24,9 @@ HUB_EXTRA = {
     "nbgitpuller": "nbgitpuller",
     "jupyterlab": "jupyterlab",
     "jupytext": "jupytext",
+    # oersite hub check: Helm's engine (its Go SDK, embedded) and the Kubernetes API schemas.
+    "helm_python": "helm-python-sdk",
+    "kubernetes_validate": "kubernetes-validate",
 }
 #: The line that installs the hub extra, as an operator runs it.
 HUB_EXTRA_INSTALL = 'pip install -e ".[hub]" in oersite\'s folder'

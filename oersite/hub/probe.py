@@ -53,6 +53,7 @@ CHART_SINGLEUSER = {
     "cpu_limit": ("cpu", "limit"),
     "environment": ("extraEnv",),
     "default_url": ("defaultUrl",),
+    "init_containers": ("initContainers",),
 }
 #: A kubeconfig naming a cluster that is never contacted: KubeSpawner loads one when constructed.
 KUBECONFIG = """apiVersion: v1
@@ -99,29 +100,51 @@ def did_you_mean(name: str, known) -> str:
     return f"; did you mean {close[0]}?" if close else ""
 
 
-def construct(config) -> list[str]:
-    """Construct the hub's spawner and authenticator from ``config``; what they refuse."""
+def construct(config, pods: list | None = None) -> list[str]:
+    """Construct the hub's spawner and authenticator from ``config``; what they refuse.
+
+    ``pods``: for a spawner that makes Kubernetes pods, the pod it would ask
+    the cluster for (as the API's JSON) is appended, for a check against the
+    API's schema.
+    """
     from jupyterhub.app import JupyterHub
 
     hub = JupyterHub(config=config, log=_QUIET)
-    user = SimpleNamespace(name="check-user", escaped_name="check-user", url="/user/check-user/", id=1, orm_user=None)
-    hub_api = SimpleNamespace(api_url="http://hub:8081/hub/api", url="http://hub:8081/hub/", base_url="/hub/")
+    user = SimpleNamespace(
+        name="check-user", escaped_name="check-user", url="/user/check-user/", id=1, orm_user=None, base_url="/"
+    )
+    hub_api = SimpleNamespace(
+        api_url="http://hub:8081/hub/api", url="http://hub:8081/hub/", base_url="/hub/", public_host="", host=""
+    )
     problems = []
     warnings = _CapturedWarnings()
 
-    async def make(cls):
+    async def make(cls) -> None:
         # In an event loop, as in the hub: KubeSpawner starts its API client there.
-        if cls is hub.spawner_class:
-            return cls(config=config, user=user, hub=hub_api)
-        return cls(config=config)
-
-    for cls in (hub.spawner_class, hub.authenticator_class):
         try:
-            asyncio.run(make(cls))
+            made = cls(config=config, user=user, hub=hub_api) if cls is hub.spawner_class else cls(config=config)
         except Exception as error:
             problems.append(f"{cls.__name__} refuses the config: {type(error).__name__}: {error}")
+            return
+        if pods is not None and hasattr(made, "get_pod_manifest"):
+            try:
+                pods.append(await _pod(made))
+            except Exception as error:
+                problems.append(f"{cls.__name__} cannot make a server's pod of it: {type(error).__name__}: {error}")
+
+    for cls in (hub.spawner_class, hub.authenticator_class):
+        asyncio.run(make(cls))
     problems += warnings.collect()
     return problems
+
+
+async def _pod(spawner) -> dict:
+    """The pod KubeSpawner would create for a server (nothing is sent anywhere), as the API's JSON."""
+    from kubernetes_asyncio.client import ApiClient
+
+    spawner.api_token = "check-token"  # noqa: S105 (what the hub hands a server; a placeholder here)
+    pod = await spawner.get_pod_manifest()
+    return ApiClient().sanitize_for_serialization(pod)
 
 
 class _CapturedWarnings(logging.Handler):
@@ -176,8 +199,11 @@ def chart_config(values: dict, pod_root: Path):
     return c
 
 
-def probe_chart(values: dict) -> list[str]:
-    """Problems the chart's hub would have with ``values``; modules come from its extraFiles only."""
+def probe_chart(values: dict, pods: list | None = None) -> list[str]:
+    """Problems the chart's hub would have with ``values``; modules come from its extraFiles only.
+
+    ``pods`` gets the pod KubeSpawner would make for a server (see ``construct``).
+    """
     if importlib.util.find_spec("kubespawner") is None:
         return [
             f"cannot check what the chart's hub would load: jupyterhub-kubespawner is not installed for "
@@ -192,7 +218,7 @@ def probe_chart(values: dict) -> list[str]:
             config = chart_config(values, Path(scratch) / "pod")
             problems = unknown_traits(config)
             if not problems:
-                problems = construct(config)
+                problems = construct(config, pods)
                 problems += _imported_from_the_values(config, Path(scratch))
             problems += _services_from_the_values(values, Path(scratch))
         except Exception as error:  # the values are someone's input: any failure is theirs
@@ -239,9 +265,16 @@ def _services_from_the_values(values: dict, scratch: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    """``probe.py REQUEST.json``: REQUEST holds ``{"values": [values, ...]}``; prints a list of problems per values."""
+    """``probe.py REQUEST.json``: REQUEST holds ``{"values": [values, ...]}``; prints a list of problems per values.
+
+    With ``"pods": PATH`` in REQUEST, the pods KubeSpawner would make (a list per values) go to PATH as JSON.
+    """
     request = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
-    print(json.dumps([probe_chart(values) for values in request["values"]]))
+    pods: list[list[dict]] = [[] for _ in request["values"]]
+    problems = [probe_chart(values, made) for values, made in zip(request["values"], pods, strict=True)]
+    if request.get("pods"):
+        Path(request["pods"]).write_text(json.dumps(pods), encoding="utf-8")
+    print(json.dumps(problems))
     return 0
 
 

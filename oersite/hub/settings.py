@@ -295,7 +295,7 @@ class HubBundleSettings:
     interface: str
     data_path: str  # where the course data is mounted read-only on a hub
     default_url: str  # what a server opens without a deep link: the course, pulled, when reachable
-    image: str
+    image: str  # the single-user image, as pulled: under oersite.hub.registry when there is one
     persistent_url: str  # oersite.launch.hub_url, without a trailing slash
     ephemeral_url: str  # oersite.launch.try_url, likewise
     persistent: PersistentHubSettings
@@ -346,7 +346,7 @@ def hub_settings(course: Course, *, local: bool = False) -> HubBundleSettings:
         interface=target.interface,
         data_path=course.settings.data.hub_path,
         default_url=default_url,
-        image=hub.image,
+        image=hub.in_registry(hub.image),
         persistent_url=target.hub_url.rstrip("/"),
         ephemeral_url=target.try_url.rstrip("/"),
         persistent=hub.persistent,
