@@ -61,6 +61,7 @@ def render_site(
     ``work_dir`` keeps Sphinx's doctrees (its memory of the previous build),
     so a rebuild re-reads only pages whose source or outputs changed.
     """
+    import markupsafe
     from jupyter_book.config import get_final_config
     from sphinx.application import Sphinx
     from sphinx.errors import SphinxError
@@ -102,6 +103,11 @@ def render_site(
     # Set here, not by the extension at run time: a change of them makes Sphinx write every page again.
     sphinx_config["html_static_path"] = [*sphinx_config.get("html_static_path", []), str(THEME_STATIC)]
     sphinx_config["html_css_files"] = [*sphinx_config.get("html_css_files", []), "oersite.css"]
+    # Sphinx's templates take html_title as HTML: most escape it, but pydata-sphinx-theme's logo title and
+    # search page <title> print it as it is, so a title with < or & would be markup there. As Markup (escaped
+    # once), it prints escaped where a template does not escape it, and is not escaped twice where it does.
+    if sphinx_config.get("html_title"):
+        sphinx_config["html_title"] = markupsafe.escape(sphinx_config["html_title"])
     # MathJax from the site itself, not from a CDN (unless the course chose one).
     sphinx_config.setdefault("mathjax_path", MATHJAX_PATH)
     # Excluding the build folders keeps Sphinx from reading its own output

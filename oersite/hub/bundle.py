@@ -63,6 +63,7 @@ from oersite.hub.settings import (
     HubBundleSettings,
     hub_settings,
     read_settings,
+    text_problem,
     url_port,
 )
 from oersite.messages import shown
@@ -159,7 +160,7 @@ def bundle_files(course: Course) -> dict[str, str]:
             public_url=settings.persistent_url,
             folder="${SAML_DIR}",
             users_file=f"{layout.APACHE_DIR}/users.htpasswd",
-            realm=settings.course_title,
+            title=settings.course_title,
             cas_cookies=CAS_SESSIONS,
         ),
         "notebook-requirements.txt": image_requirements(course),
@@ -202,19 +203,9 @@ def write_bundle(course: Course, folder: Path) -> BundleReport:
     env = folder / ".env"
     created = not env.exists()
     if created:
-        lines = [
-            f"# Settings and secrets for docker-compose ({GENERATED.split(':')[0]}); keep private.",
-            "COMPOSE_PROJECT_NAME=oersite",
-            "# The course's datasets on this server (an absolute path): mounted read-only into every server.",
-            f"{DATA_HOST_VARIABLE.removeprefix('OERSITE_')}={course.data_dir}",
-            "# The Docker engine's socket, mounted into the hub containers only:",
-            "# DOCKER_SOCKET=/var/run/docker.sock",
-            f"# The image every image builds on (any Debian bookworm): BASE_IMAGE={course.settings.hub.base_image}",
-            *(f"{name}={secrets.token_hex(32)}" for name in SECRET_VARIABLES),
-        ]
         descriptor = os.open(env, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
-            file.write("\n".join(lines) + "\n")
+            file.write(env_text(course))
     if oidc_secret is not None:
         _set_in_env(env, {OIDC_SECRET_VARIABLE: oidc_secret}, keep={OIDC_PASSPHRASE_VARIABLE: secrets.token_hex(32)})
     settings = read_settings(folder / SETTINGS_FILE)
@@ -222,13 +213,48 @@ def write_bundle(course: Course, folder: Path) -> BundleReport:
     return BundleReport(folder, sorted(files), created, settings, commands, saml_metadata)
 
 
+def env_text(course: Course) -> str:
+    """``hub/.env`` as it is first written: settings the operator may change, and fresh secrets."""
+    lines = [
+        f"# Settings and secrets for docker-compose ({GENERATED.split(':')[0]}); keep private.",
+        env_line("COMPOSE_PROJECT_NAME", "oersite"),
+        "# The course's datasets on this server (an absolute path): mounted read-only into every server.",
+        env_line(DATA_HOST_VARIABLE.removeprefix("OERSITE_"), str(course.data_dir)),
+        "# The Docker engine's socket, mounted into the hub containers only:",
+        "# DOCKER_SOCKET=/var/run/docker.sock",
+        "# The image every image builds on (any Debian bookworm):",
+        "# " + env_line("BASE_IMAGE", course.settings.hub.base_image),
+        *(env_line(name, secrets.token_hex(32)) for name in SECRET_VARIABLES),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def env_line(name: str, value: str) -> str:
+    """``NAME=value`` as Compose reads ``.env``, whichever Compose: python-dotenv (Compose 1) or godotenv (2).
+
+    A value of plain characters is written as it is, any other in single quotes,
+    which both read as it is.  What no line can hold the same way for both is
+    refused: a line break or control character (it would start a variable of its
+    own), ``${`` (python-dotenv reads a variable there even in single quotes), a
+    single quote or a backslash (the two read escapes differently).
+    """
+    problem = text_problem(value) or (
+        f"no ' or \\ (Compose 1 and 2 read them differently), found {value!r}" if re.search(r"['\\]", value) else None
+    )
+    if problem:
+        raise HubError(f"cannot write {name} into hub/.env: {problem}; write that line of hub/.env yourself")
+    if re.fullmatch(r"[A-Za-z0-9_./:@+,-]*", value):
+        return f"{name}={value}"
+    return f"{name}='{value}'"
+
+
 def _set_in_env(env: Path, values: dict[str, str], keep: dict[str, str]) -> None:
     """``values`` into the .env file (replacing their lines), and ``keep``'s names where it has none yet."""
     lines = env.read_text(encoding="utf-8").splitlines()
     present = {line.split("=", 1)[0] for line in lines if "=" in line and not line.startswith("#")}
     lines = [line for line in lines if line.split("=", 1)[0] not in values]
-    lines += [f"{name}={value}" for name, value in values.items()]
-    lines += [f"{name}={value}" for name, value in keep.items() if name not in present]
+    lines += [env_line(name, value) for name, value in values.items()]
+    lines += [env_line(name, value) for name, value in keep.items() if name not in present]
     write_atomically(env, "\n".join(lines) + "\n", mode=0o600)
 
 
@@ -815,8 +841,12 @@ def _helm_header(kind: str, url: str) -> str:
     )
 
 
-class _ReadableDumper(yaml.SafeDumper):
-    """Multi-line strings (the files in ``hub.extraFiles``) as YAML blocks, readable as the files they are."""
+class _ReadableDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
+    """Multi-line strings (the files in ``hub.extraFiles``) as YAML blocks, readable as the files they are.
+
+    The one YAML writer of the bundle (compose file, Helm values): PyYAML quotes what needs quoting;
+    libyaml's emitter, where PyYAML has it, writes the same bytes several times faster.
+    """
 
 
 def _represent_text(dumper: yaml.SafeDumper, text: str):

@@ -593,7 +593,7 @@ def _write_apache_config(running: RunningHubs, course: Course, users: Path | Non
             public_url=public_url,
             folder=str(sso_files),
             users_file=str(users_for_apache),
-            realm=settings.course_title,
+            title=settings.course_title,
             cas_cookies=str(cas_cookies),
         ),
         encoding="utf-8",
