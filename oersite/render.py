@@ -61,7 +61,6 @@ def render_site(
     ``work_dir`` keeps Sphinx's doctrees (its memory of the previous build),
     so a rebuild re-reads only pages whose source or outputs changed.
     """
-    import markupsafe
     from jupyter_book.config import get_final_config
     from sphinx.application import Sphinx
     from sphinx.errors import SphinxError
@@ -103,11 +102,6 @@ def render_site(
     # Set here, not by the extension at run time: a change of them makes Sphinx write every page again.
     sphinx_config["html_static_path"] = [*sphinx_config.get("html_static_path", []), str(THEME_STATIC)]
     sphinx_config["html_css_files"] = [*sphinx_config.get("html_css_files", []), "oersite.css"]
-    # Sphinx's templates take html_title as HTML: most escape it, but pydata-sphinx-theme's logo title and
-    # search page <title> print it as it is, so a title with < or & would be markup there. As Markup (escaped
-    # once), it prints escaped where a template does not escape it, and is not escaped twice where it does.
-    if sphinx_config.get("html_title"):
-        sphinx_config["html_title"] = markupsafe.escape(sphinx_config["html_title"])
     # MathJax from the site itself, not from a CDN (unless the course chose one).
     sphinx_config.setdefault("mathjax_path", MATHJAX_PATH)
     # Excluding the build folders keeps Sphinx from reading its own output
@@ -142,6 +136,7 @@ def render_site(
                     if result.executed_path is not None
                 }
                 app.config.oersite_figures = figures()
+                app.connect("html-page-context", _escaped_course_text)
                 app.build()
         except (SphinxError, OSError) as exc:
             raise BuildError(f"Sphinx stopped: {exc}; see {course.relative(log_path)} for details") from None
@@ -151,6 +146,22 @@ def render_site(
     if warnings_are_errors and found:
         raise BuildError(f"{len(found)} warning(s), treated as errors (--strict):\n" + "\n".join(found))
     return RenderResult(found, log_path)
+
+
+def _escaped_course_text(app, pagename, templatename, context, doctree) -> None:
+    """The course's title and author (Sphinx's ``docstitle`` and ``author``) as escaped Markup in every page.
+
+    Sphinx's templates take them as HTML: most escape them, but pydata-sphinx-theme's logo
+    title and search page ``<title>`` print the title as they find it, and sphinx-book-theme's
+    footer the author, so a ``<`` or ``&`` would be markup there. As Markup they print escaped
+    where a template does not escape, and are not escaped twice where one does.
+    """
+    import markupsafe
+
+    for name in ("docstitle", "author"):
+        text = context.get(name)
+        if isinstance(text, str) and not isinstance(text, markupsafe.Markup):
+            context[name] = markupsafe.escape(text)
 
 
 _ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")

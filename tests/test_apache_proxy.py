@@ -36,7 +36,6 @@ SECRET = "the-proxy-secret-0123456789"
 TITLE = 'Data" Require all granted "\\ \\" 100% $1 </script> <!--\\'
 
 
-
 class Recorder(http.server.BaseHTTPRequestHandler):
     seen: list[tuple[str, dict[str, str]]] = []
 

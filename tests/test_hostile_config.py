@@ -345,3 +345,25 @@ def test_a_hostile_text_is_refused_naming_its_key_or_written_safely(course, path
                 assert structure(relative, text) == structure(relative, before[relative]), (key, relative, value)
         if any(after[name] != before[name] for name in ("apache/httpd.conf", "apache/sso.conf")):
             assert apache_accepts(after) == "", (key, value)
+
+
+def test_a_hostile_title_and_author_are_text_on_every_page(tmp_path):
+    """The title reaches the theme's logo and the search page's <title>, which print it as they find it."""
+    from bs4 import BeautifulSoup
+
+    title = 'Data <b id="injected">bold</b> "quoted" & </script><!-- \\'
+    author = '<img id="injected" src=x onerror=alert(1)> Ada & "Co"'
+    root = make_course(tmp_path / "course", {"lessons/a.md": ["1 + 1"]}, config={"title": title, "author": author})
+    result = CliRunner().invoke(main, ["build", str(root), "--strict"])
+    assert result.exit_code == 0, result.output
+    pages = sorted((root / "_build" / "html").rglob("*.html"))
+    assert len(pages) >= 4
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        soup = BeautifulSoup(text, "html.parser")
+        assert soup.find(id="injected") is None and "<b id=" not in text, page
+        logo = soup.select_one(".logo__title")
+        if logo is not None:
+            assert logo.get_text() == title, page
+    search = BeautifulSoup((root / "_build" / "html" / "search.html").read_text(encoding="utf-8"), "html.parser")
+    assert search.title.get_text() == f"Search - {title}"

@@ -322,3 +322,33 @@ def test_blocked_names_are_normalised_like_the_signed_in_one():
     assert authenticator.check_blocked_users("troll") is False
     assert authenticator.check_blocked_users("mallory") is False
     assert authenticator.check_blocked_users("s1234567") is True
+
+
+@pytest.mark.slow  # mellon_create_metadata, twice
+def test_hub_config_and_hub_serve_at_one_address_sign_with_one_key(tmp_path):
+    sso = {**SIGN_ONS["saml"]}
+    root = course_with_sign_on(tmp_path, sso)
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    config["oersite"]["launch"]["hub_url"] = "http://127.0.0.1:8000"  # where oersite hub serve answers
+    (root / "_config.yml").write_text(yaml.safe_dump(config))
+    settings = load_course(root).settings.hub.sso
+    state = root / "_build" / "hub" / "apache" / "saml"  # where oersite hub serve keeps its SP files
+    # hub serve ran first and was registered: hub config takes over its key, and says to hand over that.
+    served = sign_on.prepare_saml(settings, root, state, "http://127.0.0.1:8000", shared=root / "hub/apache/saml")
+    result = hub_config(root)
+    assert result.exit_code == 0, result.output
+    bundle = root / "hub" / "apache" / "saml"
+    assert (bundle / "sp.key").read_bytes() == (state / "sp.key").read_bytes()
+    assert (bundle / "sp-metadata.xml").read_bytes() == served.read_bytes()
+    assert f"hand over {bundle / 'sp-metadata.xml'}" in result.output
+    assert "oersite hub serve at that address signs with the same key" in result.output
+    # The other way round: a key of hub config's that the IdP knows wins over one hub serve made before.
+    other = tmp_path / "other"
+    sign_on.prepare_saml(settings, root, other, "http://127.0.0.1:8000")
+    assert (other / "sp.key").read_bytes() != (bundle / "sp.key").read_bytes()
+    sign_on.prepare_saml(settings, root, other, "http://127.0.0.1:8000", shared=bundle, prefer_shared=True)
+    assert (other / "sp.key").read_bytes() == (bundle / "sp.key").read_bytes()
+    # Another address is another service provider: its own key.
+    elsewhere = tmp_path / "elsewhere"
+    sign_on.prepare_saml(settings, root, elsewhere, "http://127.0.0.1:9000", shared=bundle, prefer_shared=True)
+    assert (elsewhere / "sp.key").read_bytes() != (bundle / "sp.key").read_bytes()

@@ -194,7 +194,9 @@ def write_bundle(course: Course, folder: Path) -> BundleReport:
     oidc_secret = sign_on.oidc_client_secret(sso, course.root) if sso.protocol == "oidc" else None
     if sso.protocol == "saml":
         public_url = hub_settings(course).persistent_url
-        saml_metadata = sign_on.prepare_saml(sso, course.root, folder / SAML_FOLDER, public_url)
+        # oersite hub serve at the same address signs with the same key (sign_on.prepare_saml).
+        hub_serve = course.root / course.settings.hub.state_folder / "apache" / "saml"
+        saml_metadata = sign_on.prepare_saml(sso, course.root, folder / SAML_FOLDER, public_url, shared=hub_serve)
     for relative, text in files.items():
         write_atomically(folder / relative, text)
     _copy_notebook_libraries(folder / NOTEBOOK_RUNTIME_FOLDER / "oersite" / "static" / "vendor")

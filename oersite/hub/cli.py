@@ -46,9 +46,12 @@ def config(source: Path, output: Path | None) -> None:
     if report.secrets_created:
         click.echo(f"Generated secrets in {shown(folder / '.env')} (mode 0600, git-ignored)")
     if report.saml_metadata is not None:
+        url = report.settings.persistent_url
+        here = "; oersite hub serve at that address signs with the same key" if "//127.0.0.1:" in url else ""
         click.echo(
             f"Register the hub with your identity provider: hand over {shown(report.saml_metadata)} "
-            "(the SAML service provider's metadata; hub/README.md says what to ask for)"
+            f"(the SAML service provider's metadata, also served at {url}/mellon/metadata{here}; "
+            "hub/README.md says what to ask for)"
         )
     click.echo(f"Check it with: oersite hub check {shown(course.root)}")
     click.echo("Build the images (see hub/README.md for the rest of the deployment):")
