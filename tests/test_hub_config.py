@@ -455,6 +455,33 @@ def test_oersite_hub_config_writes_the_bundle_and_private_secrets(tmp_path):
     assert "--build-arg JUPYTERHUB_VERSION=5.5.0" in result.output
 
 
+def test_basic_auths_users_file_is_readable_by_apaches_group_alone_and_hub_check_warns_otherwise(tmp_path):
+    from oersite.hub.check import secret_warnings
+
+    root = course_with(tmp_path, LAUNCH)
+    assert CliRunner().invoke(main, ["hub", "config", str(root)]).exit_code == 0
+    users = root / "hub" / "apache" / "users.htpasswd"
+    assert stat.S_IMODE(users.stat().st_mode) == 0o640
+    assert users.stat().st_gid == layout.APACHE_GROUP_ID  # www-data in the Apache image (the tests run as root)
+    # hub/README.md's command adds a student and keeps the file as it is.
+    subprocess.run(["htpasswd", "-bB", str(users), "ada", "ada-password"], check=True, capture_output=True)
+    assert stat.S_IMODE(users.stat().st_mode) == 0o640 and users.stat().st_gid == layout.APACHE_GROUP_ID
+    assert "htpasswd -B hub/apache/users.htpasswd ada" in (REPOSITORY / "hub" / "README.md").read_text()
+    assert secret_warnings(root / "hub") == []
+    users.chmod(0o644)
+    env = root / "hub" / ".env"
+    env.chmod(0o604)
+    assert secret_warnings(root / "hub") == [
+        f"warning: {env} is readable by every user of this machine; chmod o-rwx {env}",
+        f"warning: {users} is readable by every user of this machine; chmod o-rwx {users}",
+    ]
+
+
+def test_the_hub_image_writes_the_hubs_database_privately(tmp_path):
+    dockerfile = bundle_files(load_course(course_with(tmp_path, LAUNCH)))["hub.Dockerfile"]
+    assert f'CMD ["sh", "-c", "umask 077 && exec jupyterhub -f {layout.HUB_CONFIG}"]' in dockerfile
+
+
 def test_the_image_pins_what_notebooks_import_but_not_the_courses_own_modules(tmp_path):
     root = make_course(
         tmp_path / "course",

@@ -77,6 +77,8 @@ HUB_PACKAGES = ("jupyterhub", "dockerspawner", "jupyterhub-idle-culler", "jupyte
 #: Secrets written to .env for docker compose, generated once.
 SECRET_VARIABLES = (PROXY_SECRET_VARIABLE, "PERSISTENT_PROXY_TOKEN", "EPHEMERAL_PROXY_TOKEN")
 #: The images the bundle builds besides the single-user one, tagged with the oersite that wrote them.
+#: Basic auth's students and their password hashes (protocol basic): made here, empty, never committed.
+USERS_FILE = "apache/users.htpasswd"
 #: The hub's SAML key, certificate and both metadata files (protocol saml): made here, never committed.
 SAML_FOLDER = "apache/saml"
 SAML_IMAGE_DIR = f"{layout.APACHE_DIR}/saml"  # the same folder in the Apache container (./apache is mounted there)
@@ -140,6 +142,7 @@ class BundleReport:
     settings: HubBundleSettings
     build_commands: list[str]
     saml_metadata: Path | None = None  # the hub's SAML metadata, for the IdP (protocol saml)
+    users_file_group_unset: Path | None = None  # Basic auth's users file, made here, whose group Apache needs
 
 
 def bundle_files(course: Course) -> dict[str, str]:
@@ -200,6 +203,9 @@ def write_bundle(course: Course, folder: Path) -> BundleReport:
     for relative, text in files.items():
         write_atomically(folder / relative, text)
     _copy_notebook_libraries(folder / NOTEBOOK_RUNTIME_FOLDER / "oersite" / "static" / "vendor")
+    users_file_group_unset = None
+    if sso.protocol == "basic" and not _users_file(folder / USERS_FILE):
+        users_file_group_unset = folder / USERS_FILE
     # Where the operator puts Apache's certificate and key (git-ignored; only root reads them).
     (folder / "tls").mkdir(mode=0o700, exist_ok=True)
     env = folder / ".env"
@@ -212,7 +218,25 @@ def write_bundle(course: Course, folder: Path) -> BundleReport:
         _set_in_env(env, {OIDC_SECRET_VARIABLE: oidc_secret}, keep={OIDC_PASSPHRASE_VARIABLE: secrets.token_hex(32)})
     settings = read_settings(folder / SETTINGS_FILE)
     commands = build_commands(settings, folder)
-    return BundleReport(folder, sorted(files), created, settings, commands, saml_metadata)
+    return BundleReport(folder, sorted(files), created, settings, commands, saml_metadata, users_file_group_unset)
+
+
+def _users_file(path: Path) -> bool:
+    """Basic auth's htpasswd file, made empty when missing: readable by Apache's workers' group alone.
+
+    ``htpasswd -B FILE NAME`` keeps its mode and group when it adds a student.
+    Returns False when the group could not be given (not root), which the operator then sets.
+    """
+    if path.exists():
+        return True
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    os.close(descriptor)
+    path.chmod(0o640)  # whatever the umask took away or left
+    try:
+        os.chown(path, -1, layout.APACHE_GROUP_ID)
+    except PermissionError:
+        return False
+    return True
 
 
 def env_text(course: Course) -> str:
@@ -558,6 +582,7 @@ CMD ["jupyterhub-singleuser"]
 def _hub_dockerfile(course: Course) -> str:
     return f"""# The hub image: JupyterHub with DockerSpawner, the idle culler, tmpauthenticator, oersite's hub
 # modules, and configurable-http-proxy (the proxy services run this image too). {GENERATED}
+# The hub writes its database with umask 077: private to the hub, as its cookie secret is.
 {_debian_prologue(course, "python3 python3-venv")}RUN apt-get update \\
  && apt-get install -y --no-install-recommends nodejs npm \\
  && NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \\
@@ -569,7 +594,7 @@ def _hub_dockerfile(course: Course) -> str:
 COPY {HUB_RUNTIME_FOLDER}/ {layout.HUB_PACKAGE_DIR}/
 ENV PYTHONPATH={layout.HUB_PACKAGE_DIR}
 WORKDIR /srv/jupyterhub
-CMD ["jupyterhub", "-f", "{layout.HUB_CONFIG}"]
+CMD ["sh", "-c", "umask 077 && exec jupyterhub -f {layout.HUB_CONFIG}"]
 """
 
 

@@ -32,6 +32,7 @@ def config(source: Path, output: Path | None) -> None:
     """Write the deployable hub bundle (compose, Apache, hub configs, image, Helm values)."""
     from oersite.config import load_course
     from oersite.hub.bundle import write_bundle
+    from oersite.hub.layout import APACHE_GROUP_ID
 
     course = load_course(source)
     folder = output if output is not None else course.root / "hub"
@@ -52,6 +53,12 @@ def config(source: Path, output: Path | None) -> None:
             f"Register the hub with your identity provider: hand over {shown(report.saml_metadata)} "
             f"(the SAML service provider's metadata, also served at {url}/mellon/metadata{here}; "
             "hub/README.md says what to ask for)"
+        )
+    if report.users_file_group_unset is not None:
+        users = shown(report.users_file_group_unset)
+        click.echo(
+            f"Made {users} (mode 0640) for Basic auth's students; Apache's workers read it through its group, "
+            f"which needs root to give: chgrp {APACHE_GROUP_ID} {users}"
         )
     click.echo(f"Check it with: oersite hub check {shown(course.root)}")
     click.echo("Build the images (see hub/README.md for the rest of the deployment):")
@@ -98,8 +105,10 @@ def serve(source: Path, persistent_port: int | None, ephemeral_port: int | None,
 )
 def check(source: Path, bundle: Path | None) -> None:
     """Validate the bundle without Docker: hub configs, spawner, compose file and Apache config."""
-    from oersite.hub.check import check_bundle
+    from oersite.hub.check import check_bundle, secret_warnings
 
     folder = (bundle if bundle is not None else source / "hub").resolve()
     checked = check_bundle(folder)
+    for warning in secret_warnings(folder):
+        click.echo(warning)
     click.echo(f"Bundle {shown(folder)} is valid: {', '.join(checked)}")

@@ -246,6 +246,7 @@ def start_hubs(
         apache_conf = _write_apache_config(running, course, users, settings)
         for kind in ("persistent", "ephemeral"):
             config = _write_hub_config(kind, state, settings_path, account, ports, servers_environment)
+            _private_database(config.parent)
             _launch(running, f"{kind}-hub", [*JUPYTERHUB, "-f", str(config)], config.parent, environment)
         apache = [APACHE, "-f", str(apache_conf), "-DFOREGROUND"]
         _launch(running, "apache", apache, state / "apache", {**environment, **running.apache_environment})
@@ -520,6 +521,17 @@ def _write_hub_config(
         encoding="utf-8",
     )
     return config
+
+
+def _private_database(folder: Path) -> None:
+    """The hub's database, the hub's alone from its first byte (0600, as JupyterHub makes its cookie secret).
+
+    JupyterHub creates it with the umask's mode; SQLite keeps an existing file's mode, and
+    gives its journal the same. An empty file is a new database to SQLite.
+    """
+    database = folder / "jupyterhub.sqlite"
+    os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+    database.chmod(0o600)
 
 
 def _jupyter_config(area: Path) -> Path:
