@@ -9,6 +9,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -521,3 +522,32 @@ def test_a_local_server_is_never_started_as_root():
     c = Config()
     c.AccountProcessSpawner.account = "nobody"
     assert callable(AccountProcessSpawner(config=c, user=visitor, hub=hub).make_preexec_fn("visitor"))
+
+
+def test_the_pools_status_server_logs_a_reset_connection_in_one_line(capfd, caplog):
+    import logging
+    import struct
+    from types import SimpleNamespace
+
+    from oersite.hub import pool
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = pool.serve_status(SimpleNamespace(last={"ready": 1}), f"http://127.0.0.1:{port}")
+    try:
+        with caplog.at_level(logging.INFO, logger="oersite.hub.pool"):
+            with socket.create_connection(("127.0.0.1", port)) as visitor:
+                visitor.sendall(b"GET /services/oersite-pool/sta")  # half a request line, then a reset
+                visitor.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            deadline = time.monotonic() + 10
+            while not caplog.records and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        server.shutdown()
+        server.server_close()
+    printed = capfd.readouterr()
+    assert "Traceback" not in printed.err + printed.out, printed.err
+    (record,) = caplog.records
+    assert "status request from 127.0.0.1 ended early" in record.getMessage()
+    assert "\n" not in record.getMessage()
