@@ -164,24 +164,6 @@ def base_for(path: tuple[str, ...], root: Path) -> int:
     raise AssertionError(f"{'.'.join(path)}: its example loads in none of BASES: {problems}")
 
 
-@pytest.fixture(autouse=True)
-def pinned_once(monkeypatch):
-    """The image's pins depend on the course's notebooks and what is installed, not on _config.yml: read once."""
-    monkeypatch.setattr(bundle, "image_requirements", _image_requirements)
-
-
-@functools.cache
-def _requirements(root: Path) -> str:
-    return _IMAGE_REQUIREMENTS(load_course(root))
-
-
-_IMAGE_REQUIREMENTS = bundle.image_requirements
-
-
-def _image_requirements(course) -> str:
-    return _requirements(course.root)
-
-
 def generated(root: Path) -> dict[str, str]:
     """What ``oersite hub config`` writes from the course's _config.yml (.env as it is first written).
 

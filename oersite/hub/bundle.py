@@ -22,6 +22,7 @@ network (see ``oersite.hub.layout``).
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
 import json
 import os
@@ -439,7 +440,7 @@ def notebook_distributions(course: Course) -> list[str]:
     files = list(_course_files(course.root))
     local = {path.stem for path in files if path.suffix == ".py"}
     local |= {path.parent.name for path in files if path.name == "__init__.py"}
-    providers = importlib.metadata.packages_distributions()
+    providers = _providers()
     found: set[str] = set()
     notebooks = [
         path for path in files if path.suffix == ".ipynb" or path.suffix == ".md" and is_markdown_notebook(path)
@@ -455,6 +456,12 @@ def notebook_distributions(course: Course) -> list[str]:
                 )
             found.add(providers[module][0])
     return sorted(found)
+
+
+@functools.cache
+def _providers() -> dict[str, list[str]]:
+    """Which distributions provide each importable module: half a second to read, once per process."""
+    return importlib.metadata.packages_distributions()
 
 
 #: Folders that are not the course: build output, dependencies, tools' caches.
