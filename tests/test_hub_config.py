@@ -90,6 +90,33 @@ def test_hub_section_typos_and_bad_values_are_config_errors(tmp_path):
     assert "oersite.hub.persistent.secret_header: must differ from user_header" in message
 
 
+@pytest.mark.parametrize(
+    ("oersite", "message"),
+    [
+        ({"launch": {**LAUNCH["launch"], "hub_url": "https://hub.example.edu\nRequire all granted"}}, "hub_url: no"),
+        ({"launch": {**LAUNCH["launch"], "hub_url": 'http://hub"evil.example.org'}}, "hub_url: expected an http"),
+        ({"launch": {**LAUNCH["launch"], "try_url": "https://try_me.example.edu"}}, "is not a host name"),
+        ({"launch": {**LAUNCH["launch"], "try_url": "https://user:pw@try.example.edu"}}, "try_url: expected an http"),
+        ({**LAUNCH, "data": {"hub_path": "/srv/data:/etc"}}, "hub_path: expected an absolute folder without : or .."),
+        ({**LAUNCH, "data": {"hub_path": "/srv/../etc"}}, "hub_path: expected an absolute folder without : or .."),
+        ({**LAUNCH, "data": {"hub_path": "srv/data"}}, "hub_path: expected an absolute folder"),
+        ({**LAUNCH, "data": {"hub_path": "/usr/lib"}}, "hub_path: expected a folder of its own"),
+        ({**LAUNCH, "data": {"hub_path": "/"}}, "hub_path: expected a folder of its own"),
+        ({"launch": {**LAUNCH["launch"], "repository": "--upload-pack=touch /tmp/x"}}, "repository: expected"),
+        ({"launch": {**LAUNCH["launch"], "branch": "main\tx"}}, "branch: no control characters"),
+        ({"launch": {**LAUNCH["launch"], "branch": "-main"}}, "branch: expected a git branch name"),
+    ],
+)
+def test_hub_addresses_and_the_data_mount_are_refused_when_they_cannot_be_written_safely(tmp_path, oersite, message):
+    root = course_with(tmp_path, oersite)
+    for command in (["hub", "config", str(root)], ["build", str(root)]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 1, result.output
+        (line,) = result.output.strip().splitlines()
+        assert message in line and "Traceback" not in result.output, line
+    assert not (root / "hub").exists() and not (root / "_build").exists()
+
+
 def test_hub_config_without_launch_buttons_says_what_to_add(tmp_path):
     root = make_course(tmp_path / "plain")
     result = CliRunner().invoke(main, ["hub", "config", str(root)])
