@@ -230,6 +230,20 @@ class LaunchSettings:
     )
 
 
+def tiles_problem(template: str) -> str | None:
+    """Why ``template`` cannot be a tile URL template, or None: a web address once its {z}, {x}, {y} (, {s}, {r})
+    are filled in (it is written into every map's script as it is)."""
+    problem = web_address_problem(re.sub(r"\{[a-z]\}", "0", template))
+    return f"expected an http(s) URL template with {{z}}, {{x}} and {{y}}, found {template!r}" if problem else None
+
+
+def map_credit_problem(credit: str) -> str | None:
+    """Why ``credit`` cannot be a map's credit line, or None: HTML (a link, &copy;), in each map's script."""
+    if re.search(r"<(/?script|!--)", credit, re.IGNORECASE):
+        return f"expected the credit line as HTML without <script> or <!--, found {credit!r}"
+    return None
+
+
 @dataclass(frozen=True)
 class MapSettings:
     """Folium maps in the built pages."""
@@ -237,11 +251,13 @@ class MapSettings:
     tiles: str | None = documented(
         "URL template of the tiles for every Folium map, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; "
         "unset keeps each notebook's own choice. Tiles are the one thing pages load from outside.",
+        kind=TextKind("tile URL template", tiles_problem),
         example="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
     )
     attribution: str | None = documented(
         "The credit line the tile provider requires (needed with tiles).",
-        example="&copy; OpenStreetMap contributors",
+        kind=TextKind("map credit", map_credit_problem),
+        example='&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
     )
 
 

@@ -148,8 +148,12 @@ def hub_path_problem(path: str) -> str | None:
 
 
 def git_source_problem(source: str) -> str | None:
-    """Why ``source`` cannot be a git repository's URL or path, or None (a leading - would be an option to git)."""
-    if not source or source.startswith("-"):
+    """Why ``source`` cannot be a git repository's URL or path, or None.
+
+    A leading ``-`` would be an option to git; quotes, ``<``, ``>`` and backslashes belong in
+    neither a URL nor the themes' links to the repository, which print it as it is.
+    """
+    if not source or source.startswith("-") or re.search(r"[\"'<>\\`]", source):
         return f"expected a git URL or a path, found {source!r}"
     if "://" in source:
         return web_address_problem(source, ("http", "https", "git", "ssh", "file")) if "file://" not in source else None
