@@ -76,6 +76,17 @@ def quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def defined_folder(folder: str) -> str:
+    """A folder as the value of a ``Define``, which Apache puts into the lines that say ``${NAME}``.
+
+    Those lines hold it between double quotes, but Apache puts it there before it
+    reads the quotes: a folder whose name has a quote mark or a backslash is refused.
+    """
+    if re.search(r'["\\]', folder):
+        raise HubError(f"cannot write {folder!r} into Apache's configuration: no quote marks or backslashes")
+    return quoted(folder)
+
+
 def realm(title: str) -> str:
     """``title`` as the text of ``AuthName``, which browsers show as the realm of the sign-in.
 
@@ -171,19 +182,19 @@ def httpd_conf(
         lines += _SIGN_ON_SERVER_WIDE.get(protocol, [])
     lines += [
         "",
-        f"User {user}",
-        f"Group {user}",
+        f"User {_word(user, r'#?[A-Za-z0-9_][A-Za-z0-9_.-]*')}",
+        f"Group {_word(user, r'#?[A-Za-z0-9_][A-Za-z0-9_.-]*')}",
         "ServerName localhost",
         "# The pid file and TLS session cache (override with -C 'Define RUNTIME_DIR ...').",
         "<IfDefine !RUNTIME_DIR>",
-        f"    Define RUNTIME_DIR {runtime_dir}",
+        f"    Define RUNTIME_DIR {defined_folder(runtime_dir)}",
         "</IfDefine>",
-        "DefaultRuntimeDir ${RUNTIME_DIR}",
+        'DefaultRuntimeDir "${RUNTIME_DIR}"',
         'PidFile "${RUNTIME_DIR}/httpd.pid"',
-        f'ErrorLog "{error_log}"',
+        f"ErrorLog {quoted(error_log)}",
         "LogLevel warn",
         'LogFormat "%h %u %t \\"%r\\" %>s %b %D" oersite',
-        f'CustomLog "{access_log}" oersite',
+        f"CustomLog {quoted(access_log)} oersite",
         "ServerTokens Prod",
         "TraceEnable Off",
         "Timeout 300",
@@ -192,10 +203,10 @@ def httpd_conf(
         lines += [
             "# Certificates: fullchain.pem and privkey.pem in this folder (override with -C 'Define TLS_DIR ...').",
             "<IfDefine !TLS_DIR>",
-            f"    Define TLS_DIR {tls_dir}",
+            f"    Define TLS_DIR {defined_folder(tls_dir)}",
             "</IfDefine>",
             "SSLProtocol all -SSLv3 -TLSv1 -TLSv1.1",
-            "SSLSessionCache shmcb:${RUNTIME_DIR}/ssl_scache(512000)",
+            'SSLSessionCache "shmcb:${RUNTIME_DIR}/ssl_scache(512000)"',
         ]
     lines.append("")
     lines += [f"Listen {listen}" for listen in _listen_lines(sites)]
