@@ -78,7 +78,7 @@ HUB_PACKAGES = ("jupyterhub", "dockerspawner", "jupyterhub-idle-culler", "jupyte
 #: Secrets written to .env for docker compose, generated once.
 SECRET_VARIABLES = (PROXY_SECRET_VARIABLE, "PERSISTENT_PROXY_TOKEN", "EPHEMERAL_PROXY_TOKEN")
 #: The images the bundle builds besides the single-user one, tagged with the oersite that wrote them.
-#: Basic auth's students and their password hashes (protocol basic): made here, empty, never committed.
+#: Basic auth's students and their password hashes (protocol basic; made empty with any): never committed.
 USERS_FILE = "apache/users.htpasswd"
 #: The hub's SAML key, certificate and both metadata files (protocol saml): made here, never committed.
 SAML_FOLDER = "apache/saml"
@@ -205,7 +205,7 @@ def write_bundle(course: Course, folder: Path) -> BundleReport:
         write_atomically(folder / relative, text)
     _copy_notebook_libraries(folder / NOTEBOOK_RUNTIME_FOLDER / "oersite" / "static" / "vendor")
     users_file_group_unset = None
-    if sso.protocol == "basic" and not _users_file(folder / USERS_FILE):
+    if not _users_file(folder / USERS_FILE):  # with every protocol: hub/README.md's htpasswd lines then work
         users_file_group_unset = folder / USERS_FILE
     # Where the operator puts Apache's certificate and key (git-ignored; only root reads them).
     (folder / "tls").mkdir(mode=0o700, exist_ok=True)
