@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import socket
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,8 @@ CHROMIUM_ARGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # WebRTC's UDP goes around any proxy: none at all (site_context sends everything else to a dead end).
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 )
 INSTALL_HINT = "install Debian's chromium (apt-get install chromium)"
 
@@ -108,6 +111,27 @@ def loopback_only(
 
     context.route("**/*", route)
     return context
+
+
+def site_context(
+    browser: Browser, origin: str, refused: Callable[[Request], None] | None = None, **options: Any
+) -> BrowserContext:
+    """A context in which the site served at ``origin`` is the only server a page reaches, by any way.
+
+    What Playwright sees (documents, scripts, images, fetches) is refused by
+    ``loopback_only`` (``refused`` hears of each). What it does not see (a
+    WebSocket, a worker's too; a preconnect) goes to a proxy that is no server:
+    a port of 127.0.0.1 held but never listening, so the connection fails.
+    Playwright sends loopback addresses to a context's proxy too (Chromium's
+    ``<-loopback>``), so only the site's own host and port go straight.
+    Service workers are blocked. ``options`` go to ``new_context``.
+    """
+    dead_end = socket.socket()
+    dead_end.bind(("127.0.0.1", 0))
+    proxy = {"server": f"http://127.0.0.1:{dead_end.getsockname()[1]}", "bypass": urlsplit(origin).netloc}
+    context = browser.new_context(service_workers="block", proxy=proxy, **options)
+    context.on("close", lambda _context: dead_end.close())
+    return loopback_only(context, refused, origin=origin)
 
 
 class Quiet:

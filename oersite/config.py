@@ -30,12 +30,23 @@ from oersite import __version__
 from oersite.datasets import Dataset, read_manifest
 from oersite.errors import ConfigError
 from oersite.hub.settings import (
+    BRANCH,
+    GIT_SOURCE,
+    HUB_PATH,
+    WEB_ADDRESS,
     EphemeralHubSettings,
     PersistentHubSettings,
     SignOnSettings,
+    TextKind,
     documented,
+    field_kind,
+    host_problem,
+    text_problems,
     type_description,
+    user_list_problems,
     value_fits,
+    web_address,
+    web_address_problem,
 )
 from oersite.licenses import License, license_of
 from oersite.messages import shown
@@ -46,6 +57,16 @@ CONFIG_FILE = "_config.yml"
 TOC_CANDIDATES = ("_toc.yml", "book/_toc.yml")
 
 
+def course_folder_problem(folder: str) -> str | None:
+    """Why ``folder`` cannot name a folder of the course that generated files name too (.env), or None."""
+    if re.search(r"['\"\\]", folder):
+        return f"expected a folder name without quotes or backslashes, found {folder!r}"
+    return None
+
+
+COURSE_FOLDER = TextKind("folder of the course", course_folder_problem)
+
+
 @dataclass(frozen=True)
 class DataSettings:
     """Where the course's datasets are, so notebooks find them everywhere."""
@@ -54,10 +75,12 @@ class DataSettings:
         "Folder of the course's datasets, relative to the course root. Notebooks find it "
         "through the COURSE_DATA environment variable, which the build sets to this folder.",
         "data",
+        kind=COURSE_FOLDER,
     )
     hub_path: str = documented(
         "Where the hubs mount that folder read-only; COURSE_DATA points there on a hub.",
         "/srv/course-data",
+        kind=HUB_PATH,
     )
     manifest: str = documented(
         "The data manifest, relative to the data folder (so it travels with the data, onto the hubs too): "
@@ -74,11 +97,17 @@ class LicenseSettings:
     id: str | None = documented(
         "SPDX identifier of the licence of the course's pages and notebooks, e.g. CC-BY-4.0, CC-BY-SA-4.0, "
         "CC0-1.0 (https://spdx.org/licenses/). oersite publish refuses a course without one unless forced.",
+        example="CC-BY-4.0",
     )
     attribution: str | None = documented(
-        "Who to credit when the course is reused (an author or an institution); default: Jupyter Book's author."
+        "Who to credit when the course is reused (an author or an institution); default: Jupyter Book's author.",
+        example="Example University",
     )
-    attribution_url: str | None = documented("A web page of whom to credit, linked from the credit line.")
+    attribution_url: str | None = documented(
+        "A web page of whom to credit, linked from the credit line.",
+        kind=web_address("expected a web address (https://...)"),
+        example="https://example.edu/",
+    )
 
 
 #: Learning resource types of the Higher Education Resource Types vocabulary (HCRT,
@@ -104,25 +133,34 @@ HCRT_TYPES = {
 }
 
 
+#: Catalogues' vocabularies name their terms by URI (as web addresses).
+URI = web_address("expected a URI (https://...)")
+
+
 @dataclass(frozen=True)
 class CatalogueSettings:
     """How the course describes itself to OER catalogues (JSON-LD on every page, the sitemap)."""
 
     description: str | None = documented(
         "One or two sentences on what the course teaches, for catalogues and previews; "
-        "default: the first paragraph of the course's first page."
+        "default: the first paragraph of the course's first page.",
+        example="A first course in data analysis.",
     )
     language: str = documented("The language of the course's pages, as a BCP 47 tag (en, de, fr-CA).", "en")
     educational_level: tuple[str, ...] = documented(
         "Educational levels as URIs of a vocabulary catalogues know, e.g. "
         "https://w3id.org/kim/educationalLevel/level_06 (bachelor).",
         (),
+        kind=URI,
+        example=("https://w3id.org/kim/educationalLevel/level_06",),
     )
     subjects: tuple[str, ...] = documented(
         "What the course is about, as URIs of a subject vocabulary (the Hochschulfaechersystematik, Wikidata).",
         (),
+        kind=URI,
+        example=("http://www.wikidata.org/entity/Q1988917",),
     )
-    keywords: tuple[str, ...] = documented("Free keywords for catalogue search.", ())
+    keywords: tuple[str, ...] = documented("Free keywords for catalogue search.", (), example=("data analysis",))
     course_type: tuple[str, ...] = documented(
         f"HCRT learning resource types of the course as a whole ({', '.join(HCRT_TYPES)}).", ("course",)
     )
@@ -175,15 +213,35 @@ class LaunchSettings:
         "Show the launch buttons on notebook pages; by default on when this launch section exists, "
         "so a plain Jupyter Book gets no buttons pointing at hubs it does not have.",
     )
-    hub_url: str = documented("Base URL of the persistent course hub (single sign-on).", "http://127.0.0.1:8000")
-    try_url: str = documented("Base URL of the ephemeral 'Try now' hub.", "http://127.0.0.1:8001")
+    hub_url: str = documented(
+        "Base URL of the persistent course hub (single sign-on).", "http://127.0.0.1:8000", kind=WEB_ADDRESS
+    )
+    try_url: str = documented("Base URL of the ephemeral 'Try now' hub.", "http://127.0.0.1:8001", kind=WEB_ADDRESS)
     interface: str = documented("What students land in: 'lab' (JupyterLab) or 'classic' (the classic notebook).", "lab")
     clone_folder: str = documented("Folder in the student's home that nbgitpuller clones the course into.", "course")
     repository: str | None = documented(
         "Git repository the hubs pull notebooks from; defaults to Jupyter Book's repository.url. "
         "A relative path means a local repository relative to the course root.",
+        kind=GIT_SOURCE,
+        example="https://github.com/example/course",
     )
-    branch: str | None = documented("Branch to pull; defaults to Jupyter Book's repository.branch, else 'main'.")
+    branch: str | None = documented(
+        "Branch to pull; defaults to Jupyter Book's repository.branch, else 'main'.", kind=BRANCH, example="main"
+    )
+
+
+def tiles_problem(template: str) -> str | None:
+    """Why ``template`` cannot be a tile URL template, or None: a web address once its {z}, {x}, {y} (, {s}, {r})
+    are filled in (it is written into every map's script as it is)."""
+    problem = web_address_problem(re.sub(r"\{[a-z]\}", "0", template))
+    return f"expected an http(s) URL template with {{z}}, {{x}} and {{y}}, found {template!r}" if problem else None
+
+
+def map_credit_problem(credit: str) -> str | None:
+    """Why ``credit`` cannot be a map's credit line, or None: HTML (a link, &copy;), in each map's script."""
+    if re.search(r"<(/?script|!--)", credit, re.IGNORECASE):
+        return f"expected the credit line as HTML without <script> or <!--, found {credit!r}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -193,8 +251,14 @@ class MapSettings:
     tiles: str | None = documented(
         "URL template of the tiles for every Folium map, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; "
         "unset keeps each notebook's own choice. Tiles are the one thing pages load from outside.",
+        kind=TextKind("tile URL template", tiles_problem),
+        example="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
     )
-    attribution: str | None = documented("The credit line the tile provider requires (needed with tiles).")
+    attribution: str | None = documented(
+        "The credit line the tile provider requires (needed with tiles).",
+        kind=TextKind("map credit", map_credit_problem),
+        example='&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+    )
 
 
 @dataclass(frozen=True)
@@ -211,6 +275,7 @@ class HubSettings:
         "it has them, e.g. registry.example.edu/course (docker.io/ORGANISATION for Docker Hub). Every image the "
         "bundle builds is named there, so a Kubernetes cluster can pull them; without one the images exist only "
         "on the server that builds them, which is enough for Docker.",
+        example="registry.example.edu/course",
     )
     base_image: str = documented(
         "Image every image of the hub bundle builds on (a Debian bookworm); a build argument, BASE_IMAGE, can "
@@ -221,6 +286,7 @@ class HubSettings:
         "More Python packages for the single-user image, as pip requirements (e.g. 'tabulate==0.9.0'), "
         "installed on top of the pinned ones the site was built with.",
         (),
+        example=("tabulate==0.9.0",),
     )
     state_folder: str = documented(
         "Where oersite hub serve keeps homes, hub databases, logs and generated secrets, relative to the course.",
@@ -234,6 +300,7 @@ class HubSettings:
     users_file: str | None = documented(
         "htpasswd file of the Basic-auth users for oersite hub serve (the stand-in for single sign-on), relative "
         "to the course; default: users.htpasswd in the state folder, created with one user.",
+        example="users.htpasswd",
     )
     sso: SignOnSettings = documented("How students sign in to the persistent hub.", SignOnSettings())
     persistent: PersistentHubSettings = documented("The persistent hub.", PersistentHubSettings())
@@ -247,6 +314,7 @@ class HubSettings:
 def _validate_hub(hub: HubSettings, errors: list[str]) -> None:
     errors += hub.sso.problems()
     errors += hub.persistent.problems()
+    errors += user_list_problems(hub.persistent, hub.sso, "oersite.hub.persistent")
     errors += hub.ephemeral.problems()
     if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", hub.local_account) or hub.local_account == "root":
         errors.append(
@@ -333,7 +401,8 @@ def requirement_problem(requirement: Any) -> str | None:
     try:
         Requirement(str(requirement))
     except InvalidRequirement as problem:
-        return f"expected a pip requirement such as 'tabulate==0.9.0', found {requirement!r} ({problem})"
+        reason = str(problem).splitlines()[0]
+        return f"expected a pip requirement such as 'tabulate==0.9.0', found {requirement!r} ({reason})"
     return None
 
 
@@ -344,17 +413,24 @@ class PublishSettings:
     target: str | None = documented(
         "'git' (a commit on a branch of a git remote, as GitHub Pages serves) or 'dir' (a web server's "
         "document root, replaced atomically); default: whichever of remote and dir is set.",
+        example="git",
     )
     remote: str | None = documented(
-        "Git remote to publish to: a URL, or a path relative to the course (say, a bare repository)."
+        "Git remote to publish to: a URL, or a path relative to the course (say, a bare repository).",
+        kind=GIT_SOURCE,
+        example="../site.git",
     )
-    branch: str = documented("Branch of the remote that holds the site; each publish adds a commit to it.", "gh-pages")
+    branch: str = documented(
+        "Branch of the remote that holds the site; each publish adds a commit to it.", "gh-pages", kind=BRANCH
+    )
     dir: str | None = documented(
         "Document root to publish to, relative to the course; the previous version is kept beside it "
         "for oersite publish --rollback.",
+        example="../public",
     )
     cname: str | None = documented(
-        "Custom domain for a CNAME file in the site (GitHub Pages), e.g. course.example.org."
+        "Custom domain for a CNAME file in the site (GitHub Pages), e.g. course.example.org.",
+        example="course.example.org",
     )
 
 
@@ -369,7 +445,7 @@ def _validate_publish(publish: PublishSettings, errors: list[str]) -> None:
         errors.append("oersite.publish.target: both remote and dir are set; say which to use: git or dir")
     if not publish.branch or any(c.isspace() for c in publish.branch):
         errors.append(f"oersite.publish.branch: expected a branch name, found {publish.branch!r}")
-    if publish.cname is not None and (not publish.cname or "/" in publish.cname or " " in publish.cname):
+    if publish.cname is not None and host_problem(publish.cname):
         errors.append(
             f"oersite.publish.cname: expected a domain name such as course.example.org, found {publish.cname!r}"
         )
@@ -405,9 +481,34 @@ class Execution:
 class BookRepository:
     """Jupyter Book's ``repository`` section, as oersite uses it (the launch buttons' defaults)."""
 
-    url: str | None
-    branch: str | None
-    path_to_book: str  # the course folder inside the repository, "" at its root
+    url: str | None = documented(
+        "The course's git repository (Jupyter Book's repository button; the launch buttons pull from it).",
+        kind=GIT_SOURCE,
+        example="https://github.com/example/course",
+    )
+    branch: str | None = documented("Its branch.", kind=BRANCH, example="main")
+    path_to_book: str = documented("The course folder inside the repository, empty at its root.", "", example="course")
+
+
+@dataclass(frozen=True)
+class BookHtml:
+    """Jupyter Book's ``html`` section, as oersite uses it."""
+
+    baseurl: str | None = documented(
+        "Where the site is published (the sitemap's and the catalogue records' addresses).",
+        kind=web_address("expected the address the site is published at, such as https://course.example.org/"),
+        example="https://course.example.org/",
+    )
+
+
+@dataclass(frozen=True)
+class BookSettings:
+    """The keys of Jupyter Book's own that oersite reads; Jupyter Book's schema checks them all, this their text."""
+
+    title: str | None = documented("The course's title; default: the course folder's name.", example="Data analysis")
+    author: str | None = documented("Who wrote the course.", example="Ada Lovelace")
+    html: BookHtml = documented("Jupyter Book's HTML settings.", BookHtml())
+    repository: BookRepository = documented("Jupyter Book's repository settings.", BookRepository())
 
 
 @dataclass(frozen=True)
@@ -482,6 +583,8 @@ def load_course(source: Path | str = ".", *, jobs: int | None = None) -> Course:
     if section is None:
         section = {}
     settings = _load_dataclass(OersiteSettings, section, "oersite", errors)
+    _validate_book(raw, errors)
+    book = _load_dataclass(BookSettings, raw, "", errors, others_allowed=True)
     if settings.launch.enabled is None:
         launch_written = isinstance(section, dict) and "launch" in section
         settings = dataclasses.replace(settings, launch=dataclasses.replace(settings.launch, enabled=launch_written))
@@ -490,25 +593,27 @@ def load_course(source: Path | str = ".", *, jobs: int | None = None) -> Course:
     _validate_maps(settings.maps, errors)
     _validate_hub(settings.hub, errors)
     _validate_publish(settings.publish, errors)
-    _validate_book(raw, errors)
-    base_url = _base_url(raw, errors)
+    base_url = _base_url(book.html, errors)
     _validate_metadata(settings, errors)
-    repository = _book_repository(raw)
+    repository = dataclasses.replace(book.repository, path_to_book=book.repository.path_to_book.strip("/"))
     launch = _launch_target(settings.launch, repository, root, errors)
     data_dir = root / settings.data.folder
     manifest = data_dir / settings.data.manifest
-    datasets = read_manifest(manifest, data_dir, shown(manifest), manifest_errors := [])
+    manifest_errors: list[str] = []
+    datasets: tuple[Dataset, ...] = ()
+    if not any(message.startswith("oersite.data.") for message in errors):  # else its path is not one to read
+        datasets = read_manifest(manifest, data_dir, shown(manifest), manifest_errors)
     if errors or manifest_errors:
         where = shown(config_path)
-        raise ConfigError("\n".join([*(f"{where}: {message}" for message in errors), *manifest_errors]))
+        raise ConfigError("\n".join([*(f"{where}: {message}" for message in _first_per_key(errors)), *manifest_errors]))
     toc_path = _find_toc(root)
     launch_buttons = raw.get("launch_buttons") or {}
     return Course(
         root=root,
         config_path=config_path,
         toc_path=toc_path,
-        title=str(raw.get("title") or root.name),
-        author=str(raw["author"]).strip() or None if raw.get("author") else None,
+        title=book.title or root.name,
+        author=(book.author or "").strip() or None,
         base_url=base_url,
         repository=repository,
         thebe=bool(launch_buttons.get("thebe")) if isinstance(launch_buttons, dict) else False,
@@ -519,28 +624,30 @@ def load_course(source: Path | str = ".", *, jobs: int | None = None) -> Course:
     )
 
 
-def _base_url(raw: dict[str, Any], errors: list[str]) -> str | None:
+def _first_per_key(errors: list[str]) -> list[str]:
+    """One line per key: the first thing found wrong with it (a refused value would trip later checks too)."""
+    seen: set[str] = set()
+    kept = []
+    for message in errors:
+        key = message.split(":", 1)[0].split("[", 1)[0]
+        if key not in seen:
+            seen.add(key)
+            kept.append(message)
+    return kept
+
+
+def _base_url(html: BookHtml, errors: list[str]) -> str | None:
     """Jupyter Book's ``html.baseurl``, ending in "/"; one that is not an http(s) address is an error."""
-    html = raw.get("html") if isinstance(raw.get("html"), dict) else {}
-    url = str(html.get("baseurl") or "").strip()
+    url = (html.baseurl or "").strip()
     if not url:
         return None
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+    if web_address_problem(url) or parts.query or parts.fragment:
         errors.append(
             f"html.baseurl: expected the address the site is published at, such as "
             f"https://course.example.org/, found {url!r}"
         )
     return url.rstrip("/") + "/"
-
-
-def _book_repository(raw: dict[str, Any]) -> BookRepository:
-    section = raw.get("repository") if isinstance(raw.get("repository"), dict) else {}
-    return BookRepository(
-        url=section.get("url") or None,
-        branch=section.get("branch") or None,
-        path_to_book=str(section.get("path_to_book") or "").strip("/"),
-    )
 
 
 def _launch_target(
@@ -594,27 +701,39 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _load_dataclass(cls: type, raw: Any, keypath: str, errors: list[str]) -> Any:
-    """Build ``cls`` from ``raw``, appending a message per problem to ``errors``."""
+def _load_dataclass(cls: type, raw: Any, keypath: str, errors: list[str], *, others_allowed: bool = False) -> Any:
+    """Build ``cls`` from ``raw``, appending a message per problem to ``errors``.
+
+    Every text is checked against its field's kind (``oersite.hub.settings.TextKind``);
+    a refused one stays in place, so later checks see the section as written (and
+    ``_first_per_key`` keeps only the first line about it). ``others_allowed``:
+    keys ``cls`` does not describe are someone else's (Jupyter Book's), not mistakes.
+    """
     if not isinstance(raw, dict):
+        if others_allowed:
+            return cls()
         errors.append(f"{keypath}: expected a section of key: value pairs, found {raw!r}")
         return cls()
     hints = typing.get_type_hints(cls)
     known = {f.name: f for f in dataclasses.fields(cls)}
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        path = f"{keypath}.{key}"
+        path = f"{keypath}.{key}" if keypath else str(key)
         if key not in known:
+            if others_allowed:
+                continue
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
             errors.append(f"{path}: unknown key; {hint}")
             continue
         hint = hints[key]
         if dataclasses.is_dataclass(hint):
-            values[key] = _load_dataclass(hint, value if value is not None else {}, path, errors)
+            section = value if value is not None else {}
+            values[key] = _load_dataclass(hint, section, path, errors, others_allowed=others_allowed)
         elif value_fits(hint, value):
+            errors += text_problems(value, field_kind(known[key]), path)
             values[key] = tuple(value) if isinstance(value, list) else value
-        else:
+        elif not others_allowed:  # Jupyter Book's schema has said what is wrong with its own keys
             errors.append(f"{path}: expected {type_description(hint)}, found {value!r}")
     return cls(**values)
 
@@ -673,11 +792,16 @@ def _validate_maps(maps: MapSettings, errors: list[str]) -> None:
 
 
 def hub_url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be a hub's base URL, or None when it can."""
+    """Why ``url`` cannot be a hub's base URL, or None when it can.
+
+    It becomes Apache's ``ServerName`` and what it listens on, and the start of every launch
+    link: a valid http(s) address with a valid host name, nothing after its path.
+    """
+    problem = web_address_problem(url)
+    if problem:
+        return problem
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return f"expected an http:// or https:// URL, found {url!r}"
-    if parts.query or parts.fragment:
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
         return f"expected a base URL without ?query or #fragment, found {url!r}"
     return None
 

@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oersite.assets import SHARED, TileSettings
-from oersite.chromium import ChromiumMissing, first_line, headless_chromium, in_own_thread, loopback_only
+from oersite.chromium import ChromiumMissing, first_line, headless_chromium, in_own_thread, site_context
 from oersite.files import write_atomically
 from oersite.serve import serving
 
@@ -376,10 +376,14 @@ def _shoot(
     warnings: list[str] = []
     made = 0
     with serving(output_dir) as site_url, headless_chromium() as browser:
-        context = browser.new_context(
-            viewport=SHOT["viewport"], device_scale_factor=SHOT["device_scale_factor"], reduced_motion="reduce"
+        # An offline reader's view: map tiles fail, as they would; no other server is reached.
+        context = site_context(
+            browser,
+            site_url,
+            viewport=SHOT["viewport"],
+            device_scale_factor=SHOT["device_scale_factor"],
+            reduced_motion="reduce",
         )
-        loopback_only(context, origin=site_url)  # an offline reader's view: map tiles fail, as they would
         context.set_default_timeout(DRAW_TIMEOUT)
         tab = context.new_page()
         for name, figures in to_shoot.items():

@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from oersite.build import BUILD_DIR
-from oersite.chromium import first_line, in_own_thread, loopback_only
+from oersite.chromium import first_line, in_own_thread, site_context
 from oersite.config import Course
 from oersite.errors import PdfError
 from oersite.files import write_atomically
@@ -357,8 +357,7 @@ def _css_string(text: str) -> str:
 
 def _offline_context(browser, refused: list[str], origin: str):
     """A browser context in which only the site's server answers; any other request is refused, and listed."""
-    context = browser.new_context(service_workers="block")
-    return loopback_only(context, lambda request: refused.append(request.url), origin=origin)
+    return site_context(browser, origin, lambda request: refused.append(request.url))
 
 
 def _previous_pdf(record: Path, fingerprint: str, path: Path) -> dict | None:

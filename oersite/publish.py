@@ -13,6 +13,9 @@ Two targets, one set of options (as Datasette's ``publish`` has):
   written beside it and swapped in with one atomic rename (Linux's
   ``renameat2(RENAME_EXCHANGE)``), so a reader sees the old site or the new
   one, never half of one; the old one stays beside it for ``--rollback``.
+  Only a folder that is absent, empty or published by oersite (its record is
+  there) is replaced: never one holding someone's files, the course, the site
+  being published, ``/`` or a home folder, whatever ``--force`` says.
 
 Each publish writes a record (source commit, oersite version, time, target)
 into the published site as ``oersite-publish.json`` and appends it to
@@ -29,6 +32,7 @@ import ctypes
 import errno
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -153,6 +157,8 @@ def publish_checked(
     """
     from oersite.checks import check_site, summary
 
+    if target.kind == "dir":  # before the checks: a folder that may not be replaced is said at once
+        refuse_folder(Path(target.location), site=site, course_root=course.root)
     if course.license is None and not force:
         raise PublishError(
             f"{course.relative(course.config_path)}: oersite.license.id is not set, so readers cannot tell what they "
@@ -173,7 +179,7 @@ def publish_site(course: Course, site: Path, target: PublishTarget) -> PublishRe
         commit = publish_to_git(site, target, record, identity=_git_identity(course.root))
         detail = f"commit {commit[:12]}"
     else:
-        previous = publish_to_dir(site, Path(target.location), record)
+        previous = publish_to_dir(site, Path(target.location), record, course_root=course.root)
         detail = f"the previous version is kept in {previous}" if previous else "first version in this folder"
     log_path = append_log(course, {"action": "publish", **asdict(record), "result": detail})
     return PublishResult(target, record, detail, log_path)
@@ -188,6 +194,7 @@ def rollback_site(course: Course, target: PublishTarget) -> PublishResult:
     if target.kind == "git":
         live = rollback_git(target, identity=_git_identity(course.root))
     else:
+        refuse_folder(Path(target.location), course_root=course.root, contents=False)
         rollback_dir(Path(target.location))
         live = read_record(Path(target.location))
     rolled_back_to = f"published {live.published_at} from {live.source_commit}" if live else "a version with no record"
@@ -344,14 +351,54 @@ def staging_paths(folder: Path) -> tuple[Path, Path]:
     return folder.with_name(f".{folder.name}.oersite-new"), folder.with_name(f".{folder.name}.oersite-previous")
 
 
-def publish_to_dir(site: Path, folder: Path, record: PublishRecord) -> Path | None:
+def refuse_folder(folder: Path, *, site: Path | None = None, course_root: Path | None = None, contents=True) -> None:
+    """PublishError, one line, unless ``folder`` may be replaced by a published site.
+
+    It may be when it is absent, empty, or was published by oersite (its record is
+    there); never when it is ``/``, a home folder, the course or a folder holding
+    it, or holds the site being published or is inside it. ``contents``: whether
+    what it holds counts (a rollback swaps only what a publish put there).
+    """
+    target = folder.resolve()
+    homes = {Path.home().resolve()} | {Path(account.pw_dir).resolve() for account in pwd.getpwall()}
+    if target == Path(target.anchor):
+        problem = "is the root folder"
+    elif target in homes:
+        problem = "is a home folder"
+    elif course_root is not None and (target == course_root.resolve() or target in course_root.resolve().parents):
+        problem = "is the course folder" if target == course_root.resolve() else "holds the course"
+    elif site is not None and (target == site.resolve() or target in site.resolve().parents):
+        problem = f"holds or is the built site {site}"
+    elif site is not None and site.resolve() in target.parents:
+        problem = f"is inside the built site {site}"
+    elif target.exists() and not target.is_dir():
+        problem = "is a file, not a folder"
+    elif contents and target.is_dir() and not (target / RECORD_FILE).is_file() and not _is_empty(target):
+        problem = f"holds files oersite did not publish (no {RECORD_FILE}), which replacing it would delete"
+    else:
+        return
+    raise PublishError(
+        f"{folder} {problem}; publish to a folder of the site's own (new, empty, or published before), "
+        "such as /var/www/course; nothing was published"
+    )
+
+
+def _is_empty(folder: Path) -> bool:
+    try:
+        return not any(folder.iterdir())
+    except OSError:  # unreadable: not known to be empty
+        return False
+
+
+def publish_to_dir(site: Path, folder: Path, record: PublishRecord, *, course_root: Path | None = None) -> Path | None:
     """Replace ``folder`` with ``site`` in one swap; return where the previous version is kept (None: first)."""
+    refuse_folder(folder, site=site, course_root=course_root)
     staging, previous = staging_paths(folder)
-    if folder.exists() and not folder.is_dir():
-        raise PublishError(f"{folder} is a file, not a folder; give the web server's document root")
-    built, target = site.resolve(), folder.resolve()
-    if target == built or target in built.parents or built in target.parents:
-        raise PublishError(f"{folder} holds or is inside the built site {site}; publish to a folder outside it")
+    if previous.is_dir() and not (previous / RECORD_FILE).is_file() and not _is_empty(previous):
+        raise PublishError(
+            f"{previous} is in the way (where the previous version is kept) and holds files oersite did not "
+            "publish; move it away; nothing was published"
+        )
     try:
         if staging.exists():  # left by an interrupted publish
             shutil.rmtree(staging)
@@ -379,6 +426,7 @@ def publish_to_dir(site: Path, folder: Path, record: PublishRecord) -> Path | No
 
 def rollback_dir(folder: Path) -> None:
     """Swap ``folder`` with the version kept beside it."""
+    refuse_folder(folder, contents=False)
     _staging, previous = staging_paths(folder)
     if not previous.is_dir():
         raise PublishError(f"nothing to roll back to: no previous version of {folder} is kept ({previous})")

@@ -136,6 +136,7 @@ def render_site(
                     if result.executed_path is not None
                 }
                 app.config.oersite_figures = figures()
+                app.connect("html-page-context", _escaped_course_text)
                 app.build()
         except (SphinxError, OSError) as exc:
             raise BuildError(f"Sphinx stopped: {exc}; see {course.relative(log_path)} for details") from None
@@ -145,6 +146,22 @@ def render_site(
     if warnings_are_errors and found:
         raise BuildError(f"{len(found)} warning(s), treated as errors (--strict):\n" + "\n".join(found))
     return RenderResult(found, log_path)
+
+
+def _escaped_course_text(app, pagename, templatename, context, doctree) -> None:
+    """The course's title and author (Sphinx's ``docstitle`` and ``author``) as escaped Markup in every page.
+
+    Sphinx's templates take them as HTML: most escape them, but pydata-sphinx-theme's logo
+    title and search page ``<title>`` print the title as they find it, and sphinx-book-theme's
+    footer the author, so a ``<`` or ``&`` would be markup there. As Markup they print escaped
+    where a template does not escape, and are not escaped twice where one does.
+    """
+    import markupsafe
+
+    for name in ("docstitle", "author"):
+        text = context.get(name)
+        if isinstance(text, str) and not isinstance(text, markupsafe.Markup):
+            context[name] = markupsafe.escape(text)
 
 
 _ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")

@@ -1,7 +1,10 @@
 """``oersite serve``: preview a built site on the loopback interface.
 
 The standard library's threading HTTP server is enough for one reader; it
-listens on 127.0.0.1 only, so a preview is never published by accident.
+listens on 127.0.0.1 only, so a preview is never published by accident, and
+answers only requests addressed to it by that address (``Host``): a web page
+elsewhere that has its own host name resolve to 127.0.0.1 (DNS rebinding)
+gets 421, not the course, its drafts or the preview's events.
 """
 
 from __future__ import annotations
@@ -21,7 +24,16 @@ LOOPBACK = "127.0.0.1"
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
-    """Serves files without a log line per request."""
+    """Serves files without a log line per request, to requests addressed to this server only."""
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        port = self.server.server_address[1]
+        if self.headers.get("Host", "").lower() not in (f"{LOOPBACK}:{port}", f"localhost:{port}"):
+            self.send_error(421, None, f"This server answers only http://{LOOPBACK}:{port}/")
+            return False
+        return True
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (the stdlib's name)
         pass

@@ -39,7 +39,11 @@ EPPN = "urn:oid:1.3.6.1.4.1.5923.1.1.1.6"
 class IdpUser:
     name: str  # what the user types in the login form
     password: str
-    principal: str  # eduPersonPrincipalName, e.g. alice@example.edu
+    principal: str | tuple[str, ...]  # eduPersonPrincipalName, e.g. alice@example.edu; () releases none
+
+    @property
+    def principals(self) -> tuple[str, ...]:
+        return (self.principal,) if isinstance(self.principal, str) else self.principal
 
 
 @dataclass
@@ -170,11 +174,13 @@ def _config_php(folder: Path, url: str) -> str:
 
 
 def _authsources_php(users: tuple[IdpUser, ...]) -> str:
-    entries = "\n".join(
-        f"        {_php(user.name + ':' + user.password)} => "
-        f"['uid' => [{_php(user.name)}], 'eduPersonPrincipalName' => [{_php(user.principal)}]],"
-        for user in users
-    )
+    def attributes(user: IdpUser) -> str:
+        released = [f"'uid' => [{_php(user.name)}]"]
+        if user.principals:  # an IdP that does not release the attribute (to this SP) sends none
+            released.append(f"'eduPersonPrincipalName' => [{', '.join(map(_php, user.principals))}]")
+        return ", ".join(released)
+
+    entries = "\n".join(f"        {_php(user.name + ':' + user.password)} => [{attributes(user)}]," for user in users)
     return f"""<?php
 $config = [
     'admin' => ['core:AdminPassword'],

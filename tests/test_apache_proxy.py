@@ -31,6 +31,9 @@ from oersite.hub.settings import SignOnSettings
 pytestmark = pytest.mark.slow
 
 SECRET = "the-proxy-secret-0123456789"
+#: A course title as hostile as _config.yml lets through (a newline, ${...} and %{...} are refused there):
+#: quotes and backslashes that would end AuthName's string and add a directive, an expression's escape.
+TITLE = 'Data" Require all granted "\\ \\" 100% $1 </script> <!--\\'
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):
@@ -61,7 +64,7 @@ def apache():
     include = folder / "sso.conf"
     include.write_text(
         sign_on_conf(
-            SignOnSettings(), public_url="http://127.0.0.1", folder=str(folder), users_file=str(users), realm="Test"
+            SignOnSettings(), public_url="http://127.0.0.1", folder=str(folder), users_file=str(users), title=TITLE
         ),
         encoding="utf-8",
     )
@@ -96,6 +99,26 @@ def apache():
     process.wait(10)
     backend.shutdown()
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_hostile_course_title_lets_no_anonymous_request_through(apache):
+    before = len(Recorder.seen)
+    for path in ("/hub/", "/hub/login", "/user/ada/api/contents", "/"):
+        response = requests.get(f"{apache}{path}", headers={"X-Remote-User": "ada"})
+        assert response.status_code == 401, (path, response.status_code)
+        # The realm is the title, as the header's quoted string carries it: no variable read, nothing added.
+        realm = TITLE.replace("\\", "\\\\").replace('"', '\\"')
+        assert response.headers["WWW-Authenticate"] == f'Basic realm="{realm}"'
+    assert len(Recorder.seen) == before
+
+
+def test_an_identity_providers_cookies_on_the_same_host_stay_at_apache(apache):
+    cookies = {"SimpleSAMLSessionID": "idp", "PHPSESSID": "php", "jupyterhub-user-ada": "kept", "_xsrf": "x"}
+    response = requests.get(f"{apache}/user/ada/lab", auth=("ada", "ada-password"), cookies=cookies)
+    assert response.status_code == 200
+    _path, headers = last_request()
+    sent = {pair.split("=", 1)[0] for pair in headers["cookie"].replace(" ", "").split(";") if pair}
+    assert sent == {"jupyterhub-user-ada", "_xsrf"}
 
 
 def last_request() -> tuple[str, dict[str, str]]:

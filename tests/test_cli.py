@@ -78,3 +78,47 @@ def test_serve_no_watch_before_build_says_what_to_run(tmp_path):
     result = run("serve", str(course), "--no-watch")
     assert result.returncode == 1
     assert "no built site here; run first: oersite build" in result.stderr
+
+
+def _ask(url: str, path: str, host: str) -> tuple[int, bytes]:
+    import http.client
+    from urllib.parse import urlsplit
+
+    connection = http.client.HTTPConnection(urlsplit(url).hostname, urlsplit(url).port, timeout=10)
+    connection.putrequest("GET", path, skip_host=True)
+    connection.putheader("Host", host)
+    connection.endheaders()
+    response = connection.getresponse()
+    try:
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_the_preview_answers_only_requests_addressed_to_its_own_address(tmp_path):
+    """A page on evil.example whose name now resolves to 127.0.0.1 (DNS rebinding) must not read the preview."""
+    import threading
+
+    from oersite.preview import EVENTS_PATH, PreviewState, preview_handler
+    from oersite.serve import serve_on_loopback, serving
+
+    site = tmp_path / "html"
+    site.mkdir()
+    (site / "index.html").write_text("<html><body>the course draft</body></html>")
+    preview = serve_on_loopback(preview_handler(site, PreviewState()), 0)
+    threading.Thread(target=preview.serve_forever, daemon=True).start()
+    try:
+        with serving(site) as plain:
+            for url in (f"http://127.0.0.1:{preview.server_address[1]}/", plain):
+                port = url.rstrip("/").rsplit(":", 1)[1]
+                for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
+                    status, body = _ask(url, "/index.html", host)
+                    assert status == 200 and b"the course draft" in body, (url, host)
+                for host in (f"evil.example:{port}", "evil.example", f"127.0.0.1:{int(port) + 1}", ""):
+                    for path in ("/index.html", "/", EVENTS_PATH):
+                        status, body = _ask(url, path, host)
+                        assert status == 421, (url, host, path, status)
+                        assert b"the course draft" not in body
+    finally:
+        preview.shutdown()
+        preview.server_close()

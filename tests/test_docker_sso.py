@@ -22,11 +22,12 @@ from oersite.hub import layout
 pytestmark = pytest.mark.slow
 
 STUDENT = IdpUser("grace", "grace-password", "grace@example.edu")
+TWINS = IdpUser("twins", "twins-password", ("twin1@example.edu", "twin2@example.edu"))  # two values: refused
 
 
 @pytest.fixture(scope="module")
 def idp():
-    provider = start_saml_idp((STUDENT,))
+    provider = start_saml_idp((STUDENT, TWINS))
     yield provider
     provider.stop()
 
@@ -75,3 +76,16 @@ def test_a_student_signs_in_at_the_idp_gets_a_container_and_logging_out_ends_bot
     assert "Successfully logged out" in signed_out.text
     again = session.get(f"{deployment.persistent_url}/hub/home", timeout=30)
     assert again.url.startswith(idp.url) and 'name="password"' in again.text, again.url
+
+
+def test_the_apache_images_mellon_tells_the_hub_of_a_second_value_and_the_hub_refuses_it(deployment):
+    session = deployment.session()
+    landed = sign_in_over_http(session, session.get(f"{deployment.persistent_url}/hub/", timeout=30), TWINS)
+    assert landed.status_code == 403, (landed.status_code, landed.url)
+    assert "sent 2 values of eduPersonPrincipalName" in landed.text.replace("&#39;", "'")
+
+
+def test_the_hubs_databases_are_the_hubs_alone(deployment):
+    for hub in ("persistent-hub", "ephemeral-hub"):
+        mode = deployment.compose("exec", "-T", hub, "stat", "-c", "%a", f"{layout.HUB_DATA}/jupyterhub.sqlite")
+        assert mode.strip() == "600", (hub, mode)

@@ -9,6 +9,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -87,6 +88,33 @@ def test_hub_section_typos_and_bad_values_are_config_errors(tmp_path):
     assert "oersite.hub.imgae: unknown key; did you mean 'image'?" in message
     assert "oersite.hub.persistent.memory_limit: expected a size such as 512M or 2G, found 'lots'" in message
     assert "oersite.hub.persistent.secret_header: must differ from user_header" in message
+
+
+@pytest.mark.parametrize(
+    ("oersite", "message"),
+    [
+        ({"launch": {**LAUNCH["launch"], "hub_url": "https://hub.example.edu\nRequire all granted"}}, "hub_url: no"),
+        ({"launch": {**LAUNCH["launch"], "hub_url": 'http://hub"evil.example.org'}}, "hub_url: expected an http"),
+        ({"launch": {**LAUNCH["launch"], "try_url": "https://try_me.example.edu"}}, "is not a host name"),
+        ({"launch": {**LAUNCH["launch"], "try_url": "https://user:pw@try.example.edu"}}, "try_url: expected an http"),
+        ({**LAUNCH, "data": {"hub_path": "/srv/data:/etc"}}, "hub_path: expected an absolute folder without : or .."),
+        ({**LAUNCH, "data": {"hub_path": "/srv/../etc"}}, "hub_path: expected an absolute folder without : or .."),
+        ({**LAUNCH, "data": {"hub_path": "srv/data"}}, "hub_path: expected an absolute folder"),
+        ({**LAUNCH, "data": {"hub_path": "/usr/lib"}}, "hub_path: expected a folder of its own"),
+        ({**LAUNCH, "data": {"hub_path": "/"}}, "hub_path: expected a folder of its own"),
+        ({"launch": {**LAUNCH["launch"], "repository": "--upload-pack=touch /tmp/x"}}, "repository: expected"),
+        ({"launch": {**LAUNCH["launch"], "branch": "main\tx"}}, "branch: no control characters"),
+        ({"launch": {**LAUNCH["launch"], "branch": "-main"}}, "branch: expected a git branch name"),
+    ],
+)
+def test_hub_addresses_and_the_data_mount_are_refused_when_they_cannot_be_written_safely(tmp_path, oersite, message):
+    root = course_with(tmp_path, oersite)
+    for command in (["hub", "config", str(root)], ["build", str(root)]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 1, result.output
+        (line,) = result.output.strip().splitlines()
+        assert message in line and "Traceback" not in result.output, line
+    assert not (root / "hub").exists() and not (root / "_build").exists()
 
 
 def test_hub_config_without_launch_buttons_says_what_to_add(tmp_path):
@@ -457,6 +485,33 @@ def test_oersite_hub_config_writes_the_bundle_and_private_secrets(tmp_path):
     assert "docker push" not in result.output
 
 
+def test_basic_auths_users_file_is_readable_by_apaches_group_alone_and_hub_check_warns_otherwise(tmp_path):
+    from oersite.hub.check import secret_warnings
+
+    root = course_with(tmp_path, LAUNCH)
+    assert CliRunner().invoke(main, ["hub", "config", str(root)]).exit_code == 0
+    users = root / "hub" / "apache" / "users.htpasswd"
+    assert stat.S_IMODE(users.stat().st_mode) == 0o640
+    assert users.stat().st_gid == layout.APACHE_GROUP_ID  # www-data in the Apache image (the tests run as root)
+    # hub/README.md's command adds a student and keeps the file as it is.
+    subprocess.run(["htpasswd", "-bB", str(users), "ada", "ada-password"], check=True, capture_output=True)
+    assert stat.S_IMODE(users.stat().st_mode) == 0o640 and users.stat().st_gid == layout.APACHE_GROUP_ID
+    assert "htpasswd -B hub/apache/users.htpasswd ada" in (REPOSITORY / "hub" / "README.md").read_text()
+    assert secret_warnings(root / "hub") == []
+    users.chmod(0o644)
+    env = root / "hub" / ".env"
+    env.chmod(0o604)
+    assert secret_warnings(root / "hub") == [
+        f"warning: {env} is readable by every user of this machine; chmod o-rwx {env}",
+        f"warning: {users} is readable by every user of this machine; chmod o-rwx {users}",
+    ]
+
+
+def test_the_hub_image_writes_the_hubs_database_privately(tmp_path):
+    dockerfile = bundle_files(load_course(course_with(tmp_path, LAUNCH)))["hub.Dockerfile"]
+    assert f'CMD ["sh", "-c", "umask 077 && exec jupyterhub -f {layout.HUB_CONFIG}"]' in dockerfile
+
+
 def test_the_image_pins_what_notebooks_import_but_not_the_courses_own_modules(tmp_path):
     root = make_course(
         tmp_path / "course",
@@ -496,3 +551,32 @@ def test_a_local_server_is_never_started_as_root():
     c = Config()
     c.AccountProcessSpawner.account = "nobody"
     assert callable(AccountProcessSpawner(config=c, user=visitor, hub=hub).make_preexec_fn("visitor"))
+
+
+def test_the_pools_status_server_logs_a_reset_connection_in_one_line(capfd, caplog):
+    import logging
+    import struct
+    from types import SimpleNamespace
+
+    from oersite.hub import pool
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = pool.serve_status(SimpleNamespace(last={"ready": 1}), f"http://127.0.0.1:{port}")
+    try:
+        with caplog.at_level(logging.INFO, logger="oersite.hub.pool"):
+            with socket.create_connection(("127.0.0.1", port)) as visitor:
+                visitor.sendall(b"GET /services/oersite-pool/sta")  # half a request line, then a reset
+                visitor.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            deadline = time.monotonic() + 10
+            while not caplog.records and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        server.shutdown()
+        server.server_close()
+    printed = capfd.readouterr()
+    assert "Traceback" not in printed.err + printed.out, printed.err
+    (record,) = caplog.records
+    assert "status request from 127.0.0.1 ended early" in record.getMessage()
+    assert "\n" not in record.getMessage()

@@ -169,6 +169,13 @@ def test_a_request_that_bypasses_apache_without_the_secret_gets_403(hubs):
     assert "jupyterhub-hub-login" not in response.headers.get("Set-Cookie", "")
 
 
+def test_the_hubs_databases_are_readable_by_the_hubs_alone(hubs, alice):
+    for kind in ("persistent", "ephemeral"):
+        database = hubs.state / kind / "jupyterhub.sqlite"
+        assert database.stat().st_size > 0, "the hub uses the file made for it"
+        assert stat.S_IMODE(database.stat().st_mode) == 0o600, (database, oct(database.stat().st_mode))
+
+
 def test_a_request_through_the_proxy_without_a_user_gets_401(hubs):
     secret = (hubs.state / "proxy-secret").read_text().strip()
     behind_apache = f"http://127.0.0.1:{hubs.ports.persistent_proxy}"

@@ -199,9 +199,52 @@ def test_an_unwritable_folder_is_a_clear_error_and_changes_nothing(course, tmp_p
 
 def test_publishing_over_the_build_itself_is_refused(course):
     before = files_of(course)
-    for folder in (course / "_build", site_of(course) / "copy"):
-        assert_refused(oersite("publish", course, "--to-dir", folder), "publish to a folder outside it")
+    assert_refused(oersite("publish", course, "--to-dir", course / "_build"), "holds or is the built site")
+    assert_refused(oersite("publish", course, "--to-dir", site_of(course) / "copy"), "is inside the built site")
     assert files_of(course) == before
+
+
+def test_a_folder_holding_someone_elses_files_is_never_replaced_force_or_not(course, tmp_path):
+    folder = tmp_path / "www"
+    folder.mkdir()
+    (folder / "their-notes.txt").write_text("not oersite's\n")
+    before = files_of(tmp_path)
+    for force in ((), ("--force",), ()):  # twice: the second run once put the first's "previous version" away
+        result = oersite("publish", course, "--to-dir", folder, *force)
+        assert_refused(result, f"{folder} holds files oersite did not publish (no {RECORD_FILE})")
+        assert len(result.output.strip().splitlines()) == 1, result.output
+    assert files_of(tmp_path) == before
+
+
+def test_an_empty_folder_is_published_to(course, tmp_path):
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    result = oersite("publish", course, "--to-dir", folder)
+    assert result.exit_code == 0, result.output
+    assert (folder / RECORD_FILE).is_file()
+
+
+@pytest.mark.parametrize(
+    ("target", "problem"),
+    [
+        (lambda course, home: Path("/"), "is the root folder"),
+        (lambda course, home: home, "is a home folder"),
+        (lambda course, home: course, "is the course folder"),
+        (lambda course, home: course.parent, "holds the course"),
+    ],
+    ids=["root", "home", "course", "above-the-course"],
+)
+@pytest.mark.parametrize("flags", [(), ("--force",), ("--rollback",)], ids=["plain", "force", "rollback"])
+def test_the_root_a_home_or_the_course_is_never_a_publish_target(course, tmp_path, monkeypatch, target, problem, flags):
+    home = tmp_path / "home" / "someone"  # a home folder of the tests' own: what a mistake here would swap
+    (home / "Documents").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    folder = target(course, home)
+    before = files_of(course), files_of(tmp_path)
+    result = oersite("publish", course, "--to-dir", folder, *flags)
+    assert_refused(result, f"{folder} {problem}")
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert (files_of(course), files_of(tmp_path)) == before
 
 
 def test_sample_course_publishes_to_the_target_in_its_config(sample_course, built_sample):

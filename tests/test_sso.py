@@ -13,6 +13,7 @@ Screenshots of each landing go to _build/test-artifacts/sso/.
 from __future__ import annotations
 
 import functools
+import html
 import re
 
 import pytest
@@ -30,7 +31,7 @@ from journey_lab import (
     user_prefix,
     wait_for_notebook,
 )
-from saml_idp import IdpUser, start_saml_idp
+from saml_idp import IdpUser, sign_in_over_http, start_saml_idp
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +39,10 @@ SCREENSHOTS = REPOSITORY / "_build" / "test-artifacts" / "sso"
 ALICE = IdpUser("alice", "alice-password", "Alice@example.edu")
 BOB = IdpUser("bob", "bob-password", "bob@example.edu")
 EVE = IdpUser("eve", "eve-password", "eve@elsewhere.org")  # a real account, but not of the course's domain
+# Odd answers an identity provider gives: a name scoped twice, two values, none at all.
+MALLORY = IdpUser("mallory", "mallory-password", "mallory@other.org@example.edu")
+TWINS = IdpUser("twins", "twins-password", ("twin1@example.edu", "twin2@example.edu"))
+NOBODY = IdpUser("nobody", "nobody-password", ())
 NOTEBOOK = "notebooks/bokeh/scatter.ipynb"
 CLONE = "course"
 
@@ -47,7 +52,7 @@ screenshot = functools.partial(keep_screenshot, folder=SCREENSHOTS)
 
 @pytest.fixture(scope="module")
 def idp():
-    provider = start_saml_idp((ALICE, BOB, EVE))
+    provider = start_saml_idp((ALICE, BOB, EVE, MALLORY, TWINS, NOBODY))
     yield provider
     provider.stop()
 
@@ -160,6 +165,28 @@ def test_an_account_of_another_domain_is_refused_with_a_reason(browser, cdn, hub
         assert "/user/eve" not in page.url
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(
+    ("user", "reason"),
+    [
+        (MALLORY, "'mallory@other.org@example.edu' is not a name this hub can take"),
+        (TWINS, "your identity provider sent 2 values of eduPersonPrincipalName"),
+        (NOBODY, "your identity provider sent no eduPersonPrincipalName"),
+    ],
+    ids=["scoped-twice", "two-values", "no-value"],
+)
+def test_an_odd_answer_of_the_identity_provider_is_refused_with_a_page_that_says_why(hubs, idp, user, reason):
+    browser = requests.Session()  # what a browser does without JavaScript: redirects, the IdP's forms
+    login_form = browser.get(f"{hubs.persistent_url}/hub/", timeout=30)
+    answer = sign_in_over_http(browser, login_form, user)
+    page = html.unescape(answer.text)
+    assert answer.status_code == 403, (answer.status_code, answer.url, page[:2000])
+    assert reason in page, page
+    if user is not MALLORY:  # what to ask the identity provider's team, for a missing or doubled attribute
+        assert "Ask the identity provider's team to release" in page
+    assert "/user/" not in answer.url
+    assert browser.get(f"{hubs.persistent_url}/hub/api/user", timeout=10).status_code == 403  # signed in as no one
 
 
 def test_logging_out_ends_the_hub_and_the_single_sign_on_sessions(alice, bob, hubs, idp):

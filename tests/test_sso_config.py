@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from coursehelpers import make_course, tree_digest
 from traitlets.config import Config
@@ -21,7 +22,7 @@ from oersite.cli import main
 from oersite.config import load_course
 from oersite.errors import ConfigError
 from oersite.hub import configurer, sign_on
-from oersite.hub.settings import hub_user_name
+from oersite.hub.settings import NameRefused, hub_user_name
 
 LAUNCH = {"hub_url": "https://hub.example.edu", "try_url": "https://try.example.edu"}
 IDP_METADATA = """<?xml version="1.0"?>
@@ -113,7 +114,8 @@ def test_saml_makes_the_service_providers_key_once_and_says_what_to_register(tmp
     assert hub_config(root).exit_code == 0
     assert (saml / "sp.key").read_bytes() == key, "a new key would mean registering the hub again"
     sso = (root / "hub" / "apache" / "sso.conf").read_text()
-    assert 'MellonUser "urn:oid:1.3.6.1.4.1.5923.1.1.1.6"' in sso  # eduPersonPrincipalName
+    # The user comes from eduPersonPrincipalName, with how many values it had (the hub takes exactly one).
+    assert 'MellonSetEnvNoPrefix OERSITE_SIGNED_IN_AS "urn:oid:1.3.6.1.4.1.5923.1.1.1.6"' in sso
     assert "MellonSecureCookie On" in sso
     # mellon's key is read when Apache reads its config: without it, apache2 -t says so.
     (saml / "sp.key").unlink()
@@ -138,7 +140,7 @@ def test_oidc_reads_the_client_secret_from_its_file_into_the_private_env(tmp_pat
     assert (
         'OIDCProviderMetadataURL "https://login.example.edu/realms/university/.well-known/openid-configuration"' in sso
     )
-    assert "OIDCRemoteUserClaim preferred_username" in sso
+    assert 'OIDCRemoteUserClaim "preferred_username"' in sso
     assert 'OIDCClientSecret "${OERSITE_OIDC_CLIENT_SECRET}"' in sso
 
 
@@ -235,11 +237,57 @@ def test_hub_serve_refuses_a_users_file_when_students_sign_in_elsewhere(tmp_path
 
 def test_one_rule_turns_what_the_idp_says_into_the_hubs_user_name():
     assert hub_user_name("S1234567@ED.AC.UK", ["ed.ac.uk"]) == "s1234567"
-    assert hub_user_name("s1234567@other.ac.uk", ["ed.ac.uk"]) is None
-    assert hub_user_name("s1234567", ["ed.ac.uk"]) is None  # unscoped: cannot tell where it is from
     # Two domains: the scope stays, so s1@ed.ac.uk and s1@sms.ed.ac.uk stay two students.
     assert hub_user_name("s1@sms.ed.ac.uk", ["ed.ac.uk", "sms.ed.ac.uk"]) == "s1@sms.ed.ac.uk"
     assert hub_user_name(" Ada ", []) == "ada"
+    assert hub_user_name("ada.lovelace_1@example.org", []) == "ada.lovelace_1@example.org"
+
+
+@pytest.mark.parametrize(
+    ("signed_in_as", "domains", "values", "reason"),
+    [
+        ("s1234567@other.ac.uk", ["ed.ac.uk"], 1, "s1234567@other.ac.uk may not use this hub: it takes @ed.ac.uk"),
+        ("s1234567", ["ed.ac.uk"], 1, "may not use this hub"),  # unscoped: cannot tell where it is from
+        ("mallory@other.org@ed.ac.uk", ["ed.ac.uk"], 1, "with at most one @ before its domain"),
+        ("mallory@other.org@ed.ac.uk", [], 1, "with at most one @"),
+        ("@ed.ac.uk", ["ed.ac.uk"], 1, "is not a name this hub can take"),
+        ("s1@ed.ac.uk", ["ed.ac.uk"], 2, "sent 2 values of eduPersonPrincipalName"),
+        ("", ["ed.ac.uk"], 0, "sent no eduPersonPrincipalName"),
+        ("   ", [], 1, "sent no eduPersonPrincipalName"),
+        ("s1@ed.ac.uk", ["ed.ac.uk"], 0, "Ask the identity provider's team to release"),
+        ("ada lovelace", [], 1, "letters a-z, digits, and . _ - inside"),
+        ("ada\nRequire all granted", [], 1, "is not a name"),
+        ("ada/../bob", [], 1, "is not a name"),
+        ("ada\\bob", [], 1, "is not a name"),
+        ('ada"', [], 1, "is not a name"),
+        ("${OERSITE_PROXY_SECRET}", [], 1, "is not a name"),
+        ("ada\x00", [], 1, "is not a name"),
+        ("ada\u2028", [], 1, "is not a name"),
+        ("-ada", [], 1, "is not a name"),
+        ("ada.", [], 1, "is not a name"),
+        ("a" * 65, [], 1, "is not a name"),
+        # Look-alikes are refused, never folded into someone else's name: KELVIN SIGN lower-cases to "k".
+        ("\u212aate@ed.ac.uk", ["ed.ac.uk"], 1, "is not a name"),
+        ("\uff41da@ed.ac.uk", ["ed.ac.uk"], 1, "is not a name"),
+        ("ada@ed.ac.uk.", ["ed.ac.uk"], 1, "is not a name"),
+    ],
+)
+def test_the_name_rule_refuses_hostile_names_saying_why(signed_in_as, domains, values, reason):
+    with pytest.raises(NameRefused) as refused:
+        hub_user_name(signed_in_as, domains, values=values, attribute="eduPersonPrincipalName")
+    assert reason in str(refused.value)
+
+
+def test_a_name_that_no_sign_in_can_give_in_the_users_lists_is_a_config_error(tmp_path):
+    sso = {**SIGN_ONS["saml"], "allowed_domains": ["ed.ac.uk"]}
+    root = course_with_sign_on(tmp_path, sso)
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    config["oersite"]["hub"]["persistent"] = {"admin_users": ["S1@ed.ac.uk", "s2"], "blocked_users": ["x@y.org"]}
+    (root / "_config.yml").write_text(yaml.safe_dump(config))
+    with pytest.raises(ConfigError) as raised:
+        load_course(root)
+    (line,) = str(raised.value.message).splitlines()
+    assert "oersite.hub.persistent.blocked_users[0]: x@y.org may not use this hub" in line
 
 
 def _sign_on_config(tmp_path, sso: dict) -> Config:
@@ -274,3 +322,33 @@ def test_blocked_names_are_normalised_like_the_signed_in_one():
     assert authenticator.check_blocked_users("troll") is False
     assert authenticator.check_blocked_users("mallory") is False
     assert authenticator.check_blocked_users("s1234567") is True
+
+
+@pytest.mark.slow  # mellon_create_metadata, twice
+def test_hub_config_and_hub_serve_at_one_address_sign_with_one_key(tmp_path):
+    sso = {**SIGN_ONS["saml"]}
+    root = course_with_sign_on(tmp_path, sso)
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    config["oersite"]["launch"]["hub_url"] = "http://127.0.0.1:8000"  # where oersite hub serve answers
+    (root / "_config.yml").write_text(yaml.safe_dump(config))
+    settings = load_course(root).settings.hub.sso
+    state = root / "_build" / "hub" / "apache" / "saml"  # where oersite hub serve keeps its SP files
+    # hub serve ran first and was registered: hub config takes over its key, and says to hand over that.
+    served = sign_on.prepare_saml(settings, root, state, "http://127.0.0.1:8000", shared=root / "hub/apache/saml")
+    result = hub_config(root)
+    assert result.exit_code == 0, result.output
+    bundle = root / "hub" / "apache" / "saml"
+    assert (bundle / "sp.key").read_bytes() == (state / "sp.key").read_bytes()
+    assert (bundle / "sp-metadata.xml").read_bytes() == served.read_bytes()
+    assert f"hand over {bundle / 'sp-metadata.xml'}" in result.output
+    assert "oersite hub serve at that address signs with the same key" in result.output
+    # The other way round: a key of hub config's that the IdP knows wins over one hub serve made before.
+    other = tmp_path / "other"
+    sign_on.prepare_saml(settings, root, other, "http://127.0.0.1:8000")
+    assert (other / "sp.key").read_bytes() != (bundle / "sp.key").read_bytes()
+    sign_on.prepare_saml(settings, root, other, "http://127.0.0.1:8000", shared=bundle, prefer_shared=True)
+    assert (other / "sp.key").read_bytes() == (bundle / "sp.key").read_bytes()
+    # Another address is another service provider: its own key.
+    elsewhere = tmp_path / "elsewhere"
+    sign_on.prepare_saml(settings, root, elsewhere, "http://127.0.0.1:9000", shared=bundle, prefer_shared=True)
+    assert (elsewhere / "sp.key").read_bytes() != (bundle / "sp.key").read_bytes()

@@ -47,7 +47,7 @@ RUN_AXE = """tags => axe.run(document, {
 
 def check_accessibility(site: Path) -> list[Finding]:
     """axe-core's WCAG 2.0/2.1 A and AA violations on every page of ``site``, one finding per rule and page."""
-    from oersite.chromium import headless_chromium, loopback_only
+    from oersite.chromium import headless_chromium, site_context
     from oersite.serve import serving
 
     if not AXE_SCRIPT.is_file():
@@ -57,7 +57,7 @@ def check_accessibility(site: Path) -> list[Finding]:
         )
     findings = []
     with serving(site) as base, headless_chromium() as browser:
-        context = loopback_only(browser.new_context(viewport=VIEWPORT), origin=base)
+        context = site_context(browser, base, viewport=VIEWPORT)
         for page in site_pages(site):
             try:
                 violations = axe_violations(context, base + quote(page))

@@ -22,28 +22,89 @@ hub's virtual host: :func:`sign_on_conf` writes it for the protocol
 mod_auth_openidc, mod_auth_cas; Basic auth to try things out).  It protects
 everything but the page the hub shows after logging a browser out of the
 single sign-on (``SIGNED_OUT_PATH``).
+
+Every value is written through :func:`quoted` (one argument, in double quotes),
+and the course title, which becomes Basic auth's realm (``AuthName``, which
+Apache reads as an expression), through :func:`realm` as well: no value can add
+a directive, read a variable or end its quotes.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 
+from oersite.errors import HubError
 from oersite.hub.settings import (
     MELLON_PATH,
     OIDC_REDIRECT_PATH,
     PROXY_SECRET_VARIABLE,
     SIGN_ON_MODULES,
     SIGNED_OUT_PATH,
+    VALUES_HEADER,
     SignOnSettings,
+    text_problem,
 )
 
-#: The sign-on modules' session cookies (mod_auth_mellon, mod_auth_openidc, mod_auth_cas), as a
-#: pattern that RequestHeader edit* removes from what goes on to the hub and the servers.
-SIGN_ON_COOKIES = r"(^|;\s*)(mellon-cookie|mod_auth_openidc_[^=]*|MOD_AUTH_CAS(_S)?)=[^;]*"
+#: What the hubs and students' servers receive of a browser's cookies: JupyterHub's own (its sign-in, the
+#: servers' OAuth, ``jupyterhub-*``) and the XSRF cookie; RequestHeader edit* removes every other one,
+#: the sign-on module's session and an identity provider's on the same host alike.
+KEPT_COOKIES = r"jupyterhub-[^=;]*|_xsrf"
+OTHER_COOKIES = rf"(^|;\s*)(?!({KEPT_COOKIES})=)[^;\s][^;]*"
+#: The environment variable mod_auth_mellon puts the user attribute in (and its number of values, ``_N``).
+SAML_USER_VARIABLE = "OERSITE_SIGNED_IN_AS"
 #: Environment variables Apache reads the OpenID Connect secrets from (never written in a file).
 OIDC_SECRET_VARIABLE = "OERSITE_OIDC_CLIENT_SECRET"
 OIDC_PASSPHRASE_VARIABLE = "OERSITE_OIDC_PASSPHRASE"
+#: The names of Apache's own Defines the generated files refer to as ``${NAME}``: the only ``${`` a value may hold.
+_OWN_DEFINES = re.compile(r"\$\{(SSO_CONF|SAML_DIR|TLS_DIR|RUNTIME_DIR)\}")
+
+
+def quoted(value: str) -> str:
+    """``value`` as one argument of a directive: in double quotes, with ``\\`` and ``"`` escaped.
+
+    Apache reads a new line as a new directive and puts a variable's value
+    wherever ``${NAME}`` stands, quoted or not: a value with either (or with
+    ``%{``, an expression's variable) is refused.  ``oersite.config`` refuses
+    such a value when it loads ``_config.yml``, naming its key, so this refusal
+    is for what did not come from there (a folder's name).
+    """
+    problem = text_problem(_OWN_DEFINES.sub("", value))
+    if problem:
+        raise HubError(f"cannot write {value!r} into Apache's configuration: {problem}")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def defined_folder(folder: str) -> str:
+    """A folder as the value of a ``Define``, which Apache puts into the lines that say ``${NAME}``.
+
+    Those lines hold it between double quotes, but Apache puts it there before it
+    reads the quotes: a folder whose name has a quote mark or a backslash is refused.
+    """
+    if re.search(r'["\\]', folder):
+        raise HubError(f"cannot write {folder!r} into Apache's configuration: no quote marks or backslashes")
+    return quoted(folder)
+
+
+def realm(title: str) -> str:
+    """``title`` as the text of ``AuthName``, which browsers show as the realm of the sign-in.
+
+    Apache 2.4 reads ``AuthName`` as an expression string (``%{...}`` would be
+    a variable, ``$1`` a match, ``\\`` an escape) and sends the result between
+    double quotes in ``WWW-Authenticate``: quote marks and backslashes are
+    escaped for the header, then ``\\``, ``%`` and ``$`` for the expression.
+    """
+    header = title.replace("\\", "\\\\").replace('"', '\\"')
+    return quoted(re.sub(r"([\\%$])", r"\\\1", header))
+
+
+def _word(value: str, pattern: str = r"[A-Za-z0-9][A-Za-z0-9.:\[\]-]*") -> str:
+    """A value written bare (a header's or a host's name): only characters that need no quotes."""
+    if not re.fullmatch(pattern, value):
+        raise HubError(f"cannot write {value!r} into Apache's configuration: expected a name")
+    return value
+
 
 #: Modules the proxy needs; the guards skip ones compiled in (Debian builds in unixd and log_config).
 MODULES = (
@@ -121,19 +182,19 @@ def httpd_conf(
         lines += _SIGN_ON_SERVER_WIDE.get(protocol, [])
     lines += [
         "",
-        f"User {user}",
-        f"Group {user}",
+        f"User {_word(user, r'#?[A-Za-z0-9_][A-Za-z0-9_.-]*')}",
+        f"Group {_word(user, r'#?[A-Za-z0-9_][A-Za-z0-9_.-]*')}",
         "ServerName localhost",
         "# The pid file and TLS session cache (override with -C 'Define RUNTIME_DIR ...').",
         "<IfDefine !RUNTIME_DIR>",
-        f"    Define RUNTIME_DIR {runtime_dir}",
+        f"    Define RUNTIME_DIR {defined_folder(runtime_dir)}",
         "</IfDefine>",
-        "DefaultRuntimeDir ${RUNTIME_DIR}",
+        'DefaultRuntimeDir "${RUNTIME_DIR}"',
         'PidFile "${RUNTIME_DIR}/httpd.pid"',
-        f'ErrorLog "{error_log}"',
+        f"ErrorLog {quoted(error_log)}",
         "LogLevel warn",
         'LogFormat "%h %u %t \\"%r\\" %>s %b %D" oersite',
-        f'CustomLog "{access_log}" oersite',
+        f"CustomLog {quoted(access_log)} oersite",
         "ServerTokens Prod",
         "TraceEnable Off",
         "Timeout 300",
@@ -142,10 +203,10 @@ def httpd_conf(
         lines += [
             "# Certificates: fullchain.pem and privkey.pem in this folder (override with -C 'Define TLS_DIR ...').",
             "<IfDefine !TLS_DIR>",
-            f"    Define TLS_DIR {tls_dir}",
+            f"    Define TLS_DIR {defined_folder(tls_dir)}",
             "</IfDefine>",
             "SSLProtocol all -SSLv3 -TLSv1 -TLSv1.1",
-            "SSLSessionCache shmcb:${RUNTIME_DIR}/ssl_scache(512000)",
+            'SSLSessionCache "shmcb:${RUNTIME_DIR}/ssl_scache(512000)"',
         ]
     lines.append("")
     lines += [f"Listen {listen}" for listen in _listen_lines(sites)]
@@ -164,7 +225,7 @@ def _listen_lines(sites: list[ProxiedSite]) -> list[str]:
 
 def _virtual_host(site: ProxiedSite) -> list[str]:
     backend = site.backend.rstrip("/") + "/"
-    lines = [f"<VirtualHost *:{site.port}>", f"    ServerName {site.server_name}"]
+    lines = [f"<VirtualHost *:{site.port}>", f"    ServerName {_word(site.server_name)}"]
     if site.tls:
         lines += [
             "    SSLEngine on",
@@ -172,32 +233,48 @@ def _virtual_host(site: ProxiedSite) -> list[str]:
             '    SSLCertificateKeyFile "${TLS_DIR}/privkey.pem"',
             '    Header always set Strict-Transport-Security "max-age=31536000"',
         ]
+    user_header, secret_header = _word(site.user_header), _word(site.secret_header)
     lines += [
         "    # Only this proxy may say who the user is: drop any copy the browser sent.",
-        f"    RequestHeader unset {site.user_header} early",
-        f"    RequestHeader unset {site.secret_header} early",
+        f"    RequestHeader unset {user_header} early",
+        f"    RequestHeader unset {secret_header} early",
+        f"    RequestHeader unset {VALUES_HEADER} early",
         "    ProxyRequests Off",
         "    ProxyPreserveHost On",
         "    AllowEncodedSlashes NoDecode",
     ]
     if site.tls:
         lines.append('    RequestHeader set X-Forwarded-Proto "https"')
+    lines += [
+        "    # The hubs and students' servers get JupyterHub's cookies and nothing else a browser keeps for this",
+        "    # host: not the sign-on's session, not an identity provider's on the same host (a student's server",
+        "    # runs code the student controls; an admin opening it would hand them over). Not on mellon's own",
+        "    # endpoints, which read its cookie after this runs.",
+        f'    <LocationMatch "^/(?!{MELLON_PATH.strip("/")}/)">',
+        f'        RequestHeader edit* Cookie "{OTHER_COOKIES}" ""',
+        *(
+            ['        RequestHeader edit Authorization "^Basic .*$" ""']
+            if site.sso_include and site.sso_protocol == "basic"
+            else []
+        ),
+        "    </LocationMatch>",
+    ]
     if site.sso_include:
+        user = f"%{{env:{SAML_USER_VARIABLE}}}" if site.sso_protocol == "saml" else "%{REMOTE_USER}"
         lines += [
             "    # Who may in: the single sign-on (sso.conf, written for oersite.hub.sso's protocol).",
-            f'    Include "{site.sso_include}"',
-            "    # The sign-on's credentials are Apache's alone: no server behind it sees them, a student's",
-            "    # least of all (an admin opening a student's server would hand them over). Not on mellon's",
-            "    # own endpoints, which read its cookie after this runs.",
-            f'    <LocationMatch "^/(?!{MELLON_PATH.strip("/")}/)">',
-            f'        RequestHeader edit* Cookie "{SIGN_ON_COOKIES}" ""',
-            *(['        RequestHeader edit Authorization "^Basic .*$" ""'] if site.sso_protocol == "basic" else []),
-            "    </LocationMatch>",
+            f"    Include {quoted(site.sso_include)}",
             '    <Location "/hub/">',
             "        # Only the hub hears who the user is, with the secret that proves it came from here;",
             "        # students' servers (/user/...) get neither.",
-            f'        RequestHeader set {site.user_header} "expr=%{{REMOTE_USER}}"',
-            f'        RequestHeader set {site.secret_header} "${{{PROXY_SECRET_VARIABLE}}}"',
+            f'        RequestHeader set {user_header} "expr={user}"',
+            *(
+                # How many values the user attribute had: the hub takes a name from exactly one.
+                [f'        RequestHeader set {VALUES_HEADER} "expr=%{{env:{SAML_USER_VARIABLE}_N}}"']
+                if site.sso_protocol == "saml"
+                else []
+            ),
+            f'        RequestHeader set {secret_header} "${{{PROXY_SECRET_VARIABLE}}}"',
             "    </Location>",
             "    # A backslash is no path separator to Apache but is one to the proxy behind it (URLs as",
             "    # browsers parse them): /hub/static/..\\user\\... would take the secret to a student's server.",
@@ -208,15 +285,15 @@ def _virtual_host(site: ProxiedSite) -> list[str]:
         if site.sso_protocol == "saml":
             lines.append(f'    ProxyPass "{MELLON_PATH}/" "!"')
     lines += [
-        f'    ProxyPass "/" "{backend}" upgrade=websocket nocanon',
-        f'    ProxyPassReverse "/" "{backend}"',
+        f'    ProxyPass "/" {quoted(backend)} upgrade=websocket nocanon',
+        f'    ProxyPassReverse "/" {quoted(backend)}',
         "</VirtualHost>",
     ]
     return lines
 
 
 def sign_on_conf(
-    sso: SignOnSettings, *, public_url: str, folder: str, users_file: str, realm: str, cas_cookies: str = ""
+    sso: SignOnSettings, *, public_url: str, folder: str, users_file: str, title: str, cas_cookies: str = ""
 ) -> str:
     """``sso.conf``: the protocol's module protecting the hub, all but the signed-out page.
 
@@ -228,7 +305,7 @@ def sign_on_conf(
     """
     secure = public_url.startswith("https://")
     writer = {"basic": _basic, "saml": _mellon, "oidc": _openidc, "cas": _cas}[sso.protocol]
-    options = {"public_url": public_url, "folder": folder, "users_file": users_file, "realm": realm}
+    options = {"public_url": public_url, "folder": folder, "users_file": users_file, "title": title}
     server, location, open_up = writer(sso, secure=secure, cas_cookies=cas_cookies, **options)
     return "\n".join(
         [
@@ -274,7 +351,7 @@ _REQUIRE = {
 }
 
 
-def _basic(sso, *, users_file, realm, **_) -> tuple[list[str], list[str], list[str]]:
+def _basic(sso, *, users_file, title, **_) -> tuple[list[str], list[str], list[str]]:
     """Basic auth against an htpasswd file (``htpasswd -B FILE USER``): to try things out.
 
     JupyterLab sends its own ``Authorization: token ...`` header on every API
@@ -283,19 +360,23 @@ def _basic(sso, *, users_file, realm, **_) -> tuple[list[str], list[str], list[s
     they cannot sign anyone in).  Cookie-based sign-on needs no such exception.
     A browser keeps Basic credentials until it closes: logging out cannot end them.
     """
-    return [], [f'AuthName "{realm}"', "AuthBasicProvider file", f'AuthUserFile "{users_file}"'], []
+    return [], [f"AuthName {realm(title)}", "AuthBasicProvider file", f"AuthUserFile {quoted(users_file)}"], []
 
 
 def _mellon(sso, *, folder, secure, **_) -> tuple[list[str], list[str], list[str]]:
     """SAML with mod_auth_mellon: the hub is a service provider of the institution's IdP."""
     location = [
         f"MellonEndpointPath {MELLON_PATH}",
-        f'MellonSPPrivateKeyFile "{folder}/sp.key"',
-        f'MellonSPCertFile "{folder}/sp.crt"',
-        f'MellonSPMetadataFile "{folder}/sp-metadata.xml"',
-        f'MellonIdPMetadataFile "{folder}/idp-metadata.xml"',
-        "# The hub's user: this attribute of the assertion (oersite.hub.sso.user_attribute).",
-        f'MellonUser "{sso.attribute}"',
+        f"MellonSPPrivateKeyFile {quoted(folder + '/sp.key')}",
+        f"MellonSPCertFile {quoted(folder + '/sp.crt')}",
+        f"MellonSPMetadataFile {quoted(folder + '/sp-metadata.xml')}",
+        f"MellonIdPMetadataFile {quoted(folder + '/idp-metadata.xml')}",
+        "# The hub's user comes from this attribute of the assertion (oersite.hub.sso.user_attribute), with",
+        "# how many values it had: the hub takes exactly one, and says why it refuses none or two. Apache's",
+        "# own user is the assertion's NameID, always there, so a missing attribute is no bare error here.",
+        'MellonUser "NAME_ID"',
+        f"MellonSetEnvNoPrefix {SAML_USER_VARIABLE} {quoted(sso.attribute)}",
+        "MellonEnvVarsSetCount On",
         "# A working day, as with the other protocols (mellon's default is 24 hours).",
         "MellonSessionLength 28800",
         *(
@@ -313,14 +394,14 @@ def _openidc(sso, **_) -> tuple[list[str], list[str], list[str]]:
     """OpenID Connect with mod_auth_openidc: the hub is a confidential client of the provider."""
     return (
         [
-            f'OIDCProviderMetadataURL "{sso.issuer.rstrip("/")}/.well-known/openid-configuration"',
-            f'OIDCClientID "{sso.client_id}"',
+            f"OIDCProviderMetadataURL {quoted(sso.issuer.rstrip('/') + '/.well-known/openid-configuration')}",
+            f"OIDCClientID {quoted(sso.client_id)}",
             f'OIDCClientSecret "${{{OIDC_SECRET_VARIABLE}}}"',
             f'OIDCCryptoPassphrase "${{{OIDC_PASSPHRASE_VARIABLE}}}"',
             f"OIDCRedirectURI {OIDC_REDIRECT_PATH}",
             'OIDCScope "openid email profile"',
             "# The hub's user: this claim of the ID token (oersite.hub.sso.user_attribute).",
-            f"OIDCRemoteUserClaim {sso.attribute}",
+            f"OIDCRemoteUserClaim {quoted(sso.attribute)}",
             "# Claims stay in Apache's environment: none goes on to the hub as a request header.",
             "OIDCPassClaimsAs environment",
             "# A working session lasts the working day, not mod_auth_openidc's default five idle minutes.",
@@ -341,11 +422,11 @@ def _cas(sso, *, public_url, cas_cookies, **_) -> tuple[list[str], list[str], li
     base = sso.cas_url.rstrip("/")
     return (
         [
-            f'CASCookiePath "{cas_cookies.rstrip("/")}/"',
-            f'CASLoginURL "{base}/login"',
-            f'CASValidateURL "{base}/serviceValidate"',
+            f"CASCookiePath {quoted(cas_cookies.rstrip('/') + '/')}",
+            f"CASLoginURL {quoted(base + '/login')}",
+            f"CASValidateURL {quoted(base + '/serviceValidate')}",
             "CASVersion 2",
-            f'CASRootProxiedAs "{public_url.rstrip("/")}"',
+            f"CASRootProxiedAs {quoted(public_url.rstrip('/'))}",
             "CASTimeout 28800",
             "CASIdleTimeout 28800",
             "# The CAS server's single logout ends this hub's session too, not only the cookie the hub clears.",

@@ -9,8 +9,11 @@ stand-in) and passes the user name in a request header.  A header is only
 trustworthy if it came from that proxy, so Apache also sends a shared secret in
 a second header, and removes any copy of either that the browser sent.  This
 handler refuses a request without the right secret (403: it did not come
-through the proxy) and one without a user (401: the proxy let it through
-unauthenticated, a misconfiguration).
+through the proxy) and one without a user header (401: the proxy let it through
+unauthenticated, a misconfiguration).  Who the user is follows one rule,
+``oersite.hub.settings.hub_user_name``: a name it refuses (two values of the
+attribute, none, a name of another domain or one no hub user can have) gets a
+page that says why, and what to ask the identity provider's team.
 
 No header authenticator on PyPI is maintained and safe (the old
 ``jhub_remote_user_authenticator`` trusts the header from anyone), so this is
@@ -38,7 +41,7 @@ from tornado import web
 from traitlets import List, Unicode, default
 
 from oersite.hub.pool import HANDED_OUT_GROUP, READY_GROUP
-from oersite.hub.settings import PROXY_SECRET_VARIABLE, SIGNED_OUT_PATH, hub_user_name
+from oersite.hub.settings import PROXY_SECRET_VARIABLE, SIGNED_OUT_PATH, VALUES_HEADER, NameRefused, hub_user_name
 
 
 class ProxyHeaderLoginHandler(BaseHandler):
@@ -49,14 +52,13 @@ class ProxyHeaderLoginHandler(BaseHandler):
         if not authenticator.came_through_proxy(self.request.headers):
             self.log.warning("Refused a login that did not come through the proxy (no or wrong secret header)")
             raise web.HTTPError(403, "Sign in through the course hub's address, not the hub's internal one.")
-        signed_in_as = self.request.headers.get(authenticator.user_header, "").strip()
-        if not signed_in_as:
+        if authenticator.user_header not in self.request.headers:
             raise web.HTTPError(401, "The single sign-on passed no user name; ask the hub's operator.")
-        name = hub_user_name(signed_in_as, authenticator.allowed_domains)
-        if name is None:
-            self.log.warning("Refused %s: not of an allowed domain (%s)", signed_in_as, authenticator.allowed_domains)
-            domains = " or ".join(f"@{domain}" for domain in authenticator.allowed_domains)
-            raise web.HTTPError(403, f"{signed_in_as} may not use this hub: it takes {domains} accounts.")
+        try:
+            name = authenticator.name_from(self.request.headers)
+        except NameRefused as refused:
+            self.log.warning("Refused a sign-in: %s", refused)
+            raise web.HTTPError(403, str(refused)) from None
         user = await self.login_user({"name": name})
         if user is None:
             # login_user returns None when the allow or block lists refuse the name.
@@ -111,6 +113,9 @@ class ProxyHeaderAuthenticator(Authenticator):
         "Never written in a config file."
     ).tag(config=True)
 
+    user_attribute = Unicode(
+        "user name", help="What the sign-on names the user by (a SAML attribute, a claim), for refusals' pages."
+    ).tag(config=True)
     allowed_domains = List(
         Unicode(),
         help="Only names scoped with one of these domains sign in; with exactly one, the scope is dropped "
@@ -124,10 +129,24 @@ class ProxyHeaderAuthenticator(Authenticator):
         Unicode(), help="The sign-on module's session cookies that logging out clears (mod_auth_cas's)."
     ).tag(config=True)
 
+    def name_from(self, headers) -> str:
+        """The hub's name for who the proxy's headers say signed in; ``NameRefused`` says why there is none.
+
+        The values header (SAML) says how many values the user attribute had; without
+        it (the other protocols) the user header holds the one name.
+        """
+        values = headers.get(VALUES_HEADER)
+        count = 1 if values is None else int(values) if values.strip().isdigit() else 0
+        signed_in_as = headers.get(self.user_header, "")
+        return hub_user_name(signed_in_as, self.allowed_domains, values=count, attribute=self.user_attribute)
+
     def normalize_username(self, username: str) -> str:
         """JupyterHub's normalisation, then the allowed domain dropped: the same name for lists and logins."""
         name = super().normalize_username(username)
-        return hub_user_name(name, self.allowed_domains) or name
+        try:
+            return hub_user_name(name, self.allowed_domains)
+        except NameRefused:
+            return name
 
     def check_blocked_users(self, username: str, authentication=None) -> bool:
         """JupyterHub normalises allow and admin lists but compares blocked names as written: normalise them too."""
@@ -162,10 +181,12 @@ class ProxyHeaderAuthenticator(Authenticator):
         """
         if handler is None or not self.came_through_proxy(handler.request.headers):
             return True
-        name = handler.request.headers.get(self.user_header, "").strip()
-        if name and self.normalize_username(name) != user.name:
-            return False
-        return True
+        if not handler.request.headers.get(self.user_header, "").strip():
+            return True  # no user (a token's request under Basic auth): nothing to compare
+        try:
+            return self.name_from(handler.request.headers) == user.name
+        except NameRefused:
+            return False  # signed in again, where the refusal's page says why
 
     def get_handlers(self, app):
         return [

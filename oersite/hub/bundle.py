@@ -22,6 +22,7 @@ network (see ``oersite.hub.layout``).
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -64,6 +65,7 @@ from oersite.hub.settings import (
     HubBundleSettings,
     hub_settings,
     read_settings,
+    text_problem,
     url_port,
 )
 from oersite.messages import shown
@@ -76,6 +78,8 @@ SERVER_PACKAGES = ("jupyterlab", "nbgitpuller", "ipykernel", "jupytext")
 HUB_PACKAGES = ("jupyterhub", "dockerspawner", "jupyterhub-idle-culler", "jupyterhub-tmpauthenticator")
 #: Secrets written to .env for docker compose, generated once.
 SECRET_VARIABLES = (PROXY_SECRET_VARIABLE, "PERSISTENT_PROXY_TOKEN", "EPHEMERAL_PROXY_TOKEN")
+#: Basic auth's students and their password hashes (protocol basic; made empty with any): never committed.
+USERS_FILE = "apache/users.htpasswd"
 #: The hub's SAML key, certificate and both metadata files (protocol saml): made here, never committed.
 SAML_FOLDER = "apache/saml"
 SAML_IMAGE_DIR = f"{layout.APACHE_DIR}/saml"  # the same folder in the Apache container (./apache is mounted there)
@@ -236,6 +240,7 @@ class BundleReport:
     build_commands: list[str]
     saml_metadata: Path | None = None  # the hub's SAML metadata, for the IdP (protocol saml)
     registry: str | None = None  # oersite.hub.registry: where the images are pushed for a cluster
+    users_file_group_unset: Path | None = None  # Basic auth's users file, made here, whose group Apache needs
 
 
 def bundle_files(course: Course) -> dict[str, str]:
@@ -257,7 +262,7 @@ def bundle_files(course: Course) -> dict[str, str]:
             public_url=settings.persistent_url,
             folder="${SAML_DIR}",
             users_file=f"{layout.APACHE_DIR}/users.htpasswd",
-            realm=settings.course_title,
+            title=settings.course_title,
             cas_cookies=CAS_SESSIONS,
         ),
         "notebook-requirements.txt": image_requirements(course),
@@ -292,34 +297,84 @@ def write_bundle(course: Course, folder: Path) -> BundleReport:
     oidc_secret = sign_on.oidc_client_secret(sso, course.root) if sso.protocol == "oidc" else None
     if sso.protocol == "saml":
         public_url = hub_settings(course).persistent_url
-        saml_metadata = sign_on.prepare_saml(sso, course.root, folder / SAML_FOLDER, public_url)
+        # oersite hub serve at the same address signs with the same key (sign_on.prepare_saml).
+        hub_serve = course.root / course.settings.hub.state_folder / "apache" / "saml"
+        saml_metadata = sign_on.prepare_saml(sso, course.root, folder / SAML_FOLDER, public_url, shared=hub_serve)
     for relative, text in files.items():
         write_atomically(folder / relative, text)
     _copy_notebook_libraries(folder / NOTEBOOK_RUNTIME_FOLDER / "oersite" / "static" / "vendor")
+    users_file_group_unset = None
+    if not _users_file(folder / USERS_FILE):  # with every protocol: hub/README.md's htpasswd lines then work
+        users_file_group_unset = folder / USERS_FILE
     # Where the operator puts Apache's certificate and key (git-ignored; only root reads them).
     (folder / "tls").mkdir(mode=0o700, exist_ok=True)
     env = folder / ".env"
     created = not env.exists()
     if created:
-        lines = [
-            f"# Settings and secrets for docker-compose ({GENERATED.split(':')[0]}); keep private.",
-            "COMPOSE_PROJECT_NAME=oersite",
-            "# The course's datasets on this server (an absolute path): mounted read-only into every server.",
-            f"{DATA_HOST_VARIABLE.removeprefix('OERSITE_')}={course.data_dir}",
-            "# The Docker engine's socket, mounted into the hub containers only:",
-            "# DOCKER_SOCKET=/var/run/docker.sock",
-            f"# The image every image builds on (any Debian bookworm): BASE_IMAGE={course.settings.hub.base_image}",
-            *(f"{name}={secrets.token_hex(32)}" for name in SECRET_VARIABLES),
-        ]
         descriptor = os.open(env, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
-            file.write("\n".join(lines) + "\n")
+            file.write(env_text(course))
     if oidc_secret is not None:
         _set_in_env(env, {OIDC_SECRET_VARIABLE: oidc_secret}, keep={OIDC_PASSPHRASE_VARIABLE: secrets.token_hex(32)})
     settings = read_settings(folder / SETTINGS_FILE)
     images = course_images(course)
     commands = build_commands(images, folder, course.data_dir)
-    return BundleReport(folder, sorted(files), created, settings, commands, saml_metadata, images.registry)
+    return BundleReport(
+        folder, sorted(files), created, settings, commands, saml_metadata, images.registry, users_file_group_unset
+    )
+
+
+def _users_file(path: Path) -> bool:
+    """Basic auth's htpasswd file, made empty when missing: readable by Apache's workers' group alone.
+
+    ``htpasswd -B FILE NAME`` keeps its mode and group when it adds a student.
+    Returns False when the group could not be given (not root), which the operator then sets.
+    """
+    if path.exists():
+        return True
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    os.close(descriptor)
+    path.chmod(0o640)  # whatever the umask took away or left
+    try:
+        os.chown(path, -1, layout.APACHE_GROUP_ID)
+    except PermissionError:
+        return False
+    return True
+
+
+def env_text(course: Course) -> str:
+    """``hub/.env`` as it is first written: settings the operator may change, and fresh secrets."""
+    lines = [
+        f"# Settings and secrets for docker-compose ({GENERATED.split(':')[0]}); keep private.",
+        env_line("COMPOSE_PROJECT_NAME", "oersite"),
+        "# The course's datasets on this server (an absolute path): mounted read-only into every server.",
+        env_line(DATA_HOST_VARIABLE.removeprefix("OERSITE_"), str(course.data_dir)),
+        "# The Docker engine's socket, mounted into the hub containers only:",
+        "# DOCKER_SOCKET=/var/run/docker.sock",
+        "# The image every image builds on (any Debian bookworm):",
+        "# " + env_line("BASE_IMAGE", course.settings.hub.base_image),
+        *(env_line(name, secrets.token_hex(32)) for name in SECRET_VARIABLES),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def env_line(name: str, value: str) -> str:
+    """``NAME=value`` as Compose reads ``.env``, whichever Compose: python-dotenv (Compose 1) or godotenv (2).
+
+    A value of plain characters is written as it is, any other in single quotes,
+    which both read as it is.  What no line can hold the same way for both is
+    refused: a line break or control character (it would start a variable of its
+    own), ``${`` (python-dotenv reads a variable there even in single quotes), a
+    single quote or a backslash (the two read escapes differently).
+    """
+    problem = text_problem(value) or (
+        f"no ' or \\ (Compose 1 and 2 read them differently), found {value!r}" if re.search(r"['\\]", value) else None
+    )
+    if problem:
+        raise HubError(f"cannot write {name} into hub/.env: {problem}; write that line of hub/.env yourself")
+    if re.fullmatch(r"[A-Za-z0-9_./:@+,-]*", value):
+        return f"{name}={value}"
+    return f"{name}='{value}'"
 
 
 def _set_in_env(env: Path, values: dict[str, str], keep: dict[str, str]) -> None:
@@ -327,8 +382,8 @@ def _set_in_env(env: Path, values: dict[str, str], keep: dict[str, str]) -> None
     lines = env.read_text(encoding="utf-8").splitlines()
     present = {line.split("=", 1)[0] for line in lines if "=" in line and not line.startswith("#")}
     lines = [line for line in lines if line.split("=", 1)[0] not in values]
-    lines += [f"{name}={value}" for name, value in values.items()]
-    lines += [f"{name}={value}" for name, value in keep.items() if name not in present]
+    lines += [env_line(name, value) for name, value in values.items()]
+    lines += [env_line(name, value) for name, value in keep.items() if name not in present]
     write_atomically(env, "\n".join(lines) + "\n", mode=0o600)
 
 
@@ -484,7 +539,7 @@ def notebook_distributions(course: Course) -> list[str]:
     files = list(_course_files(course.root))
     local = {path.stem for path in files if path.suffix == ".py"}
     local |= {path.parent.name for path in files if path.name == "__init__.py"}
-    providers = importlib.metadata.packages_distributions()
+    providers = _providers()
     found: set[str] = set()
     notebooks = [
         path for path in files if path.suffix == ".ipynb" or path.suffix == ".md" and is_markdown_notebook(path)
@@ -500,6 +555,12 @@ def notebook_distributions(course: Course) -> list[str]:
                 )
             found.add(providers[module][0])
     return sorted(found)
+
+
+@functools.cache
+def _providers() -> dict[str, list[str]]:
+    """Which distributions provide each importable module: half a second to read, once per process."""
+    return importlib.metadata.packages_distributions()
 
 
 #: Folders that are not the course: build output, dependencies, tools' caches.
@@ -627,6 +688,7 @@ CMD ["jupyterhub-singleuser"]
 def _hub_dockerfile(course: Course) -> str:
     return f"""# The hub image: JupyterHub with DockerSpawner, the idle culler, tmpauthenticator, oersite's hub
 # modules, and configurable-http-proxy (the proxy services run this image too). {GENERATED}
+# The hub writes its database with umask 077: private to the hub, as its cookie secret is.
 {_debian_prologue(course, "python3 python3-venv")}RUN apt-get update \\
  && apt-get install -y --no-install-recommends nodejs npm \\
  && NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \\
@@ -638,7 +700,7 @@ def _hub_dockerfile(course: Course) -> str:
 COPY {HUB_RUNTIME_FOLDER}/ {layout.HUB_PACKAGE_DIR}/
 ENV PYTHONPATH={layout.HUB_PACKAGE_DIR}
 WORKDIR /srv/jupyterhub
-CMD ["jupyterhub", "-f", "{layout.HUB_CONFIG}"]
+CMD ["sh", "-c", "umask 077 && exec jupyterhub -f {layout.HUB_CONFIG}"]
 """
 
 
@@ -953,8 +1015,12 @@ def _helm_header(release: HelmRelease, url: str, images: CourseImages) -> str:
     return header
 
 
-class _ReadableDumper(yaml.SafeDumper):
-    """Multi-line strings (the files in ``hub.extraFiles``) as YAML blocks, readable as the files they are."""
+class _ReadableDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
+    """Multi-line strings (the files in ``hub.extraFiles``) as YAML blocks, readable as the files they are.
+
+    The one YAML writer of the bundle (compose file, Helm values): PyYAML quotes what needs quoting;
+    libyaml's emitter, where PyYAML has it, writes the same bytes several times faster.
+    """
 
 
 def _represent_text(dumper: yaml.SafeDumper, text: str):

@@ -411,3 +411,17 @@ def check_apache(folder: Path) -> list[str]:
     if result.returncode != 0:
         return [line for line in result.stderr.strip().splitlines() if line.strip()][-3:]
     return []
+
+
+#: The bundle's secrets, which no one but root (and, for the users file, Apache's workers) may read.
+SECRET_FILES = (".env", "apache/users.htpasswd", f"{SAML_FOLDER}/sp.key", "tls/privkey.pem")
+
+
+def secret_warnings(folder: Path) -> list[str]:
+    """One line for each secret of the bundle that every user of this machine can read."""
+    warnings = []
+    for relative in SECRET_FILES:
+        path = folder / relative
+        if path.is_file() and path.stat().st_mode & 0o004:
+            warnings.append(f"warning: {path} is readable by every user of this machine; chmod o-rwx {path}")
+    return warnings

@@ -32,6 +32,7 @@ def config(source: Path, output: Path | None) -> None:
     """Write the deployable hub bundle (compose, Apache, hub configs, image, Helm values)."""
     from oersite.config import load_course
     from oersite.hub.bundle import write_bundle
+    from oersite.hub.layout import APACHE_GROUP_ID
 
     course = load_course(source)
     folder = output if output is not None else course.root / "hub"
@@ -46,9 +47,18 @@ def config(source: Path, output: Path | None) -> None:
     if report.secrets_created:
         click.echo(f"Generated secrets in {shown(folder / '.env')} (mode 0600, git-ignored)")
     if report.saml_metadata is not None:
+        url = report.settings.persistent_url
+        here = "; oersite hub serve at that address signs with the same key" if "//127.0.0.1:" in url else ""
         click.echo(
             f"Register the hub with your identity provider: hand over {shown(report.saml_metadata)} "
-            "(the SAML service provider's metadata; hub/README.md says what to ask for)"
+            f"(the SAML service provider's metadata, also served at {url}/mellon/metadata{here}; "
+            "hub/README.md says what to ask for)"
+        )
+    if report.users_file_group_unset is not None:
+        users = shown(report.users_file_group_unset)
+        click.echo(
+            f"Made {users} (mode 0640) for Basic auth's students; Apache's workers read it through its group, "
+            f"which needs root to give: chgrp {APACHE_GROUP_ID} {users}"
         )
     click.echo(f"Check it with: oersite hub check {shown(course.root)}")
     click.echo("Build the images (see hub/README.md for the rest of the deployment):")
@@ -100,10 +110,12 @@ def serve(source: Path, persistent_port: int | None, ephemeral_port: int | None,
 )
 def check(source: Path, bundle: Path | None) -> None:
     """Validate the bundle without Docker or a cluster: hub configs, Helm values, compose file, Apache config."""
-    from oersite.hub.check import check_bundle
+    from oersite.hub.check import check_bundle, secret_warnings
 
     folder = (bundle if bundle is not None else source / "hub").resolve()
     result = check_bundle(folder)
+    for warning in secret_warnings(folder):
+        click.echo(warning)
     click.echo(f"Bundle {shown(folder)} is valid: {', '.join(result.checked)}")
     for warning in result.warnings:
         click.secho(f"Warning: {warning}", fg="yellow")

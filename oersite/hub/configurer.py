@@ -108,6 +108,8 @@ def update_proxy_header_auth(c, hub: PersistentHubSettings) -> None:
 def update_sign_on(c, sso: SignOnSettings, persistent_url: str) -> None:
     """The sign-on's user names (allowed domains) and its logout, which ends the sign-on session too."""
     c.ProxyHeaderAuthenticator.allowed_domains = list(sso.allowed_domains)
+    if sso.attribute:  # named in the page that refuses a sign-in without it (basic and cas name the user)
+        c.ProxyHeaderAuthenticator.user_attribute = sso.attribute_described
     logout_url, cookies = sign_on_logout(sso, persistent_url)
     c.ProxyHeaderAuthenticator.sign_on_logout_url = logout_url
     c.ProxyHeaderAuthenticator.sign_on_cookies = list(cookies)

@@ -76,6 +76,9 @@ TLS_DIR = f"{CONFIG_DIR}/tls"
 APACHE_RUNTIME_DIR = "/run/oersite-apache"
 #: Debian's Apache: modules below /usr/lib/apache2/modules, started with -d here.
 APACHE_SERVER_ROOT = "/usr/lib/apache2"
+#: The group of Apache's workers in the Apache image (Debian's www-data): the one group that may read
+#: the mounted users.htpasswd, which keeps its number across the bind mount.
+APACHE_GROUP_ID = 33
 #: Hub state (database, cookie secret) in the hub containers: a named volume.
 HUB_DATA = "/srv/jupyterhub/data"
 #: oersite's hub modules in the hub image (on PYTHONPATH).

@@ -335,6 +335,21 @@ class Pool:
         self.api.call("POST", f"/users/{name}/activity", {"servers": {"": {"last_activity": now}}})
 
 
+class _StatusServer(ThreadingHTTPServer):
+    """The status page's server: a request that fails is one line in the hub's log, not a traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):  # a visitor or a probe that left (reset, broken pipe)
+            log.info("Warm pool: a status request from %s ended early (%s)", client_address[0], type(error).__name__)
+        else:
+            log.warning(
+                "Warm pool: a status request from %s failed (%s: %s)", client_address[0], type(error).__name__, error
+            )
+
+
 def serve_status(pool: Pool, url: str) -> ThreadingHTTPServer:
     """``/services/oersite-pool/status``: the pool's numbers as JSON, for the operator and oersite check --live."""
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{SERVICE_NAME}/")
@@ -356,7 +371,7 @@ def serve_status(pool: Pool, url: str) -> ThreadingHTTPServer:
 
     parts = urlsplit(url)
     address = os.environ.get(LISTEN_VARIABLE) or parts.hostname or "127.0.0.1"
-    server = ThreadingHTTPServer((address, parts.port or 80), Status)
+    server = _StatusServer((address, parts.port or 80), Status)
     threading.Thread(target=server.serve_forever, daemon=True, name="pool-status").start()
     return server
 

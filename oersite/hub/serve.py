@@ -42,6 +42,7 @@ from oersite.errors import HubError
 from oersite.git import git_message
 from oersite.hub import notebook_server, sign_on
 from oersite.hub.apache import OIDC_PASSPHRASE_VARIABLE, OIDC_SECRET_VARIABLE, ProxiedSite, httpd_conf, sign_on_conf
+from oersite.hub.bundle import SAML_FOLDER
 from oersite.hub.installed import PROXY_VERSION, require_hub_extra, require_program
 from oersite.hub.layout import APACHE_SERVER_ROOT
 from oersite.hub.settings import (
@@ -52,6 +53,7 @@ from oersite.hub.settings import (
     hub_settings,
     url_port,
 )
+from oersite.messages import shown
 
 APACHE = "apache2"
 PROXY = "configurable-http-proxy"
@@ -151,6 +153,7 @@ class RunningHubs:
     users_for_apache: Path | None = None  # the copy Apache's workers read, when they cannot read that one
     ready_timeout: float = 90
     account: ServerAccount | None = None  # who the servers run as, and where their homes are
+    saml_metadata: Path | None = None  # the SP metadata the IdP must trust (protocol saml)
 
     def stop(self, name: str | None = None, timeout: float = 15) -> None:
         """Stop one process (by name) or all, politely first; then any stray server of this state folder."""
@@ -243,6 +246,7 @@ def start_hubs(
         apache_conf = _write_apache_config(running, course, users, settings)
         for kind in ("persistent", "ephemeral"):
             config = _write_hub_config(kind, state, settings_path, account, ports, servers_environment)
+            _private_database(config.parent)
             _launch(running, f"{kind}-hub", [*JUPYTERHUB, "-f", str(config)], config.parent, environment)
         apache = [APACHE, "-f", str(apache_conf), "-DFOREGROUND"]
         _launch(running, "apache", apache, state / "apache", {**environment, **running.apache_environment})
@@ -269,6 +273,11 @@ def serve_hubs(course: Course, *, persistent_port=None, ephemeral_port=None, use
         announce(
             f"Servers run as {running.account.name}, not root, homes in {running.account.area}; they are not "
             "isolated from each other (the Docker bundle isolates students: hub/README.md)."
+        )
+    if running.saml_metadata is not None:
+        announce(
+            f"SAML: the identity provider must trust {shown(running.saml_metadata)} "
+            f"(also served at {running.persistent_url}{MELLON_PATH}/metadata)"
         )
     announce(f"State and logs in {running.state}. Ctrl-C stops everything.")
     try:
@@ -514,6 +523,17 @@ def _write_hub_config(
     return config
 
 
+def _private_database(folder: Path) -> None:
+    """The hub's database, the hub's alone from its first byte (0600, as JupyterHub makes its cookie secret).
+
+    JupyterHub creates it with the umask's mode; SQLite keeps an existing file's mode, and
+    gives its journal the same. An empty file is a new database to SQLite.
+    """
+    database = folder / "jupyterhub.sqlite"
+    os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+    database.chmod(0o600)
+
+
 def _jupyter_config(area: Path) -> Path:
     """The servers' Jupyter config folder: JupyterLab's news pop-up off (what labextension disable
     writes), and the server extension that serves the site's browser libraries on."""
@@ -573,7 +593,10 @@ def _write_apache_config(running: RunningHubs, course: Course, users: Path | Non
         running.users_file, running.users_for_apache = users, users_for_apache
     sso_files = folder / "saml"
     if sso.protocol == "saml":
-        sign_on.prepare_saml(sso, course.root, sso_files, public_url)
+        # The bundle's key when it is for this address: the one oersite hub config said to register.
+        bundle = course.root / "hub" / SAML_FOLDER
+        metadata = sign_on.prepare_saml(sso, course.root, sso_files, public_url, shared=bundle, prefer_shared=True)
+        running.saml_metadata = metadata
         if readable != folder:
             for name in sign_on.SAML_FILES:
                 _readable_copy(sso_files / name, readable / name, user)
@@ -593,7 +616,7 @@ def _write_apache_config(running: RunningHubs, course: Course, users: Path | Non
             public_url=public_url,
             folder=str(sso_files),
             users_file=str(users_for_apache),
-            realm=settings.course_title,
+            title=settings.course_title,
             cas_cookies=str(cas_cookies),
         ),
         encoding="utf-8",

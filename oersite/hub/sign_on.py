@@ -7,9 +7,11 @@ writes the directives that point at the files made here.
 - SAML: the service provider's key, certificate and metadata, made once with
   mod_auth_mellon's own ``mellon_create_metadata`` and kept (a new key means
   registering the hub with the IdP again); made anew only when the hub's URL
-  changes, since the entity ID is that URL.  The IdP's metadata is fetched
-  from its URL (or copied from the file) on every run, so a rolled-over IdP key
-  is picked up.
+  changes, since the entity ID is that URL.  One key per entity ID: the
+  bundle's (``hub/apache/saml``) and ``oersite hub serve``'s (in its state
+  folder) are the same files when both serve the same address, whichever was
+  made first.  The IdP's metadata is fetched from its URL (or copied from the
+  file) on every run, so a rolled-over IdP key is picked up.
 - OpenID Connect: the client secret from the file ``client_secret_file`` names
   (never from ``_config.yml``), and a passphrase for mod_auth_openidc's session
   cookies, generated once.
@@ -55,21 +57,47 @@ def entity_id(public_url: str) -> str:
     return f"{public_url.rstrip('/')}{MELLON_PATH}/metadata"
 
 
-def prepare_saml(sso: SignOnSettings, course_root: Path, folder: Path, public_url: str) -> Path:
+def prepare_saml(
+    sso: SignOnSettings,
+    course_root: Path,
+    folder: Path,
+    public_url: str,
+    *,
+    shared: Path | None = None,
+    prefer_shared: bool = False,
+) -> Path:
     """The SP's key, certificate and metadata in ``folder`` (kept), and the IdP's metadata beside them.
 
+    ``shared``: where the other way of running the hub keeps its SP files. When
+    they are for the same entity ID they are taken over (``prefer_shared``: even
+    over ``folder``'s own), so the IdP meets one key, the one registered there.
     Returns the SP metadata file: what the operator hands to the IdP.  The
     IdP's metadata is read first: when it cannot be had, nothing is written.
     """
     idp_metadata = _idp_metadata(sso.idp_metadata, course_root)
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o755)
-    metadata = folder / "sp-metadata.xml"
     wanted = entity_id(public_url)
-    if not metadata.exists() or f'entityID="{wanted}"' not in metadata.read_text(encoding="utf-8"):
+    own, theirs = _is_sp_of(folder, wanted), shared is not None and _is_sp_of(shared, wanted)
+    if theirs and (prefer_shared or not own):
+        for name in ("sp.key", "sp.crt", "sp-metadata.xml"):  # the metadata last: the mark that all three match
+            source = shared / name
+            if not (folder / name).exists() or (folder / name).read_bytes() != source.read_bytes():
+                write_atomically(folder / name, source.read_bytes(), mode=0o600 if name == "sp.key" else 0o644)
+    elif not own:
         _create_sp(folder, wanted, public_url)
     write_atomically(folder / "idp-metadata.xml", idp_metadata, mode=0o644)
-    return metadata
+    return folder / "sp-metadata.xml"
+
+
+def _is_sp_of(folder: Path, wanted: str) -> bool:
+    """Whether ``folder`` holds a whole SP (key, certificate, metadata) for the entity ID ``wanted``."""
+    metadata = folder / "sp-metadata.xml"
+    try:
+        whole = (folder / "sp.key").is_file() and (folder / "sp.crt").is_file()
+        return whole and f'entityID="{wanted}"' in metadata.read_text(encoding="utf-8")
+    except OSError:
+        return False
 
 
 def _create_sp(folder: Path, wanted: str, public_url: str) -> None:
