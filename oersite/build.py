@@ -8,9 +8,14 @@ its own module; this one only passes their results along and times them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
+import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +23,14 @@ from oersite.assets import AssetsReport, TileSettings, make_self_contained
 from oersite.catalogue import metadata_warnings, page_metadata, write_sitemap
 from oersite.config import Course
 from oersite.errors import BuildError
-from oersite.execute import NotebookResult, Reporter, execute_notebooks, notebook_code, read_notebooks
+from oersite.execute import (
+    NotebookResult,
+    Reporter,
+    execute_notebooks,
+    notebook_code,
+    read_notebooks,
+    stop_kernels,
+)
 from oersite.figures import FiguresReport, cells_for_sphinx, figure_cells, make_figure_images, missing_alt_warnings
 from oersite.launch import LaunchButton, notebook_buttons
 from oersite.messages import plural, shown
@@ -80,6 +92,19 @@ def build_course(
     """
     started = time.perf_counter()
     output_dir = (output_dir or default_output_dir(course)).resolve()
+    with build_lock(build_dir(course)):
+        return _build_course(course, output_dir, started, strict=strict, reporter=reporter, figure_images=figure_images)
+
+
+def _build_course(
+    course: Course,
+    output_dir: Path,
+    started: float,
+    *,
+    strict: bool,
+    reporter: Reporter | None,
+    figure_images: bool,
+) -> BuildReport:
     work_dir = build_dir(course) / ".oersite"
     record = work_dir / "last-build.json"
     fingerprint = source_fingerprint(course.root, output_dir, {"strict": strict, "figure_images": figure_images})
@@ -88,9 +113,12 @@ def build_course(
         return _report_from_json(previous, course, seconds=time.perf_counter() - started)
 
     pages = read_pages(course)
-    notebooks = read_notebooks(course, pages)
+    repaired: list[str] = []
+    notebooks = read_notebooks(course, pages, warn=repaired.append)
+    if strict and repaired:
+        raise BuildError("\n".join(f"{line} (--strict: save it from Jupyter first)" for line in repaired))
     buttons = launch_buttons(course, notebooks)
-    warnings = metadata_warnings(course)
+    warnings = [*repaired, *metadata_warnings(course)]
     if strict and warnings:
         raise BuildError(f"{len(warnings)} warning(s), treated as errors (--strict):\n" + "\n".join(warnings))
     metadata = page_metadata(
@@ -108,7 +136,8 @@ def build_course(
                 raise BuildError("\n".join(missing))
         return results
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-execute") as background:
+    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-execute")
+    try:
         # Notebooks execute while Sphinx starts up; Sphinx waits for them before reading pages.
         execution = background.submit(execute_notebooks, course, notebooks, executed_dir(course), reporter)
         rendered = render_site(
@@ -119,9 +148,18 @@ def build_course(
             output_dir,
             work_dir,
             figures=lambda: cells_for_sphinx(found["figures"]),
+            notebooks={page.docname: notebook for page, notebook in notebooks.items()},
             warnings_are_errors=strict,
         )
         results = executed_and_described()
+    except KeyboardInterrupt:
+        # Ctrl-C: the kernels stop now (their notebooks stay uncached), and Sphinx forgets what
+        # it read, so the next build writes again every page this one may have left half done.
+        stop_kernels()
+        (work_dir / "doctrees" / "environment.pickle").unlink(missing_ok=True)
+        background.shutdown(wait=False, cancel_futures=True)
+        raise
+    background.shutdown()
     write_sitemap(course, pages, output_dir)
     thebe = course.thebe
     tiles = _tiles(course)
@@ -152,6 +190,54 @@ def build_course(
     if not figures.warnings:  # else the next build tries the figures again (Chromium installed, a slow map)
         remember_build(record, fingerprint, _report_to_json(report, course))
     return report
+
+
+#: The lock file in the build folder: the process id of the build running now.
+LOCK_FILE = "build.lock"
+
+
+@contextmanager
+def build_lock(folder: Path) -> Iterator[None]:
+    """Let one build of a course run at a time; a second one says which process builds, in one line.
+
+    The lock is the operating system's (``flock``) on ``LOCK_FILE``, which holds the builder's
+    process id: a build that died (killed, the machine restarted) leaves a file no process
+    locks, so the next build takes it over.  A build folder this made and left empty is
+    removed again, so a build refused before writing anything leaves nothing behind.
+    """
+    made_folder = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_FILE
+    while True:
+        handle = path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise BuildError(
+                f"another build of this course is running (process {holder}, lock {shown(path)}); "
+                "wait for it to end, or stop it"
+            ) from None
+        try:
+            if os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino:
+                break  # else the build before removed this file just now: lock the new one
+        except FileNotFoundError:
+            pass
+        handle.close()
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        handle.close()
+        if made_folder:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty
 
 
 def report_lines(report: BuildReport, course: Course) -> list[tuple[str, str]]:

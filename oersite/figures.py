@@ -104,7 +104,7 @@ class FigureCell:
     """A code cell whose output is a Bokeh plot or a Folium map, as its page renders it."""
 
     docname: str
-    cell_index: int  # in the notebook the page is rendered from (the executed copy, or the file)
+    cell_index: int  # in the notebook as it is now (what the page shows, with the executed outputs)
     kind: str  # "plot" or "map"
     alt: str | None
     where: str  # "notebooks/bokeh/heatmap.ipynb, cell 14", as the author finds the cell
@@ -157,10 +157,11 @@ def figure_cells(
 ) -> list[FigureCell]:
     """Every shown figure of the course, with the ``alt`` of its cell as the notebook now says it.
 
-    Figures are found in what the pages render (the executed copy), but the text comes from
-    the notebook as read for this build: the executor's cache is keyed on code, so a copy
-    executed before an author wrote the ``alt`` still holds the old metadata.  Both have the
-    same code cells in the same order (same key), so they are matched by code cell.
+    Figures are found in the executed copy's outputs, but a page shows the notebook as read
+    for this build with those outputs (``oersite.execute.with_outputs``): the executor's cache
+    is keyed on code, so a copy executed before an author wrote the ``alt`` still holds the old
+    metadata.  Both have the same code cells in the same order (same key), so they are matched
+    by code cell, and a figure is named by its index in the notebook as it is now.
     """
     from oersite.execute import cell_location
 
@@ -186,7 +187,7 @@ def figure_cells(
             found.append(
                 FigureCell(
                     docname=result.page.docname,
-                    cell_index=index,
+                    cell_index=source_index,
                     kind="plot" if "plot" in kinds else "map",
                     alt=alt.strip() if isinstance(alt, str) and alt.strip() else None,
                     where=f"{course.relative(result.page.path)}, {cell_location(notebook, source_index)}",
