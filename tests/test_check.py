@@ -10,7 +10,8 @@ import socket
 import threading
 
 import pytest
-from publish_courses import LAUNCH, built, git, git_course, oersite
+from support.cli import oersite
+from support.publish_courses import LAUNCH, built, git, git_course
 
 from oersite.checks import check_site
 from oersite.checks.hubs import check_hubs, hub_problem
