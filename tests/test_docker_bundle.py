@@ -23,11 +23,11 @@ from datetime import datetime
 
 import pytest
 import requests
-from browser import served
 from conftest import REPOSITORY
-from docker_deployment import STUDENTS, deploy, readme_commands, undeploy
-from hub_clients import follow, open_own_lab, run_code, server_prefix, xsrf
-from journey_lab import (
+from support.browser import served
+from support.docker_deployment import STUDENTS, deploy, readme_commands, undeploy
+from support.hub_clients import follow, open_own_lab, run_code, server_prefix, xsrf
+from support.journey_lab import (
     Network,
     click_launch_button,
     commit_all,
