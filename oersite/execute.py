@@ -453,6 +453,11 @@ async def _execute(course: Course, page: Page, notebook: nbformat.NotebookNode, 
                 f"{shown}: kernel '{kernel_name}' is not installed - install it, or pick an installed kernel "
                 "(jupyter kernelspec list) in the notebook"
             )
+        except RuntimeError as exc:  # jupyter_client: "Kernel died before replying to kernel_info"
+            return (
+                f"{shown}: the kernel stopped as it started ({exc}); its own output is in "
+                f"{course.relative(log_path)} - build again, and if it happens again start the kernel in Jupyter"
+            )
         finally:
             _running_kernels.discard(current.get("kernel"))
     return None

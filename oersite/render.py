@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import io
+import json
 import re
 import time
 from collections.abc import Callable
@@ -176,7 +177,8 @@ def remove_leftovers(app: Any, output_dir: Path, building_since: float) -> list[
     Returns what was removed.
     """
     env = app.env
-    pages = set(env.found_docs)
+    pages = set(env.found_docs) | _redirected_docnames(output_dir)
+    extra_folders = [Path(app.confdir or app.srcdir, folder) for folder in app.config.html_extra_path]
     used = {
         "_images": {name for _docnames, name in env.images.values()},
         "_downloads": {name for _docnames, name in env.dlfiles.values()},
@@ -187,7 +189,9 @@ def remove_leftovers(app: Any, output_dir: Path, building_since: float) -> list[
             continue
         relative = path.relative_to(output_dir)
         top = relative.parts[0]
-        if top in used:
+        if any((folder / relative).is_file() for folder in extra_folders):
+            leftover = False  # html_extra_path's files, which Sphinx copies only when they changed
+        elif top in used:
             leftover = relative.relative_to(top).as_posix() not in used[top]
         elif top == "_sources":
             leftover = _source_docname(relative.relative_to(top).as_posix()) not in pages
@@ -203,6 +207,16 @@ def remove_leftovers(app: Any, output_dir: Path, building_since: float) -> list[
         if folder.parts and not any((output_dir / folder).iterdir()):
             (output_dir / folder).rmdir()
     return removed
+
+
+def _redirected_docnames(output_dir: Path) -> set[str]:
+    """Pages sphinxext-rediraffe made redirects of (written once, listed in its record in the site)."""
+    try:
+        record = json.loads((output_dir / "_rediraffe_redirected.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    names = {_source_docname(source) for source in record if isinstance(source, str)}
+    return names | {f"{name}/index" for name in names}
 
 
 def _source_docname(name: str) -> str:

@@ -20,8 +20,10 @@ import nbformat
 import pytest
 import yaml
 from bs4 import BeautifulSoup
-from coursehelpers import tree_digest
-from publish_courses import git, oersite
+from support.cli import assert_one_line_error, oersite
+from support.coursehelpers import tree_digest
+from support.preview import Preview
+from support.publish_courses import git
 
 BOOKS = Path(__file__).resolve().parent / "books"
 
@@ -151,19 +153,15 @@ def test_strict_refuses_a_notebook_that_needs_repair_in_one_line_and_writes_noth
     root = book("repairable", tmp_path)
     before = tree_digest(root)
     result = oersite("build", root, "--strict")
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    (line,) = result.output.strip().splitlines()
-    assert "old.ipynb, cell 2" in line and "--strict" in line
+    assert_one_line_error(result, "old.ipynb, cell 2", "--strict")
+    assert len(result.output.strip().splitlines()) == 1, result.output
     assert tree_digest(root) == before and not (root / "_build").exists()
 
 
 def test_a_file_that_is_no_notebook_is_still_an_error(tmp_path):
     root = book("repairable", tmp_path)
     (root / "old.ipynb").write_text(json.dumps({"cells": [{"cell_type": "poem", "source": "roses"}], "nbformat": 4}))
-    result = oersite("build", root)
-    assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "old.ipynb" in result.output and "not a valid Jupyter notebook" in result.output
+    assert_one_line_error(oersite("build", root), "old.ipynb", "not a valid Jupyter notebook")
 
 
 @pytest.mark.slow
@@ -296,8 +294,6 @@ def test_a_second_build_says_one_is_running_and_ctrl_c_stops_the_kernels(tmp_pat
 
 @pytest.mark.slow
 def test_the_preview_shows_prose_edits_and_follows_removals(tmp_path):
-    from test_preview import Preview
-
     root = book("prose", tmp_path)
     preview = Preview(root)
     try:
@@ -336,3 +332,50 @@ def test_a_stale_lock_of_a_dead_build_is_taken_over(tmp_path):
     with build_lock(folder):
         assert (folder / "build.lock").read_text().strip() == str(os.getpid())
     assert not (folder / "build.lock").exists()
+
+
+def test_leftovers_go_and_what_pages_use_stays(tmp_path):
+    """Unit level: what ``remove_leftovers`` keeps of a site folder an earlier build wrote."""
+    from types import SimpleNamespace
+
+    from oersite.render import remove_leftovers
+
+    site, extra = tmp_path / "html", tmp_path / "course" / "extra"
+    files = {
+        "lesson.html": True,
+        "gone.html": False,
+        "chapter/gone.html": False,
+        "_sources/lesson.ipynb": True,
+        "_sources/gone.md": False,
+        "_images/used.png": True,
+        "_images/unused.png": False,
+        "_downloads/abc/data.csv": True,
+        "_downloads/def/old.csv": False,
+        "_static/oersite/leaflet.js": True,
+        "google123.html": True,  # html_extra_path's
+        "old-name.html": True,  # a rediraffe redirect, written by an earlier build
+        "_rediraffe_redirected.json": True,
+        "searchindex.js": True,
+    }
+    for name in files:
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_text("x")
+    (site / "_rediraffe_redirected.json").write_text(json.dumps({"old-name.md": "lesson.ipynb"}))
+    extra.mkdir(parents=True)
+    (extra / "google123.html").write_text("x")
+    app = SimpleNamespace(
+        env=SimpleNamespace(
+            found_docs={"lesson"},
+            images={"a": ({"lesson"}, "used.png")},
+            dlfiles={"b": ({"lesson"}, "abc/data.csv")},
+        ),
+        config=SimpleNamespace(html_extra_path=["extra"]),
+        confdir=str(tmp_path / "course"),
+        srcdir=str(tmp_path / "course"),
+    )
+    removed = remove_leftovers(app, site, time.time() + 5)  # every file is from an earlier build
+    assert sorted(path.as_posix() for path in removed) == sorted(name for name, kept in files.items() if not kept)
+    assert sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()) == sorted(
+        name for name, kept in files.items() if kept
+    )
+    assert not (site / "chapter").exists() and not (site / "_downloads/def").exists()

@@ -30,6 +30,7 @@ def check_notebook_outputs(course: Course, site: Path) -> list[Finding]:
         executed_copy,
         executes,
         read_notebook,
+        with_outputs,
     )
     from oersite.toc import read_pages
 
@@ -70,7 +71,10 @@ def check_notebook_outputs(course: Course, site: Path) -> list[Finding]:
                         "has now; run oersite build",
                     )
                 )
-        outputs_from = json.loads(executed.read_text(encoding="utf-8")) if shows_executed else notebook
+        # What the page shows: the cells (and their tags) as they are now, with the executed outputs.
+        outputs_from = (
+            with_outputs(notebook, json.loads(executed.read_text(encoding="utf-8"))) if shows_executed else notebook
+        )
         findings.extend(error_outputs(outputs_from, shown))
     return findings
 
