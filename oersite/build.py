@@ -80,6 +80,7 @@ def build_course(
     strict: bool = False,
     reporter: Reporter | None = None,
     figure_images: bool = True,
+    wait_for_other_builds: bool = False,
 ) -> BuildReport:
     """Build the course's website into ``output_dir`` (default ``_build/html``).
 
@@ -89,10 +90,13 @@ def build_course(
     ``figure_images=False`` (the author's preview, ``oersite serve``): no figure is shot, so
     a saved cell reloads its page without waiting for Chromium; pages keep the live figures
     (what a screen shows anyway), and the next ``oersite build`` makes the missing images.
+
+    One build of a course runs at a time (``build_lock``): another is refused in one line,
+    or with ``wait_for_other_builds`` (the preview) waited for.
     """
     started = time.perf_counter()
     output_dir = (output_dir or default_output_dir(course)).resolve()
-    with build_lock(build_dir(course)):
+    with build_lock(build_dir(course), wait=wait_for_other_builds):
         return _build_course(course, output_dir, started, strict=strict, reporter=reporter, figure_images=figure_images)
 
 
@@ -194,47 +198,47 @@ def _build_course(
 
 #: The lock file in the build folder: the process id of the build running now.
 LOCK_FILE = "build.lock"
+_LOCK_PID_WIDTH = 20  # wider than any process id
 
 
 @contextmanager
-def build_lock(folder: Path) -> Iterator[None]:
+def build_lock(folder: Path, *, wait: bool = False) -> Iterator[None]:
     """Let one build of a course run at a time; a second one says which process builds, in one line.
 
     The lock is the operating system's (``flock``) on ``LOCK_FILE``, which holds the builder's
     process id: a build that died (killed, the machine restarted) leaves a file no process
     locks, so the next build takes it over.  A build folder this made and left empty is
     removed again, so a build refused before writing anything leaves nothing behind.
+    ``wait=True`` (the preview's rebuilds) waits for the other build instead.
     """
     made_folder = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_FILE
     while True:
-        handle = path.open("a+", encoding="utf-8")
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            handle.close()
+            holder = os.pread(handle, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(handle)
             raise BuildError(
                 f"another build of this course is running (process {holder}, lock {shown(path)}); "
                 "wait for it to end, or stop it"
             ) from None
         try:
-            if os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino:
+            if os.fstat(handle).st_ino == os.stat(path).st_ino:
                 break  # else the build before removed this file just now: lock the new one
         except FileNotFoundError:
             pass
-        handle.close()
+        os.close(handle)
     try:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
+        # Written over whatever a dead build left, padded rather than truncated: on ext4 a
+        # truncated file is flushed to disk when closed, milliseconds on every build.
+        os.pwrite(handle, str(os.getpid()).ljust(_LOCK_PID_WIDTH).encode("ascii") + b"\n", 0)
         yield
     finally:
         path.unlink(missing_ok=True)
-        handle.close()
+        os.close(handle)
         if made_folder:
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only if empty

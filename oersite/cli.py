@@ -171,7 +171,9 @@ def _preview_build(console, source: Path, site: Path, jobs: int | None) -> str |
     try:
         course = load_course(source, jobs=jobs)
         # Figure images wait for oersite build: a save reloads its page without Chromium's seconds.
-        report = build_course(course, site, reporter=_ProgressLines(console, course), figure_images=False)
+        report = build_course(
+            course, site, reporter=_ProgressLines(console, course), figure_images=False, wait_for_other_builds=True
+        )
     except OersiteError as error:
         console.print("[red]error:[/] ", end="", highlight=False)
         console.print(f"{error.format_message()} (the preview keeps the last good site)", markup=False, highlight=False)
