@@ -26,12 +26,17 @@ from support.preview import Preview
 from support.publish_courses import git
 
 BOOKS = Path(__file__).resolve().parent / "books"
+#: Every book in this repository a test builds: the fixture books, and the course ``oersite new`` starts.
+ALL_BOOKS = {
+    **{path.name: path for path in sorted(BOOKS.iterdir()) if (path / "_toc.yml").is_file()},
+    "starter": Path(__file__).resolve().parent.parent / "oersite" / "starter",
+}
 
 
 def book(name: str, where: Path) -> Path:
-    """A copy of the fixture book ``name`` as an author's own git repository."""
+    """A copy of the book ``name`` (``ALL_BOOKS``) as an author's own git repository."""
     root = where / name
-    shutil.copytree(BOOKS / name, root)
+    shutil.copytree(ALL_BOOKS[name], root)
     (root / ".gitignore").write_text("_build/\n")
     git(root, "init", "--quiet", "--initial-branch", "main")
     git(root, "add", ".")
@@ -192,7 +197,7 @@ def jupyter_book_build(root: Path) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(path.name for path in BOOKS.iterdir() if (path / "_toc.yml").is_file()))
+@pytest.mark.parametrize("name", sorted(ALL_BOOKS))
 def test_every_fixture_book_jupyter_book_builds_oersite_builds(tmp_path, name):
     jupyter_book_build(book(name, tmp_path / "jb"))
     root = book(name, tmp_path / "oersite")
