@@ -88,6 +88,8 @@ CELL_FIELDS = {
     "raw": {"id", "cell_type", "metadata", "source", "attachments"},
     "code": {"id", "cell_type", "metadata", "source", "outputs", "execution_count"},
 }
+#: A cell id as nbformat 4.5's schema allows it.
+CELL_ID = re.compile(r"[a-zA-Z0-9-_]{1,64}")
 #: What a missing required field of a cell becomes: what Jupyter writes for an empty one.
 CELL_DEFAULTS = {"metadata": dict, "source": str, "outputs": list, "execution_count": lambda: None}
 
@@ -201,9 +203,9 @@ def repair_cells(data: dict[str, Any]) -> dict[int, str]:
 
     Only what Jupyter itself would write differently is changed: fields a cell of its kind
     does not have are dropped, missing required ones get Jupyter's empty value and, in a
-    notebook of minor version 5 or later, a missing or repeated ``id`` gets a new one (older
-    minor versions have none; nbformat gives them ids as it reads them).  A cell of an
-    unknown kind is left for validation to refuse.
+    notebook of minor version 5 or later, a missing, malformed or repeated ``id`` gets a new
+    one (older minor versions have none and need none).  A cell of an unknown kind is left
+    for validation to refuse.
     """
     from nbformat.corpus.words import generate_corpus_id as random_cell_id
 
@@ -228,7 +230,7 @@ def repair_cells(data: dict[str, Any]) -> dict[int, str]:
                 cell[name] = CELL_DEFAULTS[name]()
             done.append(f"a {kind} cell without {', '.join(repr(name) for name in sorted(missing))}")
         if wants_ids:
-            if not isinstance(cell.get("id"), str) or cell["id"] in seen_ids:
+            if not isinstance(cell.get("id"), str) or not CELL_ID.fullmatch(cell["id"]) or cell["id"] in seen_ids:
                 done.append(f"a {kind} cell without an id of its own")
                 cell["id"] = random_cell_id()
             seen_ids.add(cell["id"])

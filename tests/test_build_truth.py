@@ -145,13 +145,14 @@ def test_cells_without_required_fields_or_ids_are_repaired_and_named():
             {"cell_type": "markdown", "id": "a", "metadata": {}, "source": "# Title"},
             {"cell_type": "code", "id": "a", "source": "1 + 1"},
             {"cell_type": "raw", "metadata": {}, "source": ""},
+            {"cell_type": "markdown", "id": "not an id!", "metadata": {}, "source": ""},
         ],
     }
     repairs = repair_cells(notebook)
-    assert sorted(repairs) == [2, 3]
+    assert sorted(repairs) == [2, 3, 4]
     assert "'execution_count', 'metadata', 'outputs'" in repairs[2] and "id" in repairs[2]
     nbformat.validate(nbformat.from_dict(notebook))
-    assert len({cell["id"] for cell in notebook["cells"]}) == 3
+    assert len({cell["id"] for cell in notebook["cells"]}) == 4
 
 
 def test_strict_refuses_a_notebook_that_needs_repair_in_one_line_and_writes_nothing(tmp_path):
