@@ -120,8 +120,15 @@ def _build_course(
     repaired: list[str] = []
     notebooks = read_notebooks(course, pages, warn=repaired.append)
     if strict and repaired:
-        raise BuildError("\n".join(f"{line} (--strict: save it from Jupyter first)" for line in repaired))
+        raise BuildError(
+            "\n".join(f"{line}; open and save the notebook in Jupyter to repair it (--strict)" for line in repaired)
+        )
     buttons = launch_buttons(course, notebooks)
+    repaired = [
+        f"{line}; repaired for this build only (the file is left as it is: open and save it in Jupyter to keep "
+        "the repair)"
+        for line in repaired
+    ]
     warnings = [*repaired, *metadata_warnings(course)]
     if strict and warnings:
         raise BuildError(f"{len(warnings)} warning(s), treated as errors (--strict):\n" + "\n".join(warnings))

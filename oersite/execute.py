@@ -161,7 +161,7 @@ def read_notebook(course: Course, page: Page, warn: Callable[[str], None] | None
     A notebook some tool saved with a cell nbformat's schema does not allow (a markdown cell
     still carrying a code cell's ``outputs``, a cell without ``metadata`` or ``id``) is
     repaired in memory, as Jupyter Book 1 renders it: ``warn`` hears one line naming the
-    file and its cells; the file itself is never written.  Only a file that is not a
+    file, its cells and what was wrong; the file itself is never written.  Only a file that is not a
     notebook at all is an error.
     """
     import nbformat
@@ -191,10 +191,7 @@ def read_notebook(course: Course, page: Page, warn: Callable[[str], None] | None
     if repairs and warn is not None:
         numbers = ", ".join(str(number) for number in repairs)
         what = "; ".join(dict.fromkeys(repairs.values()))
-        warn(
-            f"{shown}, cell{'s' if len(repairs) > 1 else ''} {numbers}: {what}, repaired for this build only "
-            "(the file is left as it is; open and save it in Jupyter to keep the repair)"
-        )
+        warn(f"{shown}, cell{'s' if len(repairs) > 1 else ''} {numbers}: {what}")
     return notebook
 
 
