@@ -149,10 +149,7 @@ def render_site(
                 app.oersite_notebooks = notebooks or {}
                 app.connect("html-page-context", _escaped_course_text)
                 building_since = time.time() - 1  # a file's time may lag the clock a little
-                if app.config.root_doc != "index":
-                    # sphinx-external-toc's redirect to the first page, written only when missing:
-                    # written anew, so it leads to the first page of this table of contents.
-                    (output_dir / "index.html").unlink(missing_ok=True)
+                remove_pages_outside_the_toc(app, output_dir)
                 app.build()
                 remove_leftovers(app, output_dir, building_since)
         except (SphinxError, OSError) as exc:
@@ -206,6 +203,34 @@ def remove_leftovers(app: Any, output_dir: Path, building_since: float) -> list[
     for folder in sorted({parent for relative in removed for parent in relative.parents}, reverse=True):
         if folder.parts and not any((output_dir / folder).iterdir()):
             (output_dir / folder).rmdir()
+    return removed
+
+
+def remove_pages_outside_the_toc(app: Any, output_dir: Path) -> list[Path]:
+    """Before Sphinx writes: delete the HTML of pages the table of contents no longer has.
+
+    Done before the build, not only after it (``remove_leftovers``): extensions write some
+    pages only where none is: sphinxext-rediraffe a removed page's redirect (and each of its
+    redirects again once deleted), sphinx-external-toc the ``index.html`` that leads to the
+    first page (written anew, so it leads to this table of contents' first page). Sphinx
+    writes its own pages (``genindex``, ``search``) each build.
+    """
+    toc_pages = set(app.config.external_site_map.keys()) if app.config.external_site_map else None
+    if toc_pages is None or not output_dir.is_dir():
+        return []
+    extra_folders = [Path(app.confdir or app.srcdir, folder) for folder in app.config.html_extra_path]
+    removed = []
+    for path in output_dir.rglob("*.html"):
+        relative = path.relative_to(output_dir)
+        docname = relative.with_suffix("").as_posix()
+        if (
+            relative.parts[0].startswith("_")
+            or docname in toc_pages
+            or any((folder / relative).is_file() for folder in extra_folders)
+        ):
+            continue
+        path.unlink()
+        removed.append(relative)
     return removed
 
 

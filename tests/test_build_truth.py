@@ -114,6 +114,27 @@ def test_a_removed_page_leaves_the_site_and_is_not_published(tmp_path):
     assert (published / "lesson.html").is_file()
 
 
+@pytest.mark.slow
+def test_a_removed_page_becomes_its_redirect_in_the_same_build(tmp_path):
+    """sphinxext-rediraffe writes no redirect where a page's HTML is: the leftover must go first."""
+    root = book("prose", tmp_path)
+    assert oersite("build", root).exit_code == 0
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    toc["chapters"] = [chapter for chapter in toc["chapters"] if chapter["file"] != "extra"]
+    (root / "_toc.yml").write_text(yaml.safe_dump(toc))
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    config["sphinx"] = {
+        "extra_extensions": ["sphinxext.rediraffe"],
+        "config": {"rediraffe_redirects": {"extra.md": "intro.md"}},
+    }
+    (root / "_config.yml").write_text(yaml.safe_dump(config))
+    rebuilt = oersite("build", root)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "already exists" not in rebuilt.output, rebuilt.output
+    stub = (root / "_build/html/extra.html").read_text()
+    assert 'http-equiv="refresh"' in stub and "intro.html" in stub and "A page the author takes out" not in stub
+
+
 def test_a_notebook_nbformat_repairs_is_built_with_one_warning_and_left_as_it_was(tmp_path):
     """Unit level: the read, its one warning, the file untouched (no build)."""
     from oersite.config import load_course
