@@ -25,7 +25,7 @@ from hub_clients import browser_session, free_port
 from journey_lab import course_on_ports
 
 from oersite.hub import layout
-from oersite.hub.serve import http_status
+from oersite.hub.serve.supervisor import http_status
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 HUB_README = REPOSITORY / "hub" / "README.md"

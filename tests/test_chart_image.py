@@ -25,8 +25,9 @@ from hub_clients import browser_session, follow, free_port, run_code, xsrf
 from hubenvs import hub_environment
 
 from oersite.cli import main
-from oersite.hub.bundle import CHART_JUPYTERHUB, HUB_RUNTIME_FOLDER
-from oersite.hub.serve import http_status
+from oersite.hub.bundle.chart import CHART_JUPYTERHUB
+from oersite.hub.bundle.images import HUB_RUNTIME_FOLDER
+from oersite.hub.serve.supervisor import http_status
 
 pytestmark = pytest.mark.slow
 

@@ -23,14 +23,9 @@ from oersite.cli import main
 from oersite.config import load_course
 from oersite.errors import ConfigError
 from oersite.hub import configurer, layout
-from oersite.hub.bundle import (
-    HUB_RUNTIME_FOLDER,
-    NOTEBOOK_RUNTIME_FOLDER,
-    bundle_files,
-    image_requirements,
-    notebook_distributions,
-    write_bundle,
-)
+from oersite.hub.bundle import bundle_files, write_bundle
+from oersite.hub.bundle.images import HUB_RUNTIME_FOLDER, NOTEBOOK_RUNTIME_FOLDER
+from oersite.hub.bundle.requirements import image_requirements, notebook_distributions
 from oersite.hub.settings import SETTINGS_FILE, hub_settings, read_settings
 
 REPOSITORY = Path(__file__).resolve().parent.parent
