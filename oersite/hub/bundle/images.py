@@ -13,18 +13,18 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from oersite import __version__
 from oersite.config import Course
+from oersite.course_files import course_files
 from oersite.errors import HubError
 from oersite.hub import layout, notebook_server
 from oersite.hub.bundle.chart import CHART_JUPYTERHUB, CHART_VERSION
 from oersite.hub.bundle.generated import GENERATED
-from oersite.hub.bundle.requirements import HUB_PACKAGES, SKIPPED_FOLDERS, pins
+from oersite.hub.bundle.requirements import HUB_PACKAGES, pins
 from oersite.hub.installed import PROXY_VERSION
 from oersite.hub.settings import NEWS_PLUGIN, SIGN_ON_MODULES
 from oersite.messages import shown
@@ -105,7 +105,7 @@ def data_tag(folder: Path) -> str:
     """
     digest = hashlib.sha256()
     if folder.is_dir():
-        for path in sorted(_data_files(folder)):
+        for path in sorted(course_files(folder)):
             relative = path.relative_to(folder).as_posix()
             digest.update(relative.encode() + b"\0")
             try:
@@ -117,12 +117,6 @@ def data_tag(folder: Path) -> str:
                     "make it readable or move it out of the data folder"
                 ) from None
     return f"data-{digest.hexdigest()[:16]}"
-
-
-def _data_files(folder: Path):
-    for parent, subfolders, names in os.walk(folder):
-        subfolders[:] = [name for name in subfolders if name not in SKIPPED_FOLDERS and not name.startswith(".")]
-        yield from (Path(parent) / name for name in names if not name.startswith("."))
 
 
 def build_commands(images: CourseImages, folder: Path, data_folder: Path) -> list[str]:

@@ -6,12 +6,12 @@ import ast
 import functools
 import importlib.metadata
 import json
-import os
 import re
 import sys
 from pathlib import Path
 
 from oersite.config import Course
+from oersite.course_files import course_files
 from oersite.errors import HubError
 from oersite.hub.bundle.generated import GENERATED
 from oersite.toc import is_markdown_notebook
@@ -78,7 +78,7 @@ def notebook_distributions(course: Course) -> list[str]:
     the standard library are not distributions; an import nothing provides
     here is an error, since its version cannot be pinned.
     """
-    files = list(_course_files(course.root))
+    files = [path for path in course_files(course.root) if path.suffix in (".py", ".ipynb", ".md")]
     local = {path.stem for path in files if path.suffix == ".py"}
     local |= {path.parent.name for path in files if path.name == "__init__.py"}
     providers = _providers()
@@ -103,18 +103,6 @@ def notebook_distributions(course: Course) -> list[str]:
 def _providers() -> dict[str, list[str]]:
     """Which distributions provide each importable module: half a second to read, once per process."""
     return importlib.metadata.packages_distributions()
-
-
-#: Folders that are not the course: build output, dependencies, tools' caches.
-SKIPPED_FOLDERS = {"_build", "node_modules", "__pycache__", ".ipynb_checkpoints"}
-
-
-def _course_files(root: Path):
-    for folder, subfolders, names in os.walk(root):
-        subfolders[:] = [name for name in subfolders if name not in SKIPPED_FOLDERS and not name.startswith(".")]
-        for name in names:
-            if name.endswith((".py", ".ipynb", ".md")):
-                yield Path(folder) / name
 
 
 def _imported_modules(notebook: Path) -> set[str]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from oersite.config import Course
+from oersite.course_files import is_the_courses
 from oersite.errors import HubError
 from oersite.hub.installed import require_program
 
@@ -121,7 +122,7 @@ def _read_only_copy(source: Path, target: Path) -> None:
     if target.exists():
         shutil.rmtree(target)
     if source.is_dir():
-        shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+        shutil.copytree(source, target, ignore=lambda _, names: [name for name in names if not is_the_courses(name)])
     else:
         target.mkdir()
     for folder, _, files in os.walk(target):
