@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from oersite.config import LaunchTarget, hub_url_problem
 from oersite.errors import ConfigError
@@ -30,6 +30,9 @@ TRY_NOW_TITLE = "A temporary copy of this notebook: no sign-in, deleted when you
 
 #: Where each interface opens a file, below the single-user server's root.
 INTERFACE_PATHS = {"lab": "lab/tree", "classic": "notebooks"}
+#: nbgitpuller's handler on a student's server, and the hub's redirect to it on the signed-in user's.
+SERVER_GIT_PULL = "/git-pull"
+GIT_PULL = "/hub/user-redirect" + SERVER_GIT_PULL
 
 #: Keys a notebook may set in its metadata under ``oersite.launch``.
 NOTEBOOK_KEYS = ("hub", "try", "branch", "hub_url", "try_url")
@@ -45,17 +48,60 @@ class LaunchButton:
     css_class: str
 
 
+def git_pull_query(*, repository: str, branch: str, clone_folder: str, notebook: str, interface: str = "lab") -> str:
+    """nbgitpuller's query: pull ``branch`` of ``repository`` into ``clone_folder``, then open ``notebook`` in it.
+
+    The launch links carry it, and the hubs too (``HubBundleSettings.pull_query``:
+    what a server opens first, what the warm pool pulls ahead), so it is made here alone.
+    """
+    opened = PurePosixPath(clone_folder, notebook).as_posix()
+    urlpath = f"{INTERFACE_PATHS[interface]}/{quote(opened)}"
+    return urlencode(
+        {"repo": repository, "branch": branch, "targetpath": clone_folder, "urlpath": urlpath},
+        quote_via=quote,
+    )
+
+
 def git_pull_url(
     hub_url: str, *, repository: str, branch: str, clone_folder: str, notebook: str, interface: str = "lab"
 ) -> str:
     """The nbgitpuller link that opens ``notebook`` (a path inside the repository) on ``hub_url``."""
-    opened = PurePosixPath(clone_folder, notebook).as_posix()
-    urlpath = f"{INTERFACE_PATHS[interface]}/{quote(opened)}"
-    query = urlencode(
-        {"repo": repository, "branch": branch, "targetpath": clone_folder, "urlpath": urlpath},
-        quote_via=quote,
+    query = git_pull_query(
+        repository=repository, branch=branch, clone_folder=clone_folder, notebook=notebook, interface=interface
     )
-    return f"{hub_url.rstrip('/')}/hub/user-redirect/git-pull?{query}"
+    return f"{hub_url.rstrip('/')}{GIT_PULL}?{query}"
+
+
+@dataclass(frozen=True)
+class GitPull:
+    """An nbgitpuller link taken apart, as nbgitpuller reads it (the inverse of ``git_pull_url``)."""
+
+    hub_url: str
+    repository: str
+    branch: str
+    clone_folder: str
+    interface: str | None  # None when its urlpath opens neither JupyterLab nor the classic notebook
+    notebook: str | None  # the path inside the repository; None when it is not inside the clone folder
+
+
+def is_git_pull_url(url: str) -> bool:
+    return GIT_PULL + "?" in url
+
+
+def parse_git_pull_url(url: str) -> GitPull:
+    """Take an nbgitpuller link apart (https://nbgitpuller.readthedocs.io/en/latest/topic/url-options.html)."""
+    hub_url, _, _ = url.partition(GIT_PULL)
+    query = {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+    clone_folder = query.get("targetpath", "")
+    urlpath = unquote(query.get("urlpath", ""))
+    interface, opened = None, None
+    for name, prefix in INTERFACE_PATHS.items():
+        if urlpath.startswith(prefix + "/"):
+            interface, opened = name, urlpath[len(prefix) + 1 :]
+    notebook = None
+    if opened is not None and clone_folder and opened.startswith(clone_folder.rstrip("/") + "/"):
+        notebook = PurePosixPath(opened[len(clone_folder.rstrip("/")) + 1 :]).as_posix()
+    return GitPull(hub_url, query.get("repo", ""), query.get("branch", ""), clone_folder, interface, notebook)
 
 
 def notebook_buttons(

@@ -27,6 +27,7 @@ from oersite.hub.bundle import bundle_files, write_bundle
 from oersite.hub.bundle.images import HUB_RUNTIME_FOLDER, NOTEBOOK_RUNTIME_FOLDER
 from oersite.hub.bundle.requirements import image_requirements, notebook_distributions
 from oersite.hub.settings import SETTINGS_FILE, hub_settings, read_settings
+from oersite.launch import launch_url
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 LAUNCH = {"launch": {"hub_url": "https://hub.example.edu", "try_url": "https://try.example.edu"}}
@@ -55,12 +56,17 @@ def test_hub_settings_use_the_launch_buttons_values(tmp_path):
     # Without a deep link a server opens the course, pulled by nbgitpuller like the buttons do.
     assert settings.default_url.startswith("/git-pull?repo=https%3A%2F%2Fgithub.com%2Fexample%2Fcourse&branch=spring")
     assert settings.default_url.endswith("&targetpath=course&urlpath=lab%2Ftree%2Fcourse")
+    # The warm pool pulls with the query of the course's own launch link (one for the course's folder).
+    course_link = launch_url(target, target.hub_url, target.path_in_repository or ".")
+    assert course_link == f"{target.hub_url}/hub/user-redirect/git-pull?{settings.pull_query}"
+    assert settings.default_url == f"/git-pull?{settings.pull_query}"
 
 
 def test_a_local_repository_stays_out_of_the_bundle_but_serves_locally(tmp_path):
     course = load_course(course_with(tmp_path, LAUNCH, repository="."))
     assert hub_settings(course).repository is None
     assert hub_settings(course).default_url == "/lab"
+    assert hub_settings(course).pull_query == ""  # nothing for the warm pool to pull ahead
     assert hub_settings(course, local=True).repository == course.root.as_uri()
 
 

@@ -317,7 +317,7 @@ def configure_ephemeral_docker(c, settings: HubBundleSettings) -> None:
     update_warm_pool(
         c,
         hub,
-        pull_query=pull_query(settings),
+        pull_query=settings.pull_query,
         proxy_url=layout.EPHEMERAL.proxy_url,
         status_url=f"http://{layout.LOOPBACK}:{layout.EPHEMERAL.pool}",
     )
@@ -378,15 +378,10 @@ def configure_local(
         update_warm_pool(
             c,
             hub,
-            pull_query=pull_query(settings),
+            pull_query=settings.pull_query,
             proxy_url=f"http://127.0.0.1:{public_port}",
             status_url=f"http://127.0.0.1:{pool_port}" if pool_port else "",
         )
-
-
-def pull_query(settings: HubBundleSettings) -> str:
-    """The nbgitpuller query of the course (from what a server opens first); empty when the hubs cannot pull."""
-    return settings.default_url.split("?", 1)[1] if settings.default_url.startswith("/git-pull?") else ""
 
 
 def _cull_every(timeout: int) -> int:

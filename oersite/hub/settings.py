@@ -568,6 +568,7 @@ class HubBundleSettings:
     interface: str
     data_path: str  # where the course data is mounted read-only on a hub
     default_url: str  # what a server opens without a deep link: the course, pulled, when reachable
+    pull_query: str  # nbgitpuller's query for the course (oersite.launch.git_pull_query); empty when unreachable
     image: str  # the single-user image, as pulled: under oersite.hub.registry when there is one
     persistent_url: str  # oersite.launch.hub_url, without a trailing slash
     ephemeral_url: str  # oersite.launch.try_url, likewise
@@ -591,7 +592,7 @@ def hub_settings(course: Course, *, local: bool = False) -> HubBundleSettings:
     (the launch links still carry it) and keeps no path of this machine.
     """
     from oersite.errors import HubError
-    from oersite.launch import git_pull_url
+    from oersite.launch import SERVER_GIT_PULL, git_pull_query
 
     target = course.launch
     if target is None:
@@ -601,20 +602,19 @@ def hub_settings(course: Course, *, local: bool = False) -> HubBundleSettings:
         )
     hub = course.settings.hub
     repository: str | None = target.repository
-    default_url = DEFAULT_URLS[target.interface]
+    default_url, pull_query = DEFAULT_URLS[target.interface], ""
     if repository.startswith("file://") and not local:
         repository = None
     if repository:
-        # The course folder, pulled with nbgitpuller: the same link the buttons make, without the hub part.
-        link = git_pull_url(
-            "",
+        # The course folder, pulled with nbgitpuller: the query the buttons carry, on the server itself.
+        pull_query = git_pull_query(
             repository=repository,
             branch=target.branch,
             clone_folder=target.clone_folder,
             notebook=target.path_in_repository or ".",
             interface=target.interface,
         )
-        default_url = link.removeprefix("/hub/user-redirect")
+        default_url = f"{SERVER_GIT_PULL}?{pull_query}"
     return HubBundleSettings(
         course_title=course.title,
         repository=repository,
@@ -623,6 +623,7 @@ def hub_settings(course: Course, *, local: bool = False) -> HubBundleSettings:
         interface=target.interface,
         data_path=course.settings.data.hub_path,
         default_url=default_url,
+        pull_query=pull_query,
         image=hub.in_registry(hub.image),
         persistent_url=target.hub_url.rstrip("/"),
         ephemeral_url=target.try_url.rstrip("/"),

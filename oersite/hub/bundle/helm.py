@@ -19,7 +19,6 @@ from oersite.hub.bundle.chart import (
 from oersite.hub.bundle.generated import GENERATED, PACKAGE, yaml_text
 from oersite.hub.bundle.images import DATA_COPY_DIR, DATA_IMAGE_DIR, CourseImages
 from oersite.hub.configurer import (
-    pull_query,
     singleuser_environment,
     update_friendly_full_page,
     update_logout_ends_server,
@@ -139,7 +138,7 @@ def ephemeral_values(settings: HubBundleSettings, images: CourseImages) -> str:
         lambda c: update_warm_pool(
             c,
             hub,
-            pull_query=pull_query(settings),
+            pull_query=settings.pull_query,
             proxy_url=CHART_PROXY_URL,
             status_url=f"http://hub:{CHART_POOL_PORT}",
         ),
