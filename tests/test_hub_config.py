@@ -24,7 +24,8 @@ from oersite.config import load_course
 from oersite.errors import ConfigError
 from oersite.hub import configurer, layout
 from oersite.hub.bundle import bundle_files, write_bundle
-from oersite.hub.bundle.images import HUB_RUNTIME_FOLDER, NOTEBOOK_RUNTIME_FOLDER
+from oersite.hub.bundle.helm import ephemeral_values, persistent_values
+from oersite.hub.bundle.images import HUB_RUNTIME_FOLDER, NOTEBOOK_RUNTIME_FOLDER, CourseImages
 from oersite.hub.bundle.requirements import image_requirements, notebook_distributions
 from oersite.hub.settings import SETTINGS_FILE, hub_settings, read_settings
 from oersite.launch import launch_url
@@ -216,6 +217,42 @@ def test_docker_hubs_keep_servers_running_across_their_own_restarts(settings):
     assert ephemeral.JupyterHub.shutdown_on_logout is True
     assert ephemeral.JupyterHub.hub_bind_url == "http://127.0.0.1:792"
     assert ephemeral.ConfigurableHTTPProxy.api_url == "http://127.0.0.1:791"
+
+
+def test_each_hub_is_the_same_hub_on_docker_locally_and_on_the_chart(settings):
+    """Who gets in, the limits, the culling and what is kept: what a student meets, wherever the hub runs."""
+    images = CourseImages(None, "notebook:1", "hub:1", "apache:1", "notebook:1-chart", "course-data:data-1")
+    for kind, configure in (
+        ("persistent", configurer.configure_persistent_docker),
+        ("ephemeral", configurer.configure_ephemeral_docker),
+    ):
+        docker, local = Config(), Config()
+        configure(docker, settings)
+        configurer.configure_local(
+            local, settings, kind=kind, state=Path("/s"), homes=Path("/h"), account="", data_dir=Path("/d"),
+            public_port=1, hub_port=2, proxy_api_port=3, proxy_command="chp", pool_port=4,
+        )  # fmt: skip
+        values = yaml.safe_load((persistent_values if kind == "persistent" else ephemeral_values)(settings, images))
+        for c in (docker, local):
+            assert c.JupyterHub.authenticator_class == values["hub"]["config"]["JupyterHub"]["authenticator_class"]
+            assert (c.Spawner.mem_limit, c.Spawner.cpu_limit) == (
+                values["singleuser"]["memory"]["limit"],
+                values["singleuser"]["cpu"]["limit"],
+            )
+            culler = next(service for service in c.JupyterHub.services if service["name"] == "idle-culler")
+            cull = values["cull"]
+            assert f"--timeout={cull['timeout']}" in culler["command"]
+            assert ("--cull-users=True" in culler["command"]) is cull["users"]
+            assert (f"--max-age={cull['maxAge']}" in culler["command"]) if "maxAge" in cull else True
+        hub = settings.persistent if kind == "persistent" else settings.ephemeral
+        assert (values["singleuser"]["memory"]["limit"], values["cull"]["timeout"]) == (
+            hub.memory_limit,
+            hub.cull_idle_seconds,
+        )
+        # Students' files are kept on the persistent hub only: a volume per student, or nothing.
+        assert (configurer.HOME_VOLUME in docker.DockerSpawner.volumes) is (kind == "persistent")
+        assert values["singleuser"]["storage"]["type"] == ("dynamic" if kind == "persistent" else "none")
+        assert ("post_stop_hook" in local.Spawner) is (kind == "ephemeral")
 
 
 def test_the_loopback_spawner_gives_each_server_its_own_free_port(monkeypatch):

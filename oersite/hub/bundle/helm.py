@@ -18,16 +18,7 @@ from oersite.hub.bundle.chart import (
 )
 from oersite.hub.bundle.generated import GENERATED, PACKAGE, yaml_text
 from oersite.hub.bundle.images import DATA_COPY_DIR, DATA_IMAGE_DIR, CourseImages
-from oersite.hub.configurer import (
-    singleuser_environment,
-    update_friendly_full_page,
-    update_logout_ends_server,
-    update_proxy_header_auth,
-    update_sign_on,
-    update_spawn_limits,
-    update_temporary_auth,
-    update_warm_pool,
-)
+from oersite.hub.configurer import Hub, Place, ephemeral_hub, persistent_hub, singleuser_environment
 from oersite.hub.probe import CHART_CONFIG_DIR
 from oersite.hub.settings import PROXY_SECRET_VARIABLE, HubBundleSettings
 
@@ -104,65 +95,52 @@ def _singleuser(settings: HubBundleSettings, images: CourseImages, memory: str, 
     }
 
 
+#: Where the chart runs a hub: 429.html from hub.extraFiles, the pool beside the hub in its pod.
+CHART_PLACE = Place(
+    templates=CHART_TEMPLATES, proxy_url=CHART_PROXY_URL, pool_status_url=f"http://hub:{CHART_POOL_PORT}"
+)
+
+
 def persistent_values(settings: HubBundleSettings, images: CourseImages) -> str:
-    hub = settings.persistent
-    singleuser = _singleuser(settings, images, hub.memory_limit, hub.cpu_limit)
-    singleuser["storage"]["type"] = "dynamic"  # a volume per student, kept when their server stops
-    values = {
-        "hub": {
-            "image": CHART_HUB_IMAGE,
-            "config": _hub_config(
-                lambda c: update_proxy_header_auth(c, hub),
-                lambda c: update_sign_on(c, settings.sso, settings.persistent_url),
-            ),
-            "extraFiles": _chart_files(CHART_RUNTIME),
-            "extraEnv": {PROXY_SECRET_VARIABLE: {"valueFrom": {"secretKeyRef": PROXY_SECRET_REF}}},
-        },
-        # Apache (single sign-on) is the only way in: the proxy is not exposed outside the cluster.
-        "proxy": {"service": {"type": "ClusterIP"}},
-        "singleuser": singleuser,
-        "cull": {"enabled": True, "users": False, "timeout": hub.cull_idle_seconds},
-    }
-    return _helm_header(HELM_RELEASES["persistent"], settings.persistent_url, images) + yaml_text(values)
+    return _values(settings, images, persistent_hub(settings))
 
 
 def ephemeral_values(settings: HubBundleSettings, images: CourseImages) -> str:
-    hub = settings.ephemeral
-    singleuser = _singleuser(settings, images, hub.memory_limit, hub.cpu_limit)
-    singleuser["storage"]["type"] = "none"  # a visitor's files go with their pod
-    config = _hub_config(
-        update_temporary_auth,
-        update_logout_ends_server,
-        lambda c: update_spawn_limits(c, hub),
-        lambda c: update_friendly_full_page(c, CHART_TEMPLATES),
-        lambda c: update_warm_pool(
-            c,
-            hub,
-            pull_query=settings.pull_query,
-            proxy_url=CHART_PROXY_URL,
-            status_url=f"http://hub:{CHART_POOL_PORT}",
-        ),
-    )
+    return _values(settings, images, ephemeral_hub(settings))
+
+
+def _values(settings: HubBundleSettings, images: CourseImages, hub: Hub) -> str:
+    """The chart's values for ``hub``: what it is as ``hub.config``, its limits and culling as the chart's own keys."""
+    release = HELM_RELEASES[hub.kind]
+    singleuser = _singleuser(settings, images, hub.memory, hub.cpu)
+    # A volume per student, kept when their server stops; or a visitor's files go with their pod.
+    singleuser["storage"]["type"] = "dynamic" if hub.keeps_homes else "none"
+    config = _hub_config(lambda c: hub.configure(c, CHART_PLACE))
+    chart_hub = {"image": CHART_HUB_IMAGE, "config": config}
+    if hub.kind == "persistent":
+        chart_hub["extraFiles"] = _chart_files(CHART_RUNTIME)
+        chart_hub["extraEnv"] = {PROXY_SECRET_VARIABLE: {"valueFrom": {"secretKeyRef": PROXY_SECRET_REF}}}
+    else:
+        pool = settings.ephemeral.pool
+        chart_hub["extraFiles"] = _chart_files((*CHART_RUNTIME, CHART_FULL_PAGE) if pool else (CHART_FULL_PAGE,))
+        chart_hub.update(_chart_services(config))
+    culling = hub.culling
     values = {
-        "hub": {
-            "image": CHART_HUB_IMAGE,
-            "config": config,
-            "extraFiles": _chart_files((*CHART_RUNTIME, CHART_FULL_PAGE) if hub.pool else (CHART_FULL_PAGE,)),
-            **_chart_services(config),
-        },
+        "hub": chart_hub,
+        # Apache (single sign-on) is the only way in: the proxy is not exposed outside the cluster.
         "proxy": {"service": {"type": "ClusterIP"}},
         "singleuser": singleuser,
         "cull": {
             "enabled": True,
-            "users": True,
-            "timeout": hub.cull_idle_seconds,
-            "maxAge": hub.max_age_seconds,
+            "users": culling.users,
+            "timeout": culling.timeout,
+            **({"maxAge": culling.max_age} if culling.max_age else {}),
         },
     }
-    release = HELM_RELEASES["ephemeral"]
-    if hub.pool:
+    if hub.kind == "ephemeral" and settings.ephemeral.pool:
         _open_pool_paths(values, release)
-    return _helm_header(release, settings.ephemeral_url, images) + yaml_text(values)
+    url = settings.persistent_url if hub.kind == "persistent" else settings.ephemeral_url
+    return _helm_header(release, url, images) + yaml_text(values)
 
 
 def _open_pool_paths(values: dict, release: HelmRelease) -> None:
