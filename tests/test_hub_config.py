@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.metadata
 import json
 import os
@@ -26,7 +27,8 @@ from oersite.hub.bundle import bundle_files, write_bundle
 from oersite.hub.bundle.helm import ephemeral_values, persistent_values
 from oersite.hub.bundle.images import HUB_RUNTIME_FOLDER, NOTEBOOK_RUNTIME_FOLDER, CourseImages
 from oersite.hub.bundle.requirements import image_requirements, notebook_distributions
-from oersite.hub.settings import SETTINGS_FILE, hub_settings, read_settings
+from oersite.hub.course_settings import hub_settings
+from oersite.hub.settings import SETTINGS_FILE, read_settings
 from oersite.launch import launch_url
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -367,6 +369,42 @@ def test_the_hub_image_carries_the_hub_modules_as_they_are_here(tmp_path):
         ).read_text(), f"the image's {module}.py is not this checkout's"
     assert f"{HUB_RUNTIME_FOLDER}/" in files[".gitignore"]
     assert f"COPY {HUB_RUNTIME_FOLDER}/ /opt/oersite-hub/" in files["hub.Dockerfile"]
+
+
+def test_the_hub_runtime_runs_on_a_bare_python(tmp_path):
+    """Settings, layout, setters and pool import only the standard library: by structure, not by convention.
+
+    The bundle's copy of them (and hub-settings.json) on a Python started without
+    site-packages or this checkout (-I -S): anything else they imported would fail here.
+    """
+    files = bundle_files(load_course(course_with(tmp_path, LAUNCH)))
+    copied = tmp_path / HUB_RUNTIME_FOLDER
+    for name, text in files.items():
+        if name.startswith(f"{HUB_RUNTIME_FOLDER}/") or name == SETTINGS_FILE:
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_text(text)
+    script = (
+        f"import sys; sys.path.insert(0, {str(copied)!r})\n"
+        "from oersite.hub import configurer, layout, pool, settings\n"
+        f"read = settings.read_settings({str(tmp_path / SETTINGS_FILE)!r})\n"
+        "print(read.pull_query, sorted(name for name in sys.modules if name.startswith('oersite')))"
+    )
+    ran = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    query, modules = ran.stdout.split(" ", 1)
+    assert query.startswith("repo=https%3A%2F%2Fgithub.com%2Fexample%2Fcourse&branch=spring")
+    hub_modules = ("configurer", "layout", "pool", "settings")
+    assert modules.strip() == str(["oersite", "oersite.hub", *(f"oersite.hub.{name}" for name in hub_modules)])
+    # Nor in a function, or for type checkers only: every import anywhere in them.
+    allowed = {f"oersite.hub.{name}" for name in hub_modules} | {"oersite.hub"}
+    for name in hub_modules:
+        tree = ast.parse((copied / "oersite" / "hub" / f"{name}.py").read_text())
+        for node in ast.walk(tree):
+            imported = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                imported = [node.module or ""]
+            for module in imported:
+                assert module in allowed or module.split(".")[0] in sys.stdlib_module_names, f"{name}.py: {module}"
 
 
 def test_the_notebook_image_serves_the_sites_libraries_and_its_kernels_point_folium_at_them(tmp_path):

@@ -3,15 +3,17 @@
 ``PersistentHubSettings`` and ``EphemeralHubSettings`` are the
 ``oersite.hub.persistent`` and ``oersite.hub.ephemeral`` sections of
 ``_config.yml``: each key's type, default, meaning and constraints here, once.
-``oersite.config`` loads them into the Course; ``hub_settings`` adds what both
-hubs share (repository, branch, clone folder, interface and URLs from the
-Course's launch target, the data path, the image) into one frozen value that
-``oersite hub config`` writes as ``hub-settings.json`` beside the generated
-``jupyterhub_config.py`` files, which read it back with :func:`read_settings`
-into the same classes; the setters of ``oersite.hub.configurer`` turn it into
-JupyterHub's configuration, for Docker, local processes and the Helm values.
+``oersite.config`` loads them into the Course; ``oersite.hub.course_settings``
+adds what both hubs share (repository, branch, clone folder, interface, URLs and
+pull query from the Course's launch target, the data path, the image) into one
+frozen ``HubBundleSettings`` that ``oersite hub config`` writes as
+``hub-settings.json`` beside the generated ``jupyterhub_config.py`` files, which
+read it back with :func:`read_settings` into the same classes; the setters of
+``oersite.hub.configurer`` turn it into JupyterHub's configuration, for Docker,
+local processes and the Helm values.
 
-This module runs inside the hub containers too: standard library only.
+This module runs inside the hub containers too (copied there, alone): it
+imports the standard library only, and nothing of oersite.
 """
 
 from __future__ import annotations
@@ -27,11 +29,8 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
-
-if TYPE_CHECKING:
-    from oersite.config import Course
 
 SETTINGS_FILE = "hub-settings.json"
 #: What each interface opens when a server starts without a deep link.
@@ -582,55 +581,6 @@ class HubBundleSettings:
     def problems(self, where: str = "") -> list[str]:
         """Names the lists give that no sign-in could ever give (what ``oersite.config`` refuses too)."""
         return user_list_problems(self.persistent, self.sso, ".".join(filter(None, [where, "persistent"])))
-
-
-def hub_settings(course: Course, *, local: bool = False) -> HubBundleSettings:
-    """The hubs' settings for ``course``: the launch buttons' values and ``oersite.hub``.
-
-    ``local``: for hubs on this machine, which can pull from a ``file://``
-    repository; containers cannot, so the bundle leaves such a repository out
-    (the launch links still carry it) and keeps no path of this machine.
-    """
-    from oersite.errors import HubError
-    from oersite.launch import SERVER_GIT_PULL, git_pull_query
-
-    target = course.launch
-    if target is None:
-        raise HubError(
-            f"{course.relative(course.config_path)}: oersite.launch is off, so no buttons point at a hub; "
-            "add an oersite.launch section (hub_url, try_url) to configure the hubs"
-        )
-    hub = course.settings.hub
-    repository: str | None = target.repository
-    default_url, pull_query = DEFAULT_URLS[target.interface], ""
-    if repository.startswith("file://") and not local:
-        repository = None
-    if repository:
-        # The course folder, pulled with nbgitpuller: the query the buttons carry, on the server itself.
-        pull_query = git_pull_query(
-            repository=repository,
-            branch=target.branch,
-            clone_folder=target.clone_folder,
-            notebook=target.path_in_repository or ".",
-            interface=target.interface,
-        )
-        default_url = f"{SERVER_GIT_PULL}?{pull_query}"
-    return HubBundleSettings(
-        course_title=course.title,
-        repository=repository,
-        branch=target.branch,
-        clone_folder=target.clone_folder,
-        interface=target.interface,
-        data_path=course.settings.data.hub_path,
-        default_url=default_url,
-        pull_query=pull_query,
-        image=hub.in_registry(hub.image),
-        persistent_url=target.hub_url.rstrip("/"),
-        ephemeral_url=target.try_url.rstrip("/"),
-        persistent=hub.persistent,
-        ephemeral=hub.ephemeral,
-        sso=hub.sso,
-    )
 
 
 def value_fits(hint: Any, value: Any) -> bool:

@@ -56,7 +56,8 @@ from oersite.hub.bundle.images import (
 )
 from oersite.hub.bundle.requirements import extra_packages, image_requirements
 from oersite.hub.bundle.secret_files import USERS_FILE, env_text, make_users_file, set_in_env
-from oersite.hub.settings import SETTINGS_FILE, HubBundleSettings, hub_settings, read_settings, url_port
+from oersite.hub.course_settings import hub_settings
+from oersite.hub.settings import SETTINGS_FILE, HubBundleSettings, read_settings, url_port
 
 
 @dataclass(frozen=True)

@@ -32,13 +32,14 @@ from pathlib import Path
 from oersite.config import Course
 from oersite.errors import HubError
 from oersite.hub import sign_on
+from oersite.hub.course_settings import hub_settings
 from oersite.hub.installed import PROXY_VERSION, require_hub_extra, require_program
 from oersite.hub.serve.accounts import prepare_server_account
 from oersite.hub.serve.apache_site import APACHE, users_file_for, write_apache_config
 from oersite.hub.serve.git_daemon import serve_repository
 from oersite.hub.serve.hub_configs import PROXY, private_database, write_hub_config
 from oersite.hub.serve.supervisor import JUPYTERHUB, STATE_MARKER, RunningHubs, launch, pick_ports, wait_until_ready
-from oersite.hub.settings import MELLON_PATH, PROXY_SECRET_VARIABLE, SETTINGS_FILE, hub_settings, url_port
+from oersite.hub.settings import MELLON_PATH, PROXY_SECRET_VARIABLE, SETTINGS_FILE, url_port
 from oersite.messages import shown
 
 
