@@ -84,10 +84,6 @@ class GitPull:
     notebook: str | None  # the path inside the repository; None when it is not inside the clone folder
 
 
-def is_git_pull_url(url: str) -> bool:
-    return GIT_PULL + "?" in url
-
-
 def parse_git_pull_url(url: str) -> GitPull:
     """Take an nbgitpuller link apart (https://nbgitpuller.readthedocs.io/en/latest/topic/url-options.html)."""
     hub_url, _, _ = url.partition(GIT_PULL)

@@ -16,7 +16,7 @@ from oersite.checks.findings import Finding, LinkCollector, site_pages
 from oersite.config import Course
 from oersite.errors import CheckError
 from oersite.git import git_message, run_git
-from oersite.launch import GitPull, is_git_pull_url, parse_git_pull_url
+from oersite.launch import GIT_PULL, GitPull, parse_git_pull_url
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def launch_links(site: Path) -> list[LaunchLink]:
     for page in site_pages(site):
         collector = LinkCollector()
         collector.feed((site / page).read_text(encoding="utf-8", errors="replace"))
-        found.extend(parse_launch_link(page, href) for href in collector.hrefs if is_git_pull_url(href))
+        found.extend(parse_launch_link(page, href) for href in collector.hrefs if GIT_PULL + "?" in href)
     return found
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 from oersite.checks.findings import WARNING, Finding, LinkCollector, site_pages
+from oersite.checks.launch_links import GIT_PULL
 from oersite.errors import CheckError
-from oersite.launch import GIT_PULL
 
 #: linkchecker's configuration (https://linkchecker.github.io/linkchecker/man/linkcheckerrc.html):
 #: a high request rate (used only for hosts that send the LinkChecker header:
