@@ -27,6 +27,7 @@ KUBERNETES_VERSIONS = ("1.28", "1.37")
 #: authenticators and the pool; the "hub is full" page only the ephemeral hub shows.
 CHART_RUNTIME = (
     "__init__.py",
+    "schema.py",
     "hub/__init__.py",
     "hub/settings.py",
     "hub/pool.py",

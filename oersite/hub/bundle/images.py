@@ -44,6 +44,7 @@ DATA_COPY_DIR = "/mnt/course-data"
 #: oersite's files that run inside a hub, relative to the oersite package.
 HUB_RUNTIME = (
     "__init__.py",
+    "schema.py",
     "hub/__init__.py",
     "hub/layout.py",
     "hub/settings.py",

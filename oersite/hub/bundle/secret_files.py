@@ -13,7 +13,8 @@ from oersite.files import write_atomically
 from oersite.hub import layout
 from oersite.hub.bundle.generated import GENERATED
 from oersite.hub.configurer import DATA_HOST_VARIABLE
-from oersite.hub.settings import PROXY_SECRET_VARIABLE, text_problem
+from oersite.hub.settings import PROXY_SECRET_VARIABLE
+from oersite.schema import text_problem
 
 #: Secrets written to .env for docker compose, generated once.
 SECRET_VARIABLES = (PROXY_SECRET_VARIABLE, "PERSISTENT_PROXY_TOKEN", "EPHEMERAL_PROXY_TOKEN")

@@ -10,9 +10,7 @@ from pathlib import Path
 from oersite.hub import notebook_server
 from oersite.hub.serve.accounts import ServerAccount
 from oersite.hub.serve.supervisor import STATE_MARKER, HubPorts
-from oersite.hub.settings import (
-    NEWS_PLUGIN,
-)
+from oersite.hub.settings import NEWS_PLUGIN
 
 PROXY = "configurable-http-proxy"
 

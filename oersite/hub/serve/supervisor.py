@@ -20,10 +20,7 @@ from pathlib import Path
 
 from oersite.errors import HubError
 from oersite.hub.serve.accounts import ServerAccount
-from oersite.hub.settings import (
-    MELLON_PATH,
-    SETTINGS_FILE,
-)
+from oersite.hub.settings import MELLON_PATH, SETTINGS_FILE
 
 #: The hubs run on this Python, the one oersite and its hub extra are installed in.
 JUPYTERHUB = (sys.executable, "-m", "jupyterhub")
