@@ -40,7 +40,7 @@ from oersite.messages import shown
 from oersite.schema import (
     BRANCH,
     GIT_SOURCE,
-    WEB_ADDRESS,
+    HUB_URL,
     TextKind,
     documented,
     host_problem,
@@ -212,9 +212,9 @@ class LaunchSettings:
         "so a plain Jupyter Book gets no buttons pointing at hubs it does not have.",
     )
     hub_url: str = documented(
-        "Base URL of the persistent course hub (single sign-on).", "http://127.0.0.1:8000", kind=WEB_ADDRESS
+        "Base URL of the persistent course hub (single sign-on).", "http://127.0.0.1:8000", kind=HUB_URL
     )
-    try_url: str = documented("Base URL of the ephemeral 'Try now' hub.", "http://127.0.0.1:8001", kind=WEB_ADDRESS)
+    try_url: str = documented("Base URL of the ephemeral 'Try now' hub.", "http://127.0.0.1:8001", kind=HUB_URL)
     interface: str = documented("What students land in: 'lab' (JupyterLab) or 'classic' (the classic notebook).", "lab")
     clone_folder: str = documented("Folder in the student's home that nbgitpuller clones the course into.", "course")
     repository: str | None = documented(
@@ -727,11 +727,6 @@ def _execution(section: Any, settings: OersiteSettings, jobs: int | None, errors
 
 
 def _validate_launch(launch: LaunchSettings, errors: list[str]) -> None:
-    for key in ("hub_url", "try_url"):
-        url = getattr(launch, key)
-        problem = hub_url_problem(url)
-        if problem:
-            errors.append(f"oersite.launch.{key}: {problem}")
     if launch.interface not in ("lab", "classic"):
         errors.append(f"oersite.launch.interface: expected 'lab' or 'classic', found {launch.interface!r}")
     folder = launch.clone_folder
@@ -750,21 +745,6 @@ def _validate_maps(maps: MapSettings, errors: list[str]) -> None:
         )
     if not maps.attribution:
         errors.append("oersite.maps.attribution: required with oersite.maps.tiles (tile providers require credit)")
-
-
-def hub_url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be a hub's base URL, or None when it can.
-
-    It becomes Apache's ``ServerName`` and what it listens on, and the start of every launch
-    link: a valid http(s) address with a valid host name, nothing after its path.
-    """
-    problem = web_address_problem(url)
-    if problem:
-        return problem
-    parts = urlsplit(url)
-    if parts.query or parts.fragment or url.endswith(("?", "#")):
-        return f"expected a base URL without ?query or #fragment, found {url!r}"
-    return None
 
 
 def _validate_book(raw: dict[str, Any], errors: list[str]) -> None:

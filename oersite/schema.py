@@ -58,9 +58,18 @@ class TextKind:
 
     name: str
     check: Callable[[str], str | None] | None = None
+    normal: Callable[[str], str] | None = None  # the one form a text that passes is kept in (at load)
 
     def problem(self, value: str) -> str | None:
         return text_problem(value) or (self.check(value) if self.check else None)
+
+    def normalised(self, value: Any) -> Any:
+        """``value`` (a text, or a list of them) in its one form."""
+        if self.normal is None:
+            return value
+        if isinstance(value, (list, tuple)):
+            return [self.normal(each) if isinstance(each, str) else each for each in value]
+        return self.normal(value) if isinstance(value, str) else value
 
 
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
@@ -126,6 +135,21 @@ def branch_problem(branch: str) -> str | None:
     return None
 
 
+def hub_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a hub's base URL, or None when it can.
+
+    It becomes Apache's ``ServerName`` and what it listens on, and the start of every launch
+    link: a valid http(s) address with a valid host name, nothing after its path.
+    """
+    problem = web_address_problem(url)
+    if problem:
+        return problem
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        return f"expected a base URL without ?query or #fragment, found {url!r}"
+    return None
+
+
 def web_address(expected: str | None = None) -> TextKind:
     """The kind of a key that holds a web address (``web_address_problem``), refused in its own words."""
 
@@ -146,15 +170,20 @@ GIT_SOURCE = TextKind("git repository", git_source_problem)
 
 
 BRANCH = TextKind("branch", branch_problem)
+#: A hub's base URL, kept without a trailing slash: every link and hub setting starts from it as it is.
+HUB_URL = TextKind("hub URL", hub_url_problem, normal=lambda url: url.rstrip("/"))
 
 
-def documented(text: str, default: Any = None, *, kind: TextKind = TEXT, example: Any = None, **kwargs: Any) -> Any:
+def documented(
+    text: str, default: Any = None, *, kind: TextKind = TEXT, example: Any = None, key: str | None = None, **kwargs: Any
+) -> Any:
     """A dataclass field with its documentation next to its default (what ``_config.yml`` says).
 
     ``kind``: what its text (or each text of its list) may be; ``example``: a value that
-    passes every check, for keys whose default does not show one.
+    passes every check, for keys whose default does not show one; ``key``: the key, when it
+    cannot be the field's name (``try``).
     """
-    metadata = {"doc": text, "kind": kind, "example": example}
+    metadata = {"doc": text, "kind": kind, "example": example, **({"key": key} if key else {})}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=metadata, **kwargs)
     return field(default=default, metadata=metadata, **kwargs)
@@ -246,7 +275,9 @@ def load(
             section = value if value is not None or generated else {}
             values[each.name] = load(hint, section, path, problems, others_allowed=others_allowed, generated=generated)
         elif value_fits(hint, value):
-            problems += text_problems(value, field_kind(each), path)
+            refused = text_problems(value, field_kind(each), path)
+            problems += refused
+            value = value if refused else field_kind(each).normalised(value)
             values[each.name] = tuple(value) if isinstance(value, list) else value
         elif not others_allowed:  # Jupyter Book's schema has said what is wrong with its own keys
             problems.append(f"{path}: expected {type_description(hint)}, found {value!r}")
