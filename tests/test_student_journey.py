@@ -16,6 +16,7 @@ every landing go to _build/test-artifacts/student-journey/.
 from __future__ import annotations
 
 import functools
+import re
 import subprocess
 import sys
 import uuid
@@ -225,5 +226,71 @@ def test_try_now_opens_a_myst_markdown_notebook_as_a_notebook_and_its_map_draws(
         frame.locator(".leaflet-control-zoom").wait_for(state="visible", timeout=30_000)
         screenshot(lab, "4-try-now-myst-markdown-ran")
         assert network.refused_code() == [] and network.mirrored == []
+    finally:
+        context.close()
+
+
+def doubled_clone_404s(responses: list[tuple[int, str]], log: str) -> list[str]:
+    """404s for a path with the clone folder twice (course/course/…): in the browser or in the hubs' log."""
+    doubled = f"/{CLONE}/{CLONE}/"
+    seen = [url for status, url in responses if status == 404 and doubled in url.replace("%2F", "/")]
+    return seen + [line for line in log.splitlines() if " 404 " in line and doubled in line.replace("%2F", "/")]
+
+
+def error_dialogs(lab) -> list[str]:
+    """JupyterLab's dialogs open now ("Cannot open", "File Load Error", …), by their text."""
+    return lab.locator(".jp-Dialog").all_inner_texts()
+
+
+def server_logs(hubs) -> str:
+    """What both hubs and their servers logged (``oersite hub serve`` keeps it in its state folder)."""
+    return "\n".join(path.read_text(errors="replace") for path in sorted(hubs.state.glob("*/*-hub.log")))
+
+
+@pytest.mark.parametrize(
+    ("button", "credentials", "first"),
+    [
+        ("Open in hub", {"username": STUDENT, "password": PASSWORD}, "button"),
+        ("Open in hub", {"username": STUDENT, "password": PASSWORD}, "hub home"),
+        ("Try now", None, "button"),
+    ],
+)
+def test_a_returning_student_lands_on_the_notebook_again_with_no_error(
+    browser, site_url, hubs, button, credentials, first
+):
+    """Follow the same button again: the landing is as clean as the first (no "Cannot open:
+    Could not find path: course/course/…" dialog, no 404 for a path with the clone folder twice).
+
+    JupyterLab restores its workspace (open tabs, the file browser's folder) on a later visit,
+    which is where a path taken relative to the wrong folder would show
+    (jupyterlab/jupyterlab#12111). ``first``: the student's first visit, by the same button, or
+    by signing in at the hub's own address (the server opens the course folder: its default URL).
+    """
+    network = Network()
+    options = {"http_credentials": credentials} if credentials else {}
+    context = loopback_context(browser, network, NO_CDN_FILES, **options)
+    responses: list[tuple[int, str]] = []
+    context.on("response", lambda response: responses.append((response.status, response.url)))
+    name = f"5-{button.lower().replace(' ', '-')}-after-{first.replace(' ', '-')}"
+    try:
+        if first == "hub home":
+            home = context.new_page()
+            home.goto(f"{hubs.persistent_url}/hub/", wait_until="load")
+            home.wait_for_url(re.compile(r"/user/[^/]+/lab(/|$)"), timeout=90_000)
+            home.locator(".jp-DirListing-item").first.wait_for(timeout=60_000)
+            screenshot(home, f"{name}-0")
+            assert error_dialogs(home) == []
+        page = site_page(context, site_url, FOLIUM_NOTEBOOK)
+        for visit in (1, 2, 3):
+            lab = click_launch_button(page, button)
+            wait_for_notebook(lab, f"{CLONE}/{FOLIUM_NOTEBOOK}")
+            lab.wait_for_timeout(2_000)  # a workspace's restored tabs open after the notebook's
+            screenshot(lab, f"{name}-{visit}")
+            assert error_dialogs(lab) == [], f"visit {visit}"
+            assert notebook_tab(lab, f"{CLONE}/{FOLIUM_NOTEBOOK}").count() == 1
+            assert lab.locator(f'#jp-main-dock-panel .lm-TabBar-tab[title*="Path: {CLONE}/{CLONE}/"]').count() == 0
+            if visit == 1:
+                lab.close()  # the student closed the tab; on visit 2 the one of visit 2 stays open
+        assert doubled_clone_404s(responses, server_logs(hubs)) == []
     finally:
         context.close()
