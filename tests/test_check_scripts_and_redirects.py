@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import base64
 import html
-import subprocess
 
 import pytest
-from click.testing import CliRunner
-from coursehelpers import make_course
+from support.cli import oersite
+from support.coursehelpers import make_course
+from support.publish_courses import git
 
 from oersite.checks.findings import ERROR, WARNING, redirect_target
 from oersite.checks.links import missing_anchors
 from oersite.checks.outputs import network_calls
 from oersite.checks.remote_files import check_bokeh_versions
-from oersite.cli import main
 
 #: sphinxext-rediraffe's stub, as it writes it.
 REDIRAFFE_STUB = """
@@ -187,14 +186,14 @@ def test_check_passes_redirect_stubs_and_names_the_cell_whose_script_calls_anoth
         '# Welcome\n\nStart with <a href="lessons/old.html">the moved lesson</a>, '
         '<a href="lessons/old.html#moved">its moved part</a>.\n'
     )
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=course, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=course, check=True)
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c"], cwd=course, check=True)
-    built = CliRunner().invoke(main, ["build", str(course)])
+    git(course, "init", "-q", "-b", "main")
+    git(course, "add", "-A")
+    git(course, "commit", "-qm", "course")
+    built = oersite("build", course)
     assert built.exit_code == 0, built.output
     assert redirect_target((course / "_build/html/lessons/old.html").read_text()) == "new.html"
 
-    checked = CliRunner().invoke(main, ["check", str(course)])
+    checked = oersite("check", course)
     errors = [line for line in checked.output.splitlines() if line.startswith("error:")]
     assert checked.exit_code == 1, checked.output
     assert len(errors) == 2, checked.output

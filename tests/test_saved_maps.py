@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import html
 import json
-import subprocess
 
 import nbformat
 import pytest
-from browser import Quiet, Traffic, chromium, offline_context, served
-from click.testing import CliRunner
-from coursehelpers import KERNELSPEC, make_course
-from old_folium import data_html_output, data_url_output, map_cell, map_page
+from support.browser import Quiet, Traffic, chromium, offline_context, served
+from support.cli import oersite
+from support.coursehelpers import KERNELSPEC, make_course
+from support.old_folium import data_html_output, data_url_output, map_cell, map_page
+from support.publish_courses import git
 
 from oersite.assets import THEBE_URL, remote_references, rewrite_page
-from oersite.cli import main
 from oersite.saved_maps import modernised, saved_map, stand_in
 
 OLD_LIBRARIES = [
@@ -137,11 +136,9 @@ def old_maps_course(root, *, plugin: bool = False):
     ]
     (root / "lessons").mkdir(exist_ok=True)
     nbformat.write(notebook, root / "lessons" / "old.ipynb")
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "course"], cwd=root, check=True
-    )
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "course")
     return root
 
 
@@ -149,7 +146,7 @@ def old_maps_course(root, *, plugin: bool = False):
 def test_an_old_base64_map_is_named_and_draws_with_every_other_host_refused(tmp_path):
     course = old_maps_course(tmp_path / "course")
     before = (course / "lessons" / "old.ipynb").read_bytes()
-    built = CliRunner().invoke(main, ["build", str(course)])
+    built = oersite("build", course)
     assert built.exit_code == 0, built.output
     flat = " ".join(built.output.split())
     assert "lessons/old.ipynb, cell 2: a map saved by an older Folium (a base64 frame) loads Leaflet 1.6.0" in flat
@@ -161,7 +158,7 @@ def test_an_old_base64_map_is_named_and_draws_with_every_other_host_refused(tmp_
     page_text = (site / "lessons" / "old.html").read_text(encoding="utf-8")
     assert "data-html" not in page_text
     assert {url for url in remote_references(page_text) if not THEBE_URL.match(url)} == set()
-    checked = CliRunner().invoke(main, ["check", str(course)])
+    checked = oersite("check", course)
     assert "loaded from another host" not in checked.output, checked.output
 
     traffic = Traffic()
@@ -199,11 +196,11 @@ def test_an_old_base64_map_is_named_and_draws_with_every_other_host_refused(tmp_
 @pytest.mark.slow  # builds a site
 def test_an_old_map_with_a_library_the_site_lacks_is_a_warning_and_a_finding(tmp_path):
     course = old_maps_course(tmp_path / "course", plugin=True)
-    built = CliRunner().invoke(main, ["build", str(course)])
+    built = oersite("build", course)
     assert built.exit_code == 0, built.output
     flat = " ".join(built.output.split())
     assert "the site has no copy of" in flat and "execute lessons/old.ipynb again" in flat
-    checked = CliRunner().invoke(main, ["check", str(course)])
+    checked = oersite("check", course)
     assert checked.exit_code == 1
     assert "lessons/old.html: https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster" in checked.output
     saved = json.loads((course / "lessons" / "old.ipynb").read_text())
