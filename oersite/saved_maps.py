@@ -113,11 +113,11 @@ STAND_INS = (
     StandIn("d3", r"/d3\.v(?P<version>3)(?:\.min)?\.js", "d3/d3.min.js"),
 )
 
-_URL_END = r"(?=[\"'\s)<>?#]|&quot;|$)"
-_COMPILED = [
-    (stand_in, re.compile(rf"(?:https?:)?//[\w.-]+(?:/[^\s\"'<>()]*?)?{stand_in.pattern}{_URL_END}", re.IGNORECASE))
-    for stand_in in STAND_INS
-]
+#: Each pattern, anchored at the URL's end (a library is named by the end of its URL's path).
+_COMPILED = [(stand_in, re.compile(rf"{stand_in.pattern}\Z", re.IGNORECASE)) for stand_in in STAND_INS]
+#: A URL as it stands in a page (also HTML-escaped in a ``srcdoc``, where ``&quot;`` ends it), up
+#: to its query: one linear pass finds them, and only these are matched against ``STAND_INS``.
+_URL = re.compile(r"(?:https?:)?//[\w.-]+/[^\s\"'<>()&?#]+")
 
 #: An old map's frame: its page in ``data-html`` (quoted or not), or in a base64 ``data:`` URL.
 _OLD_FRAME = re.compile(
@@ -203,8 +203,10 @@ def modernise_notebook(notebook: dict[str, Any]) -> dict[str, Any]:
 
 def stand_in(url: str) -> tuple[str, str, str] | None:
     """(library, version, vendored file) of the site's copy that can load in place of ``url``."""
+    if not url.startswith(("//", "http://", "https://")) or len(url) > 300:
+        return None
     for candidate, pattern in _COMPILED:
-        match = pattern.fullmatch(url)
+        match = pattern.search(url)
         if match:
             ext = match.groupdict().get("ext") or ""
             return candidate.library, match.group("version") or "", candidate.vendored.format(ext=ext.lower())
@@ -213,14 +215,12 @@ def stand_in(url: str) -> tuple[str, str, str] | None:
 
 def with_stand_ins(text: str, vendor_prefix: str) -> str:
     """``text`` with every older library URL that has a stand-in pointing at the site's copy."""
-    for candidate, pattern in _COMPILED:
 
-        def local(match: re.Match, candidate: StandIn = candidate) -> str:
-            ext = (match.groupdict().get("ext") or "").lower()
-            return vendor_prefix + candidate.vendored.format(ext=ext)
+    def local(match: re.Match) -> str:
+        found = stand_in(match.group(0))
+        return vendor_prefix + found[2] if found else match.group(0)
 
-        text = pattern.sub(local, text)
-    return text
+    return _URL.sub(local, text)
 
 
 @dataclass(frozen=True)
