@@ -24,6 +24,7 @@ import uuid
 import pytest
 from conftest import REPOSITORY
 from support.browser import served
+from support.cli import oersite
 from support.coursehelpers import write_myst_notebook
 from support.journey_lab import (
     NO_CDN_FILES,
@@ -294,3 +295,42 @@ def test_a_returning_student_lands_on_the_notebook_again_with_no_error(
         assert doubled_clone_404s(responses, server_logs(hubs)) == []
     finally:
         context.close()
+
+
+def test_in_the_classic_interface_a_returning_student_lands_on_the_notebook_again_with_no_error(
+    browser, sample_course, built_sample, tmp_path
+):
+    """``interface: classic``: both buttons, followed twice each, open the notebook in Notebook 7 with no
+    error dialog and no 404 for a path with the clone folder twice."""
+    hub_port, try_port = free_port(), free_port()
+    course = course_on_ports(sample_course, tmp_path, hub_port, try_port)
+    config = course / "_config.yml"
+    config.write_text(config.read_text(encoding="utf-8").replace("interface: lab", "interface: classic"))
+    commit_all(course, "The classic interface")
+    built = oersite("build", course)
+    assert built.exit_code == 0, built.output
+    users = write_students(tmp_path / "users.htpasswd", {STUDENT: PASSWORD})
+    with hub_serve(course, users, hub_port, try_port) as hubs, served(course / "_build" / "html") as url:
+        for button, credentials in (("Open in hub", {"username": STUDENT, "password": PASSWORD}), ("Try now", None)):
+            network = Network()
+            options = {"http_credentials": credentials} if credentials else {}
+            context = loopback_context(browser, network, NO_CDN_FILES, **options)
+            responses: list[tuple[int, str]] = []
+            context.on("response", lambda response, seen=responses: seen.append((response.status, response.url)))
+            try:
+                page = site_page(context, url, FOLIUM_NOTEBOOK)
+                for visit in (1, 2):
+                    notebook = click_launch_button(page, button)
+                    notebook.wait_for_url(
+                        re.compile(rf"/user/[^/]+/notebooks/{CLONE}/{FOLIUM_NOTEBOOK}"), timeout=90_000
+                    )
+                    notebook.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+                    notebook.wait_for_timeout(2_000)
+                    screenshot(notebook, f"6-classic-{button.lower().replace(' ', '-')}-visit-{visit}")
+                    assert error_dialogs(notebook) == [], f"{button}, visit {visit}"
+                    assert notebook.title().startswith("markers"), notebook.title()
+                    if visit == 1:
+                        notebook.close()
+                assert doubled_clone_404s(responses, server_logs(hubs)) == []
+            finally:
+                context.close()
