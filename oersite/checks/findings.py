@@ -102,12 +102,3 @@ def redirect_target(text: str) -> str | None:
     if match is None or len(text) > 4096:
         return None
     return match.group("url").strip()
-
-
-def redirect_stubs(site: Path) -> set[str]:
-    """The site's redirect stubs (pages relative to its root), for the checks to leave alone."""
-    return {
-        page
-        for page in site_pages(site)
-        if redirect_target((site / page).read_text(encoding="utf-8", errors="replace")) is not None
-    }
