@@ -124,7 +124,6 @@ def build_course(
             warnings_are_errors=strict,
         )
         results = executed_and_described()
-    old_maps = saved_maps(course, notebooks, results)
     write_sitemap(course, pages, output_dir)
     thebe = course.thebe
     tiles = _tiles(course)
@@ -142,6 +141,7 @@ def build_course(
     if strict and figures.warnings:
         raise BuildError("\n".join(figures.warnings))
 
+    old_maps = saved_maps(course, notebooks, results)  # each named: drawn offline, or to execute again
     report = BuildReport(
         output_dir=output_dir,
         pages=pages,
