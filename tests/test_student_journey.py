@@ -292,6 +292,10 @@ def test_a_returning_student_lands_on_the_notebook_again_with_no_error(
             assert lab.locator(f'#jp-main-dock-panel .lm-TabBar-tab[title*="Path: {CLONE}/{CLONE}/"]').count() == 0
             if visit == 1:
                 lab.close()  # the student closed the tab; on visit 2 the one of visit 2 stays open
+        # What JupyterLab restores next time (open tabs, the file browser's folder): the clone folder once.
+        server = lab.url.split("/lab", 1)[0]
+        workspaces = context.request.get(f"{server}/lab/api/workspaces").text()
+        assert f"{CLONE}/{FOLIUM_NOTEBOOK}" in workspaces and f"{CLONE}/{CLONE}/" not in workspaces, workspaces
         assert doubled_clone_404s(responses, server_logs(hubs)) == []
     finally:
         context.close()
