@@ -35,6 +35,7 @@ from oersite.figures import FiguresReport, cells_for_sphinx, figure_cells, make_
 from oersite.launch import LaunchButton, notebook_buttons
 from oersite.messages import plural, shown
 from oersite.render import render_site
+from oersite.saved_maps import saved_maps
 from oersite.toc import Page, read_pages
 from oersite.uptodate import previous_build, remember_build, source_fingerprint
 
@@ -55,6 +56,7 @@ class BuildReport:
     assets: AssetsReport
     figures: FiguresReport = FiguresReport()
     up_to_date: bool = False  # nothing changed since the previous build, which this reports
+    notes: list[str] = dataclasses.field(default_factory=list)  # what the author may want to know
 
     def count(self, status: str) -> int:
         return sum(1 for result in self.notebooks if result.status == status)
@@ -188,11 +190,19 @@ def _build_course(
     if strict and figures.warnings:
         raise BuildError("\n".join(figures.warnings))
 
+    old_maps = saved_maps(course, notebooks, results)  # each named: drawn offline, or to execute again
     report = BuildReport(
         output_dir=output_dir,
         pages=pages,
         notebooks=results,
-        warnings=[*warnings, *missing_alt_warnings(found["figures"]), *rendered.warnings, *figures.warnings],
+        warnings=[
+            *warnings,
+            *missing_alt_warnings(found["figures"]),
+            *(found_map.line() for found_map in old_maps if found_map.without_copy),
+            *rendered.warnings,
+            *figures.warnings,
+        ],
+        notes=[found_map.line() for found_map in old_maps if not found_map.without_copy],
         assets=assets,
         figures=figures,
         seconds=time.perf_counter() - started,
@@ -253,7 +263,7 @@ def build_lock(folder: Path, *, wait: bool = False) -> Iterator[None]:
 
 def report_lines(report: BuildReport, course: Course) -> list[tuple[str, str]]:
     """What a build tells the user afterwards, as (kind, line): "warning", "remote" (a page and a URL), "done"."""
-    lines = [("warning", warning) for warning in report.warnings]
+    lines = [("warning", warning) for warning in report.warnings] + [("note", note) for note in report.notes]
     for page, versions in report.assets.bokeh_mismatches.items():
         lines.append(
             (
@@ -300,6 +310,7 @@ def _report_to_json(report: BuildReport, course: Course) -> dict:
             for result in report.notebooks
         ],
         "warnings": report.warnings,
+        "notes": report.notes,
         "assets": dataclasses.asdict(report.assets),
         "figures": dataclasses.asdict(report.figures),
     }
@@ -323,6 +334,7 @@ def _report_from_json(saved: dict, course: Course, *, seconds: float) -> BuildRe
         pages=pages,
         notebooks=notebooks,
         warnings=saved["warnings"],
+        notes=saved.get("notes", []),
         assets=AssetsReport(**saved["assets"]),
         # the previous build's images, all kept: none made now
         figures=FiguresReport(reused=sum(saved.get("figures", {}).get(kind, 0) for kind in ("made", "reused"))),

@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 from oersite.assets import SHARED, TileSettings
 from oersite.chromium import ChromiumMissing, first_line, headless_chromium, in_own_thread, site_context
 from oersite.files import write_atomically
+from oersite.saved_maps import is_old_frame_map
 from oersite.serve import serving
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ def figure_kind(output: dict[str, Any], cell: dict[str, Any]) -> str | None:
     root = _BOKEH_ROOT.search(markup)
     if root:
         return "plot" if _PLOT_MODEL.search(_bokeh_document(cell, root.group("id"))) else None
-    if _MAP_FRAME.search(markup):
+    if _MAP_FRAME.search(markup) or is_old_frame_map(markup):
         return "map"
     return None
 

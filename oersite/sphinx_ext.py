@@ -4,7 +4,8 @@ It connects the executor's results to myst-nb: when Sphinx reads a notebook
 (``.ipynb``, or MyST Markdown, which myst-nb is then told to read as ``.ipynb``),
 the ``source-read`` handler swaps in the executed copy (with myst-nb's own
 execution switched off for that file) and removes the output types that only
-JupyterLab's Bokeh extension understands, and wraps each Bokeh plot and Folium map in
+JupyterLab's Bokeh extension understands, rewrites maps an older Folium saved as base64
+frames the way a new Folium writes them (``oersite.saved_maps``), and wraps each Bokeh plot and Folium map in
 the markup that gives it its text alternative and image (``oersite.figures``).  Sphinx re-reads a page when its
 source file changed; ``env-get-outdated`` also re-reads pages whose executed
 outputs changed although the file did not (say, an edited data file).
@@ -26,6 +27,8 @@ from typing import Any
 
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
+
+from oersite.saved_maps import modernise_notebook
 
 #: Output types of Bokeh's notebook integration.  They tell JupyterLab's
 #: Bokeh extension to load BokehJS and run a plot; the same output also holds
@@ -109,6 +112,9 @@ def swap_in_executed_notebook(app: Sphinx, docname: str, source: list[str]) -> N
         except ValueError:
             return  # not ours to judge here; the executor reports unreadable notebooks
     without_bokeh_notebook_outputs(notebook)
+    # Maps an older Folium saved as base64 frames, written as a new Folium writes them: their
+    # libraries become the site's own in oersite.assets, like a new map's (oersite.saved_maps).
+    modernise_notebook(notebook)
     figures = app.config.oersite_figures.get(docname)
     if figures:
         from oersite.figures import wrap_figure_outputs

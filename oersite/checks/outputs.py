@@ -1,4 +1,5 @@
-"""Notebook outputs: no error a reader would see, no page older than its notebook."""
+"""Notebook outputs: no error a reader would see, no script that calls another host, no page
+older than its notebook."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from oersite.checks.findings import Finding
 from oersite.config import Course
@@ -76,6 +78,7 @@ def check_notebook_outputs(course: Course, site: Path) -> list[Finding]:
             with_outputs(notebook, json.loads(executed.read_text(encoding="utf-8"))) if shows_executed else notebook
         )
         findings.extend(error_outputs(outputs_from, shown))
+        findings.extend(network_calls(outputs_from, shown))
     return findings
 
 
@@ -110,3 +113,101 @@ def error_outputs(notebook: dict, page: str) -> list[Finding]:
                     )
                 )
     return findings
+
+
+#: A URL in a script's string literal: another host, or this page's (``//host`` too).
+_URL_LITERAL = r"[\"'`](?P<url>(?:https?:|wss?:)?//[^\"'`\s]+)[\"'`]"
+#: Calls that reach a server from a script, as a reader's browser runs them: the start of the
+#: call, up to its first argument.
+NETWORK_CALLS = {
+    "fetch": r"\bfetch\(\s*",
+    "XMLHttpRequest": r"\.open\(\s*[\"'`][A-Za-z]+[\"'`]\s*,\s*",
+    "WebSocket": r"\bnew\s+WebSocket\(\s*",
+    "EventSource": r"\bnew\s+EventSource\(\s*",
+    "an Image src": r"\.src\s*=\s*",
+    "import()": r"\bimport\(\s*",
+    "jQuery's ajax": r"\$\.(?:ajax|getJSON|get|post|getScript)\(\s*",
+    "d3's loader": r"\bd3\.(?:json|csv|tsv|text|xml|html)\(\s*",
+}
+_NEEDS = {"XMLHttpRequest": "XMLHttpRequest", "an Image src": "Image"}
+_INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc\s*=)[^>]*>(?P<code>.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def inline_scripts(output: dict) -> list[str]:
+    """The scripts an output runs on its page: ``application/javascript``, inline ``<script>``s,
+    and those of the map pages inside it (``srcdoc``, and base64 frames of an older Folium)."""
+    from oersite.saved_maps import map_documents
+
+    data = output.get("data", {})
+    scripts = [_text(data["application/javascript"])] if "application/javascript" in data else []
+    markup = _text(data.get("text/html", ""))
+    for document in [markup, *map_documents(markup)]:
+        scripts += [match.group("code") for match in _INLINE_SCRIPT.finditer(document)]
+    return scripts
+
+
+def calls_to_other_hosts(script: str) -> list[tuple[str, str]]:
+    """(call, URL) for each call in ``script`` that reaches another host, its URL a literal or
+    a variable given one; URLs the build points at the site's own copies do not count."""
+    from oersite.assets import BOKEH_URL
+    from oersite.hub.notebook_server import CDN_FILES
+    from oersite.saved_maps import stand_in
+
+    found = []
+    for call, start in NETWORK_CALLS.items():
+        if call in _NEEDS and _NEEDS[call] not in script:
+            continue
+        for match in re.finditer(rf"{start}(?:{_URL_LITERAL}|(?P<name>[A-Za-z_$][\w$]*)\b)", script):
+            url = match.group("url")
+            if url is None:
+                given = re.search(rf"\b{re.escape(match.group('name'))}\s*=\s*{_URL_LITERAL}", script)
+                url = given.group("url") if given else None
+            if url is None:
+                continue
+            host = _host(url)
+            if not host or host in _LOCAL_HOSTS or url in CDN_FILES or BOKEH_URL.match(url) or stand_in(url):
+                continue
+            found.append((call, url))
+    return found
+
+
+def network_calls(notebook: dict, page: str) -> list[Finding]:
+    """Scripts in the outputs a reader of ``page`` sees that call another host.
+
+    linkchecker and the remote files check see what a page's markup loads; a script's own
+    ``fetch`` or ``WebSocket`` is only seen here.  Offline, behind a firewall or once that host is
+    gone the output breaks, and the reader's browser tells that host who is reading.
+    """
+    findings = []
+    for number, cell in enumerate(notebook.get("cells", []), start=1):
+        if cell.get("cell_type") != "code" or _HIDDEN_OUTPUT_TAGS & set(cell.get("metadata", {}).get("tags", [])):
+            continue
+        calls = {
+            (call, url)
+            for output in cell.get("outputs", [])
+            for script in inline_scripts(output)
+            for call, url in calls_to_other_hosts(script)
+        }
+        for call, url in sorted(calls):
+            host = _host(url)
+            findings.append(
+                Finding(
+                    page,
+                    f"cell {number}",
+                    f"a script in its output calls {host} ({call} of {url}): offline or behind a firewall it "
+                    "fails; ship the data with the course and load it from the site, or leave the call out",
+                )
+            )
+    return findings
+
+
+_HIDDEN_OUTPUT_TAGS = {"remove-output", "remove_output", "remove-cell", "remove_cell"}
+
+
+def _text(value: str | list[str]) -> str:
+    return value if isinstance(value, str) else "".join(value)
+
+
+def _host(url: str) -> str | None:
+    return urlsplit(url if not url.startswith("//") else "https:" + url).hostname
