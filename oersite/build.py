@@ -13,6 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from oersite.assets import AssetsReport, TileSettings, make_self_contained
 from oersite.catalogue import metadata_warnings, page_metadata, write_sitemap
@@ -25,6 +26,9 @@ from oersite.messages import plural, shown
 from oersite.render import render_site
 from oersite.toc import Page, read_pages
 from oersite.uptodate import previous_build, remember_build, source_fingerprint
+
+if TYPE_CHECKING:
+    from oersite.kernels import SpareKernels
 
 #: Where a course's build goes unless told otherwise, as in Jupyter Book.
 BUILD_DIR = "_build"
@@ -68,6 +72,7 @@ def build_course(
     strict: bool = False,
     reporter: Reporter | None = None,
     figure_images: bool = True,
+    kernels: SpareKernels | None = None,
 ) -> BuildReport:
     """Build the course's website into ``output_dir`` (default ``_build/html``).
 
@@ -110,7 +115,7 @@ def build_course(
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-execute") as background:
         # Notebooks execute while Sphinx starts up; Sphinx waits for them before reading pages.
-        execution = background.submit(execute_notebooks, course, notebooks, executed_dir(course), reporter)
+        execution = background.submit(execute_notebooks, course, notebooks, executed_dir(course), reporter, kernels)
         rendered = render_site(
             course,
             executed_and_described,
