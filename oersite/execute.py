@@ -46,6 +46,7 @@ from oersite.toc import Page
 
 if TYPE_CHECKING:  # nbformat takes a second to import: only where notebooks are read
     import nbformat
+    from jupyter_client.manager import AsyncKernelManager
 
     from oersite.kernels import SpareKernels
 
@@ -324,7 +325,8 @@ async def _execute(
         }
         try:
             if kernels is not None:
-                await _run_in_spare_kernel(notebook, options, kernels, environment, log_path, Path(working_dir))
+                started = await kernels.take(kernel_name, environment, log_path, page.path.parent)
+                await _run_in_spare_kernel(notebook, options, kernels, started, Path(working_dir))
             else:
                 # The kernel process's own stdout and stderr (what a library or C code writes there,
                 # not a cell's outputs) go to the log, never into oersite's messages.
@@ -359,8 +361,7 @@ async def _run_in_spare_kernel(
     notebook: nbformat.NotebookNode,
     options: dict,
     kernels: SpareKernels,
-    environment: dict[str, str],
-    log_path: Path,
+    manager: AsyncKernelManager,
     folder: Path,
 ) -> None:
     """Run ``notebook`` in a kernel started ahead, moved to ``folder`` first; shut down after, never reused."""
@@ -369,7 +370,6 @@ async def _run_in_spare_kernel(
 
     from oersite.kernels import READY_TIMEOUT, moved_to
 
-    manager = await kernels.take(options["kernel_name"], environment, log_path, folder)
     connection = manager.client()
     try:
         connection.start_channels()

@@ -55,7 +55,6 @@ class KernelKind:
 @dataclass
 class _Waiting:
     kind: KernelKind
-    folder: Path
     manager: Future  # of a started AsyncKernelManager, on the kernels' loop
 
 
@@ -73,8 +72,9 @@ class SpareKernels:
     async def take(self, name: str, environment: dict[str, str], log_path: Path, folder: Path) -> AsyncKernelManager:
         """A started kernel named ``name``, nobody's before, for one run; the next one starts now.
 
-        It starts in ``folder`` (the next one too, where the author is likely to save
-        again), but only ``moved_to`` on its client makes sure of its working folder.
+        The next one starts in ``folder`` (a folder that exists: the notebook's own, where
+        the author is likely to save again); only ``moved_to`` on a kernel's client makes
+        sure of its working folder.
         Raises what starting the kernel raised (``NoSuchKernel`` for a name not installed).
         """
         kind = KernelKind(name, tuple(sorted(environment.items())), log_path)
@@ -85,13 +85,16 @@ class SpareKernels:
             if waiting is not None and waiting.kind != kind:
                 self._shut_down(waiting.manager)  # started for other settings
                 waiting = None
-            mine = waiting.manager if waiting else self._start(kind, folder)
-            self.waiting[name] = _Waiting(kind, folder, self._start(kind, folder))
-        manager = await asyncio.wrap_future(mine)
-        if not await manager.is_alive():  # it died while it waited: a new one, without waiting for a spare
-            self.release(manager)
-            manager = await asyncio.wrap_future(self._start(kind, folder))
-        return manager
+            self.waiting[name] = _Waiting(kind, self._start(kind, folder))
+        if waiting is not None:
+            try:
+                manager = await asyncio.wrap_future(waiting.manager)
+                if await manager.is_alive():
+                    return manager
+                self.release(manager)  # it died while it waited
+            except Exception:  # noqa: BLE001,S110 (it could not start, its folder gone, say: a start now says why)
+                pass
+        return await asyncio.wrap_future(self._start(kind, folder))
 
     def release(self, manager: AsyncKernelManager) -> None:
         """A run is over: its kernel is shut down in the background (never given to another run)."""
