@@ -80,11 +80,18 @@ def xsrf(session: requests.Session, path: str) -> dict[str, str]:
     return {"X-XSRFToken": session.cookies.get("_xsrf", path=path) or ""}
 
 
-def run_code(session: requests.Session, hub_url: str, prefix: str, code: str, *, seconds: float = 60) -> str:
-    """Start a kernel and run ``code`` over the kernel websocket, as JupyterLab does; return its stdout."""
-    created = session.post(f"{hub_url}{prefix}api/kernels", headers=xsrf(session, prefix), json={"name": "python3"})
-    assert created.status_code == 201, created.text
-    kernel = created.json()["id"]
+def run_code(
+    session: requests.Session, hub_url: str, prefix: str, code: str, *, seconds: float = 60, kernel: str | None = None
+) -> str:
+    """Run ``code`` over the kernel websocket, as JupyterLab does; return its stdout.
+
+    In a kernel started for it and shut down after, or in the running ``kernel`` (an id), left running.
+    """
+    started = kernel is None
+    if started:
+        created = session.post(f"{hub_url}{prefix}api/kernels", headers=xsrf(session, prefix), json={"name": "python3"})
+        assert created.status_code == 201, created.text
+        kernel = created.json()["id"]
     headers = ["Cookie: " + "; ".join(f"{c.name}={c.value}" for c in session.cookies)]
     if session.auth:
         token = base64.b64encode(":".join(session.auth).encode()).decode()
@@ -130,4 +137,5 @@ def run_code(session: requests.Session, hub_url: str, prefix: str, code: str, *,
         raise AssertionError(f"no reply from the kernel within {seconds} s")
     finally:
         connection.close()
-        session.delete(f"{hub_url}{prefix}api/kernels/{kernel}", headers=xsrf(session, prefix))
+        if started:
+            session.delete(f"{hub_url}{prefix}api/kernels/{kernel}", headers=xsrf(session, prefix))

@@ -15,10 +15,11 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import git
-from hub_clients import browser_session, follow, free_port, server_prefix, write_users
+from hub_clients import browser_session, follow, free_port, run_code, server_prefix, write_users, xsrf
 from journey_http import journey
 from test_hub_serve import USERS, hub_course
 
@@ -126,6 +127,47 @@ def test_two_visitors_at_once_each_get_a_waiting_server_of_their_own(hubs):
     counted = wait_for_status(hubs, lambda status: status["handed_out"] >= before["handed_out"] + 2)
     assert counted["handed_out"] == before["handed_out"] + 2
     print("two visitors at once, seconds to an idle kernel:", [round(arrival.seconds, 1) for arrival in arrivals])
+
+
+def test_the_linked_notebooks_kernel_is_running_before_jupyterlab_asks_for_it(hubs):
+    full_pool(hubs)
+    session = browser_session()
+    landed = follow(session, link(hubs), on_a_server)  # nbgitpuller's page on a waiting server
+    server = landed.url.split("/git-pull")[0] + "/"
+    query = parse_qs(urlsplit(landed.url).query)
+    pull = {key: query[key][0] for key in ("repo", "branch", "targetpath")}
+    with session.get(f"{server}git-pull/api", params=pull, stream=True, timeout=120) as stream:
+        assert '"phase": "finished"' in "".join(stream.iter_lines(decode_unicode=True))
+    # Nobody has asked for a session: the server started the one JupyterLab is about to ask for.
+    notebook = f"{CLONE}/{NOTEBOOK}"
+    deadline = time.monotonic() + 30
+    while True:
+        listed = session.get(f"{server}api/sessions", timeout=30)
+        assert listed.status_code == 200, f"no session was started for the linked notebook: {listed.text}"
+        if sessions := listed.json():
+            break
+        assert time.monotonic() < deadline, "no session was started for the linked notebook"
+        time.sleep(0.5)
+    assert [(started["path"], started["type"], started["kernel"]["name"]) for started in sessions] == [
+        (notebook, "notebook", "python3")
+    ]
+    # JupyterLab's own request for the notebook's session gets that kernel: no second one.
+    created = session.post(
+        f"{server}api/sessions",
+        headers=xsrf(session, server_prefix(landed)),
+        json={"path": notebook, "name": notebook.rsplit("/", 1)[-1], "type": "notebook", "kernel": {"name": "python3"}},
+        timeout=60,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["kernel"]["id"] == sessions[0]["kernel"]["id"]
+    assert [kernel["id"] for kernel in session.get(f"{server}api/kernels", timeout=30).json()] == [
+        sessions[0]["kernel"]["id"]
+    ]
+    # It runs in the notebook's folder, as the kernel JupyterLab starts does.
+    kernel = created.json()["kernel"]["id"]
+    code = "import os; print(os.getcwd())"
+    folder = run_code(session, hubs.ephemeral_url, server_prefix(landed), code, kernel=kernel)
+    assert folder.strip().endswith(f"/{CLONE}/notebooks/bokeh"), folder
 
 
 def test_a_visitor_who_comes_back_keeps_their_server(hubs):
