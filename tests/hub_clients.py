@@ -9,6 +9,7 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 import websocket
@@ -139,3 +140,23 @@ def run_code(
         connection.close()
         if started:
             session.delete(f"{hub_url}{prefix}api/kernels/{kernel}", headers=xsrf(session, prefix))
+
+
+def pull_then_sessions(session: requests.Session, landed: requests.Response, *, seconds: float = 30) -> list[dict]:
+    """On nbgitpuller's page (``landed``): pull as its page does, then the server's sessions, once it has one.
+
+    Nobody asks for a session here; an empty list after ``seconds`` fails.
+    """
+    server = landed.url.split("/git-pull")[0] + "/"
+    query = parse_qs(urlsplit(landed.url).query)
+    pull = {key: query[key][0] for key in ("repo", "branch", "targetpath")}
+    with session.get(f"{server}git-pull/api", params=pull, stream=True, timeout=120) as stream:
+        assert '"phase": "finished"' in "".join(stream.iter_lines(decode_unicode=True))
+    deadline = time.monotonic() + seconds
+    while True:
+        listed = session.get(f"{server}api/sessions", timeout=30)
+        assert listed.status_code == 200, f"no session was started for the linked notebook: {listed.text}"
+        if listed.json():
+            return listed.json()
+        assert time.monotonic() < deadline, "no session was started for the linked notebook"
+        time.sleep(0.5)

@@ -15,11 +15,19 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import git
-from hub_clients import browser_session, follow, free_port, run_code, server_prefix, write_users, xsrf
+from hub_clients import (
+    browser_session,
+    follow,
+    free_port,
+    pull_then_sessions,
+    run_code,
+    server_prefix,
+    write_users,
+    xsrf,
+)
 from journey_http import journey
 from test_hub_serve import USERS, hub_course
 
@@ -134,20 +142,9 @@ def test_the_linked_notebooks_kernel_is_running_before_jupyterlab_asks_for_it(hu
     session = browser_session()
     landed = follow(session, link(hubs), on_a_server)  # nbgitpuller's page on a waiting server
     server = landed.url.split("/git-pull")[0] + "/"
-    query = parse_qs(urlsplit(landed.url).query)
-    pull = {key: query[key][0] for key in ("repo", "branch", "targetpath")}
-    with session.get(f"{server}git-pull/api", params=pull, stream=True, timeout=120) as stream:
-        assert '"phase": "finished"' in "".join(stream.iter_lines(decode_unicode=True))
     # Nobody has asked for a session: the server started the one JupyterLab is about to ask for.
+    sessions = pull_then_sessions(session, landed)
     notebook = f"{CLONE}/{NOTEBOOK}"
-    deadline = time.monotonic() + 30
-    while True:
-        listed = session.get(f"{server}api/sessions", timeout=30)
-        assert listed.status_code == 200, f"no session was started for the linked notebook: {listed.text}"
-        if sessions := listed.json():
-            break
-        assert time.monotonic() < deadline, "no session was started for the linked notebook"
-        time.sleep(0.5)
     assert [(started["path"], started["type"], started["kernel"]["name"]) for started in sessions] == [
         (notebook, "notebook", "python3")
     ]

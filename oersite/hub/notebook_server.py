@@ -1,5 +1,6 @@
 """What every student's Jupyter server adds: the site's browser libraries, with Folium's maps
-pointed at them, and MyST Markdown notebooks opened as notebooks.
+pointed at them, MyST Markdown notebooks opened as notebooks, and the launch link's notebook
+with its kernel already running.
 
 A Folium map is a whole page in an ``<iframe srcdoc>`` that loads Leaflet, jQuery,
 Bootstrap, Font Awesome and the rest from four CDNs.  The site rewrites those URLs to its
@@ -27,6 +28,10 @@ A course's MyST Markdown notebooks (``.md`` with jupytext front matter) open as 
 with jupytext (installed beside JupyterLab): JupyterLab's default viewer for Markdown and
 MyST files is jupytext's notebook (``LAB_SETTINGS_OVERRIDES``), so a launch link to the
 ``.md`` lands on a notebook, as jupytext's documentation recommends.
+
+The server extension also starts the kernel of the notebook a launch link opens when the
+link's nbgitpuller page is served (``KernelAhead``): JupyterLab, which takes seconds to load
+in the browser, then finds the notebook's session running instead of starting its kernel.
 
 Runs inside single-user servers and their kernels: imports only the standard library
 (tornado and IPython where the server or kernel has them already).
