@@ -176,27 +176,33 @@ class KernelAhead:
     sign-in), only a notebook below the server's root, only when no session has that
     path, and only a kernel the notebook names and the server has: what JupyterLab
     would start itself a moment later, as the same user.  The requests are seen where
-    tornado logs them (the application's ``log_function``, called as each request ends).
+    tornado logs them (the application's ``log_request``, called as each request ends).
     """
 
     def __init__(self, serverapp) -> None:
         self.serverapp = serverapp
         self.after_pull: str | None = None  # a linked notebook the pull has yet to bring
+        self.starting: set[str] = set()  # notebooks whose session is being started (a reload, twice)
         self.tasks: set = set()
 
     def follow_requests(self) -> None:
-        settings = self.serverapp.web_app.settings
-        log_request = settings.get("log_function")
+        """See each request as it ends, where tornado logs it: the application's ``log_request``.
+
+        Tornado's documented place to change (by overriding it, here on this application);
+        it still logs through whichever ``log_function`` the settings hold when the request
+        ends (JupyterHub's single-user extension sets its own after extensions load).
+        """
+        web_app = self.serverapp.web_app
+        log_request = web_app.log_request
 
         def log_and_follow(handler) -> None:
-            if log_request is not None:
-                log_request(handler)
+            log_request(handler)
             try:
                 self.request_finished(handler)
             except Exception as error:  # noqa: BLE001 (a kernel started ahead is a nicety, never a failure)
                 self.serverapp.log.warning("oersite: no kernel started ahead (%s: %s)", type(error).__name__, error)
 
-        settings["log_function"] = log_and_follow
+        web_app.log_request = log_and_follow
 
     def request_finished(self, handler) -> None:
         puller = sys.modules.get("nbgitpuller.handlers")
@@ -221,6 +227,9 @@ class KernelAhead:
     async def start(self, notebook: str, *, pulled: bool) -> None:
         """Start ``notebook``'s session, as JupyterLab would, unless it has one or names no installed kernel."""
         app = self.serverapp
+        if notebook in self.starting:
+            return
+        self.starting.add(notebook)
         try:
             if not await _maybe_async(app.contents_manager.file_exists(notebook)):
                 if not pulled:
@@ -238,6 +247,8 @@ class KernelAhead:
             app.log.info("oersite: started the %s kernel of %s before JupyterLab opens it", kernel, notebook)
         except Exception as error:  # noqa: BLE001 (JupyterLab starts the kernel itself, as without this)
             app.log.warning("oersite: no kernel started ahead for %s (%s: %s)", notebook, type(error).__name__, error)
+        finally:
+            self.starting.discard(notebook)
 
 
 async def _maybe_async(value):
