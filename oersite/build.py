@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from oersite.assets import AssetsReport, TileSettings, make_self_contained
 from oersite.catalogue import metadata_warnings, page_metadata, write_sitemap
@@ -38,6 +39,9 @@ from oersite.render import render_site
 from oersite.saved_maps import saved_maps
 from oersite.toc import Page, read_pages
 from oersite.uptodate import previous_build, remember_build, source_fingerprint
+
+if TYPE_CHECKING:
+    from oersite.kernels import SpareKernels
 
 #: Where a course's build goes unless told otherwise, as in Jupyter Book.
 BUILD_DIR = "_build"
@@ -83,6 +87,7 @@ def build_course(
     reporter: Reporter | None = None,
     figure_images: bool = True,
     wait_for_other_builds: bool = False,
+    kernels: SpareKernels | None = None,
 ) -> BuildReport:
     """Build the course's website into ``output_dir`` (default ``_build/html``).
 
@@ -99,7 +104,9 @@ def build_course(
     started = time.perf_counter()
     output_dir = (output_dir or default_output_dir(course)).resolve()
     with build_lock(build_dir(course), wait=wait_for_other_builds):
-        return _build_course(course, output_dir, started, strict=strict, reporter=reporter, figure_images=figure_images)
+        return _build_course(
+            course, output_dir, started, strict=strict, reporter=reporter, figure_images=figure_images, kernels=kernels
+        )
 
 
 def _build_course(
@@ -110,6 +117,7 @@ def _build_course(
     strict: bool,
     reporter: Reporter | None,
     figure_images: bool,
+    kernels: SpareKernels | None,
 ) -> BuildReport:
     work_dir = build_dir(course) / ".oersite"
     record = work_dir / "last-build.json"
@@ -152,7 +160,7 @@ def _build_course(
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-execute")
     try:
         # Notebooks execute while Sphinx starts up; Sphinx waits for them before reading pages.
-        execution = background.submit(execute_notebooks, course, notebooks, executed_dir(course), reporter)
+        execution = background.submit(execute_notebooks, course, notebooks, executed_dir(course), reporter, kernels)
         rendered = render_site(
             course,
             executed_and_described,

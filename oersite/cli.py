@@ -143,25 +143,30 @@ def serve(source: Path, output: Path | None, port: int, watch: bool, jobs: int |
             raise OersiteError(f"{shown(site)}: no built site here; run first: oersite build {shown(source)}")
         serve_folder(site, port, announce=lambda url: click.echo(f"Serving {shown(site)} at {url} (Ctrl-C stops)"))
         return
+    from oersite.kernels import SpareKernels
     from oersite.preview import watch_and_serve
 
     console = _console()
-    watch_and_serve(
-        course.root,
-        site,
-        port,
-        lambda: _preview_build(console, source, site, jobs),
-        announce=lambda url: console.print(
-            f"Previewing {shown(course.root)} at {url}: rebuilt on every save (Ctrl-C stops)",
-            markup=False,
-            highlight=False,
-        ),
-        say=lambda line: console.print(line, markup=False, highlight=False),
-        ignored=[site],
-    )
+    kernels = SpareKernels()
+    try:
+        watch_and_serve(
+            course.root,
+            site,
+            port,
+            lambda: _preview_build(console, source, site, jobs, kernels),
+            announce=lambda url: console.print(
+                f"Previewing {shown(course.root)} at {url}: rebuilt on every save (Ctrl-C stops)",
+                markup=False,
+                highlight=False,
+            ),
+            say=lambda line: console.print(line, markup=False, highlight=False),
+            ignored=[site],
+        )
+    finally:
+        kernels.close()
 
 
-def _preview_build(console, source: Path, site: Path, jobs: int | None) -> str | None:
+def _preview_build(console, source: Path, site: Path, jobs: int | None, kernels) -> str | None:
     """One build of the preview; its problem as one line (printed too), or None."""
     from oersite.build import build_course
     from oersite.config import load_course
@@ -172,7 +177,12 @@ def _preview_build(console, source: Path, site: Path, jobs: int | None) -> str |
         course = load_course(source, jobs=jobs)
         # Figure images wait for oersite build: a save reloads its page without Chromium's seconds.
         report = build_course(
-            course, site, reporter=_ProgressLines(console, course), figure_images=False, wait_for_other_builds=True
+            course,
+            site,
+            reporter=_ProgressLines(console, course),
+            figure_images=False,
+            wait_for_other_builds=True,
+            kernels=kernels,
         )
     except OersiteError as error:
         console.print("[red]error:[/] ", end="", highlight=False)

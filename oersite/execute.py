@@ -43,10 +43,14 @@ from typing import TYPE_CHECKING, Any
 from oersite.config import Course
 from oersite.errors import NotebookError
 from oersite.files import write_atomically
+from oersite.kernels import KERNEL_ARGUMENTS
 from oersite.toc import Page
 
 if TYPE_CHECKING:  # nbformat takes a second to import: only where notebooks are read
     import nbformat
+    from jupyter_client.manager import AsyncKernelManager
+
+    from oersite.kernels import SpareKernels
 
 #: Environment variable through which notebooks find the course's datasets,
 #: the same name in the build and on the hubs (see notebooks/course_data.py).
@@ -113,8 +117,12 @@ def execute_notebooks(
     notebooks: dict[Page, nbformat.NotebookNode],
     cache_dir: Path,
     reporter: Reporter | None = None,
+    kernels: SpareKernels | None = None,
 ) -> list[NotebookResult]:
     """Execute (or fetch from the cache) the course's ``.ipynb`` notebooks.
+
+    ``kernels``: kernels started ahead (the preview's), one taken for each run;
+    without, each run starts its own.
 
     Raises ``NotebookError`` naming each notebook that could not be read or
     whose cell raised or timed out; notebooks that succeeded are cached even
@@ -146,8 +154,10 @@ def execute_notebooks(
     for result in results.values():
         reporter.finished(result)
     if to_run:
-        kernel_log(cache_dir).unlink(missing_ok=True)  # this build's kernels only
-        outcomes = asyncio.run(_run_all(course, to_run, reporter, kernel_log(cache_dir)))
+        # This build's kernels only: emptied in place, so a kernel started ahead keeps writing here.
+        kernel_log(cache_dir).parent.mkdir(parents=True, exist_ok=True)
+        kernel_log(cache_dir).write_bytes(b"")
+        outcomes = asyncio.run(_run_all(course, to_run, reporter, kernel_log(cache_dir), kernels))
         failures = [outcome for outcome in outcomes if isinstance(outcome, str)]
         results.update((outcome.page, outcome) for outcome in outcomes if isinstance(outcome, NotebookResult))
         if failures:
@@ -366,6 +376,7 @@ async def _run_all(
     to_run: list[tuple[Page, nbformat.NotebookNode, str, Path, Path]],
     reporter: Reporter,
     log_path: Path,
+    kernels: SpareKernels | None,
 ) -> list[NotebookResult | str]:
     slots = asyncio.Semaphore(course.execution.jobs)
 
@@ -373,7 +384,7 @@ async def _run_all(
         async with slots:
             reporter.started(page)
             started = time.perf_counter()
-            failure = await _execute(course, page, notebook, log_path)
+            failure = await _execute(course, page, notebook, log_path, kernels)
             if failure:
                 return failure
             # The key goes last, after the copy it vouches for: a build stopped in between
@@ -388,7 +399,9 @@ async def _run_all(
     return await asyncio.gather(*(run_one(*job) for job in to_run))
 
 
-async def _execute(course: Course, page: Page, notebook: nbformat.NotebookNode, log_path: Path) -> str | None:
+async def _execute(
+    course: Course, page: Page, notebook: nbformat.NotebookNode, log_path: Path, kernels: SpareKernels | None
+) -> str | None:
     """Run ``notebook`` in place; return a one-line failure message, or None."""
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient import NotebookClient
@@ -401,10 +414,12 @@ async def _execute(course: Course, page: Page, notebook: nbformat.NotebookNode, 
         current["index"] = cell_index
 
     def on_notebook_start(notebook):
-        kernel = getattr(client.km, "provisioner", None)
-        if getattr(kernel, "pid", None):
-            current["kernel"] = kernel.pid
-            _running_kernels.add(kernel.pid)
+        # The kernel is known (started here, or handed over started ahead): Ctrl-C can kill it.
+        kernel = getattr(current.get("client"), "km", None)
+        process = getattr(kernel, "provisioner", None)
+        if getattr(process, "pid", None):
+            current["kernel"] = process.pid
+            _running_kernels.add(process.pid)
 
     environment = dict(os.environ)
     if course.data_dir.is_dir():
@@ -412,25 +427,27 @@ async def _execute(course: Course, page: Page, notebook: nbformat.NotebookNode, 
     kernel_name = notebook.metadata.get("kernelspec", {}).get("name", "") or "python3"
     with tempfile.TemporaryDirectory(prefix="oersite-run-") as temporary:
         working_dir = temporary if course.execution.run_in_temp else str(page.path.parent)
-        client = NotebookClient(
-            notebook,
-            timeout=course.execution.timeout,
-            allow_errors=course.execution.allow_errors,
-            kernel_name=kernel_name,
-            record_timing=False,
-            # The kernel's own start-up log (a note on its loopback TCP transport)
-            # means nothing to an instructor; errors still show.
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
-            resources={"metadata": {"path": working_dir}},
-            on_cell_start=on_cell_start,
-            on_notebook_start=on_notebook_start,
-        )
+        options = {
+            "timeout": course.execution.timeout,
+            "allow_errors": course.execution.allow_errors,
+            "kernel_name": kernel_name,
+            "record_timing": False,
+            "extra_arguments": list(KERNEL_ARGUMENTS),
+            "resources": {"metadata": {"path": working_dir}},
+            "on_cell_start": on_cell_start,
+            "on_notebook_start": on_notebook_start,
+        }
         try:
-            # The kernel process's own stdout and stderr (what a library or C code writes there,
-            # not a cell's outputs) go to the log, never into oersite's messages.
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            with log_path.open("ab") as log:
-                await client.async_execute(env=environment, stdout=log, stderr=log)
+            if kernels is not None:
+                started = await kernels.take(kernel_name, environment, log_path, page.path.parent)
+                await _run_in_spare_kernel(notebook, options, kernels, started, Path(working_dir), current)
+            else:
+                # The kernel process's own stdout and stderr (what a library or C code writes there,
+                # not a cell's outputs) go to the log, never into oersite's messages.
+                log_path.parent.mkdir(parents=True, exist_ok=True)
+                with log_path.open("ab") as log:
+                    current["client"] = NotebookClient(notebook, **options)
+                    await current["client"].async_execute(env=environment, stdout=log, stderr=log)
         except CellExecutionError as exc:
             error = f"{exc.ename}: {exc.evalue}".strip().rstrip(":")
             return (
@@ -473,6 +490,39 @@ def stop_kernels() -> None:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+async def _run_in_spare_kernel(
+    notebook: nbformat.NotebookNode,
+    options: dict,
+    kernels: SpareKernels,
+    manager: AsyncKernelManager,
+    folder: Path,
+    current: dict,
+) -> None:
+    """Run ``notebook`` in a kernel started ahead, moved to ``folder`` first; shut down after, never reused."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    from oersite.kernels import READY_TIMEOUT, moved_to
+
+    connection = manager.client()
+    try:
+        connection.start_channels()
+        try:
+            await connection.wait_for_ready(timeout=READY_TIMEOUT)
+        except RuntimeError as error:  # it died, or never answered
+            raise DeadKernelError(str(error)) from None
+        await moved_to(connection, folder)
+        process = getattr(manager, "provisioner", None)
+        if getattr(process, "pid", None):  # nbclient calls no on_notebook_start for a client it is given
+            current["kernel"] = process.pid
+            _running_kernels.add(process.pid)
+        current["client"] = NotebookClient(notebook, km=manager, kc=connection, **options)
+        await current["client"].async_execute()
+    finally:
+        connection.stop_channels()
+        kernels.release(manager)
 
 
 def cell_location(notebook: nbformat.NotebookNode, index: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -227,3 +228,62 @@ def test_build_output_and_editor_files_start_no_rebuild_and_waiting_burns_no_cpu
     write_notebook(course / "lessons/first.ipynb", "print('still watching')", title="First")
     assert preview.wait_for_build().startswith("Built in")
     assert "still watching" in preview.page("lessons/first.html")
+
+
+def kernels_of(pid: int) -> list[int]:
+    """The ipykernel processes ``pid`` started (its children running ``ipykernel_launcher``)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid and b"ipykernel_launcher" in command:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+def test_each_save_runs_its_notebook_in_a_fresh_kernel_in_the_notebooks_folder(tmp_path):
+    # Each notebook imports a module of the same name from its own folder, and says whether a
+    # name it defines at the end already existed: a kernel used twice, or left in another
+    # notebook's folder, shows up on the page.
+    cells = [
+        "import os, helper\nprint('working in', os.path.basename(os.getcwd()), 'with', helper.WHERE)",
+        "print('defined before:', 'remembered' in dir())",
+        "remembered = 'from an earlier run'",
+    ]
+    notebooks = {"lessons": "lessons/first", "extra": "extra/second"}
+    course = make_course(tmp_path / "course", {f"{path}.ipynb": cells for path in notebooks.values()})
+    for folder in notebooks:
+        (course / folder / "helper.py").write_text(f"WHERE = 'the {folder} helper'\n")
+    running = Preview(course)
+
+    def shows_a_fresh_run(folder: str, saved: str = "") -> None:
+        page = running.page(f"{notebooks[folder]}.html")
+        assert f"working in {folder} with the {folder} helper" in page
+        assert "defined before: False" in page and "defined before: True" not in page
+        assert saved in page
+
+    try:
+        assert running.wait_for_build().startswith("Built in"), running.said
+        shows_a_fresh_run("lessons")
+        shows_a_fresh_run("extra")
+        # One save at a time: the kernel started ahead during a run of one folder's notebook
+        # runs the next save, the other folder's, and the same notebook again after that.
+        for number, folder in enumerate(["lessons", "extra", "lessons", "lessons"]):
+            write_notebook(course / f"{notebooks[folder]}.ipynb", *cells, f"print('save {number}')", title="Again")
+            said = running.wait_for_build()
+            assert said.startswith("Built in") and "1 notebook executed" in said, running.said
+            shows_a_fresh_run(folder, f"save {number}")
+        # Kernels started ahead wait for the next save; when the preview stops, they stop too.
+        waiting = kernels_of(running.process.pid)
+        assert waiting, "no kernel was started ahead"
+        running.process.send_signal(signal.SIGINT)  # Ctrl-C
+        running.process.wait(timeout=30)
+        assert [pid for pid in waiting if Path(f"/proc/{pid}").exists()] == []
+    finally:
+        running.stop()
