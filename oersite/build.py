@@ -19,7 +19,7 @@ from oersite.catalogue import metadata_warnings, page_metadata, write_sitemap
 from oersite.config import Course
 from oersite.errors import BuildError
 from oersite.execute import NotebookResult, Reporter, execute_notebooks, notebook_code, read_notebooks
-from oersite.figures import FiguresReport, cells_for_sphinx, figure_cells, make_figure_images, missing_alt_warnings
+from oersite.figures import FigureImages, FiguresReport, cells_for_sphinx, figure_cells, missing_alt_warnings
 from oersite.launch import LaunchButton, notebook_buttons
 from oersite.messages import plural, shown
 from oersite.render import render_site
@@ -97,6 +97,8 @@ def build_course(
         course, pages, {page.docname: notebook_code(notebook) for page, notebook in notebooks.items()}
     )
     found: dict[str, list] = {}
+    tiles = _tiles(course)
+    images = FigureImages(output_dir, work_dir / "figures.json", base_url=course.base_url, tiles=tiles)
 
     def executed_and_described() -> list[NotebookResult]:
         """The executor's results, once every figure they show is known (before Sphinx reads a page)."""
@@ -106,9 +108,11 @@ def build_course(
             missing = missing_alt_warnings(found["figures"])
             if strict and missing:
                 raise BuildError("\n".join(missing))
+            if figure_images:  # drawn while Sphinx reads and writes the pages
+                images.draw_ahead(found["figures"])
         return results
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-execute") as background:
+    with images, ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-execute") as background:
         # Notebooks execute while Sphinx starts up; Sphinx waits for them before reading pages.
         execution = background.submit(execute_notebooks, course, notebooks, executed_dir(course), reporter)
         rendered = render_site(
@@ -122,20 +126,14 @@ def build_course(
             warnings_are_errors=strict,
         )
         results = executed_and_described()
-    write_sitemap(course, pages, output_dir)
-    thebe = course.thebe
-    tiles = _tiles(course)
-    assets = make_self_contained(output_dir, work_dir / "assets.json", tiles, thebe=thebe)
-    if strict and assets.remote:
-        raise BuildError(
-            "pages load files from other hosts (--strict):\n"
-            + "\n".join(f"{page}: {url}" for page, urls in assets.remote.items() for url in urls)
-        )
-    figures = (
-        make_figure_images(output_dir, work_dir / "figures.json", base_url=course.base_url, tiles=tiles)
-        if figure_images
-        else FiguresReport()
-    )
+        write_sitemap(course, pages, output_dir)
+        assets = make_self_contained(output_dir, work_dir / "assets.json", tiles, thebe=course.thebe)
+        if strict and assets.remote:
+            raise BuildError(
+                "pages load files from other hosts (--strict):\n"
+                + "\n".join(f"{page}: {url}" for page, urls in assets.remote.items() for url in urls)
+            )
+        figures = images.finish() if figure_images else FiguresReport()
     if strict and figures.warnings:
         raise BuildError("\n".join(figures.warnings))
 
