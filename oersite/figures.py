@@ -23,19 +23,25 @@ page's edge), and a reader without JavaScript sees nothing at all.  So:
   ``<iframe>`` gets it as ``title`` (axe-core's ``frame-title``), and keeps its role,
   because Leaflet's zoom buttons and markers inside are keyboard-usable; Folium's
   "Make this Notebook Trusted" line, hidden behind the map, is ``aria-hidden``.
-- **Images.** ``make_figure_images`` runs after ``oersite.assets`` (so pages load their
-  libraries from the site): it serves the built site on 127.0.0.1, opens each page with
-  figures in headless Chromium (``oersite.chromium``) with every other host refused,
+- **Images.** ``FigureImages`` draws the figures in headless Chromium
+  (``oersite.chromium``), offline, with every other host refused, and shoots each
+  figure's element into ``_static/oersite/figures/<digest>.png``.  It starts as soon as
+  the notebooks have run, while Sphinx reads and writes the pages: the figures that have
+  no image yet are drawn from the executed outputs, on one page of their own served on
+  127.0.0.1 (the figures' markup and scripts, the libraries at the site's paths, in a
+  column as wide as the theme's), not on the site's pages, which do not exist yet.  It
   waits until each figure has drawn (Bokeh documents idle; maps' frames loaded, fonts
-  ready; map tiles never load offline, which is expected), shoots each figure's element
-  into ``_static/oersite/figures/<digest>.png`` and puts an ``<img class=
-  "oersite-figure-image">`` with the same alt beside the live figure.  ``figures.css``
-  shows the image when the page is printed and to readers without JavaScript (a head
-  script marks ``<html>`` as ``oersite-scripted``); the page's first image is its
-  ``og:image`` when the course has ``html.baseurl``.
+  ready; map tiles never load offline, which is expected).  After ``oersite.assets`` it
+  puts an ``<img class="oersite-figure-image">`` with the same alt beside each live
+  figure of the built pages; a figure the pages show that was not drawn ahead is shot on
+  its site page then, in the same browser.  ``figures.css`` shows the image when the page
+  is printed and to readers without JavaScript (a head script marks ``<html>`` as
+  ``oersite-scripted``); the page's first image is its ``og:image`` when the course has
+  ``html.baseurl``.
 
-An image is named by a digest of what it draws: the cell's outputs, the library files
-the page loads, the tile settings and how figures are shot.  A figure whose digest has
+An image is named by a digest of what it draws: the cell's outputs, the libraries that
+draw figures (the installed BokehJS, the vendored map libraries), the tile settings and
+how figures are shot.  A figure whose digest has
 an image already is not shot again, pages Sphinx did not rewrite are not read again
 (``_build/.oersite/figures.json``), and Chromium starts only when some figure needs
 shooting.
@@ -87,6 +93,8 @@ HIDDEN_OUTPUT_TAGS = {"remove-cell", "remove-output"}
 #: How figures are shot: a change here makes every image again.
 #: ``column``: the width a figure is drawn in, sphinx-book-theme's content column in that viewport.
 SHOT = {"viewport": {"width": 1280, "height": 900}, "device_scale_factor": 2, "column": 688, "version": 2}
+#: The one page all figures drawn ahead are on (BokehJS loads once).
+FIGURES_PAGE = "figures.html"
 #: How many pages load at once while one is shot.
 TABS = 3
 #: How long a page's figures may take to draw, in milliseconds.
@@ -272,9 +280,9 @@ class FigureImages:
 
     A build makes one before Sphinx runs (``with FigureImages(...) as images``).
     ``draw_ahead`` gets the course's figures as soon as the notebooks have run: those with
-    no image yet are drawn, each notebook's on a small page of their own (the cells' outputs,
-    the libraries the site ships, nothing of the theme) in a browser thread, while Sphinx
-    reads and writes.  ``finish`` (after ``oersite.assets``) waits for them, shoots on the
+    no image yet are drawn, all on one small page of their own (the cells' outputs, the
+    libraries the site ships, nothing of the theme: BokehJS loads once) in a browser thread,
+    while Sphinx reads and writes.  ``finish`` (after ``oersite.assets``) waits for them, shoots on the
     built pages what they show that was not drawn ahead (a page whose outputs Sphinx was
     given otherwise), and puts each image on its pages.  One Chromium serves both, started
     only when some figure needs drawing.
@@ -322,8 +330,7 @@ class FigureImages:
                 if self._has_image(digest) or digest in wanted:
                     continue
                 wanted.add(digest)
-                # (at the top: the page finds the libraries at the site's paths, relative to it)
-                page_cells, figures = pages.setdefault(cell.docname.replace("/", "--") + ".html", ([], []))
+                page_cells, figures = pages.setdefault(FIGURES_PAGE, ([], []))
                 if cell not in page_cells:
                     page_cells.append(cell)
                 figures.append({"source": source, "digest": digest, "where": cell.where})
