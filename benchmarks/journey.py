@@ -15,7 +15,7 @@ user for the same reason.
   context per visitor, the real button click.
 - 5 visitors at once: Playwright, one context each, clicked one after another
   within a fraction of a second, then watched together.
-- 20 visitors at once: the same HTTP requests the browser makes (tests/journey_http.py),
+- 20 visitors at once: the same HTTP requests the browser makes (tests/support/journey_http.py),
   one thread each, since 20 JupyterLab tabs would compete with the servers for
   the two cores and measure Chromium instead.  A visitor the hub turns away
   (429, the "full" page) waits as long as Retry-After says and tries again.
@@ -29,7 +29,7 @@ in a notebook server start uses that check).  The script also times
 
 Places: ``local`` is ``oersite hub serve`` (servers as local processes);
 ``docker`` is the bundle of ``oersite hub config`` deployed with hub/README.md's
-commands on a Docker engine of the run's own (tests/docker_deployment.py): Apache
+commands on a Docker engine of the run's own (tests/support/docker_deployment.py): Apache
 over TLS, a container per student and per visitor.  It runs the single visitors
 and the crowds up to --http-from visitors in Chromium, reports how long the
 image build and ``docker-compose up`` took, and the memory of each idle student
@@ -72,9 +72,9 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY / "tests"))
 
-from browser import chromium, served  # noqa: E402
-from journey_http import SpawnFailed, journey  # noqa: E402
-from journey_lab import (  # noqa: E402
+from support.browser import chromium, served  # noqa: E402
+from support.journey_http import SpawnFailed, journey  # noqa: E402
+from support.journey_lab import (  # noqa: E402
     CdnFiles,
     Network,
     click_launch_button,

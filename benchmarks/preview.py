@@ -38,8 +38,8 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY / "tests"))
 sys.path.insert(0, str(REPOSITORY / "benchmarks"))
 
-from browser import chromium  # noqa: E402
 from build import copy_sample, make_large_course  # noqa: E402
+from support.browser import chromium  # noqa: E402
 
 NOTEBOOK_PAGE = "heatmap"  # the lesson whose notebook is edited (the first one of that name)
 INTRO = "book/intro"

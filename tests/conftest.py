@@ -7,9 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from oersite.cli import main
+from support.cli import oersite
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 #: What makes up the sample course in this repository.
@@ -44,7 +42,7 @@ def sample_course(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def built_sample(sample_course) -> tuple[Path, str]:
     """The sample course built once, warnings as errors; returns (site folder, build output)."""
-    result = CliRunner().invoke(main, ["build", str(sample_course), "--strict"])
+    result = oersite("build", str(sample_course), "--strict")
     assert result.exit_code == 0, result.output
     return sample_course / "_build" / "html", result.output
 
@@ -52,7 +50,7 @@ def built_sample(sample_course) -> tuple[Path, str]:
 @pytest.fixture(scope="session")
 def docker_engine():
     """A Docker engine of the tests' own (see dockerhelpers.py), stopped when the session ends."""
-    from dockerhelpers import start_engine, stop_engine
+    from support.dockerhelpers import start_engine, stop_engine
 
     engine = start_engine()
     yield engine
@@ -61,8 +59,8 @@ def docker_engine():
 
 @pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium, headless (tests/browser.py), for the tests of one module."""
-    from browser import chromium
+    """Debian's Chromium, headless (tests/support/browser.py), for the tests of one module."""
+    from support.browser import chromium
 
     with chromium() as running:
         yield running
@@ -71,6 +69,6 @@ def browser():
 @pytest.fixture(scope="module")
 def cdn():
     """The CDN files notebooks' libraries load in JupyterLab, answered from this machine (journey_lab.py)."""
-    from journey_lab import CdnFiles
+    from support.journey_lab import CdnFiles
 
     return CdnFiles()

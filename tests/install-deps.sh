@@ -5,10 +5,10 @@
 # - Debian packages: Chromium (the browser the tests drive with Playwright; never a downloaded
 #   build), Apache httpd (the single-sign-on proxy in front of the persistent hub), git, and the
 #   Docker engine with docker-compose and debootstrap (the bundle's end-to-end test starts its
-#   own dockerd and builds the images on a debootstrapped Debian; see tests/dockerhelpers.py).
+#   own dockerd and builds the images on a debootstrapped Debian; see tests/support/dockerhelpers.py).
 # - Single sign-on: Apache's SAML, OpenID Connect and CAS modules (the hub's service provider), and
 #   SimpleSAMLphp with PHP for Apache as the identity provider the SAML tests sign in at
-#   (tests/saml_idp.py; SimpleSAMLphp needs PHP's XML and mbstring extensions, which it does not pull).
+#   (tests/support/saml_idp.py; SimpleSAMLphp needs PHP's XML and mbstring extensions, which it does not pull).
 # - npm: configurable-http-proxy, JupyterHub's proxy; in tests/oidc, the OpenID Connect provider the
 #   OIDC sign-on test signs in at (panva's oidc-provider, pinned by its package-lock.json).
 # - PyPI: oersite itself, editable, with its test and hub extras (installing oersite also runs
@@ -31,7 +31,7 @@ if ! command -v configurable-http-proxy >/dev/null; then
 fi
 
 npm ci --prefix tests/oidc --no-audit --no-fund >/dev/null
-# The CAS server the CAS sign-on test signs in at, in an environment of its own (tests/cas_server.py).
+# The CAS server the CAS sign-on test signs in at, in an environment of its own (tests/support/cas_server.py).
 if [ ! -x tests/cas/.venv/bin/python ]; then python3 -m venv tests/cas/.venv; fi
 tests/cas/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/cas/requirements.txt
 

@@ -13,14 +13,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from browser import Traffic, chromium, offline_context, served
-from click.testing import CliRunner
-from coursehelpers import make_course
 from playwright.sync_api import expect
+from support.browser import Traffic, chromium, offline_context, served
+from support.cli import oersite
+from support.coursehelpers import make_course
 
 from oersite.checks.accessibility import AXE_SCRIPT, check_accessibility, violation_findings
 from oersite.checks.findings import ERROR, WARNING
-from oersite.cli import main
 from oersite.launch import OPEN_IN_HUB, TRY_NOW
 
 #: A 1x1 PNG, so the image is there and only its missing text alternative is wrong.
@@ -65,14 +64,14 @@ def inaccessible_course(tmp_path_factory) -> Path:
     """A built course with a good introduction and a page of faint text and an image without alt text."""
     course = make_course(tmp_path_factory.mktemp("a11y") / "course", notebooks={}, extra_chapters=["faint"])
     (course / "faint.md").write_text(INACCESSIBLE_PAGE, encoding="utf-8")
-    result = CliRunner().invoke(main, ["build", str(course), "--strict"])
+    result = oersite("build", str(course), "--strict")
     assert result.exit_code == 0, result.output
     return course
 
 
 @pytest.mark.slow  # builds a course and opens its pages in Chromium
 def test_faint_text_and_an_image_without_alt_text_fail_the_accessibility_check(inaccessible_course):
-    result = CliRunner().invoke(main, ["check", str(inaccessible_course), "--accessibility"])
+    result = oersite("check", str(inaccessible_course), "--accessibility")
     assert result.exit_code == 1, result.output
     lines = result.output.splitlines()
     assert any(line.startswith("error: faint.html: image-alt (") for line in lines), result.output

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from hub_clients import free_port, write_users
+from support.hub_clients import free_port, write_users
 
 from oersite.hub.apache import ProxiedSite, httpd_conf, sign_on_conf
 from oersite.hub.layout import APACHE_SERVER_ROOT

@@ -9,9 +9,9 @@ import re
 import bokeh
 import pytest
 from bs4 import BeautifulSoup
-from click.testing import CliRunner
-from coursehelpers import make_course
-from test_sample_site import FOLIUM_PAGES, NOTEBOOK_PAGES
+from support.cli import oersite
+from support.coursehelpers import make_course
+from support.sample_site import FOLIUM_PAGES, NOTEBOOK_PAGES
 
 from oersite.assets import (
     CDN_FILES,
@@ -20,7 +20,6 @@ from oersite.assets import (
     remote_references,
     rewrite_page,
 )
-from oersite.cli import main
 
 LEAFLET = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"
 
@@ -158,10 +157,10 @@ def test_a_remote_script_in_an_output_is_reported_and_strict_fails_on_it(tmp_pat
             ]
         },
     )
-    relaxed = CliRunner().invoke(main, ["build", str(course)])
+    relaxed = oersite("build", str(course))
     assert relaxed.exit_code == 0, relaxed.output
     assert "widget.html: https://cdn.example.org/w.js" in relaxed.output
-    strict = CliRunner().invoke(main, ["build", str(course), "--strict"])
+    strict = oersite("build", str(course), "--strict")
     assert strict.exit_code == 1
     assert "widget.html: https://cdn.example.org/w.js" in strict.output
 
@@ -186,7 +185,7 @@ def test_a_page_with_another_bokehs_output_is_named_with_both_versions(tmp_path)
         }
     )
     (course / "old.ipynb").write_text(json.dumps(notebook))
-    result = CliRunner().invoke(main, ["build", str(course)])
+    result = oersite("build", str(course))
     assert result.exit_code == 0, result.output
     assert (
         f"old.html: its plots were made with Bokeh 3.1.0 but the site ships BokehJS {bokeh.__version__}"
@@ -210,7 +209,7 @@ def test_the_configured_tile_provider_reaches_every_map(tmp_path):
             }
         },
     )
-    result = CliRunner().invoke(main, ["build", str(course), "--strict"])
+    result = oersite("build", str(course), "--strict")
     assert result.exit_code == 0, result.output
     srcdoc = html.unescape((course / "_build/html/map.html").read_text())
     assert re.search(r'L\.tileLayer\(\s*"https://tiles\.uni\.example/\{z\}/\{x\}/\{y\}\.png"', srcdoc)
@@ -220,7 +219,7 @@ def test_the_configured_tile_provider_reaches_every_map(tmp_path):
 
 def test_tiles_without_attribution_are_refused(tmp_path):
     course = make_course(tmp_path / "c", config={"oersite": {"maps": {"tiles": "https://t.example/{z}/{x}/{y}.png"}}})
-    result = CliRunner().invoke(main, ["build", str(course)])
+    result = oersite("build", str(course))
     assert result.exit_code == 1
     assert "oersite.maps.attribution: required with oersite.maps.tiles" in result.output
 

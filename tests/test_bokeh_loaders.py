@@ -10,12 +10,10 @@ with one notebook per case is built and each page opened in Chromium with every 
 from __future__ import annotations
 
 import pytest
-from browser import Traffic, offline_context, served
-from click.testing import CliRunner
 from conftest import REPOSITORY
-from coursehelpers import make_course
-
-from oersite.cli import main
+from support.browser import Traffic, offline_context, served
+from support.cli import oersite
+from support.coursehelpers import make_course
 
 pytestmark = pytest.mark.slow  # builds a course and drives Chromium
 
@@ -40,7 +38,7 @@ DRAWN = "canvas, .noUi-target"
 @pytest.fixture(scope="module")
 def site_url(tmp_path_factory):
     course = make_course(tmp_path_factory.mktemp("bokeh") / "course", NOTEBOOKS)
-    result = CliRunner().invoke(main, ["build", str(course), "--strict"])
+    result = oersite("build", str(course), "--strict")
     assert result.exit_code == 0, result.output
     with served(course / "_build" / "html") as url:
         yield url

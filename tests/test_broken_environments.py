@@ -7,7 +7,6 @@ on PATH, a port taken), and nothing of the course is written.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -15,7 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from coursehelpers import make_course
+from support.cli import Ran, assert_one_line_error, oersite
+from support.coursehelpers import make_course
 
 pytestmark = pytest.mark.slow  # runs oersite (and apache2, openssl, git) as processes
 
@@ -24,34 +24,9 @@ LAUNCH = {"launch": {"hub_url": "http://127.0.0.1:8000", "try_url": "http://127.
 REPOSITORY_URL = {"url": "https://github.com/example/course"}
 #: What the hub commands run (configurable-http-proxy is a node script).
 HUB_PROGRAMS = ("apache2", "htpasswd", "openssl", "docker-compose", "docker", "git", "node", "configurable-http-proxy")
+
+
 #: Runs the CLI with some modules made unimportable (as if their package were not installed).
-WITHOUT_MODULES = """
-import sys
-for name in sys.argv[1].split(","):
-    if name:
-        sys.modules[name] = None  # import raises ImportError, as for a package that is not installed
-sys.argv = ["oersite", *sys.argv[2:]]
-from oersite.cli import main
-main()
-"""
-
-
-def oersite(
-    *args: str, without: tuple[str, ...] = (), path: str | None = None, cwd: Path | None = None, env: dict | None = None
-):
-    environment = {**os.environ, **(env or {})}
-    if path is not None:
-        environment["PATH"] = path
-    return subprocess.run(
-        [sys.executable, "-c", WITHOUT_MODULES, ",".join(without), *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=cwd,
-        timeout=300,
-    )
-
-
 def programs_except(tmp_path: Path, *missing: str) -> str:
     """A PATH holding what oersite's hub commands run, except ``missing``."""
     folder = tmp_path / "bin"
@@ -61,16 +36,6 @@ def programs_except(tmp_path: Path, *missing: str) -> str:
         if program not in missing and found:
             (folder / program).symlink_to(found)
     return str(folder)
-
-
-def assert_one_line(result, *expected: str) -> None:
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, output
-    assert "Traceback" not in output, output
-    errors = [line for line in output.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1, output
-    for text in expected:
-        assert text in errors[0], output
 
 
 @pytest.fixture
@@ -87,17 +52,19 @@ def course(tmp_path):
     ],
 )
 def test_hub_check_without_the_hub_extra(course, module, distribution):
-    assert oersite("hub", "config", str(course)).returncode == 0
-    result = oersite("hub", "check", str(course), without=(module,))
-    assert_one_line(result, f"{module}: not installed ({distribution})", 'install the hub extra: pip install -e ".[')
+    assert oersite("hub", "config", str(course), process=True).exit_code == 0
+    result = oersite("hub", "check", str(course), without=(module,), process=True)
+    assert_one_line_error(
+        result, f"{module}: not installed ({distribution})", 'install the hub extra: pip install -e ".['
+    )
 
 
 def test_hub_check_where_helms_engine_cannot_load(course, tmp_path):
     not_a_library = tmp_path / "libhelm_c.so"
     not_a_library.write_text("not a shared library\n")
-    assert oersite("hub", "config", str(course)).returncode == 0
-    result = oersite("hub", "check", str(course), env={"HELM_C_LIB": str(not_a_library)})
-    assert_one_line(result, "helm-python-sdk cannot load Helm's engine here", "reinstall the hub extra")
+    assert oersite("hub", "config", str(course), process=True).exit_code == 0
+    result = oersite("hub", "check", str(course), env={"HELM_C_LIB": str(not_a_library)}, process=True)
+    assert_one_line_error(result, "helm-python-sdk cannot load Helm's engine here", "reinstall the hub extra")
 
 
 @pytest.mark.parametrize(
@@ -109,15 +76,15 @@ def test_hub_check_where_helms_engine_cannot_load(course, tmp_path):
     ],
 )
 def test_hub_serve_without_a_program_it_runs_starts_nothing(course, tmp_path, missing, expected):
-    result = oersite("hub", "serve", str(course), path=programs_except(tmp_path, missing))
-    assert_one_line(result, expected)
+    result = oersite("hub", "serve", str(course), path=programs_except(tmp_path, missing), process=True)
+    assert_one_line_error(result, expected)
     assert not (course / "_build" / "hub").exists()
 
 
 def test_hub_serve_without_jupytext_starts_nothing(course):
     # Without it, a course's MyST Markdown notebooks would open on the hubs as text.
-    result = oersite("hub", "serve", str(course), without=("jupytext",))
-    assert_one_line(result, "jupytext: not installed", 'install the hub extra: pip install -e ".[hub]"')
+    result = oersite("hub", "serve", str(course), without=("jupytext",), process=True)
+    assert_one_line_error(result, "jupytext: not installed", 'install the hub extra: pip install -e ".[hub]"')
     assert not (course / "_build" / "hub").exists()
 
 
@@ -129,17 +96,17 @@ def test_serve_on_a_port_in_use(course, tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = oersite("serve", str(course), "--output", str(site), "--port", str(port))
-    assert_one_line(result, f"127.0.0.1:{port} is in use", "--port")
+        result = oersite("serve", str(course), "--output", str(site), "--port", str(port), process=True)
+    assert_one_line_error(result, f"127.0.0.1:{port} is in use", "--port")
 
 
 def test_live_check_with_a_malformed_hub_settings_file(course):
-    assert oersite("build", str(course)).returncode == 0
-    assert oersite("hub", "config", str(course)).returncode == 0
+    assert oersite("build", str(course), process=True).exit_code == 0
+    assert oersite("hub", "config", str(course), process=True).exit_code == 0
     (course / "hub" / "hub-settings.json").write_text('{"branch": "main"', encoding="utf-8")
-    result = oersite("check", str(course), "--live")
-    output = result.stdout + result.stderr
-    assert result.returncode == 1 and "Traceback" not in output, output
+    result = oersite("check", str(course), "--live", process=True)
+    output = result.output
+    assert result.exit_code == 1 and "Traceback" not in output, output
     assert "error: hub/hub-settings.json: hub settings:" in output
     assert "run oersite hub config to write it again" in output
 
@@ -154,14 +121,17 @@ def test_build_without_the_vendored_browser_libraries(tmp_path):
         "sys.argv = ['oersite', 'build', sys.argv[1]]\n"
         "from oersite.cli import main\nmain()\n"
     )
-    result = subprocess.run([sys.executable, "-c", script, str(course)], capture_output=True, text=True, timeout=600)
-    assert_one_line(result, "oersite was installed without its browser libraries", "pip install -e .")
+    finished = subprocess.run([sys.executable, "-c", script, str(course)], capture_output=True, text=True, timeout=600)
+    result = Ran(finished.returncode, finished.stdout + finished.stderr, finished.stdout, finished.stderr)
+    assert_one_line_error(result, "oersite was installed without its browser libraries", "pip install -e .")
 
 
 def test_hub_check_without_docker_compose_apache_or_openssl_names_each(course, tmp_path):
-    assert oersite("hub", "config", str(course)).returncode == 0
-    result = oersite("hub", "check", str(course), path=programs_except(tmp_path, "docker-compose", "docker", "apache2"))
-    output = result.stdout + result.stderr
-    assert result.returncode == 1 and "Traceback" not in output, output
+    assert oersite("hub", "config", str(course), process=True).exit_code == 0
+    result = oersite(
+        "hub", "check", str(course), path=programs_except(tmp_path, "docker-compose", "docker", "apache2"), process=True
+    )
+    output = result.output
+    assert result.exit_code == 1 and "Traceback" not in output, output
     assert "docker-compose not found; install it (Debian: apt-get install docker-compose)" in output
     assert "apache2 not found; install it (Debian: apt-get install apache2)" in output

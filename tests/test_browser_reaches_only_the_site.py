@@ -15,11 +15,10 @@ import socket
 import threading
 
 import pytest
-from click.testing import CliRunner
-from coursehelpers import make_course
+from support.cli import oersite
+from support.coursehelpers import make_course
 
 from oersite.chromium import headless_chromium
-from oersite.cli import main
 from oersite.serve import serving
 
 pytestmark = pytest.mark.slow  # builds a course with a figure, prints it, audits it, all in Chromium
@@ -98,7 +97,7 @@ def course(tmp_path_factory, canary):
 
 
 def test_the_figure_images_and_the_pdf_reach_no_other_server(course, canary):
-    result = CliRunner().invoke(main, ["build", str(course), "--pdf"])
+    result = oersite("build", str(course), "--pdf")
     assert result.exit_code == 0, result.output
     assert list((course / "_build" / "html" / "_static" / "oersite" / "figures").glob("*.png")), result.output
     assert list((course / "_build" / "pdf").glob("*.pdf"))
@@ -106,15 +105,15 @@ def test_the_figure_images_and_the_pdf_reach_no_other_server(course, canary):
 
 
 def test_the_accessibility_check_reaches_no_other_server(course, canary):
-    CliRunner().invoke(main, ["build", str(course)])
-    result = CliRunner().invoke(main, ["check", str(course), "--accessibility"])
+    oersite("build", str(course))
+    result = oersite("check", str(course), "--accessibility")
     assert "not audited" not in result.output, result.output
     assert canary.heard == [], "Chromium reached a server other than the site's"
 
 
 def test_the_page_does_reach_out_in_a_browser_that_lets_it(course, canary):
     """The control: in a plain Chromium context, the same page reaches the canary."""
-    CliRunner().invoke(main, ["build", str(course)])
+    oersite("build", str(course))
     with serving(course / "_build" / "html") as url, headless_chromium() as browser:
         page = browser.new_page()
         page.goto(url + "intro.html")

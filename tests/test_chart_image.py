@@ -18,13 +18,12 @@ import subprocess
 import time
 
 import pytest
-from click.testing import CliRunner
-from docker_deployment import SYSTEM_CA_BUNDLE
-from dockerhelpers import BASE_IMAGE, ensure_base_image
-from hub_clients import browser_session, follow, free_port, run_code, xsrf
-from hubenvs import hub_environment
+from support.cli import oersite
+from support.docker_deployment import SYSTEM_CA_BUNDLE
+from support.dockerhelpers import BASE_IMAGE, ensure_base_image
+from support.hub_clients import browser_session, follow, free_port, run_code, xsrf
+from support.hubenvs import hub_environment
 
-from oersite.cli import main
 from oersite.hub.bundle import CHART_JUPYTERHUB, HUB_RUNTIME_FOLDER
 from oersite.hub.serve import http_status
 
@@ -51,7 +50,7 @@ def test_the_image_for_the_charts_hub_serves_jupyterhub_5_5(docker_engine, sampl
     ensure_base_image(docker_engine)
     course = tmp_path / "course"
     shutil.copytree(sample_course, course, ignore=shutil.ignore_patterns("_build"))
-    result = CliRunner().invoke(main, ["hub", "config", str(course)])
+    result = oersite("hub", "config", str(course))
     assert result.exit_code == 0, result.output
     printed = next(
         line.strip() for line in result.output.splitlines() if f"JUPYTERHUB_VERSION={CHART_JUPYTERHUB}" in line

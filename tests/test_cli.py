@@ -7,7 +7,7 @@ import sys
 import urllib.request
 
 import pytest
-from coursehelpers import make_course
+from support.coursehelpers import make_course
 
 
 def run(*args, cwd=None, timeout=300):

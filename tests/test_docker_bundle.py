@@ -23,11 +23,11 @@ from datetime import datetime
 
 import pytest
 import requests
-from browser import served
 from conftest import REPOSITORY
-from docker_deployment import STUDENTS, deploy, readme_commands, undeploy
-from hub_clients import follow, open_own_lab, run_code, server_prefix, xsrf
-from journey_lab import (
+from support.browser import served
+from support.docker_deployment import STUDENTS, deploy, readme_commands, undeploy
+from support.hub_clients import follow, open_own_lab, run_code, server_prefix, xsrf
+from support.journey_lab import (
     Network,
     click_launch_button,
     commit_all,
@@ -413,8 +413,30 @@ def test_nbgitpuller_brings_a_new_commit_into_the_students_clone(deployment):
     assert "later.md" in [entry["name"] for entry in listing["content"]]
 
 
+def test_the_notebook_image_serves_the_maps_libraries_and_opens_markdown_notebooks(deployment):
+    """Issue 15 in the image: Folium's libraries from the server itself (no CDN), jupytext for .md notebooks."""
+    hub = deployment.persistent_url
+    session = deployment.session("ada")
+    prefix = server_prefix(open_own_lab(session, hub))
+    seen = json.loads(
+        run_code(
+            session,
+            hub,
+            prefix,
+            "import json, folium, jupytext\nprint(json.dumps({name: url for name, url in folium.Map.default_js}))",
+        )
+    )
+    assert seen, "folium.Map has no default scripts"
+    assert all(url.startswith(f"{prefix}oersite-libraries/") for url in seen.values()), seen
+    leaflet = session.get(f"{hub}{seen['leaflet']}", timeout=30)
+    assert leaflet.status_code == 200 and b"Leaflet" in leaflet.content[:2000]
+
+
 def test_the_warm_pool_hands_a_visitor_a_container_started_before_the_click(deployment):
-    """oersite.hub.ephemeral.pool on, as an operator turns it on: _config.yml, hub config, a hub restart."""
+    """oersite.hub.ephemeral.pool on, as an operator turns it on: _config.yml, hub config, a hub restart.
+
+    The module's last test: it leaves the ephemeral hub with a pool, and the deployment ends after it.
+    """
     wait_for_room(deployment, visitors=0)
     config = deployment.course / "_config.yml"
     original = config.read_text()
@@ -465,28 +487,4 @@ def test_the_warm_pool_hands_a_visitor_a_container_started_before_the_click(depl
         wait_for(lambda: waiting[0] not in pooled_containers(deployment), 120, "the old waiting container removed")
         assert pooled_containers(deployment), "no server waits in the pool after the restart"
     finally:
-        config.write_text(original)
-        deployment.run("oersite hub config")
-        deployment.run(restart)
-        deployment.wait_until_up()
-        for name in [name for name in deployment.engine.names() if name.startswith("oersite-visitor-")]:
-            deployment.engine.docker("rm", "--force", name)
-
-
-def test_the_notebook_image_serves_the_maps_libraries_and_opens_markdown_notebooks(deployment):
-    """Issue 15 in the image: Folium's libraries from the server itself (no CDN), jupytext for .md notebooks."""
-    hub = deployment.persistent_url
-    session = deployment.session("ada")
-    prefix = server_prefix(open_own_lab(session, hub))
-    seen = json.loads(
-        run_code(
-            session,
-            hub,
-            prefix,
-            "import json, folium, jupytext\nprint(json.dumps({name: url for name, url in folium.Map.default_js}))",
-        )
-    )
-    assert seen, "folium.Map has no default scripts"
-    assert all(url.startswith(f"{prefix}oersite-libraries/") for url in seen.values()), seen
-    leaflet = session.get(f"{hub}{seen['leaflet']}", timeout=30)
-    assert leaflet.status_code == 200 and b"Leaflet" in leaflet.content[:2000]
+        config.write_text(original)  # the stack itself goes with the module's deployment

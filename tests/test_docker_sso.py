@@ -13,9 +13,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from docker_deployment import TEST_SETTINGS, deploy, undeploy
-from hub_clients import follow
-from saml_idp import IdpUser, sign_in_over_http, start_saml_idp
+from support.docker_deployment import TEST_SETTINGS, deploy, undeploy
+from support.hub_clients import follow
+from support.saml_idp import IdpUser, sign_in_over_http, start_saml_idp
 
 from oersite.hub import layout
 

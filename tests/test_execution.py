@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
-from coursehelpers import make_course, write_notebook
+from support.cli import oersite
+from support.coursehelpers import make_course, write_notebook
 
 from oersite.build import build_course
-from oersite.cli import main
 from oersite.config import load_course
 
 pytestmark = pytest.mark.slow  # builds sites, executes notebooks
@@ -108,8 +107,8 @@ def test_a_plain_jupyter_book_with_execution_off_renders_its_saved_outputs(tmp_p
 
 def test_the_summary_says_what_was_built_and_where(tmp_path):
     course = make_course(tmp_path / "c", {"a.ipynb": ["1 + 1"]})
-    first = CliRunner().invoke(main, ["build", str(course)])
-    second = CliRunner().invoke(main, ["build", str(course)])
+    first = oersite("build", str(course))
+    second = oersite("build", str(course))
     assert first.exit_code == 0, first.output
     assert "executed a.ipynb" in first.output
     assert "Built 2 pages (1 notebook: 1 executed, 0 from cache)" in first.output
@@ -120,7 +119,7 @@ def test_the_summary_says_what_was_built_and_where(tmp_path):
 
 def test_output_option_writes_the_site_elsewhere(tmp_path):
     course = make_course(tmp_path / "c")
-    result = CliRunner().invoke(main, ["build", str(course), "--output", str(tmp_path / "site")])
+    result = oersite("build", str(course), "--output", str(tmp_path / "site"))
     assert result.exit_code == 0, result.output
     assert (tmp_path / "site/lessons/first.html").is_file()
     assert not (course / "_build/html").exists()

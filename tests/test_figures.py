@@ -14,15 +14,14 @@ import os
 from pathlib import Path
 
 import pytest
-from browser import Quiet, Traffic, offline_context, served
-from click.testing import CliRunner
-from coursehelpers import make_course
 from PIL import Image, ImageStat
-from test_sample_site import BOKEH_PAGES, FOLIUM_PAGES, NOTEBOOK_PAGES, soup
+from support.browser import Quiet, Traffic, offline_context, served
+from support.cli import oersite
+from support.coursehelpers import make_course
+from support.sample_site import BOKEH_PAGES, FOLIUM_PAGES, NOTEBOOK_PAGES, soup
 
 from oersite.build import build_course
 from oersite.checks.accessibility import AXE_SCRIPT as AXE  # the axe-core oersite check runs
-from oersite.cli import main
 from oersite.config import load_course
 from oersite.figures import IMAGES, MISSING_ALT
 
@@ -99,11 +98,6 @@ def test_a_figures_page_previews_its_first_figure_at_the_sites_address(built_sam
         first = page.select_one("img.oersite-figure-image")
         assert preview["content"] == "https://oersite.example.org/data-analysis/" + first["src"].lstrip("./"), docname
         assert page.select_one('meta[property="og:image:alt"]')["content"] == first["alt"]
-
-
-def test_pages_without_figures_are_left_alone(built_sample):
-    page = soup(built_sample[0], "book/intro")
-    assert not page.select("[data-oersite-figures], .oersite-figure")
 
 
 # What readers see, in Chromium.
@@ -205,11 +199,18 @@ PLOT = (
 PLOT_ALT = "Line chart of the squares of 1 to 4, rising from 1 to 16."
 MAP = "import folium\nfolium.Map(location=[48.2, 16.37], zoom_start=5)"
 MYST_ALT = "The same squares, from a MyST Markdown notebook."
+TABLE = "import pandas as pd\npd.DataFrame({'n': [1, 2, 3], 'square': [1, 4, 9]})"
+SLIDER = (
+    "from bokeh.io import output_notebook, show\n"
+    "from bokeh.models import Slider\n"
+    "output_notebook(hide_banner=True)\n"
+    "show(Slider(start=1, end=4, value=2, step=1, title='n'))"
+)
 WARNING = f"lessons/figures.ipynb, cell 3: {MISSING_ALT}"
 
 
 def build(course: Path, *options: str):
-    return CliRunner().invoke(main, ["build", str(course), *options])
+    return oersite("build", str(course), *options)
 
 
 def image_stamps(site: Path) -> dict[str, tuple[int, int]]:
@@ -221,7 +222,11 @@ def small_course_builds(tmp_path_factory) -> dict:
     """One course, built as an author would: --strict, then without, then again with nothing changed for its figures."""
     course = make_course(
         tmp_path_factory.mktemp("figures") / "course",
-        {"lessons/figures.ipynb": [(PLOT, {"alt": PLOT_ALT}), MAP], "lessons/squares.md": [(PLOT, {"alt": MYST_ALT})]},
+        {
+            "lessons/figures.ipynb": [(PLOT, {"alt": PLOT_ALT}), MAP],
+            "lessons/squares.md": [(PLOT, {"alt": MYST_ALT})],
+            "lessons/outputs.ipynb": [TABLE, SLIDER],
+        },
         config={"html": {"baseurl": BASE_URL}},
     )
     site = course / "_build" / "html"
@@ -260,6 +265,22 @@ def test_a_myst_markdown_notebook_gives_alt_as_a_cell_option(small_course_builds
     page = soup(small_course_builds["site"], "lessons/squares")
     assert page.select_one("img.oersite-figure-image")["alt"] == MYST_ALT
     assert page.select_one(".oersite-live-figure")["aria-label"] == MYST_ALT
+
+
+def test_outputs_that_are_not_figures_get_no_image(small_course_builds):
+    """A table and a lone slider are outputs a reader sees, not figures: no image, no figure markup, no preview."""
+    html = (small_course_builds["site"] / "lessons" / "outputs.html").read_text(encoding="utf-8")
+    page = soup(small_course_builds["site"], "lessons/outputs")
+    assert page.select(".cell_output table") and '"Slider"' in html, "the page shows both outputs"
+    assert not page.select("[data-oersite-figures], .oersite-figure, img.oersite-figure-image")
+    assert not page.select('meta[property="og:image"]')
+    site = small_course_builds["site"]
+    shown = {
+        Path(image["src"]).name
+        for docname in ("lessons/figures", "lessons/squares")
+        for image in soup(site, docname).select("img.oersite-figure-image")
+    }
+    assert set(image_stamps(site)) == shown  # no image made for the table or the slider
 
 
 def test_the_first_figure_is_the_pages_preview_image_at_the_base_url(small_course_builds):
@@ -339,7 +360,7 @@ def test_without_chromium_the_site_is_built_with_one_warning_and_strict_fails(
     assert (site / "lessons" / "figures.html").is_file()
     page = soup(site, "lessons/figures")
     assert page.select(".oersite-live-figure") and not page.select(".oersite-figure-image"), "no image, no <img>"
-    checked = CliRunner().invoke(main, ["check", str(course)])
+    checked = oersite("check", str(course))
     assert "warning: lessons/figures.html: 2 of its 2 figure(s) have no image" in checked.output, checked.output
 
     strict = build(course, "--strict")

@@ -28,7 +28,7 @@ import helm_python
 import pytest
 import yaml
 from conftest import REPOSITORY
-from hubenvs import hub_environment
+from support.hubenvs import hub_environment
 
 from oersite.config import load_course
 from oersite.hub.bundle import (
@@ -344,7 +344,7 @@ def test_only_the_ephemeral_hub_gets_the_full_page_it_shows():
 
 
 def course_with(tmp_path: Path, hub: dict | None = None, data: dict | None = None) -> Path:
-    from coursehelpers import make_course
+    from support.coursehelpers import make_course
 
     root = make_course(
         tmp_path / "course",
@@ -449,13 +449,12 @@ def test_the_data_image_is_the_data_folder_and_its_tag_changes_with_the_data(tmp
 
 
 def test_a_data_file_that_cannot_be_read_is_named_before_anything_is_written(tmp_path):
-    from click.testing import CliRunner
 
-    from oersite.cli import main
+    from support.cli import oersite
 
     root = course_with(tmp_path, data={"table.csv": "a,b\n1,2\n"})
     (root / "data" / "gone.csv").symlink_to(tmp_path / "nowhere.csv")
-    result = CliRunner().invoke(main, ["hub", "config", str(root)])
+    result = oersite("hub", "config", str(root))
     assert result.exit_code == 1
     assert "gone.csv: cannot be read for the data image (No such file or directory)" in result.output
     assert "Traceback" not in result.output and not (root / "hub").exists()

@@ -28,10 +28,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
-from coursehelpers import make_course
+from support.cli import oersite
+from support.coursehelpers import make_course
 
-from oersite.cli import main
 from oersite.config import BookSettings, OersiteSettings, load_course
 from oersite.errors import ConfigError
 from oersite.hub import bundle
@@ -314,7 +313,7 @@ def test_a_hostile_text_is_refused_naming_its_key_or_written_safely(course, path
             load_course(course)
         except ConfigError:
             output = tmp_path / "hub"
-            result = CliRunner().invoke(main, ["hub", "config", str(course), "--output", str(output)])
+            result = oersite("hub", "config", str(course), "--output", str(output))
             lines = result.output.strip().splitlines()
             assert result.exit_code == 1 and len(lines) == 1, result.output
             assert f"_config.yml: {key}" in lines[0] and "Traceback" not in result.output, result.output
@@ -336,7 +335,7 @@ def test_a_hostile_title_and_author_are_text_on_every_page(tmp_path):
     title = 'Data <b id="injected">bold</b> "quoted" & </script><!-- \\'
     author = '<img id="injected" src=x onerror=alert(1)> Ada & "Co"'
     root = make_course(tmp_path / "course", {"lessons/a.md": ["1 + 1"]}, config={"title": title, "author": author})
-    result = CliRunner().invoke(main, ["build", str(root), "--strict"])
+    result = oersite("build", str(root), "--strict")
     assert result.exit_code == 0, result.output
     pages = sorted((root / "_build" / "html").rglob("*.html"))
     assert len(pages) >= 4

@@ -6,10 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from coursehelpers import make_course
-
-from oersite.cli import main
+from support.cli import oersite
+from support.coursehelpers import make_course
 
 pytestmark = pytest.mark.slow  # runs apache2 -t, docker-compose and openssl
 
@@ -28,7 +26,7 @@ def broken_copy(tmp_path: Path, relative: str, old: str, new: str) -> Path:
 
 
 def check(bundle: Path):
-    return CliRunner().invoke(main, ["hub", "check", str(REPOSITORY), "--bundle", str(bundle)])
+    return oersite("hub", "check", str(REPOSITORY), "--bundle", str(bundle))
 
 
 def test_the_committed_bundle_passes(tmp_path):
@@ -142,7 +140,7 @@ def test_a_bundle_for_https_hubs_passes_with_tls_at_apache(tmp_path):
             "oersite": {"launch": {"hub_url": "https://hub.example.edu", "try_url": "https://try.example.edu"}},
         },
     )
-    assert CliRunner().invoke(main, ["hub", "config", str(root)]).exit_code == 0
+    assert oersite("hub", "config", str(root)).exit_code == 0
     result = check(root / "hub")
     assert result.exit_code == 0, result.output  # apache2 -t loaded mod_ssl and a (throwaway) certificate
     # No oersite.hub.registry: Docker needs none, a cluster could not pull the images.

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
-from coursehelpers import make_course, write_myst_notebook
+from support.cli import assert_one_line_error, oersite
+from support.coursehelpers import make_course, write_myst_notebook
 from traitlets.config import Config
 
-from oersite.cli import main
 from oersite.config import load_course
 from oersite.errors import ConfigError
 from oersite.hub import configurer, layout
@@ -91,7 +90,7 @@ def test_hub_section_typos_and_bad_values_are_config_errors(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("oersite", "message"),
+    ("settings", "message"),
     [
         ({"launch": {**LAUNCH["launch"], "hub_url": "https://hub.example.edu\nRequire all granted"}}, "hub_url: no"),
         ({"launch": {**LAUNCH["launch"], "hub_url": 'http://hub"evil.example.org'}}, "hub_url: expected an http"),
@@ -107,19 +106,18 @@ def test_hub_section_typos_and_bad_values_are_config_errors(tmp_path):
         ({"launch": {**LAUNCH["launch"], "branch": "-main"}}, "branch: expected a git branch name"),
     ],
 )
-def test_hub_addresses_and_the_data_mount_are_refused_when_they_cannot_be_written_safely(tmp_path, oersite, message):
-    root = course_with(tmp_path, oersite)
+def test_hub_addresses_and_the_data_mount_are_refused_when_they_cannot_be_written_safely(tmp_path, settings, message):
+    root = course_with(tmp_path, settings)
     for command in (["hub", "config", str(root)], ["build", str(root)]):
-        result = CliRunner().invoke(main, command)
-        assert result.exit_code == 1, result.output
-        (line,) = result.output.strip().splitlines()
-        assert message in line and "Traceback" not in result.output, line
+        result = oersite(*command)
+        assert result.output.strip().count("\n") == 0, result.output  # one problem, one line
+        assert_one_line_error(result, message)
     assert not (root / "hub").exists() and not (root / "_build").exists()
 
 
 def test_hub_config_without_launch_buttons_says_what_to_add(tmp_path):
     root = make_course(tmp_path / "plain")
-    result = CliRunner().invoke(main, ["hub", "config", str(root)])
+    result = oersite("hub", "config", str(root))
     assert result.exit_code == 1
     assert "oersite.launch is off" in result.output
     assert "Traceback" not in result.output
@@ -304,10 +302,31 @@ def test_the_committed_hub_folder_is_what_oersite_hub_config_generates_now():
 
 
 def test_the_hub_image_carries_the_hub_modules_as_they_are_here(tmp_path):
-    files = bundle_files(load_course(course_with(tmp_path, LAUNCH)))
-    for module in ("authenticator.py", "configurer.py", "spawner.py", "settings.py", "layout.py"):
-        copy = files[f"{HUB_RUNTIME_FOLDER}/oersite/hub/{module}"]
-        assert copy == (REPOSITORY / "oersite" / "hub" / module).read_text()
+    """The copy the hub image runs is whole: each module imports from it alone, none from this checkout."""
+    course = load_course(course_with(tmp_path, LAUNCH))
+    files = bundle_files(course)
+    copied = write_bundle(course, tmp_path / "bundle").folder / HUB_RUNTIME_FOLDER
+    modules = ("authenticator", "configurer", "spawner", "settings", "layout", "pool")
+    script = (
+        "import importlib, json, sys\n"
+        f"print(json.dumps([importlib.import_module('oersite.hub.' + name).__file__ for name in {modules!r}]))"
+    )
+    imported = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(copied), "PYTHONSAFEPATH": "1"},
+        check=False,
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert [Path(name) for name in json.loads(imported.stdout)] == [
+        copied / "oersite" / "hub" / f"{module}.py" for module in modules
+    ]
+    for module in modules:
+        assert (copied / "oersite" / "hub" / f"{module}.py").read_text() == (
+            REPOSITORY / "oersite" / "hub" / f"{module}.py"
+        ).read_text(), f"the image's {module}.py is not this checkout's"
     assert f"{HUB_RUNTIME_FOLDER}/" in files[".gitignore"]
     assert f"COPY {HUB_RUNTIME_FOLDER}/ /opt/oersite-hub/" in files["hub.Dockerfile"]
 
@@ -439,7 +458,7 @@ def test_compose_and_helm_values_come_from_the_same_settings(tmp_path):
 
 def test_a_public_port_the_bundle_uses_inside_is_refused(tmp_path):
     launch = {"launch": {"hub_url": "http://127.0.0.1:782", "try_url": "http://127.0.0.1:8001"}}
-    result = CliRunner().invoke(main, ["hub", "config", str(course_with(tmp_path, launch))])
+    result = oersite("hub", "config", str(course_with(tmp_path, launch)))
     assert result.exit_code == 1
     assert "oersite.launch.hub_url: port 782 is one the hub bundle uses on 127.0.0.1" in result.output
 
@@ -469,13 +488,13 @@ def test_extra_packages_are_pip_requirements_installed_within_the_pins(tmp_path)
 
 def test_oersite_hub_config_writes_the_bundle_and_private_secrets(tmp_path):
     root = course_with(tmp_path, LAUNCH)
-    result = CliRunner().invoke(main, ["hub", "config", str(root)])
+    result = oersite("hub", "config", str(root))
     assert result.exit_code == 0, result.output
     env = root / "hub" / ".env"
     assert stat.S_IMODE(env.stat().st_mode) == 0o600
     assert "OERSITE_PROXY_SECRET=" in env.read_text()
     before = env.read_text()
-    assert CliRunner().invoke(main, ["hub", "config", str(root)]).exit_code == 0
+    assert oersite("hub", "config", str(root)).exit_code == 0
     assert env.read_text() == before, "secrets are generated once, not replaced on every run"
     assert (root / "hub" / "persistent" / "jupyterhub_config.py").is_file()
     # It says how to build the images, for Docker and for the chart's JupyterHub.
@@ -489,7 +508,7 @@ def test_basic_auths_users_file_is_readable_by_apaches_group_alone_and_hub_check
     from oersite.hub.check import secret_warnings
 
     root = course_with(tmp_path, LAUNCH)
-    assert CliRunner().invoke(main, ["hub", "config", str(root)]).exit_code == 0
+    assert oersite("hub", "config", str(root)).exit_code == 0
     users = root / "hub" / "apache" / "users.htpasswd"
     assert stat.S_IMODE(users.stat().st_mode) == 0o640
     assert users.stat().st_gid == layout.APACHE_GROUP_ID  # www-data in the Apache image (the tests run as root)
@@ -530,7 +549,7 @@ def test_a_notebook_importing_something_not_installed_is_named(tmp_path):
         {"lessons/a.ipynb": ["import surely_not_installed_anywhere"]},
         config={"repository": {"url": "https://example.edu/course.git"}, "oersite": LAUNCH},
     )
-    result = CliRunner().invoke(main, ["hub", "config", str(root)])
+    result = oersite("hub", "config", str(root))
     assert result.exit_code == 1
     assert "lessons/a.ipynb: imports surely_not_installed_anywhere, which is not installed" in result.output
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from click.testing import CliRunner
-from hub_clients import (
+from support.cli import oersite
+from support.hub_clients import (
     browser_session,
     follow,
     free_port,
@@ -34,37 +34,15 @@ from hub_clients import (
     write_users,
     xsrf,
 )
+from support.journey_lab import EPHEMERAL_CULL_SECONDS, USERS, hub_course
 
-from oersite.cli import main
 from oersite.config import load_course
 from oersite.hub.serve import STATE_MARKER, server_area, start_hubs
 from oersite.launch import launch_url
 
 pytestmark = pytest.mark.slow
 
-USERS = {"alice": "alice-password", "bob": "bob-password", "mallory": "mallory-password"}
-#: Short enough to watch the culler work within the test.
-EPHEMERAL_CULL_SECONDS = 20
-HUB_SETTINGS = f"""
-  hub:
-    persistent:
-      blocked_users: [mallory]
-    ephemeral:
-      cull_idle_seconds: {EPHEMERAL_CULL_SECONDS}
-      concurrent_spawn_limit: 2
-      active_server_limit: 2
-      pool: 0
-"""
 NOTEBOOK = "notebooks/bokeh/scatter.ipynb"
-
-
-def hub_course(sample_course: Path, folder: Path, settings: str = HUB_SETTINGS) -> Path:
-    """A copy of the sample course (a git repository) whose _config.yml sets short hub limits (no warm pool)."""
-    course = folder / "course"
-    shutil.copytree(sample_course, course, ignore=shutil.ignore_patterns("_build"))
-    with open(course / "_config.yml", "a", encoding="utf-8") as config:
-        config.write(settings)
-    return course
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +90,7 @@ def test_without_credentials_apache_answers_401(hubs):
 
 
 def test_deep_link_lands_alice_in_her_jupyterlab_with_the_notebook_pulled(hubs):
-    from browser import chromium
+    from support.browser import chromium
 
     link = deep_link(hubs, hubs.persistent_url)
     with chromium() as browser:
@@ -408,7 +386,7 @@ def test_a_port_in_use_is_named_with_the_option_that_moves_it(sample_course, tmp
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = CliRunner().invoke(main, ["hub", "serve", str(course), "--persistent-port", str(port)])
+        result = oersite("hub", "serve", str(course), "--persistent-port", str(port))
     assert result.exit_code == 1
     assert f"127.0.0.1:{port} is in use" in result.output
     assert "--persistent-port" in result.output

@@ -6,10 +6,9 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import nbformat
 import pytest
-from click.testing import CliRunner
-from coursehelpers import make_course
+from support.cli import oersite
+from support.coursehelpers import make_course
 
-from oersite.cli import main
 from oersite.config import LaunchTarget, load_course
 from oersite.errors import ConfigError
 from oersite.launch import git_pull_url, notebook_buttons
@@ -75,7 +74,8 @@ def test_the_classic_interface_opens_the_notebook_page():
 
 def test_a_hub_under_a_path_keeps_its_path():
     url = git_pull_url("https://uni.edu/jupyter", repository="r", branch="b", clone_folder="c", notebook="n.ipynb")
-    assert url.startswith("https://uni.edu/jupyter/hub/user-redirect/git-pull?")
+    assert urlsplit(url)._replace(query="").geturl() == "https://uni.edu/jupyter/hub/user-redirect/git-pull"
+    assert decoded(url) == {"repo": "r", "branch": "b", "targetpath": "c", "urlpath": "lab/tree/c/n.ipynb"}
 
 
 TARGET = LaunchTarget(
@@ -94,6 +94,13 @@ def test_a_notebook_page_gets_both_buttons_with_their_words():
     assert (hub.text, try_now.text) == ("Open in hub", "Try now")
     assert hub.url.startswith("https://hub.uni.edu/hub/user-redirect/git-pull?")
     assert try_now.url.startswith("https://try.uni.edu/hub/user-redirect/git-pull?")
+    expected = {
+        "repo": "https://github.com/uni/course",
+        "branch": "main",
+        "targetpath": "course",
+        "urlpath": "lab/tree/course/notebooks/a.ipynb",
+    }
+    assert decoded(hub.url) == decoded(try_now.url) == expected
     assert "sign in" in hub.title and "saved" in hub.title
     assert "no sign-in" in try_now.title and "deleted" in try_now.title
     assert "tmplogin" not in try_now.url  # each visit there would make another user
@@ -112,7 +119,8 @@ def test_a_notebook_can_turn_a_button_off_or_point_elsewhere():
         TARGET, "a.ipynb", {"branch": "solutions", "hub_url": "https://other.uni.edu"}, where="a.ipynb"
     )
     assert decoded(other[0].url)["branch"] == "solutions"
-    assert other[0].url.startswith("https://other.uni.edu/hub/")
+    assert other[0].url.startswith("https://other.uni.edu/hub/user-redirect/git-pull?")
+    assert other[1].url.startswith("https://try.uni.edu/hub/user-redirect/git-pull?")  # only the hub button moved
     assert decoded(other[1].url)["branch"] == "solutions"
     assert notebook_buttons(TARGET, "a.ipynb", {"hub": False, "try": False}, where="a.ipynb") == []
 
@@ -156,7 +164,7 @@ def launch_config(tmp_path, launch, repository=None):
 )
 def test_bad_launch_settings_are_refused_with_their_key(tmp_path, launch, message):
     course = launch_config(tmp_path, launch)
-    result = CliRunner().invoke(main, ["build", str(course)])
+    result = oersite("build", str(course))
     assert result.exit_code == 1, result.output
     assert message in result.output
     assert "Traceback" not in result.output
@@ -192,7 +200,7 @@ def test_a_notebooks_metadata_override_reaches_its_page(tmp_path):
     content = nbformat.read(notebook, as_version=4)
     content.metadata["oersite"] = {"launch": {"try": False, "branch": "solutions"}}
     nbformat.write(content, notebook)
-    result = CliRunner().invoke(main, ["build", str(course)])
+    result = oersite("build", str(course))
     assert result.exit_code == 0, result.output
     a = (course / "_build/html/a.html").read_text()
     b = (course / "_build/html/b.html").read_text()
@@ -209,7 +217,7 @@ def test_a_bad_override_in_a_notebook_stops_the_build_naming_it(tmp_path):
     content = nbformat.read(notebook, as_version=4)
     content.metadata["oersite"] = {"launch": {"hub_url": "javascript:alert(1)"}}
     nbformat.write(content, notebook)
-    result = CliRunner().invoke(main, ["build", str(course)])
+    result = oersite("build", str(course))
     assert result.exit_code == 1
     assert "lessons/first.ipynb: metadata oersite.launch.hub_url: expected an http" in result.output
 
@@ -227,7 +235,7 @@ def test_jupyter_books_own_launch_buttons_keep_working_beside_ours(tmp_path):
             "oersite": {"launch": {}},
         },
     )
-    result = CliRunner().invoke(main, ["build", str(course)])
+    result = oersite("build", str(course))
     assert result.exit_code == 0, result.output
     page = (course / "_build/html/lessons/first.html").read_text()
     assert "https://mybinder.org/v2/gh/uni/course/main?urlpath=tree/lessons/first.ipynb" in page

@@ -11,10 +11,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
-from click.testing import CliRunner
-from coursehelpers import make_course
-
-from oersite.cli import main
+from support.cli import oersite
+from support.coursehelpers import make_course
 
 pytestmark = pytest.mark.slow  # builds sites, executes notebooks
 
@@ -34,7 +32,7 @@ MEET = (
 
 
 def build(course, *args):
-    return CliRunner().invoke(main, ["build", str(course), *args])
+    return oersite("build", str(course), *args)
 
 
 def page(course, docname) -> BeautifulSoup:

@@ -8,11 +8,9 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 import yaml
 from bs4 import BeautifulSoup
-from click.testing import CliRunner
-from coursehelpers import make_course, tree_digest
-from publish_courses import LAUNCH, git_course
-
-from oersite.cli import main
+from support.cli import assert_one_line_error, oersite
+from support.coursehelpers import make_course, tree_digest
+from support.publish_courses import LAUNCH, git_course
 
 SAMPLE_PAGES = [
     "book/intro",
@@ -45,17 +43,6 @@ def text_course(root, config=None):
     course = make_course(root, {}, config=config, extra_chapters=["more"])
     (course / "more.md").write_text("# More\n\nAnother page of the course.\n")
     return course
-
-
-def oersite(*args):
-    return CliRunner().invoke(main, [str(arg) for arg in args])
-
-
-def assert_refused(result, *fragments):
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in result.output, result.output
 
 
 # The sample course.
@@ -187,13 +174,13 @@ def test_publish_refuses_a_course_without_a_licence_unless_forced_and_then_says_
     before = tree_digest(course)
     target = tmp_path / "www"
     refused = oersite("publish", course, "--to-dir", target)
-    assert_refused(refused, "_config.yml: oersite.license.id is not set", "--force")
+    assert_one_line_error(refused, "_config.yml: oersite.license.id is not set", "--force")
     assert len(refused.output.strip().splitlines()) == 1
     assert not target.exists() and tree_digest(course) == before
     checked = oersite("check", course)
     assert "error: _config.yml: oersite.license.id is not set" in checked.output
 
-    forced = CliRunner().invoke(main, ["publish", str(course), "--to-dir", str(target), "--force"])
+    forced = oersite("publish", str(course), "--to-dir", str(target), "--force")
     assert forced.exit_code == 0, forced.output
     assert "PUBLISHING WITHOUT A LICENCE (--force)" in forced.stderr
     assert (target / "intro.html").is_file()
@@ -204,7 +191,7 @@ def test_publish_refuses_a_course_without_a_licence_unless_forced_and_then_says_
 
 def test_an_unknown_licence_is_one_line_with_the_identifier_it_meant(tmp_path):
     course = text_course(tmp_path / "c", config={"oersite": {"license": {"id": "CC-BY-4"}}})
-    assert_refused(
+    assert_one_line_error(
         oersite("build", course),
         "_config.yml: oersite.license.id: 'CC-BY-4' is not an SPDX licence identifier; did you mean 'CC-BY-4.0'?",
     )
@@ -220,7 +207,7 @@ def test_a_manifest_entry_with_an_unknown_licence_or_a_missing_file_names_the_ma
         "- file: birds.csv\n  title: Birds\n  source: https://example.org/birds\n  license: CC0-1.0\n"
     )
     result = oersite("build", course)
-    assert_refused(
+    assert_one_line_error(
         result,
         "data/datasets.yml: dataset 1 (trees.csv) license: 'cc-by-sa-4.0' is not an SPDX licence identifier; "
         "did you mean 'CC-BY-SA-4.0'?",
@@ -240,7 +227,7 @@ def test_a_data_file_without_a_manifest_entry_is_a_warning_and_an_error_with_str
         "add its title, source, license and attribution there"
     )
     strict = oersite("build", course, "--strict")
-    assert_refused(strict, expected)
+    assert_one_line_error(strict, expected)
     assert not (course / "_build/html").exists()
     built = oersite("build", course)
     assert built.exit_code == 0 and expected in built.output
@@ -256,12 +243,14 @@ def test_without_a_base_url_the_build_warns_and_writes_no_sitemap(tmp_path):
     assert not (site / "sitemap.xml").exists()
     # The records are still there, with addresses relative to the page.
     assert record(page(site, "intro"))["id"] == "intro.html"
-    assert_refused(oersite("build", course, "--strict"), "html.baseurl is not set")
+    assert_one_line_error(oersite("build", course, "--strict"), "html.baseurl is not set")
 
 
 def test_a_base_url_that_is_not_an_address_is_refused(tmp_path):
     course = text_course(tmp_path / "c", config={"html": {"baseurl": "course.example.org"}})
-    assert_refused(oersite("build", course), "_config.yml: html.baseurl: expected the address the site is published at")
+    assert_one_line_error(
+        oersite("build", course), "_config.yml: html.baseurl: expected the address the site is published at"
+    )
 
 
 def test_catalogue_values_are_checked_by_key(tmp_path):
@@ -270,7 +259,7 @@ def test_catalogue_values_are_checked_by_key(tmp_path):
         config={"oersite": {"catalogue": {"course_type": ["cours"], "subjects": ["data analysis"], "language": "?"}}},
     )
     result = oersite("build", course)
-    assert_refused(
+    assert_one_line_error(
         result,
         "oersite.catalogue.course_type[0]: 'cours' is not an HCRT type; did you mean 'course'?",
         "oersite.catalogue.subjects[0]: expected a URI (https://...), found 'data analysis'",

@@ -8,9 +8,9 @@ Screenshots of each notebook page are kept under _build/test-artifacts/.
 from __future__ import annotations
 
 import pytest
-from browser import Quiet, Traffic, chromium, offline_context, served
 from conftest import REPOSITORY
-from test_sample_site import BOKEH_PAGES
+from support.browser import Quiet, Traffic, chromium, offline_context, served
+from support.sample_site import BOKEH_PAGES
 
 pytestmark = pytest.mark.slow  # drives Chromium over built pages
 

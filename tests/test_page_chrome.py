@@ -9,12 +9,10 @@ each page is kept under _build/test-artifacts/page-chrome/.
 from __future__ import annotations
 
 import pytest
-from browser import Traffic, chromium, offline_context, served
-from click.testing import CliRunner
 from conftest import REPOSITORY
-from coursehelpers import make_course
-
-from oersite.cli import main
+from support.browser import Traffic, chromium, offline_context, served
+from support.cli import oersite
+from support.coursehelpers import make_course
 
 pytestmark = pytest.mark.slow  # builds a course and drives Chromium
 
@@ -26,7 +24,7 @@ VISIBLE_SEARCH_FIELDS = """() => [...document.querySelectorAll('.search-button-f
 @pytest.fixture(scope="module")
 def two_page_site(tmp_path_factory):
     course = make_course(tmp_path_factory.mktemp("chrome") / "course")
-    result = CliRunner().invoke(main, ["build", str(course), "--strict"])
+    result = oersite("build", str(course), "--strict")
     assert result.exit_code == 0, result.output
     return course / "_build" / "html"
 
@@ -60,7 +58,7 @@ def test_a_course_that_names_the_headers_persistent_slot_keeps_its_choice(tmp_pa
         tmp_path / "course",
         config={"sphinx": {"config": {"html_theme_options": {"navbar_persistent": ["search-button-field"]}}}},
     )
-    result = CliRunner().invoke(main, ["build", str(course)])
+    result = oersite("build", str(course))
     assert result.exit_code == 0, result.output
     page = (course / "_build/html/intro.html").read_text(encoding="utf-8")
     header = page.split('<header id="pst-header"', 1)[1].split("</header>", 1)[0]

@@ -19,12 +19,11 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
-from click.testing import CliRunner
-from coursehelpers import make_course
 from pypdf import PdfReader
-from test_sample_site import BOKEH_PAGES, FOLIUM_PAGES
+from support.cli import oersite
+from support.coursehelpers import make_course
+from support.sample_site import BOKEH_PAGES, FOLIUM_PAGES
 
-from oersite.cli import main
 from oersite.config import load_course
 from oersite.errors import PdfError
 from oersite.pdf import make_course_pdf, pdf_path
@@ -69,7 +68,7 @@ def sample_pdf(built_sample, sample_course):
     The report is what the PDF step recorded: asking again returns it without printing.
     """
     site, _output = built_sample
-    result = CliRunner().invoke(main, ["build", str(sample_course), "--strict", "--pdf"])
+    result = oersite("build", str(sample_course), "--strict", "--pdf")
     assert result.exit_code == 0, result.output
     course = load_course(sample_course)
     report = make_course_pdf(course, site)
@@ -192,7 +191,7 @@ def test_the_page_chrome_is_left_off_paper_at_any_width(browser, built_sample):
     The module's browser stays open while the tests below print: the PDF step prints in a
     thread of its own, as Playwright's sync API allows one running loop per thread.
     """
-    from browser import Traffic, offline_context, served
+    from support.browser import Traffic, offline_context, served
 
     chrome = [
         ".bd-sidebar-primary",
@@ -246,13 +245,13 @@ def small_course(tmp_path_factory, spy):
     course = make_course(tmp_path_factory.mktemp("pdf") / "course")
     remote = f"http://127.0.0.1:{spy.server_address[1]}/spy.png"
     (course / "intro.md").write_text(f'# Welcome\n\nAn introduction to printing.\n\n<img src="{remote}" alt="a spy">\n')
-    result = CliRunner().invoke(main, ["build", str(course)])
+    result = oersite("build", str(course))
     assert result.exit_code == 0, result.output
     return course
 
 
 def build_pdf(course: Path):
-    result = CliRunner().invoke(main, ["build", str(course), "--pdf"])
+    result = oersite("build", str(course), "--pdf")
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -316,7 +315,7 @@ def test_without_chromium_the_pdf_step_is_one_line_and_writes_no_pdf(small_cours
 def test_with_strict_a_page_printed_without_an_image_stops_before_the_pdf_is_written(small_course, spy):
     path = pdf_path(load_course(small_course))
     path.unlink(missing_ok=True)
-    result = CliRunner().invoke(main, ["build", str(small_course), "--strict", "--pdf"])
+    result = oersite("build", str(small_course), "--strict", "--pdf")
     assert result.exit_code == 1, result.output
     remote = f"http://127.0.0.1:{spy.server_address[1]}/spy.png"
     assert result.output.splitlines()[-2:] == [

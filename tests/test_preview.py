@@ -19,16 +19,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browser import chromium
-from coursehelpers import make_course, tree_digest, write_notebook
+from support.browser import chromium
+from support.cli import oersite
+from support.coursehelpers import make_course, tree_digest, write_notebook
 
 from oersite.new import starter_files
-
-
-def oersite(*args, cwd=None, timeout=600):
-    return subprocess.run(
-        [sys.executable, "-m", "oersite", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
-    )
 
 
 def git(course: Path, *args: str) -> None:
@@ -48,8 +43,8 @@ def git(course: Path, *args: str) -> None:
 @pytest.mark.slow
 def test_a_new_course_builds_and_passes_the_checks_in_a_git_repository(tmp_path):
     course = tmp_path / "my-course"
-    made = oersite("new", str(course))
-    assert made.returncode == 0, made.stderr
+    made = oersite("new", str(course), process=True)
+    assert made.exit_code == 0, made.stderr
     assert f"cd {course}" in made.stdout and "oersite serve" in made.stdout
     written = sorted(path.relative_to(course) for path in course.rglob("*") if path.is_file())
     assert written == starter_files()
@@ -62,11 +57,11 @@ def test_a_new_course_builds_and_passes_the_checks_in_a_git_repository(tmp_path)
     git(course, "init", "--quiet", "--initial-branch", "main")
     git(course, "add", "-A")
     git(course, "commit", "--quiet", "-m", "A new course")
-    built = oersite("build", str(course), "--strict")
-    assert built.returncode == 0, built.stdout + built.stderr
+    built = oersite("build", str(course), "--strict", process=True)
+    assert built.exit_code == 0, built.stdout + built.stderr
     assert "2 notebooks: 2 executed" in built.stdout
-    checked = oersite("check", str(course))
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    checked = oersite("check", str(course), process=True)
+    assert checked.exit_code == 0, checked.stdout + checked.stderr
     # Both lessons drew what they are about, with the buttons.
     chart = (course / "_build/html/lessons/chart.html").read_text()
     assert "Bokeh.embed" in chart and "Try now" in chart and "Open in hub" in chart
@@ -81,8 +76,8 @@ def test_new_refuses_a_folder_that_is_not_empty_and_writes_nothing(tmp_path):
     course.mkdir()
     (course / "notes.md").write_text("mine\n")
     before = tree_digest(course)
-    result = oersite("new", str(course), timeout=60)
-    assert result.returncode == 1
+    result = oersite("new", str(course), timeout=60, process=True)
+    assert result.exit_code == 1
     assert result.stderr.strip() == (
         f"Error: {course}: not empty; oersite new writes only into a new or empty folder (nothing was written)"
     )
@@ -93,8 +88,8 @@ def test_new_refuses_a_folder_that_is_not_empty_and_writes_nothing(tmp_path):
 def test_new_writes_into_an_empty_folder(tmp_path):
     course = tmp_path / "empty"
     course.mkdir()
-    result = oersite("new", str(course), timeout=60)
-    assert result.returncode == 0, result.stderr
+    result = oersite("new", str(course), timeout=60, process=True)
+    assert result.exit_code == 0, result.stderr
     assert (course / "_config.yml").is_file()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["empty"]
 

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
 from conftest import git
+from support.sample_site import BOKEH_PAGES, FOLIUM_PAGES, NOTEBOOK_PAGES, TEXT_PAGES, soup
 
 pytestmark = pytest.mark.slow  # builds the sample course
-
-BOKEH_PAGES = [
-    "notebooks/bokeh/heatmap",
-    "notebooks/bokeh/scatter",
-    "notebooks/bokeh/timeseries",
-    "notebooks/bokeh/binary_tree",
-]
-FOLIUM_PAGES = ["notebooks/folium/markers", "notebooks/folium/choropleth", "notebooks/folium/voronoi"]
-NOTEBOOK_PAGES = BOKEH_PAGES + FOLIUM_PAGES
-TEXT_PAGES = ["book/intro", "book/students"]
-
-
-def soup(site: Path, docname: str) -> BeautifulSoup:
-    return BeautifulSoup((site / f"{docname}.html").read_text(encoding="utf-8"), "html.parser")
 
 
 def folium_documents(page: BeautifulSoup) -> list[BeautifulSoup]:
@@ -37,10 +25,21 @@ def test_the_build_summary_counts_every_notebook(built_sample):
 
 
 @pytest.mark.parametrize("docname", NOTEBOOK_PAGES + TEXT_PAGES)
-def test_every_page_is_built_with_its_title(built_sample, docname):
+def test_every_page_is_built_with_its_title(built_sample, sample_course, docname):
+    """The page's heading and the browser tab say what the author's first heading says."""
     site, _ = built_sample
     page = soup(site, docname)
-    assert page.select_one("main h1"), f"{docname} has no title"
+    source = next(sample_course.glob(f"{docname}.*"))
+    text = source.read_text(encoding="utf-8")
+    if source.suffix == ".ipynb":
+        text = "".join(
+            "".join(cell["source"]) + "\n" for cell in json.loads(text)["cells"] if cell["cell_type"] == "markdown"
+        )
+    title = next(line[2:].strip() for line in text.splitlines() if line.startswith("# "))
+    heading = page.select_one("main h1")
+    assert heading is not None, f"{docname} has no title"
+    assert heading.get_text().strip("#¶ \n") == title
+    assert page.title.get_text().startswith(title)
 
 
 @pytest.mark.parametrize("docname", NOTEBOOK_PAGES)

@@ -1,7 +1,7 @@
 """Single sign-on with a real identity provider: SAML from a course page to the student's JupyterLab.
 
 Real processes on 127.0.0.1 only: Debian's SimpleSAMLphp as the university's
-IdP (tests/saml_idp.py, three users of two domains), ``oersite hub serve`` with
+IdP (tests/support/saml_idp.py, three users of two domains), ``oersite hub serve`` with
 ``oersite.hub.sso.protocol: saml`` (Debian's Apache with mod_auth_mellon as the
 service provider in front of the persistent hub), the built site, and Debian's
 Chromium.  The IdP trusts the hub once the hub serves its metadata, as an
@@ -18,9 +18,9 @@ import re
 
 import pytest
 import requests
-from browser import served
 from conftest import REPOSITORY
-from journey_lab import (
+from support.browser import served
+from support.journey_lab import (
     Network,
     click_launch_button,
     course_on_ports,
@@ -31,7 +31,7 @@ from journey_lab import (
     user_prefix,
     wait_for_notebook,
 )
-from saml_idp import IdpUser, sign_in_over_http, start_saml_idp
+from support.saml_idp import IdpUser, sign_in_over_http, start_saml_idp
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
 """Single sign-on with CAS: mod_auth_cas in front of the hub, a real CAS server, Chromium.
 
 Real processes on 127.0.0.1 only: django-cas-server as the university's CAS
-(tests/cas_server.py) allowing the hub as a service, ``oersite hub serve`` with
+(tests/support/cas_server.py) allowing the hub as a service, ``oersite hub serve`` with
 ``oersite.hub.sso.protocol: cas`` and Debian's Chromium: from the hub's address
 to the student's JupyterLab, and logging out, which ends the CAS session too.
 
@@ -22,9 +22,9 @@ import functools
 import re
 
 import pytest
-from cas_server import start_cas_server
 from conftest import REPOSITORY
-from journey_lab import (
+from support.cas_server import start_cas_server
+from support.journey_lab import (
     Network,
     course_on_ports,
     free_port,

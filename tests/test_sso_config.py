@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
-from coursehelpers import make_course, tree_digest
+from support.cli import oersite
+from support.coursehelpers import make_course, tree_digest
 from traitlets.config import Config
 
-from oersite.cli import main
 from oersite.config import load_course
 from oersite.errors import ConfigError
 from oersite.hub import configurer, sign_on
@@ -64,7 +63,7 @@ def course_with_sign_on(tmp_path: Path, sso: dict) -> Path:
 
 
 def hub_config(root: Path):
-    return CliRunner().invoke(main, ["hub", "config", str(root)])
+    return oersite("hub", "config", str(root))
 
 
 @pytest.mark.parametrize("protocol", sorted(SIGN_ONS))
@@ -81,7 +80,7 @@ def test_each_protocol_writes_apache_config_that_apache_accepts_with_its_module(
         "cas": "libapache2-mod-auth-cas",
     }
     assert f"ca-certificates apache2 {package[protocol]}" in (hub / "apache.Dockerfile").read_text()
-    checked = CliRunner().invoke(main, ["hub", "check", str(root)])
+    checked = oersite("hub", "check", str(root))
     assert checked.exit_code == 0, checked.output
     assert "apache/httpd.conf" in checked.output
     # No secret in a file git would track: what `git add -A` would take, as git itself says.
@@ -119,7 +118,7 @@ def test_saml_makes_the_service_providers_key_once_and_says_what_to_register(tmp
     assert "MellonSecureCookie On" in sso
     # mellon's key is read when Apache reads its config: without it, apache2 -t says so.
     (saml / "sp.key").unlink()
-    checked = CliRunner().invoke(main, ["hub", "check", str(root)])
+    checked = oersite("hub", "check", str(root))
     assert checked.exit_code == 1 and "sp.key" in checked.output
 
 
@@ -227,7 +226,7 @@ def test_hub_serve_refuses_a_users_file_when_students_sign_in_elsewhere(tmp_path
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     users = tmp_path / "users.htpasswd"
     users.write_text("")
-    result = CliRunner().invoke(main, ["hub", "serve", str(root), "--users", str(users)])
+    result = oersite("hub", "serve", str(root), "--users", str(users))
     assert result.exit_code == 1
     assert "--users is Basic auth's htpasswd file, but oersite.hub.sso.protocol is cas" in result.output
 

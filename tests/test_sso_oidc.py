@@ -1,7 +1,7 @@
 """Single sign-on with OpenID Connect: mod_auth_openidc in front of the hub, a real provider, Chromium.
 
 Real processes on 127.0.0.1 only: panva's oidc-provider as the university's
-provider (tests/oidc_provider.py) with the hub registered as its client,
+provider (tests/support/oidc_provider.py) with the hub registered as its client,
 ``oersite hub serve`` with ``oersite.hub.sso.protocol: oidc``, the built site
 and Debian's Chromium.  The SAML journey is test_sso.py's; this is the same for
 OpenID Connect, from "Open in hub" to logging out of the provider.
@@ -15,9 +15,9 @@ import functools
 import re
 
 import pytest
-from browser import served
 from conftest import REPOSITORY
-from journey_lab import (
+from support.browser import served
+from support.journey_lab import (
     Network,
     click_launch_button,
     course_on_ports,
@@ -28,7 +28,7 @@ from journey_lab import (
     user_prefix,
     wait_for_notebook,
 )
-from oidc_provider import start_oidc_provider
+from support.oidc_provider import start_oidc_provider
 
 pytestmark = pytest.mark.slow
 

@@ -21,10 +21,10 @@ import sys
 import uuid
 
 import pytest
-from browser import served
 from conftest import REPOSITORY
-from coursehelpers import write_myst_notebook
-from journey_lab import (
+from support.browser import served
+from support.coursehelpers import write_myst_notebook
+from support.journey_lab import (
     NO_CDN_FILES,
     Network,
     click_launch_button,

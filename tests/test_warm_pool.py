@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 from conftest import git
-from hub_clients import browser_session, follow, free_port, server_prefix, write_users
-from journey_http import journey
-from test_hub_serve import USERS, hub_course
+from support.hub_clients import browser_session, follow, free_port, server_prefix, write_users
+from support.journey_http import journey
+from support.journey_lab import USERS, hub_course
 
 from oersite.checks.hubs import pool_findings
 from oersite.config import load_course

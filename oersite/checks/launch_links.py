@@ -101,16 +101,16 @@ def check_launch_links(course: Course, site: Path) -> list[Finding]:
             pages = sorted({link.page for link in source_links})
             findings.append(Finding(pages[0], f"launch links to {repository} (branch {branch})", problem.message))
             continue
-        for link in source_links:
-            if link.notebook not in committed:
-                findings.append(
-                    Finding(
-                        link.page,
-                        f"launch link to {link.notebook}",
-                        f"not committed on branch {branch} of {repository}: students would get an error; "
-                        "commit and push the notebook",
-                    )
+        missing = {(link.page, link.notebook) for link in source_links if link.notebook not in committed}
+        for page, notebook in sorted(missing):  # once per page, though both its buttons open the notebook
+            findings.append(
+                Finding(
+                    page,
+                    f"launch link to {notebook}",
+                    f"not committed on branch {branch} of {repository}: students would get an error; "
+                    "commit and push the notebook",
                 )
+            )
     return findings
 
 

@@ -1,4 +1,4 @@
-"""Django settings of the tests' CAS server (tests/cas_server.py): django-cas-server and no more.
+"""Django settings of the tests' CAS server (tests/support/cas_server.py): django-cas-server and no more.
 
 Everything site-specific comes from the environment the test sets: the secret, the
 database file, the one test user (cas_server.auth.TestAuthUser) and the port.

@@ -26,7 +26,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from providers import ProviderProcess, free_port, launch, wait_until_answering
+from support.providers import ProviderProcess, free_port, launch, wait_until_answering
 
 SIMPLESAMLPHP = Path("/usr/share/simplesamlphp/www")
 DEBIAN_CONFIG = Path("/etc/simplesamlphp/config.php")
@@ -155,7 +155,7 @@ def _config_php(folder: Path, url: str) -> str:
     }
     lines = [
         "<?php",
-        "// A test IdP: Debian's configuration with what a test needs changed (tests/saml_idp.py).",
+        "// A test IdP: Debian's configuration with what a test needs changed (tests/support/saml_idp.py).",
         f"require {_php(str(DEBIAN_CONFIG))};",
         *(f"$config[{_php(key)}] = {_php(value)};" for key, value in overrides.items()),
         "$config['enable.saml20-idp'] = true;",
@@ -216,7 +216,7 @@ def _httpd_conf(folder: Path, port: int, worker: str) -> str:
         f"<IfModule !{name}_module>\n    LoadModule {name}_module modules/mod_{name}.so\n</IfModule>"
         for name in modules
     )
-    return f"""# SimpleSAMLphp for the tests (tests/saml_idp.py)
+    return f"""# SimpleSAMLphp for the tests (tests/support/saml_idp.py)
 ServerRoot /usr/lib/apache2
 {loads}
 LoadModule php_module {PHP_MODULE}

@@ -99,6 +99,30 @@ def with_oersite_lines(text: str, extra: str) -> str:
     return "".join(lines) + "".join(appended)
 
 
+USERS = {"alice": "alice-password", "bob": "bob-password", "mallory": "mallory-password"}
+#: Short enough to watch the culler work within the test.
+EPHEMERAL_CULL_SECONDS = 20
+HUB_SETTINGS = f"""
+  hub:
+    persistent:
+      blocked_users: [mallory]
+    ephemeral:
+      cull_idle_seconds: {EPHEMERAL_CULL_SECONDS}
+      concurrent_spawn_limit: 2
+      active_server_limit: 2
+      pool: 0
+"""
+
+
+def hub_course(sample_course: Path, folder: Path, settings: str = HUB_SETTINGS) -> Path:
+    """A copy of the sample course (a git repository) whose _config.yml sets short hub limits (no warm pool)."""
+    course = folder / "course"
+    shutil.copytree(sample_course, course, ignore=shutil.ignore_patterns("_build"))
+    with open(course / "_config.yml", "a", encoding="utf-8") as config:
+        config.write(settings)
+    return course
+
+
 def course_on_ports(
     sample_course: Path,
     folder: Path,

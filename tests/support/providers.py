@@ -15,7 +15,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub_clients import free_port
+from support.hub_clients import free_port
 
 __all__ = ["ProviderProcess", "free_port", "launch", "wait_until_answering"]
 

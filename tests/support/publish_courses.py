@@ -5,10 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from click.testing import CliRunner, Result
-from coursehelpers import make_course
-
-from oersite.cli import main
+from support.cli import oersite
+from support.coursehelpers import make_course
 
 LAUNCH = {"repository": ".", "branch": "main"}
 
@@ -50,10 +48,6 @@ def git_course(
         git(root, "rm", "--cached", "--quiet", relative)
     git(root, "commit", "--quiet", "-m", "course")
     return root
-
-
-def oersite(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(arg) for arg in args])
 
 
 def built(root: Path) -> Path:

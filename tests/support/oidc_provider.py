@@ -19,9 +19,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from providers import ProviderProcess, free_port, launch, wait_until_answering
+from support.providers import ProviderProcess, free_port, launch, wait_until_answering
 
-HERE = Path(__file__).resolve().parent / "oidc"
+HERE = Path(__file__).resolve().parent.parent / "oidc"
 
 
 @dataclass

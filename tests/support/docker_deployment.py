@@ -20,14 +20,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockerhelpers import BASE_IMAGE, DockerEngine, ensure_base_image
-from hub_clients import browser_session, free_port
-from journey_lab import course_on_ports
-
 from oersite.hub import layout
 from oersite.hub.serve import http_status
+from support.dockerhelpers import BASE_IMAGE, DockerEngine, ensure_base_image
+from support.hub_clients import browser_session, free_port
+from support.journey_lab import course_on_ports
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+REPOSITORY = Path(__file__).resolve().parents[2]
 HUB_README = REPOSITORY / "hub" / "README.md"
 #: The machine's CA bundle: pip and npm in the image builds need it for the registries here.
 SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -197,7 +196,7 @@ def deploy(engine: DockerEngine, sample_course: Path, folder: Path, settings: st
                 command = command.replace(placeholder, path)
             student = re.match(r"htpasswd .* (\w+)$", command)
             stdin = f"{STUDENTS[student.group(1)]}\n" * 2 if student else None
-            if command.startswith("docker-compose") and command.endswith(" build"):
+            if command.startswith("docker-compose") and " --profile build build" in command:
                 # What this machine needs that an operator's does not (see the module docstring).
                 with open(deployment.hub / ".env", "a", encoding="utf-8") as env:
                     env.write(f"BASE_IMAGE={BASE_IMAGE}\nDOCKER_SOCKET={engine.socket}\n")

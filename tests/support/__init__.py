@@ -1,0 +1,1 @@
+"""What the tests share: courses, servers, browsers, hubs, identity providers, the CLI invoker."""
