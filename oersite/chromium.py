@@ -185,10 +185,19 @@ class BrowserThread:
         self._browser: Browser | None = None
         self._missing: ChromiumMissing | None = None
         self._stack = contextlib.ExitStack()
+        #: Seconds the jobs took so far, Chromium's start included.
+        self.busy = 0.0
 
     def submit(self, job: Callable[..., T], *args: Any) -> Future[T]:
         """``job(browser, *args)`` in the browser's thread; its future."""
-        return self._worker.submit(lambda: job(self._started(), *args))
+        return self._worker.submit(self._timed, job, *args)
+
+    def _timed(self, job: Callable[..., T], *args: Any) -> T:
+        started = time.perf_counter()
+        try:
+            return job(self._started(), *args)
+        finally:
+            self.busy += time.perf_counter() - started
 
     @property
     def missing(self) -> bool:

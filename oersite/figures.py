@@ -56,6 +56,7 @@ import json
 import re
 import struct
 import tempfile
+import time
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
@@ -135,6 +136,10 @@ class FiguresReport:
     made: int = 0
     reused: int = 0
     warnings: list[str] = field(default_factory=list)
+    #: Seconds Chromium spent on the images (its start included), mostly beside Sphinx...
+    drawing: float = 0.0
+    #: ...and seconds the build spent on them after the other stages (waiting, putting them on pages).
+    after: float = 0.0
 
 
 def figure_kind(output: dict[str, Any], cell: dict[str, Any]) -> str | None:
@@ -347,6 +352,7 @@ class FigureImages:
         install); the site is complete without the images, and the next build makes them (a
         build with figure warnings is not recorded as up to date).
         """
+        started = time.perf_counter()
         output_dir, record = self.output_dir, self.record
         made, warnings, shot_now = 0, [], set()
         if self._ahead is not None:
@@ -411,7 +417,8 @@ class FigureImages:
                 write_atomically(stylesheet, STYLESHEET.read_bytes())
         _forget_unused_images(self.images_dir, record, figures_by_page)
         write_atomically(self.record_path, json.dumps(record))
-        return FiguresReport(made=made, reused=reused, warnings=warnings)
+        after = time.perf_counter() - started
+        return FiguresReport(made, reused, warnings, drawing=self._browser.busy, after=after)
 
     @staticmethod
     def _outcome(job: Future, count: int) -> tuple[dict[str, dict], list[str]]:
