@@ -5,7 +5,8 @@
 
 For each course, both tools build a fresh copy from an empty _build, then
 rebuild with nothing changed, with one notebook edited, and with one data file
-edited; the script prints each time, the ratio oersite / Jupyter Book, and the
+edited, each phase by both tools back to back (a busy machine's load changes by the
+minute); the script prints each time, the ratio oersite / Jupyter Book, and the
 page weight of oersite's site.  Wall-clock times of whole commands, as a user
 waits for them; both tools run with the course's own settings (cache on).
 
@@ -175,24 +176,30 @@ def edit_one_data_file(course: Path) -> None:
 
 
 def measure(course_maker, label: str, workdir: Path, jobs: int | None) -> dict[str, dict[str, float]]:
-    results: dict[str, dict[str, float]] = {}
+    """Each phase by both tools back to back, so that both meet the same load on a busy machine."""
     stored = course_maker is make_stored_book
+    tools = {"oersite": oersite_build, "jupyter-book": jupyter_book_build}
+    courses = {tool: course_maker(workdir / f"{label}-{tool}") for tool in tools}
+    edits = {
+        "cold": None,
+        "no change": None,
+        "one notebook edited": edit_stored_notebook if stored else edit_one_notebook,
+        "one data file edited": None if stored else edit_one_data_file,
+    }
+    results: dict[str, dict[str, float]] = {tool: {} for tool in tools}
     figures = []
-    for tool, build in (("oersite", oersite_build), ("jupyter-book", jupyter_book_build)):
-        course = course_maker(workdir / f"{label}-{tool}")
-        times = {"cold": build(course, jobs)}
-        figures.append(figure_step("cold", times["cold"]))
-        times["no change"] = build(course, jobs)
-        (edit_stored_notebook if stored else edit_one_notebook)(course)
-        times["one notebook edited"] = build(course, jobs)
-        figures.append(figure_step("one notebook edited", times["one notebook edited"]))
-        if not stored:
-            edit_one_data_file(course)
-            times["one data file edited"] = build(course, jobs)
-        results[tool] = times
+    for phase, edit in edits.items():
+        if phase == "one data file edited" and stored:
+            continue
+        for tool, build in tools.items():
+            if edit is not None:
+                edit(courses[tool])
+            results[tool][phase] = build(courses[tool], jobs)
+            if tool == "oersite" and phase in ("cold", "one notebook edited"):
+                figures.append(figure_step(phase, results[tool][phase]))
+    for tool, times in results.items():
         print(f"  {tool:13} " + "  ".join(f"{phase}: {seconds:6.1f} s" for phase, seconds in times.items()), flush=True)
-        if tool == "oersite":
-            print(f"  {'figure step':13} " + "; ".join(figures), flush=True)
+    print(f"  {'figure step':13} " + "; ".join(figures), flush=True)
     return results
 
 
