@@ -19,7 +19,7 @@ from oersite.checks.launch_links import check_launch_links, parse_launch_link
 from oersite.checks.links import check_links
 from oersite.checks.outputs import check_notebook_outputs
 from oersite.config import load_course
-from oersite.hub.settings import hub_settings
+from oersite.hub.course_settings import hub_settings
 from oersite.serve import make_server, site_url
 
 REMOTE_SCRIPT = "https://cdn.example.org/lib.js"
