@@ -32,7 +32,7 @@ from oersite.execute import (
     read_notebooks,
     stop_kernels,
 )
-from oersite.figures import FiguresReport, cells_for_sphinx, figure_cells, make_figure_images, missing_alt_warnings
+from oersite.figures import FigureImages, FiguresReport, cells_for_sphinx, figure_cells, missing_alt_warnings
 from oersite.launch import LaunchButton, notebook_buttons
 from oersite.messages import plural, shown
 from oersite.render import render_site
@@ -146,6 +146,8 @@ def _build_course(
         course, pages, {page.docname: notebook_code(notebook) for page, notebook in notebooks.items()}
     )
     found: dict[str, list] = {}
+    tiles = _tiles(course)
+    images = FigureImages(output_dir, work_dir / "figures.json", base_url=course.base_url, tiles=tiles)
 
     def executed_and_described() -> list[NotebookResult]:
         """The executor's results, once every figure they show is known (before Sphinx reads a page)."""
@@ -155,6 +157,8 @@ def _build_course(
             missing = missing_alt_warnings(found["figures"])
             if strict and missing:
                 raise BuildError("\n".join(missing))
+            if figure_images:  # drawn while Sphinx reads and writes the pages
+                images.draw_ahead(found["figures"])
         return results
 
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-execute")
@@ -173,6 +177,14 @@ def _build_course(
             warnings_are_errors=strict,
         )
         results = executed_and_described()
+        write_sitemap(course, pages, output_dir)
+        assets = make_self_contained(output_dir, work_dir / "assets.json", tiles, thebe=course.thebe)
+        if strict and assets.remote:
+            raise BuildError(
+                "pages load files from other hosts (--strict):\n"
+                + "\n".join(f"{page}: {url}" for page, urls in assets.remote.items() for url in urls)
+            )
+        figures = images.finish() if figure_images else FiguresReport()
     except KeyboardInterrupt:
         # Ctrl-C: the kernels stop now (their notebooks stay uncached), and Sphinx forgets what
         # it read, so the next build writes again every page this one may have left half done.
@@ -180,21 +192,9 @@ def _build_course(
         (work_dir / "doctrees" / "environment.pickle").unlink(missing_ok=True)
         background.shutdown(wait=False, cancel_futures=True)
         raise
+    finally:
+        images.close()
     background.shutdown()
-    write_sitemap(course, pages, output_dir)
-    thebe = course.thebe
-    tiles = _tiles(course)
-    assets = make_self_contained(output_dir, work_dir / "assets.json", tiles, thebe=thebe)
-    if strict and assets.remote:
-        raise BuildError(
-            "pages load files from other hosts (--strict):\n"
-            + "\n".join(f"{page}: {url}" for page, urls in assets.remote.items() for url in urls)
-        )
-    figures = (
-        make_figure_images(output_dir, work_dir / "figures.json", base_url=course.base_url, tiles=tiles)
-        if figure_images
-        else FiguresReport()
-    )
     if strict and figures.warnings:
         raise BuildError("\n".join(figures.warnings))
 
@@ -293,7 +293,13 @@ def report_lines(report: BuildReport, course: Course) -> list[tuple[str, str]]:
             (
                 "note",
                 f"{plural(report.figures.made + report.figures.reused, 'figure image')} for print and readers "
-                f"without JavaScript: {report.figures.made} made, {report.figures.reused} reused",
+                f"without JavaScript: {report.figures.made} made, {report.figures.reused} reused"
+                + (
+                    f" (Chromium drew for {report.figures.drawing:.1f} s, beside Sphinx; "
+                    f"{report.figures.after:.1f} s after the other stages)"
+                    if report.figures.made and not report.up_to_date
+                    else ""
+                ),
             )
         )
     if report.up_to_date:
