@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oersite.assets import AssetsReport, TileSettings, make_self_contained
+from oersite.build_layout import BuildLayout
 from oersite.catalogue import metadata_warnings, page_metadata, write_sitemap
 from oersite.config import Course
 from oersite.errors import BuildError
@@ -43,9 +44,6 @@ from oersite.uptodate import previous_build, remember_build, source_fingerprint
 if TYPE_CHECKING:
     from oersite.kernels import SpareKernels
 
-#: Where a course's build goes unless told otherwise, as in Jupyter Book.
-BUILD_DIR = "_build"
-
 
 @dataclass(frozen=True)
 class BuildReport:
@@ -66,17 +64,8 @@ class BuildReport:
         return sum(1 for result in self.notebooks if result.status == status)
 
 
-def build_dir(course: Course) -> Path:
-    return course.root / BUILD_DIR
-
-
-def executed_dir(course: Course) -> Path:
-    """Where executed notebooks are cached (see ``oersite.execute.executed_copy``)."""
-    return build_dir(course) / ".oersite" / "executed"
-
-
 def default_output_dir(course: Course) -> Path:
-    return build_dir(course) / "html"
+    return BuildLayout(course.root).html
 
 
 def build_course(
@@ -103,7 +92,7 @@ def build_course(
     """
     started = time.perf_counter()
     output_dir = (output_dir or default_output_dir(course)).resolve()
-    with build_lock(build_dir(course), wait=wait_for_other_builds):
+    with build_lock(BuildLayout(course.root).lock, wait=wait_for_other_builds):
         return _build_course(
             course, output_dir, started, strict=strict, reporter=reporter, figure_images=figure_images, kernels=kernels
         )
@@ -119,8 +108,8 @@ def _build_course(
     figure_images: bool,
     kernels: SpareKernels | None,
 ) -> BuildReport:
-    work_dir = build_dir(course) / ".oersite"
-    record = work_dir / "last-build.json"
+    layout = BuildLayout(course.root)
+    record = layout.last_build
     fingerprint = source_fingerprint(course.root, output_dir, {"strict": strict, "figure_images": figure_images})
     previous = previous_build(record, fingerprint, output_dir) if course.execution.mode != "force" else None
     if previous is not None:
@@ -147,7 +136,7 @@ def _build_course(
     )
     found: dict[str, list] = {}
     tiles = _tiles(course)
-    images = FigureImages(output_dir, work_dir / "figures.json", base_url=course.base_url, tiles=tiles)
+    images = FigureImages(output_dir, layout.figures_record, base_url=course.base_url, tiles=tiles)
 
     def executed_and_described() -> list[NotebookResult]:
         """The executor's results, once every figure they show is known (before Sphinx reads a page)."""
@@ -164,21 +153,21 @@ def _build_course(
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-execute")
     try:
         # Notebooks execute while Sphinx starts up; Sphinx waits for them before reading pages.
-        execution = background.submit(execute_notebooks, course, notebooks, executed_dir(course), reporter, kernels)
+        execution = background.submit(execute_notebooks, course, notebooks, layout.executed, reporter, kernels)
         rendered = render_site(
             course,
             executed_and_described,
             buttons,
             metadata,
             output_dir,
-            work_dir,
+            layout,
             figures=lambda: cells_for_sphinx(found["figures"]),
             notebooks={page.docname: notebook for page, notebook in notebooks.items()},
             warnings_are_errors=strict,
         )
         results = executed_and_described()
         write_sitemap(course, pages, output_dir)
-        assets = make_self_contained(output_dir, work_dir / "assets.json", tiles, thebe=course.thebe)
+        assets = make_self_contained(output_dir, layout.assets_record, tiles, thebe=course.thebe)
         if strict and assets.remote:
             raise BuildError(
                 "pages load files from other hosts (--strict):\n"
@@ -189,7 +178,7 @@ def _build_course(
         # Ctrl-C: the kernels stop now (their notebooks stay uncached), and Sphinx forgets what
         # it read, so the next build writes again every page this one may have left half done.
         stop_kernels()
-        (work_dir / "doctrees" / "environment.pickle").unlink(missing_ok=True)
+        (layout.doctrees / "environment.pickle").unlink(missing_ok=True)
         background.shutdown(wait=False, cancel_futures=True)
         raise
     finally:
@@ -221,24 +210,21 @@ def _build_course(
     return report
 
 
-#: The lock file in the build folder: the process id of the build running now.
-LOCK_FILE = "build.lock"
 _LOCK_PID_WIDTH = 20  # wider than any process id
 
 
 @contextmanager
-def build_lock(folder: Path, *, wait: bool = False) -> Iterator[None]:
+def build_lock(path: Path, *, wait: bool = False) -> Iterator[None]:
     """Let one build of a course run at a time; a second one says which process builds, in one line.
 
-    The lock is the operating system's (``flock``) on ``LOCK_FILE``, which holds the builder's
-    process id: a build that died (killed, the machine restarted) leaves a file no process
-    locks, so the next build takes it over.  A build folder this made and left empty is
-    removed again, so a build refused before writing anything leaves nothing behind.
-    ``wait=True`` (the preview's rebuilds) waits for the other build instead.
+    The lock is the operating system's (``flock``) on ``path`` (``BuildLayout.lock``), which
+    holds the builder's process id: a build that died (killed, the machine restarted) leaves a
+    file no process locks, so the next build takes it over.  The folders this made for it and
+    left empty are removed again, so a build refused before writing anything leaves nothing
+    behind.  ``wait=True`` (the preview's rebuilds) waits for the other build instead.
     """
-    made_folder = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / LOCK_FILE
+    made = [folder for folder in path.parents if not folder.exists()]
+    path.parent.mkdir(parents=True, exist_ok=True)
     while True:
         handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -264,7 +250,7 @@ def build_lock(folder: Path, *, wait: bool = False) -> Iterator[None]:
     finally:
         path.unlink(missing_ok=True)
         os.close(handle)
-        if made_folder:
+        for folder in made:  # innermost first
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only if empty
 

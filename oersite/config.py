@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from oersite import __version__
+from oersite.build_layout import HUB_STATE_FOLDER
 from oersite.datasets import Dataset, read_manifest
 from oersite.errors import ConfigError
 from oersite.hub.settings import (
@@ -288,7 +289,7 @@ class HubSettings:
     )
     state_folder: str = documented(
         "Where oersite hub serve keeps homes, hub databases, logs and generated secrets, relative to the course.",
-        "_build/hub",
+        HUB_STATE_FOLDER,
     )
     local_account: str = documented(
         "The account oersite hub serve runs every student's and visitor's server as when it is started as root "

@@ -14,8 +14,10 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from oersite.build_layout import BUILD_FOLDER
+
 #: Names that are never the course's, in whatever folder they are: build output, dependencies, caches.
-NOT_THE_COURSES = frozenset({"_build", "node_modules", "__pycache__"})
+NOT_THE_COURSES = frozenset({BUILD_FOLDER, "node_modules", "__pycache__"})
 
 
 def is_the_courses(name: str) -> bool:

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from oersite.build_layout import BuildLayout
 from oersite.config import Course
 from oersite.errors import NotebookError
 from oersite.files import write_atomically
@@ -155,9 +156,10 @@ def execute_notebooks(
         reporter.finished(result)
     if to_run:
         # This build's kernels only: emptied in place, so a kernel started ahead keeps writing here.
-        kernel_log(cache_dir).parent.mkdir(parents=True, exist_ok=True)
-        kernel_log(cache_dir).write_bytes(b"")
-        outcomes = asyncio.run(_run_all(course, to_run, reporter, kernel_log(cache_dir), kernels))
+        log = BuildLayout(course.root).kernels_log
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_bytes(b"")
+        outcomes = asyncio.run(_run_all(course, to_run, reporter, log, kernels))
         failures = [outcome for outcome in outcomes if isinstance(outcome, str)]
         results.update((outcome.page, outcome) for outcome in outcomes if isinstance(outcome, NotebookResult))
         if failures:
@@ -364,11 +366,6 @@ def executes(course: Course, page: Page, notebook: nbformat.NotebookNode) -> boo
     if mode == "auto":
         return not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
     return True
-
-
-def kernel_log(cache_dir: Path) -> Path:
-    """Where kernels' own output goes (anything a kernel process writes outside a cell's outputs)."""
-    return cache_dir.parent / "kernels.log"
 
 
 async def _run_all(

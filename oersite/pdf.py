@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from oersite.build import BUILD_DIR
+from oersite.build_layout import BuildLayout
 from oersite.chromium import first_line, in_own_thread, site_context
 from oersite.config import Course
 from oersite.errors import PdfError
@@ -136,7 +136,7 @@ class PdfReport:
 def pdf_path(course: Course) -> Path:
     """``_build/pdf/<the course's title>.pdf``, named as a reader would save it: lower case, words joined by '-'."""
     name = re.sub(r"[^\w]+", "-", course.title.lower()).strip("-") or "course"
-    return course.root / BUILD_DIR / "pdf" / f"{name}.pdf"
+    return BuildLayout(course.root).pdf / f"{name}.pdf"
 
 
 def make_course_pdf(
@@ -144,14 +144,14 @@ def make_course_pdf(
 ) -> PdfReport:
     """Print every page of the built ``site`` in table-of-contents order into one PDF (``pdf_path``).
 
-    A record in ``_build/.oersite`` remembers the last PDF: when the site, the environment
+    A record in ``_build/.oersite/last-pdf.json`` remembers the last PDF: when the site, the environment
     and that PDF are as they were, it is reused and Chromium is not started.  ``strict``:
     a page printed without one of its images stops the step, and no PDF is written.
     """
     started = time.perf_counter()
     pages = read_pages(course)
     path = pdf_path(course)
-    record = course.root / BUILD_DIR / ".oersite" / "last-pdf.json"
+    record = BuildLayout(course.root).last_pdf
     fingerprint = source_fingerprint(
         site, path.parent, {"site": str(site.resolve()), "pdf": str(path), "pages": [page.docname for page in pages]}
     )

@@ -19,7 +19,7 @@ Two targets, one set of options (as Datasette's ``publish`` has):
 
 Each publish writes a record (source commit, oersite version, time, target)
 into the published site as ``oersite-publish.json`` and appends it to
-``_build/oersite-publish.log`` in the course, so an instructor can answer
+``_build/.oersite/publish.log`` in the course, so an instructor can answer
 "which version are students seeing?" from either end.
 
 ``publish_checked`` is what ``oersite publish`` does: the checks of
@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oersite import __version__
+from oersite.build_layout import BuildLayout
 from oersite.config import Course
 from oersite.errors import PublishError
 from oersite.git import git_message, run_git
@@ -53,8 +54,6 @@ if TYPE_CHECKING:
 
 #: The publish record, at the root of every published site.
 RECORD_FILE = "oersite-publish.json"
-#: Every publish and rollback, one JSON object a line, in the course's build folder.
-LOG_FILE = "oersite-publish.log"
 
 
 @dataclass(frozen=True)
@@ -220,9 +219,7 @@ def read_record(site: Path) -> PublishRecord | None:
 
 
 def append_log(course: Course, entry: dict) -> Path:
-    from oersite.build import build_dir
-
-    log_path = build_dir(course) / LOG_FILE
+    log_path = BuildLayout(course.root).publish_log
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a", encoding="utf-8") as log:
         log.write(json.dumps(entry) + "\n")

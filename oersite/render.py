@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from oersite.assets import MATHJAX_PATH
+from oersite.build_layout import BUILD_FOLDER, BuildLayout
 from oersite.config import Course
 from oersite.errors import BuildError
 from oersite.execute import NotebookResult
@@ -46,7 +47,7 @@ def render_site(
     buttons: dict[str, list[LaunchButton]],
     metadata: dict,
     output_dir: Path,
-    work_dir: Path,
+    layout: BuildLayout,
     *,
     figures: Callable[[], dict[str, dict]] = dict,
     notebooks: dict[str, Any] | None = None,
@@ -64,7 +65,7 @@ def render_site(
     ``notebooks`` (docname -> notebook as read for this build) is what each notebook page
     shows, with the executed outputs (``oersite.sphinx_ext.swap_in_executed_notebook``).
 
-    ``work_dir`` keeps Sphinx's doctrees (its memory of the previous build),
+    ``layout.doctrees`` keeps Sphinx's memory of the previous build,
     so a rebuild re-reads only pages whose source or outputs changed.
     """
     from jupyter_book.config import get_final_config
@@ -95,6 +96,7 @@ def render_site(
     # templates, before the themes' components (which the themes append when they are set up).
     sphinx_config["templates_path"].append(str(TEMPLATES))
     sphinx_config["extensions"] = [*sphinx_config["extensions"], "oersite.sphinx_ext"]
+    sphinx_config["oersite_myst_nb_output_folder"] = str(layout.myst_nb_output.resolve())
     sphinx_config["oersite_launch_buttons"] = {
         docname: [dataclasses.asdict(button) for button in page_buttons] for docname, page_buttons in buttons.items()
     }
@@ -116,12 +118,12 @@ def render_site(
     # Excluding the build folders keeps Sphinx from reading its own output
     # when --output points inside the course.
     # Hidden folders (.git, .pytest_cache, ...) never hold pages.
-    sphinx_config["exclude_patterns"] = [*sphinx_config.get("exclude_patterns", []), "_build", ".*", "**/.*"]
+    sphinx_config["exclude_patterns"] = [*sphinx_config.get("exclude_patterns", []), BUILD_FOLDER, ".*", "**/.*"]
     if _is_inside(output_dir, course.root):
         sphinx_config["exclude_patterns"].append(output_dir.relative_to(course.root).as_posix())
 
-    work_dir.mkdir(parents=True, exist_ok=True)
-    log_path = work_dir / "sphinx.log"
+    log_path = layout.sphinx_log
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     warnings = io.StringIO()
     with log_path.open("w", encoding="utf-8") as status:
         try:
@@ -130,7 +132,7 @@ def render_site(
                     srcdir=str(course.root),
                     confdir=None,
                     outdir=str(output_dir),
-                    doctreedir=str(work_dir / "doctrees"),
+                    doctreedir=str(layout.doctrees),
                     buildername="html",
                     confoverrides=sphinx_config,
                     status=status,

@@ -52,6 +52,9 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("env-get-outdated", pages_with_new_outputs)
     app.connect("env-purge-doc", forget_page)
     app.connect("env-merge-info", merge_output_keys)
+    app.add_config_value("oersite_myst_nb_output_folder", "", rebuild="", types=(str,))
+    # After myst-nb made its configuration on the same event (priority 500).
+    app.connect("builder-inited", keep_myst_nb_output_in_the_build_layout, priority=501)
     app.add_config_value("oersite_launch_buttons", {}, rebuild="html", types=(dict,))
     app.add_config_value("oersite_page_metadata", {}, rebuild="html", types=(dict,))
     app.connect("html-page-context", add_credits_and_record)
@@ -59,6 +62,18 @@ def setup(app: Sphinx) -> dict[str, Any]:
     # After sphinx-book-theme has prepared its header buttons (priority 501).
     app.connect("html-page-context", add_launch_buttons, priority=502)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
+
+
+def keep_myst_nb_output_in_the_build_layout(app: Sphinx) -> None:
+    """Have myst-nb write the output files it extracts (images) where the build keeps its own files.
+
+    myst-nb writes them beside the output folder (``<output>/../jupyter_execute``): beside
+    ``_build/html`` that is outside ``_build/.oersite``, and beside ``--output DIR`` outside
+    the course.  Sphinx copies what the pages use into the site either way.
+    """
+    folder = app.config.oersite_myst_nb_output_folder
+    if folder:
+        app.env.mystnb_config = app.env.mystnb_config.copy(output_folder=folder)
 
 
 def read_executed_markdown_notebooks_as_json(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:

@@ -13,6 +13,7 @@ import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
+from oersite.build_layout import BUILD_FOLDER
 from oersite.config import Course, read_yaml
 from oersite.errors import ConfigError
 
@@ -102,6 +103,6 @@ def _source_of(course: Course, docname: str, toc_shown: str) -> Path:
 
 
 def _docname(root: Path, path: Path) -> str | None:
-    if path.suffix not in PAGE_SUFFIXES or "_build" in path.parts:
+    if path.suffix not in PAGE_SUFFIXES or BUILD_FOLDER in path.parts:
         return None
     return path.relative_to(root).with_suffix("").as_posix()

@@ -6,6 +6,8 @@ author does, changes it the way an author does, and reads what a reader would ge
 
 from __future__ import annotations
 
+import base64
+import fcntl
 import json
 import os
 import shutil
@@ -31,6 +33,12 @@ ALL_BOOKS = {
     **{path.name: path for path in sorted(BOOKS.iterdir()) if (path / "_toc.yml").is_file()},
     "starter": Path(__file__).resolve().parent.parent / "oersite" / "starter",
 }
+
+
+#: A 1x1 PNG, as a notebook's output shows it.
+PIXEL_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
 
 
 def book(name: str, where: Path) -> Path:
@@ -350,17 +358,44 @@ def status(preview, path: str) -> int:
     return 200
 
 
+@pytest.mark.slow
+def test_the_build_keeps_to_its_layout_and_ignores_what_an_older_oersite_left(tmp_path):
+    root = book("prose", tmp_path)
+    lesson = nbformat.read(root / "lesson.ipynb", as_version=4)
+    lesson.cells[-1].source = f"from IPython.display import Image\nImage(data={PIXEL_PNG!r})"  # myst-nb extracts it
+    nbformat.write(lesson, root / "lesson.ipynb")
+    old = root / "_build"
+    old.mkdir()
+    (old / "oersite-publish.log").write_text("not json\n")
+    with (old / "build.lock").open("w") as held:  # an older oersite's lock, still held
+        held.write(str(os.getpid()))
+        held.flush()
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = oersite("build", root)
+    assert result.exit_code == 0, result.output
+    assert sorted(path.name for path in old.iterdir()) == [".oersite", "build.lock", "html", "oersite-publish.log"]
+    assert (old / "html" / "lesson.html").is_file()
+    assert (old / ".oersite" / "sphinx.log").is_file() and (old / ".oersite" / "executed").is_dir()
+    assert (old / "oersite-publish.log").read_text() == "not json\n"  # left as it was, never read
+    image = BeautifulSoup((old / "html" / "lesson.html").read_text(), "html.parser").select_one("img[src^='_images/']")
+    assert (old / "html" / image["src"]).read_bytes() == PIXEL_PNG
+
+    elsewhere = tmp_path / "elsewhere" / "site"
+    assert oersite("build", root, "--output", elsewhere).exit_code == 0
+    assert sorted(path.name for path in elsewhere.parent.iterdir()) == ["site"]  # nothing beside the site
+
+
 def test_a_stale_lock_of_a_dead_build_is_taken_over(tmp_path):
     from oersite.build import build_lock
 
-    folder = tmp_path / "_build"
-    folder.mkdir()
+    lock = tmp_path / "_build" / ".oersite" / "build.lock"
+    lock.parent.mkdir(parents=True)
     dead = subprocess.Popen(["true"])
     dead.wait()
-    (folder / "build.lock").write_text(str(dead.pid))
-    with build_lock(folder):
-        assert (folder / "build.lock").read_text().strip() == str(os.getpid())
-    assert not (folder / "build.lock").exists()
+    lock.write_text(str(dead.pid))
+    with build_lock(lock):
+        assert lock.read_text().strip() == str(os.getpid())
+    assert not lock.exists()
 
 
 def test_leftovers_go_and_what_pages_use_stays(tmp_path):

@@ -13,7 +13,7 @@ from support.coursehelpers import tree_digest
 from support.publish_courses import built, files_of, git, git_course
 
 from oersite import __version__
-from oersite.publish import LOG_FILE, RECORD_FILE, staging_paths
+from oersite.publish import RECORD_FILE, staging_paths
 
 pytestmark = pytest.mark.slow  # builds sites, runs linkchecker, git and ghp-import
 
@@ -31,7 +31,7 @@ def site_of(course: Path) -> Path:
 
 
 def log_entries(course: Path) -> list[dict]:
-    log = course / "_build" / LOG_FILE
+    log = course / "_build" / ".oersite" / "publish.log"
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 

@@ -24,7 +24,7 @@ def check_notebook_outputs(course: Course, site: Path) -> list[Finding]:
     cache key, ``oersite.execute``, differs from the one stored beside the executed
     copy in ``_build/.oersite/executed/``).
     """
-    from oersite.build import executed_dir
+    from oersite.build_layout import BuildLayout
     from oersite.execute import (
         cache_key,
         data_files,
@@ -56,7 +56,7 @@ def check_notebook_outputs(course: Course, site: Path) -> list[Finding]:
             findings.append(Finding(shown, notebook_name, "in the table of contents but not built; run oersite build"))
             continue
         notebook = read_notebook(course, page)
-        executed, key_path = executed_copy(executed_dir(course), page)
+        executed, key_path = executed_copy(BuildLayout(course.root).executed, page)
         shows_executed = executes(course, page, notebook) and executed.is_file() and key_path.is_file()
         if built_from is None and page.path.stat().st_mtime_ns > html_page.stat().st_mtime_ns:
             findings.append(
