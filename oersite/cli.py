@@ -8,6 +8,7 @@ which Click prints as one line with exit status 1.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -71,7 +72,19 @@ def build(source: Path, output: Path | None, jobs: int | None, strict: bool, pdf
 
     console = _console()
     course = load_course(source, jobs=jobs)
-    report = build_course(course, output, strict=strict, reporter=_ProgressLines(console, course))
+    try:
+        report = build_course(course, output, strict=strict, reporter=_ProgressLines(console, course))
+    except KeyboardInterrupt:
+        # build_course stopped the kernels and released its lock on the way out. Exit now: the
+        # executor's thread may still be noticing its dead kernels, and nothing of it is kept.
+        console.print(
+            "Stopped (Ctrl-C): kernels stopped, only finished notebooks cached; "
+            "the next oersite build goes on from there",
+            markup=False,
+            highlight=False,
+        )
+        sys.stdout.flush()
+        os._exit(130)
     styles = {"warning": "[yellow]warning:[/] ", "remote": "", "note": "", "done": ""}
     for kind, line in report_lines(report, course):
         console.print(styles[kind], end="", highlight=False)
@@ -164,7 +177,12 @@ def _preview_build(console, source: Path, site: Path, jobs: int | None, kernels)
         course = load_course(source, jobs=jobs)
         # Figure images wait for oersite build: a save reloads its page without Chromium's seconds.
         report = build_course(
-            course, site, reporter=_ProgressLines(console, course), figure_images=False, kernels=kernels
+            course,
+            site,
+            reporter=_ProgressLines(console, course),
+            figure_images=False,
+            wait_for_other_builds=True,
+            kernels=kernels,
         )
     except OersiteError as error:
         console.print("[red]error:[/] ", end="", highlight=False)

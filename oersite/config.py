@@ -18,7 +18,6 @@ import difflib
 import json
 import os
 import re
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,26 +29,25 @@ from oersite import __version__
 from oersite.datasets import Dataset, read_manifest
 from oersite.errors import ConfigError
 from oersite.hub.settings import (
-    BRANCH,
-    GIT_SOURCE,
     HUB_PATH,
-    WEB_ADDRESS,
     EphemeralHubSettings,
     PersistentHubSettings,
     SignOnSettings,
-    TextKind,
-    documented,
-    field_kind,
-    host_problem,
-    text_problems,
-    type_description,
     user_list_problems,
-    value_fits,
-    web_address,
-    web_address_problem,
 )
 from oersite.licenses import License, license_of
 from oersite.messages import shown
+from oersite.schema import (
+    BRANCH,
+    GIT_SOURCE,
+    HUB_URL,
+    TextKind,
+    documented,
+    host_problem,
+    load,
+    web_address,
+    web_address_problem,
+)
 
 CONFIG_FILE = "_config.yml"
 #: Where a table of contents is looked for, in order: a plain Jupyter Book
@@ -214,9 +212,9 @@ class LaunchSettings:
         "so a plain Jupyter Book gets no buttons pointing at hubs it does not have.",
     )
     hub_url: str = documented(
-        "Base URL of the persistent course hub (single sign-on).", "http://127.0.0.1:8000", kind=WEB_ADDRESS
+        "Base URL of the persistent course hub (single sign-on).", "http://127.0.0.1:8000", kind=HUB_URL
     )
-    try_url: str = documented("Base URL of the ephemeral 'Try now' hub.", "http://127.0.0.1:8001", kind=WEB_ADDRESS)
+    try_url: str = documented("Base URL of the ephemeral 'Try now' hub.", "http://127.0.0.1:8001", kind=HUB_URL)
     interface: str = documented("What students land in: 'lab' (JupyterLab) or 'classic' (the classic notebook).", "lab")
     clone_folder: str = documented("Folder in the student's home that nbgitpuller clones the course into.", "course")
     repository: str | None = documented(
@@ -582,9 +580,9 @@ def load_course(source: Path | str = ".", *, jobs: int | None = None) -> Course:
     section = raw.pop("oersite", None)
     if section is None:
         section = {}
-    settings = _load_dataclass(OersiteSettings, section, "oersite", errors)
+    settings = load(OersiteSettings, section, "oersite", errors)
     _validate_book(raw, errors)
-    book = _load_dataclass(BookSettings, raw, "", errors, others_allowed=True)
+    book = load(BookSettings, raw, "", errors, others_allowed=True)
     if settings.launch.enabled is None:
         launch_written = isinstance(section, dict) and "launch" in section
         settings = dataclasses.replace(settings, launch=dataclasses.replace(settings.launch, enabled=launch_written))
@@ -701,43 +699,6 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _load_dataclass(cls: type, raw: Any, keypath: str, errors: list[str], *, others_allowed: bool = False) -> Any:
-    """Build ``cls`` from ``raw``, appending a message per problem to ``errors``.
-
-    Every text is checked against its field's kind (``oersite.hub.settings.TextKind``);
-    a refused one stays in place, so later checks see the section as written (and
-    ``_first_per_key`` keeps only the first line about it). ``others_allowed``:
-    keys ``cls`` does not describe are someone else's (Jupyter Book's), not mistakes.
-    """
-    if not isinstance(raw, dict):
-        if others_allowed:
-            return cls()
-        errors.append(f"{keypath}: expected a section of key: value pairs, found {raw!r}")
-        return cls()
-    hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        path = f"{keypath}.{key}" if keypath else str(key)
-        if key not in known:
-            if others_allowed:
-                continue
-            close = difflib.get_close_matches(str(key), known, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
-            errors.append(f"{path}: unknown key; {hint}")
-            continue
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint):
-            section = value if value is not None else {}
-            values[key] = _load_dataclass(hint, section, path, errors, others_allowed=others_allowed)
-        elif value_fits(hint, value):
-            errors += text_problems(value, field_kind(known[key]), path)
-            values[key] = tuple(value) if isinstance(value, list) else value
-        elif not others_allowed:  # Jupyter Book's schema has said what is wrong with its own keys
-            errors.append(f"{path}: expected {type_description(hint)}, found {value!r}")
-    return cls(**values)
-
-
 def _execution(section: Any, settings: OersiteSettings, jobs: int | None, errors: list[str]) -> Execution:
     """Read Jupyter Book's ``execute:`` section with Jupyter Book's defaults."""
     if not isinstance(section, dict):
@@ -766,11 +727,6 @@ def _execution(section: Any, settings: OersiteSettings, jobs: int | None, errors
 
 
 def _validate_launch(launch: LaunchSettings, errors: list[str]) -> None:
-    for key in ("hub_url", "try_url"):
-        url = getattr(launch, key)
-        problem = hub_url_problem(url)
-        if problem:
-            errors.append(f"oersite.launch.{key}: {problem}")
     if launch.interface not in ("lab", "classic"):
         errors.append(f"oersite.launch.interface: expected 'lab' or 'classic', found {launch.interface!r}")
     folder = launch.clone_folder
@@ -789,21 +745,6 @@ def _validate_maps(maps: MapSettings, errors: list[str]) -> None:
         )
     if not maps.attribution:
         errors.append("oersite.maps.attribution: required with oersite.maps.tiles (tile providers require credit)")
-
-
-def hub_url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be a hub's base URL, or None when it can.
-
-    It becomes Apache's ``ServerName`` and what it listens on, and the start of every launch
-    link: a valid http(s) address with a valid host name, nothing after its path.
-    """
-    problem = web_address_problem(url)
-    if problem:
-        return problem
-    parts = urlsplit(url)
-    if parts.query or parts.fragment or url.endswith(("?", "#")):
-        return f"expected a base URL without ?query or #fragment, found {url!r}"
-    return None
 
 
 def _validate_book(raw: dict[str, Any], errors: list[str]) -> None:

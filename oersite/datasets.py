@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from oersite.course_files import is_the_courses
 from oersite.licenses import License, license_of, license_problem
 
 #: Files of the data folder that are about the data, not data: the manifest, a README, the
@@ -130,7 +131,7 @@ def data_files_without_entry(data_dir: Path, manifest: Path, datasets: tuple[Dat
         if (
             not path.is_file()
             or path == manifest
-            or any(part.startswith(".") or part == "__pycache__" for part in relative.parts)
+            or not all(is_the_courses(part) for part in relative.parts)
             or path.suffix.lower() in NOT_DATA_SUFFIXES
             or path.stem.upper() in ("README", "LICENSE", "LICENCE")
         ):

@@ -18,10 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
-from oersite.config import LaunchTarget, hub_url_problem
+from oersite.config import LaunchTarget
 from oersite.errors import ConfigError
+from oersite.schema import BRANCH, HUB_URL, documented, load
 
 OPEN_IN_HUB = "Open in hub"
 TRY_NOW = "Try now"
@@ -30,9 +31,24 @@ TRY_NOW_TITLE = "A temporary copy of this notebook: no sign-in, deleted when you
 
 #: Where each interface opens a file, below the single-user server's root.
 INTERFACE_PATHS = {"lab": "lab/tree", "classic": "notebooks"}
+#: nbgitpuller's handler on a student's server, and the hub's redirect to it on the signed-in user's.
+SERVER_GIT_PULL = "/git-pull"
+GIT_PULL = "/hub/user-redirect" + SERVER_GIT_PULL
 
-#: Keys a notebook may set in its metadata under ``oersite.launch``.
-NOTEBOOK_KEYS = ("hub", "try", "branch", "hub_url", "try_url")
+
+@dataclass(frozen=True)
+class NotebookLaunch:
+    """A notebook's own ``oersite.launch`` metadata: what its page's buttons do unlike the course's."""
+
+    hub: bool = documented("Show the Open in hub button.", True)
+    try_now: bool = documented("Show the Try now button.", True, key="try")
+    branch: str | None = documented("The branch to pull instead of the course's.", kind=BRANCH, example="solutions")
+    hub_url: str | None = documented(
+        "The persistent hub to open it on instead of the course's.", kind=HUB_URL, example="https://hub.example.edu"
+    )
+    try_url: str | None = documented(
+        "The Try-now hub to open it on instead of the course's.", kind=HUB_URL, example="https://try.example.edu"
+    )
 
 
 @dataclass(frozen=True)
@@ -45,17 +61,56 @@ class LaunchButton:
     css_class: str
 
 
+def git_pull_query(*, repository: str, branch: str, clone_folder: str, notebook: str, interface: str = "lab") -> str:
+    """nbgitpuller's query: pull ``branch`` of ``repository`` into ``clone_folder``, then open ``notebook`` in it.
+
+    The launch links carry it, and the hubs too (``HubBundleSettings.pull_query``:
+    what a server opens first, what the warm pool pulls ahead), so it is made here alone.
+    """
+    opened = PurePosixPath(clone_folder, notebook).as_posix()
+    urlpath = f"{INTERFACE_PATHS[interface]}/{quote(opened)}"
+    return urlencode(
+        {"repo": repository, "branch": branch, "targetpath": clone_folder, "urlpath": urlpath},
+        quote_via=quote,
+    )
+
+
 def git_pull_url(
     hub_url: str, *, repository: str, branch: str, clone_folder: str, notebook: str, interface: str = "lab"
 ) -> str:
     """The nbgitpuller link that opens ``notebook`` (a path inside the repository) on ``hub_url``."""
-    opened = PurePosixPath(clone_folder, notebook).as_posix()
-    urlpath = f"{INTERFACE_PATHS[interface]}/{quote(opened)}"
-    query = urlencode(
-        {"repo": repository, "branch": branch, "targetpath": clone_folder, "urlpath": urlpath},
-        quote_via=quote,
+    query = git_pull_query(
+        repository=repository, branch=branch, clone_folder=clone_folder, notebook=notebook, interface=interface
     )
-    return f"{hub_url.rstrip('/')}/hub/user-redirect/git-pull?{query}"
+    return f"{hub_url.rstrip('/')}{GIT_PULL}?{query}"
+
+
+@dataclass(frozen=True)
+class GitPull:
+    """An nbgitpuller link taken apart, as nbgitpuller reads it (the inverse of ``git_pull_url``)."""
+
+    hub_url: str
+    repository: str
+    branch: str
+    clone_folder: str
+    interface: str | None  # None when its urlpath opens neither JupyterLab nor the classic notebook
+    notebook: str | None  # the path inside the repository; None when it is not inside the clone folder
+
+
+def parse_git_pull_url(url: str) -> GitPull:
+    """Take an nbgitpuller link apart (https://nbgitpuller.readthedocs.io/en/latest/topic/url-options.html)."""
+    hub_url, _, _ = url.partition(GIT_PULL)
+    query = {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+    clone_folder = query.get("targetpath", "")
+    urlpath = unquote(query.get("urlpath", ""))
+    interface, opened = None, None
+    for name, prefix in INTERFACE_PATHS.items():
+        if urlpath.startswith(prefix + "/"):
+            interface, opened = name, urlpath[len(prefix) + 1 :]
+    notebook = None
+    if opened is not None and clone_folder and opened.startswith(clone_folder.rstrip("/") + "/"):
+        notebook = PurePosixPath(opened[len(clone_folder.rstrip("/")) + 1 :]).as_posix()
+    return GitPull(hub_url, query.get("repo", ""), query.get("branch", ""), clone_folder, interface, notebook)
 
 
 def notebook_buttons(
@@ -67,15 +122,15 @@ def notebook_buttons(
     ``metadata`` the notebook's ``oersite.launch`` metadata; ``where`` names the
     notebook in error messages.
     """
-    overrides = _notebook_overrides(metadata, where)
+    own = notebook_launch(metadata, where)
     in_repository = PurePosixPath(target.path_in_repository or ".", notebook_path).as_posix()
-    branch = overrides.get("branch", target.branch)
+    branch = own.branch or target.branch
     buttons = []
-    if overrides.get("hub", True):
-        url = launch_url(target, overrides.get("hub_url", target.hub_url), in_repository, branch=branch)
+    if own.hub:
+        url = launch_url(target, own.hub_url or target.hub_url, in_repository, branch=branch)
         buttons.append(LaunchButton(OPEN_IN_HUB, url, OPEN_IN_HUB_TITLE, "oersite-open-in-hub"))
-    if overrides.get("try", True):
-        url = launch_url(target, overrides.get("try_url", target.try_url), in_repository, branch=branch)
+    if own.try_now:
+        url = launch_url(target, own.try_url or target.try_url, in_repository, branch=branch)
         buttons.append(LaunchButton(TRY_NOW, url, TRY_NOW_TITLE, "oersite-try-now"))
     return buttons
 
@@ -92,22 +147,13 @@ def launch_url(target: LaunchTarget, hub_url: str, notebook: str, *, branch: str
     )
 
 
-def _notebook_overrides(metadata: Any, where: str) -> dict[str, Any]:
-    if metadata in (None, {}):
-        return {}
-    if not isinstance(metadata, dict):
-        raise ConfigError(f"{where}: metadata oersite.launch: expected key: value pairs, found {metadata!r}")
-    problems = []
-    for key, value in metadata.items():
-        path = f"metadata oersite.launch.{key}"
-        if key not in NOTEBOOK_KEYS:
-            problems.append(f"{path}: unknown key; known keys: {', '.join(NOTEBOOK_KEYS)}")
-        elif key in ("hub", "try") and not isinstance(value, bool):
-            problems.append(f"{path}: expected true or false, found {value!r}")
-        elif key == "branch" and (not isinstance(value, str) or not value):
-            problems.append(f"{path}: expected a branch name, found {value!r}")
-        elif key in ("hub_url", "try_url") and (problem := hub_url_problem(value)):
-            problems.append(f"{path}: {problem}")
+def notebook_launch(metadata: Any, where: str) -> NotebookLaunch:
+    """A notebook's ``oersite.launch`` metadata, read by the loader ``_config.yml``'s sections go through.
+
+    ``where`` names the notebook; every problem is a line naming it and the key.
+    """
+    problems: list[str] = []
+    own = load(NotebookLaunch, {} if metadata is None else metadata, "metadata oersite.launch", problems)
     if problems:
         raise ConfigError("\n".join(f"{where}: {problem}" for problem in problems))
-    return metadata
+    return own

@@ -30,6 +30,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from oersite.course_files import is_the_courses
 from oersite.serve import QuietHandler, serve_on_loopback
 
 #: Where the preview's own two resources are served (a path no course uses).
@@ -41,7 +42,7 @@ KEEPALIVE = 15
 #: Editors' temporary files: vim's swap files and its 4913 probe, emacs's lock and autosave files, backups.
 EDITOR_SUFFIXES = (".swp", ".swx", ".swo", "~", ".tmp", ".part", ".crdownload")
 EDITOR_PREFIXES = (".#", "#")
-SKIPPED_NAMES = {"_build", "__pycache__", ".ipynb_checkpoints", "node_modules", "4913"}
+EDITOR_NAMES = {"4913"}
 
 RELOAD_SCRIPT = """\
 (function () {
@@ -138,10 +139,10 @@ def is_course_change(root: Path, ignored: list[Path]) -> Callable[[object, str],
             parts = candidate.relative_to(root).parts
         except ValueError:
             return False
-        if any(part.startswith(".") or part in SKIPPED_NAMES for part in parts):
+        if not all(is_the_courses(part) for part in parts):
             return False
         name = candidate.name
-        return not (name.endswith(EDITOR_SUFFIXES) or name.startswith(EDITOR_PREFIXES))
+        return not (name in EDITOR_NAMES or name.endswith(EDITOR_SUFFIXES) or name.startswith(EDITOR_PREFIXES))
 
     return keep
 
@@ -318,7 +319,10 @@ def watch_and_serve(
         except KeyboardInterrupt:
             if building.is_set():
                 # A build's notebooks would run to their end before Python could exit; the next build
-                # redoes what this one left unfinished, and the kernels end with their parent.
+                # redoes what this one left unfinished. Its kernels stop now, not when they notice.
+                from oersite.execute import stop_kernels
+
+                stop_kernels()
                 os._exit(130)
         finally:
             stop.set()

@@ -17,11 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from oersite import __version__
+from oersite.course_files import course_files
 from oersite.execute import environment_fingerprint
 from oersite.files import write_atomically
-
-#: Folders never part of a course's sources.
-SKIPPED_FOLDERS = {"_build", "node_modules", "__pycache__"}
 
 
 def source_fingerprint(root: Path, output_dir: Path, options: dict[str, Any]) -> str:
@@ -30,20 +28,12 @@ def source_fingerprint(root: Path, output_dir: Path, options: dict[str, Any]) ->
 
     hasher = hashlib.sha256()
     hasher.update(json.dumps([__version__, environment_fingerprint(), str(output_dir), options]).encode())
-    skipped = {output_dir.resolve()}
-    for folder, subfolders, files in os.walk(root):
-        subfolders[:] = sorted(
-            name
-            for name in subfolders
-            if not name.startswith(".") and name not in SKIPPED_FOLDERS and Path(folder, name).resolve() not in skipped
-        )
-        for name in sorted(files):
-            path = os.path.join(folder, name)
-            try:
-                status = os.stat(path)
-            except OSError:
-                continue
-            hasher.update(f"{os.path.relpath(path, root)}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
+    for path in course_files(root, skip=frozenset({output_dir.resolve()})):
+        try:
+            status = os.stat(path)
+        except OSError:
+            continue
+        hasher.update(f"{os.path.relpath(path, root)}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
     return hasher.hexdigest()
 
 

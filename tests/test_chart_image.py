@@ -24,8 +24,9 @@ from support.dockerhelpers import BASE_IMAGE, ensure_base_image
 from support.hub_clients import browser_session, follow, free_port, run_code, xsrf
 from support.hubenvs import hub_environment
 
-from oersite.hub.bundle import CHART_JUPYTERHUB, HUB_RUNTIME_FOLDER
-from oersite.hub.serve import http_status
+from oersite.hub.bundle.chart import CHART_JUPYTERHUB
+from oersite.hub.bundle.images import HUB_RUNTIME_FOLDER
+from oersite.hub.serve.supervisor import http_status
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from oersite.checks.launch_links import check_launch_links, parse_launch_link
 from oersite.checks.links import check_links
 from oersite.checks.outputs import check_notebook_outputs
 from oersite.config import load_course
-from oersite.hub.settings import hub_settings
+from oersite.hub.course_settings import hub_settings
 from oersite.serve import make_server, site_url
 
 REMOTE_SCRIPT = "https://cdn.example.org/lib.js"
@@ -131,7 +131,7 @@ def test_page_is_stale_when_its_notebook_or_its_data_changed_since_the_build(bro
     findings = check_notebook_outputs(course, root / "_build" / "html")
     stale = {(found.page, found.why.split(";")[0]) for found in findings if "run oersite build" in found.why}
     assert stale == {
-        ("lessons/good.html", "the notebook changed after its page was built"),
+        ("lessons/good.html", "built from an older version of lessons/good.ipynb"),
         (
             "lessons/data.html",
             "the page shows outputs made from other code, data or packages than the notebook has now",

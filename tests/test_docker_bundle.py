@@ -405,8 +405,7 @@ def test_nbgitpuller_brings_a_new_commit_into_the_students_clone(deployment):
     commit_all(deployment.course, "A page added later")
     # What the page behind a launch link does in the browser: ask nbgitpuller's API to pull, and wait.
     settings = json.loads((deployment.hub / "hub-settings.json").read_text())
-    query = settings["default_url"].split("?", 1)[1]
-    pulled = session.get(f"{hub}/user/ada/git-pull/api?{query}", timeout=120)
+    pulled = session.get(f"{hub}/user/ada/git-pull/api?{settings['pull_query']}", timeout=120)
     assert pulled.status_code == 200, pulled.text[:300]
     assert '"phase": "finished"' in pulled.text, pulled.text[-500:]
     listing = session.get(f"{hub}/user/ada/api/contents/{CLONE}/book", timeout=30).json()

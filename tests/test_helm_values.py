@@ -31,17 +31,16 @@ from conftest import REPOSITORY
 from support.hubenvs import hub_environment
 
 from oersite.config import load_course
-from oersite.hub.bundle import (
+from oersite.hub.bundle import bundle_files
+from oersite.hub.bundle.chart import (
     CHART_HUB_IMAGE,
     CHART_JUPYTERHUB,
     CHART_VERSION,
-    DATA_DOCKERFILE,
     HELM_RELEASES,
     KUBERNETES_VERSIONS,
     HelmRelease,
-    bundle_files,
-    course_images,
 )
+from oersite.hub.bundle.images import DATA_DOCKERFILE, course_images
 from oersite.hub.check import (
     CHART,
     CLUSTER_SCOPED_KINDS,
@@ -363,7 +362,7 @@ def course_with(tmp_path: Path, hub: dict | None = None, data: dict | None = Non
 
 
 def test_the_registry_names_every_image_in_the_values_the_compose_file_and_the_build_commands(tmp_path):
-    from oersite.hub.bundle import build_commands
+    from oersite.hub.bundle.images import build_commands
 
     course = load_course(course_with(tmp_path, {"registry": "registry.example.edu/course", "image": "nb:7"}))
     files = bundle_files(course)
@@ -387,7 +386,7 @@ def test_the_registry_names_every_image_in_the_values_the_compose_file_and_the_b
 
 
 def test_without_a_registry_the_values_say_they_cannot_be_deployed_and_nothing_is_pushed(tmp_path):
-    from oersite.hub.bundle import build_commands
+    from oersite.hub.bundle.images import build_commands
 
     course = load_course(course_with(tmp_path))
     files = bundle_files(course)

@@ -34,6 +34,7 @@ from support.coursehelpers import make_course
 from oersite.config import BookSettings, OersiteSettings, load_course
 from oersite.errors import ConfigError
 from oersite.hub import bundle
+from oersite.hub.bundle import secret_files
 from oersite.hub.layout import APACHE_SERVER_ROOT
 
 pytestmark = pytest.mark.slow  # hundreds of bundles, and apache2 -t on those whose Apache config changes
@@ -172,7 +173,7 @@ def generated(root: Path) -> dict[str, str]:
     course = load_course(root)
     files = bundle.bundle_files(course)
     files[".env"] = re.sub(
-        rf"^({'|'.join(bundle.SECRET_VARIABLES)})=.*$", r"\1=secret", bundle.env_text(course), flags=re.M
+        rf"^({'|'.join(secret_files.SECRET_VARIABLES)})=.*$", r"\1=secret", secret_files.env_text(course), flags=re.M
     )
     return files
 

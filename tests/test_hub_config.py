@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.metadata
 import json
 import os
@@ -22,15 +23,13 @@ from traitlets.config import Config
 from oersite.config import load_course
 from oersite.errors import ConfigError
 from oersite.hub import configurer, layout
-from oersite.hub.bundle import (
-    HUB_RUNTIME_FOLDER,
-    NOTEBOOK_RUNTIME_FOLDER,
-    bundle_files,
-    image_requirements,
-    notebook_distributions,
-    write_bundle,
-)
-from oersite.hub.settings import SETTINGS_FILE, hub_settings, read_settings
+from oersite.hub.bundle import bundle_files, write_bundle
+from oersite.hub.bundle.helm import ephemeral_values, persistent_values
+from oersite.hub.bundle.images import HUB_RUNTIME_FOLDER, NOTEBOOK_RUNTIME_FOLDER, CourseImages
+from oersite.hub.bundle.requirements import image_requirements, notebook_distributions
+from oersite.hub.course_settings import hub_settings
+from oersite.hub.settings import SETTINGS_FILE, read_settings
+from oersite.launch import launch_url
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 LAUNCH = {"launch": {"hub_url": "https://hub.example.edu", "try_url": "https://try.example.edu"}}
@@ -59,12 +58,17 @@ def test_hub_settings_use_the_launch_buttons_values(tmp_path):
     # Without a deep link a server opens the course, pulled by nbgitpuller like the buttons do.
     assert settings.default_url.startswith("/git-pull?repo=https%3A%2F%2Fgithub.com%2Fexample%2Fcourse&branch=spring")
     assert settings.default_url.endswith("&targetpath=course&urlpath=lab%2Ftree%2Fcourse")
+    # The warm pool pulls with the query of the course's own launch link (one for the course's folder).
+    course_link = launch_url(target, target.hub_url, target.path_in_repository or ".")
+    assert course_link == f"{target.hub_url}/hub/user-redirect/git-pull?{settings.pull_query}"
+    assert settings.default_url == f"/git-pull?{settings.pull_query}"
 
 
 def test_a_local_repository_stays_out_of_the_bundle_but_serves_locally(tmp_path):
     course = load_course(course_with(tmp_path, LAUNCH, repository="."))
     assert hub_settings(course).repository is None
     assert hub_settings(course).default_url == "/lab"
+    assert hub_settings(course).pull_query == ""  # nothing for the warm pool to pull ahead
     assert hub_settings(course, local=True).repository == course.root.as_uri()
 
 
@@ -215,6 +219,42 @@ def test_docker_hubs_keep_servers_running_across_their_own_restarts(settings):
     assert ephemeral.ConfigurableHTTPProxy.api_url == "http://127.0.0.1:791"
 
 
+def test_each_hub_is_the_same_hub_on_docker_locally_and_on_the_chart(settings):
+    """Who gets in, the limits, the culling and what is kept: what a student meets, wherever the hub runs."""
+    images = CourseImages(None, "notebook:1", "hub:1", "apache:1", "notebook:1-chart", "course-data:data-1")
+    for kind, configure in (
+        ("persistent", configurer.configure_persistent_docker),
+        ("ephemeral", configurer.configure_ephemeral_docker),
+    ):
+        docker, local = Config(), Config()
+        configure(docker, settings)
+        configurer.configure_local(
+            local, settings, kind=kind, state=Path("/s"), homes=Path("/h"), account="", data_dir=Path("/d"),
+            public_port=1, hub_port=2, proxy_api_port=3, proxy_command="chp", pool_port=4,
+        )  # fmt: skip
+        values = yaml.safe_load((persistent_values if kind == "persistent" else ephemeral_values)(settings, images))
+        for c in (docker, local):
+            assert c.JupyterHub.authenticator_class == values["hub"]["config"]["JupyterHub"]["authenticator_class"]
+            assert (c.Spawner.mem_limit, c.Spawner.cpu_limit) == (
+                values["singleuser"]["memory"]["limit"],
+                values["singleuser"]["cpu"]["limit"],
+            )
+            culler = next(service for service in c.JupyterHub.services if service["name"] == "idle-culler")
+            cull = values["cull"]
+            assert f"--timeout={cull['timeout']}" in culler["command"]
+            assert ("--cull-users=True" in culler["command"]) is cull["users"]
+            assert (f"--max-age={cull['maxAge']}" in culler["command"]) if "maxAge" in cull else True
+        hub = settings.persistent if kind == "persistent" else settings.ephemeral
+        assert (values["singleuser"]["memory"]["limit"], values["cull"]["timeout"]) == (
+            hub.memory_limit,
+            hub.cull_idle_seconds,
+        )
+        # Students' files are kept on the persistent hub only: a volume per student, or nothing.
+        assert (configurer.HOME_VOLUME in docker.DockerSpawner.volumes) is (kind == "persistent")
+        assert values["singleuser"]["storage"]["type"] == ("dynamic" if kind == "persistent" else "none")
+        assert ("post_stop_hook" in local.Spawner) is (kind == "ephemeral")
+
+
 def test_the_loopback_spawner_gives_each_server_its_own_free_port(monkeypatch):
     from oersite.hub.spawner import LoopbackDockerSpawner
 
@@ -329,6 +369,46 @@ def test_the_hub_image_carries_the_hub_modules_as_they_are_here(tmp_path):
         ).read_text(), f"the image's {module}.py is not this checkout's"
     assert f"{HUB_RUNTIME_FOLDER}/" in files[".gitignore"]
     assert f"COPY {HUB_RUNTIME_FOLDER}/ /opt/oersite-hub/" in files["hub.Dockerfile"]
+
+
+def test_the_hub_runtime_runs_on_a_bare_python(tmp_path):
+    """Schema, settings, layout, setters and pool import only the standard library: by structure, not convention.
+
+    The bundle's copy of them (and hub-settings.json) on a Python started without
+    site-packages or this checkout (-I -S): anything else they imported would fail here.
+    """
+    files = bundle_files(load_course(course_with(tmp_path, LAUNCH)))
+    copied = tmp_path / HUB_RUNTIME_FOLDER
+    for name, text in files.items():
+        if name.startswith(f"{HUB_RUNTIME_FOLDER}/") or name == SETTINGS_FILE:
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_text(text)
+    script = (
+        f"import sys; sys.path.insert(0, {str(copied)!r})\n"
+        "from oersite.hub import configurer, layout, pool, settings\n"
+        f"read = settings.read_settings({str(tmp_path / SETTINGS_FILE)!r})\n"
+        "print(read.pull_query, sorted(name for name in sys.modules if name.startswith('oersite')))"
+    )
+    ran = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    query, modules = ran.stdout.split(" ", 1)
+    assert query.startswith("repo=https%3A%2F%2Fgithub.com%2Fexample%2Fcourse&branch=spring")
+    hub_modules = ("configurer", "layout", "pool", "settings")
+    allowed = {"oersite", "oersite.hub", "oersite.schema", *(f"oersite.hub.{name}" for name in hub_modules)}
+    assert modules.strip() == str(sorted(allowed))
+    # Nor in a function, or for type checkers only: every import anywhere in them.
+    for path in (
+        copied / "oersite" / "schema.py",
+        *(copied / "oersite" / "hub" / f"{name}.py" for name in hub_modules),
+    ):
+        name = path.name
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            imported = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                imported = [node.module or ""]
+            for module in imported:
+                assert module in allowed or module.split(".")[0] in sys.stdlib_module_names, f"{name}: {module}"
 
 
 def test_the_notebook_image_serves_the_sites_libraries_and_its_kernels_point_folium_at_them(tmp_path):

@@ -38,7 +38,9 @@ from support.hub_clients import (
 from support.journey_lab import EPHEMERAL_CULL_SECONDS, USERS, hub_course
 
 from oersite.config import load_course
-from oersite.hub.serve import STATE_MARKER, server_area, start_hubs
+from oersite.hub.serve import start_hubs
+from oersite.hub.serve.accounts import server_area
+from oersite.hub.serve.supervisor import STATE_MARKER
 from oersite.launch import git_pull_url, launch_url
 
 pytestmark = pytest.mark.slow

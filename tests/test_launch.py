@@ -132,12 +132,28 @@ def test_a_notebook_can_turn_a_button_off_or_point_elsewhere():
         ({"try": "no"}, "a.ipynb: metadata oersite.launch.try: expected true or false"),
         ({"brnach": "x"}, "a.ipynb: metadata oersite.launch.brnach: unknown key"),
         ({"try_url": "https://try.uni.edu/?next=x"}, "without ?query or #fragment"),
+        # The same rules as _config.yml's keys: one schema reads both.
+        ({"branch": "main..x"}, "a.ipynb: metadata oersite.launch.branch: expected a git branch name"),
+        ({"hub_url": 5}, "a.ipynb: metadata oersite.launch.hub_url: expected text or nothing, found 5"),
     ],
 )
 def test_bad_notebook_overrides_name_notebook_and_key(metadata, message):
     with pytest.raises(ConfigError) as raised:
         notebook_buttons(TARGET, "a.ipynb", metadata, where="a.ipynb")
     assert message in raised.value.message
+
+
+def test_a_hub_url_is_kept_without_its_trailing_slash_from_the_config_and_the_notebook_alike(tmp_path):
+    course = load_course(
+        launch_config(
+            tmp_path,
+            {"hub_url": "https://hub.uni.edu/jupyter/", "try_url": "https://try.uni.edu/", "repository": "."},
+        )
+    )
+    assert (course.launch.hub_url, course.launch.try_url) == ("https://hub.uni.edu/jupyter", "https://try.uni.edu")
+    hub, try_now = notebook_buttons(course.launch, "a.ipynb", {"hub_url": "https://other.uni.edu/"}, where="a.ipynb")
+    assert hub.url.startswith("https://other.uni.edu/hub/user-redirect/git-pull?")
+    assert try_now.url.startswith("https://try.uni.edu/hub/user-redirect/git-pull?")
 
 
 def launch_config(tmp_path, launch, repository=None):

@@ -290,7 +290,7 @@ def test_a_name_that_no_sign_in_can_give_in_the_users_lists_is_a_config_error(tm
 
 
 def _sign_on_config(tmp_path, sso: dict) -> Config:
-    from oersite.hub.settings import hub_settings
+    from oersite.hub.course_settings import hub_settings
 
     settings = hub_settings(load_course(course_with_sign_on(tmp_path, sso)))
     c = Config()

@@ -10,31 +10,21 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from urllib.parse import parse_qs, unquote, urlsplit
+from pathlib import Path
 
 from oersite.checks.findings import Finding, LinkCollector, site_pages
 from oersite.config import Course
 from oersite.errors import CheckError
 from oersite.git import git_message, run_git
-from oersite.launch import INTERFACE_PATHS
-
-#: nbgitpuller's links, whatever the hub: ``{hub}/hub/user-redirect/git-pull?...``
-GIT_PULL = "/hub/user-redirect/git-pull"
+from oersite.launch import GIT_PULL, GitPull, parse_git_pull_url
 
 
 @dataclass(frozen=True)
-class LaunchLink:
-    """An nbgitpuller link found in a page, taken apart."""
+class LaunchLink(GitPull):
+    """An nbgitpuller link found in a page, taken apart by ``oersite.launch``, which makes them."""
 
     page: str
     url: str
-    hub_url: str
-    repository: str
-    branch: str
-    clone_folder: str
-    interface: str | None  # None when its urlpath opens neither JupyterLab nor the classic notebook
-    notebook: str | None  # the path inside the repository; None when it is not inside the clone folder
 
 
 def launch_links(site: Path) -> list[LaunchLink]:
@@ -48,21 +38,8 @@ def launch_links(site: Path) -> list[LaunchLink]:
 
 
 def parse_launch_link(page: str, url: str) -> LaunchLink:
-    """Take an nbgitpuller link apart (https://nbgitpuller.readthedocs.io/en/latest/topic/url-options.html)."""
-    hub_url, _, _ = url.partition(GIT_PULL)
-    query = {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
-    clone_folder = query.get("targetpath", "")
-    urlpath = unquote(query.get("urlpath", ""))
-    interface, opened = None, None
-    for name, prefix in INTERFACE_PATHS.items():
-        if urlpath.startswith(prefix + "/"):
-            interface, opened = name, urlpath[len(prefix) + 1 :]
-    notebook = None
-    if opened is not None and clone_folder and opened.startswith(clone_folder.rstrip("/") + "/"):
-        notebook = PurePosixPath(opened[len(clone_folder.rstrip("/")) + 1 :]).as_posix()
-    return LaunchLink(
-        page, url, hub_url, query.get("repo", ""), query.get("branch", ""), clone_folder, interface, notebook
-    )
+    """A launch link of ``page``, taken apart as nbgitpuller reads it."""
+    return LaunchLink(**vars(parse_git_pull_url(url)), page=page, url=url)
 
 
 def check_launch_links(course: Course, site: Path) -> list[Finding]:

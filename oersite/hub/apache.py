@@ -44,8 +44,8 @@ from oersite.hub.settings import (
     SIGNED_OUT_PATH,
     VALUES_HEADER,
     SignOnSettings,
-    text_problem,
 )
+from oersite.schema import text_problem
 
 #: What the hubs and students' servers receive of a browser's cookies: JupyterHub's own (its sign-in, the
 #: servers' OAuth, ``jupyterhub-*``) and the XSRF cookie; RequestHeader edit* removes every other one,

@@ -8,9 +8,9 @@
   chart 4.4.0 that oersite ships (``oersite/hub/z2jh/jupyterhub``): merged over
   the chart's defaults and checked against its values schema (with our own "did
   you mean" for a misspelt key), linted (strict), and rendered as its release
-  (``bundle.HELM_RELEASES``: name and namespace) as ``helm template`` would;
+  (``bundle.chart.HELM_RELEASES``: name and namespace) as ``helm template`` would;
   every rendered manifest is validated against the Kubernetes API schemas of
-  ``bundle.KUBERNETES_VERSIONS`` (kubernetes-validate, strict: unknown fields
+  ``bundle.chart.KUBERNETES_VERSIONS`` (kubernetes-validate, strict: unknown fields
   refused).  Then the configuration the chart's hub would load from it
   (``hub.config``, the ``singleuser`` keys, the modules in ``hub.extraFiles``)
   goes through the same probe with KubeSpawner, in a Python that has it (by
@@ -40,18 +40,13 @@ from oersite.config import registry_host
 from oersite.errors import HubError
 from oersite.hub import probe
 from oersite.hub.apache import OIDC_PASSPHRASE_VARIABLE, OIDC_SECRET_VARIABLE
-from oersite.hub.bundle import (
-    HELM_RELEASES,
-    KUBERNETES_VERSIONS,
-    SAML_FOLDER,
-    SECRET_VARIABLES,
-    SETTINGS_FILE,
-    HelmRelease,
-)
+from oersite.hub.bundle.apache_config import SAML_FOLDER
+from oersite.hub.bundle.chart import HELM_RELEASES, KUBERNETES_VERSIONS, HelmRelease
+from oersite.hub.bundle.secret_files import SECRET_VARIABLES
 from oersite.hub.configurer import DATA_HOST_VARIABLE
 from oersite.hub.installed import require_hub_extra
 from oersite.hub.layout import APACHE_SERVER_ROOT
-from oersite.hub.settings import PROXY_SECRET_VARIABLE, SettingsFileError, read_settings
+from oersite.hub.settings import PROXY_SECRET_VARIABLE, SETTINGS_FILE, SettingsFileError, read_settings
 from oersite.hub.sign_on import require_module
 
 HUB_CONFIGS = ("persistent/jupyterhub_config.py", "ephemeral/jupyterhub_config.py")

@@ -2,9 +2,11 @@
 
 TLJH style (``tljh/configurer.py``): each ``update_x(c, ...)`` sets one
 concern and nothing else, so a test applies it to a plain ``Config()`` and
-checks the attributes.  ``configure_*`` at the end are what the thin
-``jupyterhub_config.py`` files call: one per hub and place (Docker in
-production, local processes for ``oersite hub serve``).
+checks the attributes.  What each hub is (``persistent_hub``,
+``ephemeral_hub``) is described once, as a ``Hub`` value; ``configure_*`` at
+the end, what the thin ``jupyterhub_config.py`` files call, apply it where it
+runs (Docker in production, local processes for ``oersite hub serve``), and
+``oersite.hub.bundle.helm`` writes the same value as the chart's values.
 
 Runs inside the hub: imports only the standard library, traitlets and oersite's
 settings module.
@@ -15,6 +17,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from oersite.hub import layout, pool
@@ -282,47 +286,110 @@ def update_local_network(c, *, public_port: int, hub_port: int, proxy_api_port: 
     c.Spawner.ip = "127.0.0.1"
 
 
-# The hubs, assembled from the setters above.
+# What each hub is, wherever it runs: described once, as a value.
+
+
+@dataclass(frozen=True)
+class Culling:
+    """When an idle server stops: jupyterhub-idle-culler's options, or the chart's ``cull`` values."""
+
+    timeout: int  # seconds idle
+    users: bool  # the user goes too (a visitor's account, with nothing to keep)
+    max_age: int = 0  # seconds after which a server stops however busy; 0: never
+
+    @property
+    def every(self) -> int:
+        """The culler's default is timeout/2 (minimum 1): named here for short test timeouts."""
+        return max(1, self.timeout // 2)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a hub runs, as far as what it *is* needs to know: where its files and servers are."""
+
+    templates: str  # where 429.html is on the hub
+    proxy_url: str  # where the hub's services reach its servers (its proxy)
+    pool_status_url: str  # where the warm pool serves its numbers; empty for nowhere
+
+
+@dataclass(frozen=True)
+class Hub:
+    """One hub as students meet it: who gets in, what a server may use, when it stops, what is kept.
+
+    ``configure`` sets what JupyterHub itself does (authentication, sign-on,
+    spawn limits, the full page, the warm pool); limits and culling are values,
+    because the chart takes them as values of its own (``singleuser``, ``cull``)
+    where Docker and local hubs get them through ``update_limits`` and
+    ``update_culler``.  Each place applies the same description: ``update_hub``
+    for Docker and local processes, ``oersite.hub.bundle.helm`` for the chart.
+    """
+
+    kind: str  # "persistent" or "ephemeral"
+    memory: str
+    cpu: float
+    culling: Culling
+    keeps_homes: bool  # each student's files outlive their server (a volume); else they go with it
+    configure: Callable[[object, Place], None]
+
+
+def persistent_hub(settings: HubBundleSettings) -> Hub:
+    """Students signed in by the single-sign-on proxy; idle servers stop, accounts and files stay."""
+    hub = settings.persistent
+
+    def configure(c, place: Place) -> None:
+        update_proxy_header_auth(c, hub)
+        update_sign_on(c, settings.sso, settings.persistent_url)
+
+    culling = Culling(timeout=hub.cull_idle_seconds, users=False)
+    return Hub("persistent", hub.memory_limit, hub.cpu_limit, culling, keeps_homes=True, configure=configure)
+
+
+def ephemeral_hub(settings: HubBundleSettings) -> Hub:
+    """Anyone, as a new temporary user; limited servers at once; idle or old servers go with their user."""
+    hub = settings.ephemeral
+
+    def configure(c, place: Place) -> None:
+        update_temporary_auth(c)
+        update_logout_ends_server(c)
+        update_spawn_limits(c, hub)
+        update_friendly_full_page(c, place.templates)
+        update_warm_pool(
+            c, hub, pull_query=settings.pull_query, proxy_url=place.proxy_url, status_url=place.pool_status_url
+        )
+
+    culling = Culling(timeout=hub.cull_idle_seconds, users=True, max_age=hub.max_age_seconds)
+    return Hub("ephemeral", hub.memory_limit, hub.cpu_limit, culling, keeps_homes=False, configure=configure)
+
+
+HUBS = {"persistent": persistent_hub, "ephemeral": ephemeral_hub}
+
+
+def update_hub(c, hub: Hub, place: Place) -> None:
+    """A hub where JupyterHub itself enforces limits and runs the culler (Docker, local processes)."""
+    update_limits(c, memory=hub.memory, cpu=hub.cpu)
+    culling = hub.culling
+    update_culler(c, timeout=culling.timeout, max_age=culling.max_age, every=culling.every, cull_users=culling.users)
+    hub.configure(c, place)  # after the culler: the warm pool's service joins its list
+
+
+# Where each hub runs.
 
 
 def configure_persistent_docker(c, settings: HubBundleSettings) -> None:
-    hub = settings.persistent
-    update_interface(c, settings)
-    update_proxy_header_auth(c, hub)
-    update_sign_on(c, settings.sso, settings.persistent_url)
-    update_limits(c, memory=hub.memory_limit, cpu=hub.cpu_limit)
-    update_culler(c, timeout=hub.cull_idle_seconds, every=_cull_every(hub.cull_idle_seconds), cull_users=False)
-    update_docker_spawner(c, settings, layout.PERSISTENT, persistent_homes=True)
-    update_servers_outlive_the_hub(c)
-    update_docker_network(c, layout.PERSISTENT)
-    update_hub_state(c, layout.HUB_DATA)
+    _configure_docker(c, settings, persistent_hub(settings), layout.PERSISTENT)
 
 
 def configure_ephemeral_docker(c, settings: HubBundleSettings) -> None:
-    hub = settings.ephemeral
+    _configure_docker(c, settings, ephemeral_hub(settings), layout.EPHEMERAL)
+
+
+def _configure_docker(c, settings: HubBundleSettings, hub: Hub, ports: layout.HubPorts) -> None:
     update_interface(c, settings)
-    update_temporary_auth(c)
-    update_logout_ends_server(c)
-    update_limits(c, memory=hub.memory_limit, cpu=hub.cpu_limit)
-    update_spawn_limits(c, hub)
-    update_friendly_full_page(c)
-    update_culler(
-        c,
-        timeout=hub.cull_idle_seconds,
-        max_age=hub.max_age_seconds,
-        every=_cull_every(hub.cull_idle_seconds),
-        cull_users=True,
-    )
-    update_docker_spawner(c, settings, layout.EPHEMERAL, persistent_homes=False)
-    update_warm_pool(
-        c,
-        hub,
-        pull_query=pull_query(settings),
-        proxy_url=layout.EPHEMERAL.proxy_url,
-        status_url=f"http://{layout.LOOPBACK}:{layout.EPHEMERAL.pool}",
-    )
+    place = Place(str(TEMPLATES), ports.proxy_url, f"http://{layout.LOOPBACK}:{ports.pool}" if ports.pool else "")
+    update_hub(c, hub, place)
+    update_docker_spawner(c, settings, ports, persistent_homes=hub.keeps_homes)
     update_servers_outlive_the_hub(c)
-    update_docker_network(c, layout.EPHEMERAL)
+    update_docker_network(c, ports)
     update_hub_state(c, layout.HUB_DATA)
 
 
@@ -353,42 +420,8 @@ def configure_local(
     )
     update_hub_state(c, str(state))
     c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
-    if kind == "persistent":
-        hub = settings.persistent
-        update_proxy_header_auth(c, hub)
-        update_sign_on(c, settings.sso, settings.persistent_url)
-        update_limits(c, memory=hub.memory_limit, cpu=hub.cpu_limit)
-        update_culler(c, timeout=hub.cull_idle_seconds, every=_cull_every(hub.cull_idle_seconds), cull_users=False)
-        update_local_spawner(c, homes=homes, account=account, delete_homes_on_stop=False)
-    else:
-        hub = settings.ephemeral
-        update_temporary_auth(c)
-        update_logout_ends_server(c)
-        update_limits(c, memory=hub.memory_limit, cpu=hub.cpu_limit)
-        update_spawn_limits(c, hub)
-        update_friendly_full_page(c)
-        update_culler(
-            c,
-            timeout=hub.cull_idle_seconds,
-            max_age=hub.max_age_seconds,
-            every=_cull_every(hub.cull_idle_seconds),
-            cull_users=True,
-        )
-        update_local_spawner(c, homes=homes, account=account, delete_homes_on_stop=True)
-        update_warm_pool(
-            c,
-            hub,
-            pull_query=pull_query(settings),
-            proxy_url=f"http://127.0.0.1:{public_port}",
-            status_url=f"http://127.0.0.1:{pool_port}" if pool_port else "",
-        )
-
-
-def pull_query(settings: HubBundleSettings) -> str:
-    """The nbgitpuller query of the course (from what a server opens first); empty when the hubs cannot pull."""
-    return settings.default_url.split("?", 1)[1] if settings.default_url.startswith("/git-pull?") else ""
-
-
-def _cull_every(timeout: int) -> int:
-    """The culler's default is timeout/2 (minimum 1): fine; named here for short test timeouts."""
-    return max(1, timeout // 2)
+    hub = HUBS[kind](settings)
+    pool_status_url = f"http://127.0.0.1:{pool_port}" if pool_port else ""
+    place = Place(str(TEMPLATES), f"http://127.0.0.1:{public_port}", pool_status_url)
+    update_hub(c, hub, place)
+    update_local_spawner(c, homes=homes, account=account, delete_homes_on_stop=not hub.keeps_homes)

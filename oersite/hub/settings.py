@@ -3,35 +3,35 @@
 ``PersistentHubSettings`` and ``EphemeralHubSettings`` are the
 ``oersite.hub.persistent`` and ``oersite.hub.ephemeral`` sections of
 ``_config.yml``: each key's type, default, meaning and constraints here, once.
-``oersite.config`` loads them into the Course; ``hub_settings`` adds what both
-hubs share (repository, branch, clone folder, interface and URLs from the
-Course's launch target, the data path, the image) into one frozen value that
-``oersite hub config`` writes as ``hub-settings.json`` beside the generated
-``jupyterhub_config.py`` files, which read it back with :func:`read_settings`
-into the same classes; the setters of ``oersite.hub.configurer`` turn it into
-JupyterHub's configuration, for Docker, local processes and the Helm values.
+``oersite.config`` loads them into the Course; ``oersite.hub.course_settings``
+adds what both hubs share (repository, branch, clone folder, interface, URLs and
+pull query from the Course's launch target, the data path, the image) into one
+frozen ``HubBundleSettings`` that ``oersite hub config`` writes as
+``hub-settings.json`` beside the generated ``jupyterhub_config.py`` files, which
+read it back with :func:`read_settings` into the same classes; the setters of
+``oersite.hub.configurer`` turn it into JupyterHub's configuration, for Docker,
+local processes and the Helm values.
 
-This module runs inside the hub containers too: standard library only.
+This module runs inside the hub containers too (copied there with
+``oersite.schema``): it imports the standard library and that module only.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import json
 import posixpath
 import re
-import types
-import typing
-import unicodedata
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-if TYPE_CHECKING:
-    from oersite.config import Course
+from oersite.schema import (
+    TextKind,
+    documented,
+    load,
+    web_address_problem,
+)
 
 SETTINGS_FILE = "hub-settings.json"
 #: What each interface opens when a server starts without a deep link.
@@ -45,84 +45,6 @@ PROXY_SECRET_VARIABLE = "OERSITE_PROXY_SECRET"
 VALUES_HEADER = "X-Oersite-Sign-On-Values"
 #: JupyterLab's "get notified about official Jupyter news?" pop-up, turned off on both hubs.
 NEWS_PLUGIN = "@jupyterlab/apputils-extension:announcements"
-
-
-# What a text of _config.yml may hold.
-#
-# Every text oersite reads from _config.yml ends up in some generated file: Apache's config, the
-# compose file and .env, JSON, Python, YAML, Dockerfiles, HTML.  Each format has one writer that
-# quotes what the format can quote (oersite.hub.apache.quoted, bundle's env and YAML writers, json,
-# repr, html.escape); what no writer can carry safely is refused here, when _config.yml is loaded,
-# with the key named.  The rule is declared per key: a field's ``documented(..., kind=...)``
-# (TEXT unless it says otherwise), and ``example=`` a value that passes it (the tests write every
-# key with it, then with hostile text in it).
-
-
-def text_problem(value: str) -> str | None:
-    """Why ``value`` cannot be one line of text in any generated file, or None when it can.
-
-    No control characters or line breaks (a new line is a new directive in Apache's config and a
-    new variable in .env), no ``${`` (Apache and Compose put a variable's value there, a secret
-    included) and no ``%{`` (Apache's expressions read a variable there).
-    """
-    for character in value:
-        if unicodedata.category(character) in ("Cc", "Cs", "Zl", "Zp"):
-            return f"no control characters or line breaks, found {character!r} in {value!r}"
-    for sequence in ("${", "%{"):
-        if sequence in value:
-            return f"no {sequence} (Apache and Compose would read a variable there), found {value!r}"
-    return None
-
-
-@dataclass(frozen=True)
-class TextKind:
-    """What the text of one kind of key may be: one safe line (``text_problem``), and its own ``check``."""
-
-    name: str
-    check: Callable[[str], str | None] | None = None
-
-    def problem(self, value: str) -> str | None:
-        return text_problem(value) or (self.check(value) if self.check else None)
-
-
-_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
-#: The characters of a URL's path, query and fragment (RFC 3986), a percent sign only before two hex digits.
-_URL_REST = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=:@/?#-]|%[0-9A-Fa-f]{2})*")
-
-
-def host_problem(host: str) -> str | None:
-    """Why ``host`` is not a host name (RFC 1123) or an IP address, or None."""
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return None
-    except ValueError:
-        pass
-    labels = host.lower().rstrip(".").split(".")
-    if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
-        return f"{host!r} is not a host name"
-    return None
-
-
-def web_address_problem(url: str, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
-    """Why ``url`` is not a web address with a valid host name and only URL characters, or None."""
-    expected = f"expected an {' or '.join(f'{scheme}://' for scheme in schemes)} address"
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return f"{expected}, found {url!r}"
-    netloc = re.fullmatch(r"([^@/:\[\]]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?", parts.netloc)
-    if parts.scheme not in schemes or not parts.hostname or netloc is None:
-        return f"{expected} with a host name, found {url!r}"
-    problem = host_problem(netloc.group(1))
-    if problem:
-        return f"{expected}: {problem}, found {url!r}"
-    if port == 0:
-        return f"{expected}: port 0 is no port, found {url!r}"
-    rest = url.split("://", 1)[1][len(parts.netloc) :]
-    if not _URL_REST.fullmatch(rest):
-        return f"{expected} with only URL characters (quote others as %XX), found {url!r}"
-    return None
 
 
 #: A server's own system: the course data may cover none of these folders, nor what is inside them.
@@ -147,27 +69,6 @@ def hub_path_problem(path: str) -> str | None:
     return None
 
 
-def git_source_problem(source: str) -> str | None:
-    """Why ``source`` cannot be a git repository's URL or path, or None.
-
-    A leading ``-`` would be an option to git; quotes, ``<``, ``>`` and backslashes belong in
-    neither a URL nor the themes' links to the repository, which print it as it is.
-    """
-    if not source or source.startswith("-") or re.search(r"[\"'<>\\`]", source):
-        return f"expected a git URL or a path, found {source!r}"
-    if "://" in source:
-        return web_address_problem(source, ("http", "https", "git", "ssh", "file")) if "file://" not in source else None
-    return None
-
-
-def branch_problem(branch: str) -> str | None:
-    """Why ``branch`` is not a git branch name (``git check-ref-format --branch``), or None."""
-    bad = re.search(r"[\s~^:?*\[\\]|\.\.|@\{|//|^[-/.]|/\.|[/.]$|\.lock$|^@$", branch)
-    if not branch or bad:
-        return f"expected a git branch name, found {branch!r}"
-    return None
-
-
 def attribute_problem(name: str) -> str | None:
     """Why ``name`` is not a SAML attribute's or an OpenID Connect claim's name, or None."""
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.:/#-]*", name):
@@ -187,48 +88,9 @@ def trusted_address_problem(url: str) -> str | None:
     return None
 
 
-def web_address(expected: str | None = None) -> TextKind:
-    """The kind of a key that holds a web address (``web_address_problem``), refused in its own words."""
-
-    def check(url: str) -> str | None:
-        problem = web_address_problem(url)
-        return f"{expected}, found {url!r}" if problem and expected else problem
-
-    return TextKind("web address", check)
-
-
-TEXT = TextKind("text")
 TRUSTED_ADDRESS = TextKind("identity provider's address", trusted_address_problem)
 ATTRIBUTE = TextKind("attribute name", attribute_problem)
-WEB_ADDRESS = web_address()
 HUB_PATH = TextKind("folder in the servers", hub_path_problem)
-GIT_SOURCE = TextKind("git repository", git_source_problem)
-BRANCH = TextKind("branch", branch_problem)
-
-
-def documented(text: str, default: Any = None, *, kind: TextKind = TEXT, example: Any = None, **kwargs: Any) -> Any:
-    """A dataclass field with its documentation next to its default (what ``_config.yml`` says).
-
-    ``kind``: what its text (or each text of its list) may be; ``example``: a value that
-    passes every check, for keys whose default does not show one.
-    """
-    metadata = {"doc": text, "kind": kind, "example": example}
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata=metadata, **kwargs)
-    return field(default=default, metadata=metadata, **kwargs)
-
-
-def text_problems(value: Any, kind: TextKind, where: str) -> list[str]:
-    """Each text in ``value`` (a text, or a list of them) checked against ``kind``, a message naming ``where``."""
-    if isinstance(value, (list, tuple)):
-        found = [(number, kind.problem(each)) for number, each in enumerate(value) if isinstance(each, str)]
-        return [f"{where}[{number}]: {problem}" for number, problem in found if problem]
-    problem = kind.problem(value) if isinstance(value, str) else None
-    return [f"{where}: {problem}"] if problem else []
-
-
-def field_kind(each: dataclasses.Field) -> TextKind:
-    return each.metadata.get("kind", TEXT)
 
 
 _MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?[KMGT]?$")
@@ -568,6 +430,7 @@ class HubBundleSettings:
     interface: str
     data_path: str  # where the course data is mounted read-only on a hub
     default_url: str  # what a server opens without a deep link: the course, pulled, when reachable
+    pull_query: str  # nbgitpuller's query for the course (oersite.launch.git_pull_query); empty when unreachable
     image: str  # the single-user image, as pulled: under oersite.hub.registry when there is one
     persistent_url: str  # oersite.launch.hub_url, without a trailing slash
     ephemeral_url: str  # oersite.launch.try_url, likewise
@@ -583,85 +446,6 @@ class HubBundleSettings:
         return user_list_problems(self.persistent, self.sso, ".".join(filter(None, [where, "persistent"])))
 
 
-def hub_settings(course: Course, *, local: bool = False) -> HubBundleSettings:
-    """The hubs' settings for ``course``: the launch buttons' values and ``oersite.hub``.
-
-    ``local``: for hubs on this machine, which can pull from a ``file://``
-    repository; containers cannot, so the bundle leaves such a repository out
-    (the launch links still carry it) and keeps no path of this machine.
-    """
-    from oersite.errors import HubError
-    from oersite.launch import git_pull_url
-
-    target = course.launch
-    if target is None:
-        raise HubError(
-            f"{course.relative(course.config_path)}: oersite.launch is off, so no buttons point at a hub; "
-            "add an oersite.launch section (hub_url, try_url) to configure the hubs"
-        )
-    hub = course.settings.hub
-    repository: str | None = target.repository
-    default_url = DEFAULT_URLS[target.interface]
-    if repository.startswith("file://") and not local:
-        repository = None
-    if repository:
-        # The course folder, pulled with nbgitpuller: the same link the buttons make, without the hub part.
-        link = git_pull_url(
-            "",
-            repository=repository,
-            branch=target.branch,
-            clone_folder=target.clone_folder,
-            notebook=target.path_in_repository or ".",
-            interface=target.interface,
-        )
-        default_url = link.removeprefix("/hub/user-redirect")
-    return HubBundleSettings(
-        course_title=course.title,
-        repository=repository,
-        branch=target.branch,
-        clone_folder=target.clone_folder,
-        interface=target.interface,
-        data_path=course.settings.data.hub_path,
-        default_url=default_url,
-        image=hub.in_registry(hub.image),
-        persistent_url=target.hub_url.rstrip("/"),
-        ephemeral_url=target.try_url.rstrip("/"),
-        persistent=hub.persistent,
-        ephemeral=hub.ephemeral,
-        sso=hub.sso,
-    )
-
-
-def value_fits(hint: Any, value: Any) -> bool:
-    """Whether ``value`` (as YAML or JSON gives it) fits the type hint of a settings field."""
-    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    for kind in allowed:
-        if kind is type(None) and value is None:
-            return True
-        if kind in (int, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
-            if kind is float or isinstance(value, int):
-                return True
-        if kind in (str, bool) and isinstance(value, kind):
-            return True
-        if typing.get_origin(kind) in (list, tuple) and isinstance(value, list):
-            (item,) = typing.get_args(kind)[:1]
-            if all(value_fits(item, element) for element in value):
-                return True
-    return False
-
-
-def type_description(hint: Any) -> str:
-    """A type hint in words, for messages: "a whole number", "a list of text"."""
-    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    names = {str: "text", int: "a whole number", float: "a number", bool: "true or false", type(None): "nothing"}
-    return " or ".join(
-        f"a list of {type_description(typing.get_args(kind)[0])}"
-        if typing.get_origin(kind) in (list, tuple)
-        else names.get(kind, str(kind))
-        for kind in allowed
-    )
-
-
 class SettingsFileError(ValueError):
     """``hub-settings.json`` is not what ``oersite hub config`` writes."""
 
@@ -673,42 +457,14 @@ def read_settings(path: Path | str) -> HubBundleSettings:
     ``oersite hub config`` writes (an edit by hand, a file of another version).
     """
     path = Path(path)
+    problems: list[str] = []
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return _from_data(HubBundleSettings, raw, "")
-    except (OSError, json.JSONDecodeError, SettingsFileError) as problem:
-        raise SettingsFileError(f"{path}: {problem}; run oersite hub config to write it again") from None
-
-
-def _from_data(cls: type, raw: Any, where: str) -> Any:
-    """A frozen dataclass from the JSON ``to_json`` wrote (lists back to tuples), every key checked."""
-    if not isinstance(raw, dict):
-        raise SettingsFileError(f"{where or 'the file'}: expected an object, found {raw!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    names = set(fields)
-    for key in raw:
-        if key not in names:
-            raise SettingsFileError(f"{where}{key}: unknown key")
-    values = {}
-    for name in names:
-        if name not in raw:
-            raise SettingsFileError(f"{where}{name}: missing")
-        value = raw[name]
-        if dataclasses.is_dataclass(hints[name]):
-            value = _from_data(hints[name], value, f"{where}{name}.")
-        elif not value_fits(hints[name], value):
-            raise SettingsFileError(f"{where}{name}: expected {type_description(hints[name])}, found {value!r}")
-        elif problems := text_problems(value, field_kind(fields[name]), f"{where}{name}"):
-            raise SettingsFileError(problems[0])
-        elif isinstance(value, list):
-            value = tuple(value)
-        values[name] = value
-    made = cls(**values)
-    problems = made.problems(where.rstrip(".")) if hasattr(made, "problems") else []
+        settings = load(HubBundleSettings, json.loads(path.read_text(encoding="utf-8")), "", problems, generated=True)
+    except (OSError, json.JSONDecodeError) as problem:
+        problems.append(str(problem))
     if problems:
-        raise SettingsFileError(problems[0])
-    return made
+        raise SettingsFileError(f"{path}: {problems[0]}; run oersite hub config to write it again")
+    return settings
 
 
 def url_port(url: str) -> int:

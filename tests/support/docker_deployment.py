@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from oersite.hub import layout
-from oersite.hub.serve import http_status
+from oersite.hub.serve.supervisor import http_status
 from support.dockerhelpers import BASE_IMAGE, DockerEngine, ensure_base_image
 from support.hub_clients import browser_session, free_port
 from support.journey_lab import course_on_ports

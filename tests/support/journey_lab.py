@@ -34,7 +34,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from oersite.assets import CDN_FILES, VENDOR_DIR
-from oersite.hub.serve import STATE_MARKER, http_status
+from oersite.hub.serve.supervisor import STATE_MARKER, http_status
 
 #: Bounded waits.  A server starts in 5-8 s on two cores, much slower when many start at once.
 SERVER_SECONDS = 90
@@ -184,8 +184,8 @@ class ServedHubs:
         return self.course / "_build" / "hub"
 
     def home(self, kind: str, user: str) -> Path:
-        """Where ``oersite hub serve`` keeps a user's home (oersite.hub.serve.ServerAccount)."""
-        from oersite.hub.serve import server_area
+        """Where ``oersite hub serve`` keeps a user's home (oersite.hub.serve.accounts.ServerAccount)."""
+        from oersite.hub.serve.accounts import server_area
 
         area = server_area(self.state) if os.geteuid() == 0 else self.state  # as root: another account's
         return area / "homes" / kind / user
@@ -251,7 +251,7 @@ def hub_serve(
     finally:
         stop_hub_serve(hubs)
         if os.geteuid() == 0:  # the servers' homes, which hub serve keeps outside the course as root
-            from oersite.hub.serve import server_area
+            from oersite.hub.serve.accounts import server_area
 
             shutil.rmtree(server_area(hubs.state), ignore_errors=True)
 

@@ -1,0 +1,60 @@
+"""The hubs' settings of a course: ``_config.yml``'s hub sections and what both hubs share, in one value.
+
+``oersite.hub.settings`` describes the value and reads it back inside a hub
+(standard library only); making it needs the Course and the launch links
+(``oersite.launch``), so it happens here, where the course is built, and never
+in a module the hub images carry.
+"""
+
+from __future__ import annotations
+
+from oersite.config import Course
+from oersite.errors import HubError
+from oersite.hub.settings import DEFAULT_URLS, HubBundleSettings
+from oersite.launch import SERVER_GIT_PULL, git_pull_query
+
+
+def hub_settings(course: Course, *, local: bool = False) -> HubBundleSettings:
+    """The hubs' settings for ``course``: the launch buttons' values and ``oersite.hub``.
+
+    ``local``: for hubs on this machine, which can pull from a ``file://``
+    repository; containers cannot, so the bundle leaves such a repository out
+    (the launch links still carry it) and keeps no path of this machine.
+    """
+    target = course.launch
+    if target is None:
+        raise HubError(
+            f"{course.relative(course.config_path)}: oersite.launch is off, so no buttons point at a hub; "
+            "add an oersite.launch section (hub_url, try_url) to configure the hubs"
+        )
+    hub = course.settings.hub
+    repository: str | None = target.repository
+    default_url, pull_query = DEFAULT_URLS[target.interface], ""
+    if repository.startswith("file://") and not local:
+        repository = None
+    if repository:
+        # The course folder, pulled with nbgitpuller: the query the buttons carry, on the server itself.
+        pull_query = git_pull_query(
+            repository=repository,
+            branch=target.branch,
+            clone_folder=target.clone_folder,
+            notebook=target.path_in_repository or ".",
+            interface=target.interface,
+        )
+        default_url = f"{SERVER_GIT_PULL}?{pull_query}"
+    return HubBundleSettings(
+        course_title=course.title,
+        repository=repository,
+        branch=target.branch,
+        clone_folder=target.clone_folder,
+        interface=target.interface,
+        data_path=course.settings.data.hub_path,
+        default_url=default_url,
+        pull_query=pull_query,
+        image=hub.in_registry(hub.image),
+        persistent_url=target.hub_url,
+        ephemeral_url=target.try_url,
+        persistent=hub.persistent,
+        ephemeral=hub.ephemeral,
+        sso=hub.sso,
+    )
