@@ -28,11 +28,13 @@ import yaml
 from oersite import __version__
 from oersite.datasets import Dataset, read_manifest
 from oersite.errors import ConfigError
+from oersite.hub import layout
 from oersite.hub.settings import (
     HUB_PATH,
     EphemeralHubSettings,
     PersistentHubSettings,
     SignOnSettings,
+    url_port,
     user_list_problems,
 )
 from oersite.licenses import License, license_of
@@ -44,6 +46,7 @@ from oersite.schema import (
     TextKind,
     documented,
     host_problem,
+    hub_url_problem,
     load,
     web_address,
     web_address_problem,
@@ -672,9 +675,18 @@ def _launch_target(
     )
 
 
+def is_remote_repository(source: str, base: Path) -> bool:
+    """Whether ``source`` names a repository elsewhere, as git reads it: a URL or scp-like ``[user@]host:path``.
+
+    Anything else is a folder, relative to ``base``; so is a ``host:path`` that is a folder there.
+    The one rule for the launch buttons' repository and the publish remote.
+    """
+    return "://" in source or (":" in source.split("/")[0] and not (base / source).exists())
+
+
 def resolve_repository(repository: str, root: Path) -> str:
     """A repository URL as nbgitpuller takes it; a local path (relative to the course) becomes a file:// URL."""
-    if "://" in repository or repository.startswith("git@"):
+    if is_remote_repository(repository, root):
         return repository
     return (root / repository).resolve().as_uri()
 
@@ -727,6 +739,16 @@ def _execution(section: Any, settings: OersiteSettings, jobs: int | None, errors
 
 
 def _validate_launch(launch: LaunchSettings, errors: list[str]) -> None:
+    for key in ("hub_url", "try_url"):
+        url = getattr(launch, key)
+        if hub_url_problem(url):
+            continue  # said already, by its kind
+        port = url_port(url)  # Apache's public port: the bundle runs everything on the host's network
+        if port in layout.internal_ports() or layout.in_server_range(port):
+            errors.append(
+                f"oersite.launch.{key}: port {port} is one the hub bundle uses on 127.0.0.1 "
+                f"({', '.join(map(str, sorted(layout.internal_ports())))} and 20000-29999); choose another"
+            )
     if launch.interface not in ("lab", "classic"):
         errors.append(f"oersite.launch.interface: expected 'lab' or 'classic', found {launch.interface!r}")
     folder = launch.clone_folder
