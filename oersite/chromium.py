@@ -12,7 +12,7 @@ import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -167,3 +167,57 @@ class Quiet:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"requests still in flight after {timeout} s: {[r.url for r in self.in_flight]}")
             page.wait_for_timeout(100)
+
+
+class BrowserThread:
+    """One headless Chromium for a stage, started on first use, driven from a thread of its own.
+
+    Playwright's sync API belongs to the thread that started it: every job given to
+    ``submit`` runs in this object's one thread, in order, and gets the same browser, so a
+    build pays Chromium's start once however many jobs it has, and none when it has no job.
+    Jobs run while the caller goes on (the figures are drawn while Sphinx writes pages).
+    A Chromium that did not start is remembered: each later job hears the same
+    ``ChromiumMissing`` without trying again.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._browser: Browser | None = None
+        self._missing: ChromiumMissing | None = None
+        self._stack = contextlib.ExitStack()
+        #: Seconds the jobs took so far, Chromium's start included.
+        self.busy = 0.0
+
+    def submit(self, job: Callable[..., T], *args: Any) -> Future[T]:
+        """``job(browser, *args)`` in the browser's thread; its future."""
+        return self._worker.submit(self._timed, job, *args)
+
+    def _timed(self, job: Callable[..., T], *args: Any) -> T:
+        started = time.perf_counter()
+        try:
+            return job(self._started(), *args)
+        finally:
+            self.busy += time.perf_counter() - started
+
+    @property
+    def missing(self) -> bool:
+        """Whether Chromium was needed and did not start."""
+        return self._missing is not None
+
+    def _started(self) -> Browser:
+        if self._missing is not None:
+            raise self._missing
+        if self._browser is None:
+            try:
+                self._browser = self._stack.enter_context(headless_chromium())
+            except ChromiumMissing as missing:
+                self._missing = missing
+                raise
+        return self._browser
+
+    def close(self) -> None:
+        """Close Chromium (if it started) once the jobs given so far are done."""
+        try:
+            self._worker.submit(self._stack.close).result()
+        finally:
+            self._worker.shutdown()

@@ -83,9 +83,12 @@ def site_url(server: ThreadingHTTPServer) -> str:
 
 
 @contextlib.contextmanager
-def serving(site: Path) -> Iterator[str]:
-    """``site`` served on a free port of 127.0.0.1 for the block (a check's browser, the tests); yields its URL."""
-    server = make_server(site, 0)
+def serving(site: Path, handler: type[QuietHandler] = QuietHandler) -> Iterator[str]:
+    """``site`` served on a free port of 127.0.0.1 for the block (a check's browser, the tests); yields its URL.
+
+    ``handler``: a ``QuietHandler`` that finds some paths elsewhere (the figure pages' libraries).
+    """
+    server = serve_on_loopback(functools.partial(handler, directory=str(site)), 0)
     thread = threading.Thread(target=server.serve_forever, name="oersite-site-server", daemon=True)
     thread.start()
     try:
