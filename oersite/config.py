@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import json
 import os
 import re
@@ -724,29 +725,38 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+@functools.cache
+def jupyter_book_defaults() -> dict[str, Any]:
+    """Jupyter Book's own defaults (its ``default_config.yml``), so what it would do is never restated here."""
+    import jupyter_book
+
+    return yaml.safe_load((Path(jupyter_book.__file__).parent / "default_config.yml").read_text(encoding="utf-8"))
+
+
 def _execution(section: Any, settings: OersiteSettings, jobs: int | None, errors: list[str]) -> Execution:
-    """Read Jupyter Book's ``execute:`` section with Jupyter Book's defaults."""
+    """Read Jupyter Book's ``execute:`` section over Jupyter Book's defaults."""
     if not isinstance(section, dict):
         errors.append(f"execute: expected a section of key: value pairs, found {section!r}")
         section = {}
-    mode = section.get("execute_notebooks", "auto")
+    defaults = jupyter_book_defaults()["execute"]
+    mode = section.get("execute_notebooks", defaults["execute_notebooks"])
     if mode is False:  # YAML reads a bare `off` as false
         mode = "off"
     if mode not in ("auto", "force", "cache", "off", "inline"):
         errors.append(f"execute.execute_notebooks: expected one of auto, force, cache, off, inline; found {mode!r}")
-    timeout = section.get("timeout", 30)
+    timeout = section.get("timeout", defaults["timeout"])
     if not isinstance(timeout, int) or isinstance(timeout, bool):
         errors.append(f"execute.timeout: expected a number of seconds, found {timeout!r}")
-        timeout = 30
+        timeout = defaults["timeout"]
     jobs = settings.execute.jobs if jobs is None else jobs
     if jobs < 0:
         errors.append(f"oersite.execute.jobs: expected 0 (one per core) or more, found {jobs}")
     return Execution(
         mode=str(mode),
         timeout=timeout,
-        allow_errors=bool(section.get("allow_errors", False)),
-        exclude_patterns=tuple(section.get("exclude_patterns") or ()),
-        run_in_temp=bool(section.get("run_in_temp", False)),
+        allow_errors=bool(section.get("allow_errors", defaults["allow_errors"])),
+        exclude_patterns=tuple(section.get("exclude_patterns") or defaults["exclude_patterns"]),
+        run_in_temp=bool(section.get("run_in_temp", defaults["run_in_temp"])),
         jobs=jobs if jobs > 0 else (os.cpu_count() or 1),
     )
 
