@@ -36,9 +36,10 @@ if TYPE_CHECKING:
     from jupyter_client.manager import AsyncKernelManager
 
 #: What oersite passes every kernel it starts: its start-up log (a note on its loopback
-#: transport) means nothing to an instructor, errors still show; IPython's history stays in
-#: memory (nbclient's own default for the kernels it starts).
-KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=ERROR", "--HistoryManager.hist_file=:memory:")
+#: transport) means nothing to an instructor, errors still show.
+KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=ERROR",)
+#: And an IPython kernel's history in memory, as nbclient has it for the ipykernels it starts.
+IPYKERNEL_ARGUMENTS = ("--HistoryManager.hist_file=:memory:",)
 #: Seconds a kernel has to say it is ready, and to answer the request that moves it.
 READY_TIMEOUT = 60
 
@@ -132,8 +133,9 @@ async def _start_kernel(kind: KernelKind, folder: Path) -> AsyncKernelManager:
     # cell's outputs) go to the build's kernel log: appended, so they land in whichever
     # build's log the file is by then (the executor empties it in place, never replaces it).
     with kind.log_path.open("ab") as log:
+        arguments = [*KERNEL_ARGUMENTS, *(IPYKERNEL_ARGUMENTS if manager.ipykernel else ())]
         await manager.start_kernel(
-            extra_arguments=list(KERNEL_ARGUMENTS), env=dict(kind.environment), cwd=str(folder), stdout=log, stderr=log
+            extra_arguments=arguments, env=dict(kind.environment), cwd=str(folder), stdout=log, stderr=log
         )
     return manager
 
