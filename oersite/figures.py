@@ -68,7 +68,7 @@ from oersite.assets import SHARED, TileSettings, rewrite_page
 from oersite.chromium import BrowserThread, ChromiumMissing, first_line, site_context
 from oersite.files import write_atomically
 from oersite.hub.notebook_server import VENDOR_DIR
-from oersite.saved_maps import is_old_frame_map
+from oersite.saved_maps import is_old_frame_map, modernised
 from oersite.serve import QuietHandler, serving
 
 if TYPE_CHECKING:
@@ -476,7 +476,7 @@ def standalone_page(cells: list[FigureCell], tiles: TileSettings | None = None) 
         wanted = {number: (kind, source) for number, kind, source in figure_outputs(cell)}
         for number, output in enumerate(cell.get("outputs", [])):
             data = output.get("data", {})
-            markup = _text(data.get("text/html", ""))
+            markup = modernised(_text(data.get("text/html", "")))  # as the site page shows an old map
             if number in wanted:
                 kind, source = wanted[number]
                 texts = {"alt": figure_cell.alt or NO_ALT_GIVEN, "where": figure_cell.where}

@@ -112,14 +112,15 @@ def swap_in_executed_notebook(app: Sphinx, docname: str, source: list[str]) -> N
         except ValueError:
             return  # not ours to judge here; the executor reports unreadable notebooks
     without_bokeh_notebook_outputs(notebook)
-    # Maps an older Folium saved as base64 frames, written as a new Folium writes them: their
-    # libraries become the site's own in oersite.assets, like a new map's (oersite.saved_maps).
-    modernise_notebook(notebook)
     figures = app.config.oersite_figures.get(docname)
     if figures:
         from oersite.figures import wrap_figure_outputs
 
         wrap_figure_outputs(notebook, figures)
+    # Maps an older Folium saved as base64 frames, written as a new Folium writes them: their
+    # libraries become the site's own in oersite.assets, like a new map's (oersite.saved_maps).
+    # After the wrapping, whose digest of the outputs as saved names the figure's image.
+    modernise_notebook(notebook)
     source[0] = json.dumps(notebook)
 
 

@@ -157,6 +157,9 @@ def test_an_old_base64_map_is_named_and_draws_with_every_other_host_refused(tmp_
     site = course / "_build" / "html"
     page_text = (site / "lessons" / "old.html").read_text(encoding="utf-8")
     assert "data-html" not in page_text
+    # A figure like a new map: its frame named by the cell's alt, one image of it, drawn offline.
+    assert "allowfullscreen" in page_text and 'title="A map of Paris with the Eiffel Tower marked"' in page_text
+    assert "1 figure image for print and readers without JavaScript: 1 made" in flat
     assert {url for url in remote_references(page_text) if not THEBE_URL.match(url)} == set()
     checked = oersite("check", course)
     assert "loaded from another host" not in checked.output, checked.output
