@@ -44,6 +44,10 @@ the pool costs while nobody comes: the resident memory of each waiting server
 and the CPU that the whole ``oersite hub serve`` (hubs, proxies, servers, the
 pool's service) uses over a quiet minute, pool on against pool off.
 
+``--against REF`` runs each pool scenario twice in the same run, first with oersite
+as it was at a git revision (its files on ``PYTHONPATH``, the servers' too), then with
+this checkout: a change to the hubs measured against the code before it.
+
 Everything runs on 127.0.0.1; the browser refuses any other host.  A hard
 overall timeout (--timeout) stops the run and every process it started.
 """
@@ -254,7 +258,7 @@ def one_button(browser, cdn, page_url: str, runs: int, logins, place: str, rows:
         times += browser_crowd(browser, cdn, page_url, button, [login])
         between()
     rows.append((f"{button} ({hub}), 1 visitor", place, "1", figures(times), f"{runs} runs, Chromium"))
-    print(rows[-1], flush=True)
+    print(rows[-1], "each:", " ".join(f"{time:.1f}" for time in times), flush=True)
 
 
 # HTTP scenario.
@@ -371,6 +375,9 @@ def main() -> None:
         "--journeys", nargs="+", default=["try", "hub"], choices=["try", "hub"], help="Try now, Open in hub, or both"
     )
     parser.add_argument("--quiet-seconds", type=float, default=60, help="how long the idle cost is measured")
+    parser.add_argument(
+        "--against", metavar="REF", help="the pool scenarios also with oersite as it was at this git revision, first"
+    )
     parser.add_argument("--timeout", type=float, default=3600, help="hard limit for the whole run, seconds")
     parser.add_argument(
         "--quick",
@@ -454,7 +461,9 @@ def run(args, root: Path, rows: list[tuple[str, ...]]) -> None:
                         stop_servers(hubs)
             for size in [size for size in args.pools if size and variant == "baseline" and "try" in args.journeys]:
                 pooled = course_on_ports(sample, root / f"pool-{size}", hub_port, try_port, pool_config(size))
-                pool_journeys(args, pooled, users, hub_port, try_port, browser, cdn, rows, size)
+                for code, environment in code_versions(args.against, root):
+                    place = f"local, pool {size}" + (f", {code}" if code else "")
+                    pool_journeys(args, pooled, users, hub_port, try_port, browser, cdn, rows, size, place, environment)
 
 
 def pool_config(size: int) -> str:
@@ -462,15 +471,36 @@ def pool_config(size: int) -> str:
     return f"  hub:\n    ephemeral:\n      pool: {size}\n"
 
 
-def pool_journeys(args, course, users, hub_port, try_port, browser, cdn, rows, size) -> None:
+def code_versions(against: str | None, root: Path) -> list[tuple[str, dict[str, str]]]:
+    """The oersite code each pool scenario runs: a git revision's first (``--against``), then this checkout's.
+
+    A revision runs as its files from ``git archive`` on ``PYTHONPATH``, which JupyterHub's
+    local spawner passes to the servers too (a folder the servers' account can read).
+    """
+    if not against:
+        return [("", {})]
+    folder = Path(tempfile.mkdtemp(prefix="oersite-revision-"))
+    folder.chmod(0o755)
+    archive = subprocess.run(
+        ["git", "-C", str(REPOSITORY), "archive", against, "oersite"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    vendor = REPOSITORY / "oersite" / "static" / "vendor"  # not in git
+    if vendor.is_dir() and not (folder / "oersite" / "static" / "vendor").exists():
+        (folder / "oersite" / "static" / "vendor").symlink_to(vendor)
+    path = os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))
+    here = os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")]))
+    return [(f"at {against}", {"PYTHONPATH": path}), ("this checkout", {"PYTHONPATH": here})]
+
+
+def pool_journeys(args, course, users, hub_port, try_port, browser, cdn, rows, size, place, environment) -> None:
     """The Try-now journeys with a warm pool of ``size``: the pool full before each, visitors' servers stopped after.
 
     The page is the pooled course's own: its links pull the repository the pool pulled.
     """
-    place = f"local, pool {size}"
     target = launch_target_of(course)
     site = served(course / "_build" / "html")
-    with site as site_url, hub_serve(course, users, hub_port, try_port) as hubs:
+    with site as site_url, hub_serve(course, users, hub_port, try_port, environment=environment) as hubs:
         page_url = f"{site_url}{NOTEBOOK.removesuffix('.ipynb')}.html"
         print(f"[pool {size}] oersite hub serve answered in {hubs.started_in:.1f} s", flush=True)
         filled = wait_for_full_pool(hubs, size)

@@ -16,7 +16,8 @@ parent page, so the same prefix serves both) and copies the library once into
   is reported), and only the bundles the page's plots need where that is safe
   to tell (MathJax and WebGL support are left out of pages without TeX or
   WebGL);
-- Folium's libraries and MathJax from the pinned npm packages that were
+- Folium's libraries (also standing in for the older versions that maps saved by an older
+  Folium name: ``oersite.saved_maps``) and MathJax from the pinned npm packages that were
   vendored into ``oersite/static/vendor`` when oersite was installed
   (``assets/package.json``).
 
@@ -38,6 +39,7 @@ from pathlib import Path
 from oersite.errors import BuildError
 from oersite.files import write_atomically
 from oersite.hub.notebook_server import CDN_FILES, LIBRARIES_ROUTE, VENDOR_DIR
+from oersite.saved_maps import STAND_INS, old_frame_documents, with_stand_ins
 
 #: Where shared libraries go in the site; one copy serves every page.
 SHARED = "_static/oersite"
@@ -168,6 +170,8 @@ def rewrite_page(
     """
     for url, vendored in CDN_FILES.items():
         text = text.replace(url, f"{prefix}{SHARED}/vendor/{vendored}")
+    # Maps an older Folium saved load older versions, from other CDNs (oersite.saved_maps).
+    text = with_stand_ins(text, f"{prefix}{SHARED}/vendor/")
     # Outputs saved on a hub name the student's server's copies (oersite.hub.notebook_server).
     text = _HUB_LIBRARY_URL.sub(lambda match: f"{prefix}{SHARED}/vendor/{match.group('path')}", text)
 
@@ -193,7 +197,8 @@ def remote_references(text: str) -> set[str]:
     """Scripts, stylesheets and fonts a page (or a map inside it) loads from another host."""
     unescaped = html.unescape(text)  # srcdoc documents are HTML-escaped inside their attribute
     found: set[str] = set()
-    for candidate in (text, unescaped):
+    # Maps an older Folium saved hide their page in base64 (oersite.saved_maps).
+    for candidate in (text, unescaped, *old_frame_documents(text)):
         for pattern in _REMOTE_PATTERNS:
             for match in pattern.finditer(candidate):
                 url = match.group(1)
@@ -294,7 +299,14 @@ def _load_state(path: Path, tiles: TileSettings | None, thebe: bool) -> dict:
     import bokeh
 
     rules = json.dumps(
-        [sorted(CDN_FILES.items()), bokeh.__version__, asdict(tiles) if tiles else None, thebe, _BOKEH_HEAD_MARK]
+        [
+            sorted(CDN_FILES.items()),
+            [asdict(stand_in) for stand_in in STAND_INS],
+            bokeh.__version__,
+            asdict(tiles) if tiles else None,
+            thebe,
+            _BOKEH_HEAD_MARK,
+        ]
     )
     try:
         state = json.loads(path.read_text(encoding="utf-8"))

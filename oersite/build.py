@@ -8,23 +8,40 @@ its own module; this one only passes their results along and times them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
+import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from oersite.assets import AssetsReport, TileSettings, make_self_contained
 from oersite.catalogue import metadata_warnings, page_metadata, write_sitemap
 from oersite.config import Course
 from oersite.errors import BuildError
-from oersite.execute import NotebookResult, Reporter, execute_notebooks, notebook_code, read_notebooks
+from oersite.execute import (
+    NotebookResult,
+    Reporter,
+    execute_notebooks,
+    notebook_code,
+    read_notebooks,
+    stop_kernels,
+)
 from oersite.figures import FigureImages, FiguresReport, cells_for_sphinx, figure_cells, missing_alt_warnings
 from oersite.launch import LaunchButton, notebook_buttons
 from oersite.messages import plural, shown
 from oersite.render import render_site
+from oersite.saved_maps import saved_maps
 from oersite.toc import Page, read_pages
 from oersite.uptodate import previous_build, remember_build, source_fingerprint
+
+if TYPE_CHECKING:
+    from oersite.kernels import SpareKernels
 
 #: Where a course's build goes unless told otherwise, as in Jupyter Book.
 BUILD_DIR = "_build"
@@ -43,6 +60,7 @@ class BuildReport:
     assets: AssetsReport
     figures: FiguresReport = FiguresReport()
     up_to_date: bool = False  # nothing changed since the previous build, which this reports
+    notes: list[str] = dataclasses.field(default_factory=list)  # what the author may want to know
 
     def count(self, status: str) -> int:
         return sum(1 for result in self.notebooks if result.status == status)
@@ -68,6 +86,8 @@ def build_course(
     strict: bool = False,
     reporter: Reporter | None = None,
     figure_images: bool = True,
+    wait_for_other_builds: bool = False,
+    kernels: SpareKernels | None = None,
 ) -> BuildReport:
     """Build the course's website into ``output_dir`` (default ``_build/html``).
 
@@ -77,9 +97,28 @@ def build_course(
     ``figure_images=False`` (the author's preview, ``oersite serve``): no figure is shot, so
     a saved cell reloads its page without waiting for Chromium; pages keep the live figures
     (what a screen shows anyway), and the next ``oersite build`` makes the missing images.
+
+    One build of a course runs at a time (``build_lock``): another is refused in one line,
+    or with ``wait_for_other_builds`` (the preview) waited for.
     """
     started = time.perf_counter()
     output_dir = (output_dir or default_output_dir(course)).resolve()
+    with build_lock(build_dir(course), wait=wait_for_other_builds):
+        return _build_course(
+            course, output_dir, started, strict=strict, reporter=reporter, figure_images=figure_images, kernels=kernels
+        )
+
+
+def _build_course(
+    course: Course,
+    output_dir: Path,
+    started: float,
+    *,
+    strict: bool,
+    reporter: Reporter | None,
+    figure_images: bool,
+    kernels: SpareKernels | None,
+) -> BuildReport:
     work_dir = build_dir(course) / ".oersite"
     record = work_dir / "last-build.json"
     fingerprint = source_fingerprint(course.root, output_dir, {"strict": strict, "figure_images": figure_images})
@@ -88,9 +127,19 @@ def build_course(
         return _report_from_json(previous, course, seconds=time.perf_counter() - started)
 
     pages = read_pages(course)
-    notebooks = read_notebooks(course, pages)
+    repaired: list[str] = []
+    notebooks = read_notebooks(course, pages, warn=repaired.append)
+    if strict and repaired:
+        raise BuildError(
+            "\n".join(f"{line}; open and save the notebook in Jupyter to repair it (--strict)" for line in repaired)
+        )
     buttons = launch_buttons(course, notebooks)
-    warnings = metadata_warnings(course)
+    repaired = [
+        f"{line}; repaired for this build only (the file is left as it is: open and save it in Jupyter to keep "
+        "the repair)"
+        for line in repaired
+    ]
+    warnings = [*repaired, *metadata_warnings(course)]
     if strict and warnings:
         raise BuildError(f"{len(warnings)} warning(s), treated as errors (--strict):\n" + "\n".join(warnings))
     metadata = page_metadata(
@@ -112,9 +161,10 @@ def build_course(
                 images.draw_ahead(found["figures"])
         return results
 
-    with images, ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-execute") as background:
+    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-execute")
+    try:
         # Notebooks execute while Sphinx starts up; Sphinx waits for them before reading pages.
-        execution = background.submit(execute_notebooks, course, notebooks, executed_dir(course), reporter)
+        execution = background.submit(execute_notebooks, course, notebooks, executed_dir(course), reporter, kernels)
         rendered = render_site(
             course,
             executed_and_described,
@@ -123,6 +173,7 @@ def build_course(
             output_dir,
             work_dir,
             figures=lambda: cells_for_sphinx(found["figures"]),
+            notebooks={page.docname: notebook for page, notebook in notebooks.items()},
             warnings_are_errors=strict,
         )
         results = executed_and_described()
@@ -134,14 +185,32 @@ def build_course(
                 + "\n".join(f"{page}: {url}" for page, urls in assets.remote.items() for url in urls)
             )
         figures = images.finish() if figure_images else FiguresReport()
+    except KeyboardInterrupt:
+        # Ctrl-C: the kernels stop now (their notebooks stay uncached), and Sphinx forgets what
+        # it read, so the next build writes again every page this one may have left half done.
+        stop_kernels()
+        (work_dir / "doctrees" / "environment.pickle").unlink(missing_ok=True)
+        background.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        images.close()
+    background.shutdown()
     if strict and figures.warnings:
         raise BuildError("\n".join(figures.warnings))
 
+    old_maps = saved_maps(course, notebooks, results)  # each named: drawn offline, or to execute again
     report = BuildReport(
         output_dir=output_dir,
         pages=pages,
         notebooks=results,
-        warnings=[*warnings, *missing_alt_warnings(found["figures"]), *rendered.warnings, *figures.warnings],
+        warnings=[
+            *warnings,
+            *missing_alt_warnings(found["figures"]),
+            *(found_map.line() for found_map in old_maps if found_map.without_copy),
+            *rendered.warnings,
+            *figures.warnings,
+        ],
+        notes=[found_map.line() for found_map in old_maps if not found_map.without_copy],
         assets=assets,
         figures=figures,
         seconds=time.perf_counter() - started,
@@ -152,9 +221,57 @@ def build_course(
     return report
 
 
+#: The lock file in the build folder: the process id of the build running now.
+LOCK_FILE = "build.lock"
+_LOCK_PID_WIDTH = 20  # wider than any process id
+
+
+@contextmanager
+def build_lock(folder: Path, *, wait: bool = False) -> Iterator[None]:
+    """Let one build of a course run at a time; a second one says which process builds, in one line.
+
+    The lock is the operating system's (``flock``) on ``LOCK_FILE``, which holds the builder's
+    process id: a build that died (killed, the machine restarted) leaves a file no process
+    locks, so the next build takes it over.  A build folder this made and left empty is
+    removed again, so a build refused before writing anything leaves nothing behind.
+    ``wait=True`` (the preview's rebuilds) waits for the other build instead.
+    """
+    made_folder = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_FILE
+    while True:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(handle, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(handle)
+            raise BuildError(
+                f"another build of this course is running (process {holder}, lock {shown(path)}); "
+                "wait for it to end, or stop it"
+            ) from None
+        try:
+            if os.fstat(handle).st_ino == os.stat(path).st_ino:
+                break  # else the build before removed this file just now: lock the new one
+        except FileNotFoundError:
+            pass
+        os.close(handle)
+    try:
+        # Written over whatever a dead build left, padded rather than truncated: on ext4 a
+        # truncated file is flushed to disk when closed, milliseconds on every build.
+        os.pwrite(handle, str(os.getpid()).ljust(_LOCK_PID_WIDTH).encode("ascii") + b"\n", 0)
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        os.close(handle)
+        if made_folder:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty
+
+
 def report_lines(report: BuildReport, course: Course) -> list[tuple[str, str]]:
     """What a build tells the user afterwards, as (kind, line): "warning", "remote" (a page and a URL), "done"."""
-    lines = [("warning", warning) for warning in report.warnings]
+    lines = [("warning", warning) for warning in report.warnings] + [("note", note) for note in report.notes]
     for page, versions in report.assets.bokeh_mismatches.items():
         lines.append(
             (
@@ -207,6 +324,7 @@ def _report_to_json(report: BuildReport, course: Course) -> dict:
             for result in report.notebooks
         ],
         "warnings": report.warnings,
+        "notes": report.notes,
         "assets": dataclasses.asdict(report.assets),
         "figures": dataclasses.asdict(report.figures),
     }
@@ -230,6 +348,7 @@ def _report_from_json(saved: dict, course: Course, *, seconds: float) -> BuildRe
         pages=pages,
         notebooks=notebooks,
         warnings=saved["warnings"],
+        notes=saved.get("notes", []),
         assets=AssetsReport(**saved["assets"]),
         # the previous build's images, all kept: none made now
         figures=FiguresReport(reused=sum(saved.get("figures", {}).get(kind, 0) for kind in ("made", "reused"))),

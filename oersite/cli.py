@@ -8,6 +8,7 @@ which Click prints as one line with exit status 1.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -71,7 +72,19 @@ def build(source: Path, output: Path | None, jobs: int | None, strict: bool, pdf
 
     console = _console()
     course = load_course(source, jobs=jobs)
-    report = build_course(course, output, strict=strict, reporter=_ProgressLines(console, course))
+    try:
+        report = build_course(course, output, strict=strict, reporter=_ProgressLines(console, course))
+    except KeyboardInterrupt:
+        # build_course stopped the kernels and released its lock on the way out. Exit now: the
+        # executor's thread may still be noticing its dead kernels, and nothing of it is kept.
+        console.print(
+            "Stopped (Ctrl-C): kernels stopped, only finished notebooks cached; "
+            "the next oersite build goes on from there",
+            markup=False,
+            highlight=False,
+        )
+        sys.stdout.flush()
+        os._exit(130)
     styles = {"warning": "[yellow]warning:[/] ", "remote": "", "note": "", "done": ""}
     for kind, line in report_lines(report, course):
         console.print(styles[kind], end="", highlight=False)
@@ -130,25 +143,30 @@ def serve(source: Path, output: Path | None, port: int, watch: bool, jobs: int |
             raise OersiteError(f"{shown(site)}: no built site here; run first: oersite build {shown(source)}")
         serve_folder(site, port, announce=lambda url: click.echo(f"Serving {shown(site)} at {url} (Ctrl-C stops)"))
         return
+    from oersite.kernels import SpareKernels
     from oersite.preview import watch_and_serve
 
     console = _console()
-    watch_and_serve(
-        course.root,
-        site,
-        port,
-        lambda: _preview_build(console, source, site, jobs),
-        announce=lambda url: console.print(
-            f"Previewing {shown(course.root)} at {url}: rebuilt on every save (Ctrl-C stops)",
-            markup=False,
-            highlight=False,
-        ),
-        say=lambda line: console.print(line, markup=False, highlight=False),
-        ignored=[site],
-    )
+    kernels = SpareKernels()
+    try:
+        watch_and_serve(
+            course.root,
+            site,
+            port,
+            lambda: _preview_build(console, source, site, jobs, kernels),
+            announce=lambda url: console.print(
+                f"Previewing {shown(course.root)} at {url}: rebuilt on every save (Ctrl-C stops)",
+                markup=False,
+                highlight=False,
+            ),
+            say=lambda line: console.print(line, markup=False, highlight=False),
+            ignored=[site],
+        )
+    finally:
+        kernels.close()
 
 
-def _preview_build(console, source: Path, site: Path, jobs: int | None) -> str | None:
+def _preview_build(console, source: Path, site: Path, jobs: int | None, kernels) -> str | None:
     """One build of the preview; its problem as one line (printed too), or None."""
     from oersite.build import build_course
     from oersite.config import load_course
@@ -158,7 +176,14 @@ def _preview_build(console, source: Path, site: Path, jobs: int | None) -> str |
     try:
         course = load_course(source, jobs=jobs)
         # Figure images wait for oersite build: a save reloads its page without Chromium's seconds.
-        report = build_course(course, site, reporter=_ProgressLines(console, course), figure_images=False)
+        report = build_course(
+            course,
+            site,
+            reporter=_ProgressLines(console, course),
+            figure_images=False,
+            wait_for_other_builds=True,
+            kernels=kernels,
+        )
     except OersiteError as error:
         console.print("[red]error:[/] ", end="", highlight=False)
         console.print(f"{error.format_message()} (the preview keeps the last good site)", markup=False, highlight=False)

@@ -31,20 +31,26 @@ import hashlib
 import json
 import os
 import re
+import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from oersite.config import Course
 from oersite.errors import NotebookError
 from oersite.files import write_atomically
+from oersite.kernels import KERNEL_ARGUMENTS
 from oersite.toc import Page
 
 if TYPE_CHECKING:  # nbformat takes a second to import: only where notebooks are read
     import nbformat
+    from jupyter_client.manager import AsyncKernelManager
+
+    from oersite.kernels import SpareKernels
 
 #: Environment variable through which notebooks find the course's datasets,
 #: the same name in the build and on the hubs (see notebooks/course_data.py).
@@ -76,9 +82,34 @@ class Reporter:
     def finished(self, result: NotebookResult) -> None: ...
 
 
-def read_notebooks(course: Course, pages: list[Page]) -> dict[Page, nbformat.NotebookNode]:
-    """Every notebook page's notebook (``.ipynb`` or MyST Markdown), read once for all later phases."""
-    return {page: read_notebook(course, page) for page in pages if page.is_notebook}
+#: Cell tags that change what executing a cell does (nbclient's): the only tags in the cache key.
+#: Every other tag (``hide-input``, ``remove-output``, ...) only changes how the page shows the cell.
+EXECUTION_TAGS = frozenset({"raises-exception", "skip-execution"})
+
+#: The fields nbformat 4 allows on each kind of cell (its JSON schema's ``properties``).
+CELL_FIELDS = {
+    "markdown": {"id", "cell_type", "metadata", "source", "attachments"},
+    "raw": {"id", "cell_type", "metadata", "source", "attachments"},
+    "code": {"id", "cell_type", "metadata", "source", "outputs", "execution_count"},
+}
+#: A cell id as nbformat 4.5's schema allows it.
+CELL_ID = re.compile(r"[a-zA-Z0-9-_]{1,64}")
+#: What a missing required field of a cell becomes: what Jupyter writes for an empty one.
+CELL_DEFAULTS = {"metadata": dict, "source": str, "outputs": list, "execution_count": lambda: None}
+
+#: Kernel processes running now (their pid, each the leader of its own process group):
+#: what Ctrl-C stops (``stop_kernels``).
+_running_kernels: set[int] = set()
+
+
+def read_notebooks(
+    course: Course, pages: list[Page], warn: Callable[[str], None] | None = None
+) -> dict[Page, nbformat.NotebookNode]:
+    """Every notebook page's notebook (``.ipynb`` or MyST Markdown), read once for all later phases.
+
+    ``warn`` hears one line per notebook that was repaired in memory (``read_notebook``).
+    """
+    return {page: read_notebook(course, page, warn) for page in pages if page.is_notebook}
 
 
 def execute_notebooks(
@@ -86,8 +117,12 @@ def execute_notebooks(
     notebooks: dict[Page, nbformat.NotebookNode],
     cache_dir: Path,
     reporter: Reporter | None = None,
+    kernels: SpareKernels | None = None,
 ) -> list[NotebookResult]:
     """Execute (or fetch from the cache) the course's ``.ipynb`` notebooks.
+
+    ``kernels``: kernels started ahead (the preview's), one taken for each run;
+    without, each run starts its own.
 
     Raises ``NotebookError`` naming each notebook that could not be read or
     whose cell raised or timed out; notebooks that succeeded are cached even
@@ -119,8 +154,10 @@ def execute_notebooks(
     for result in results.values():
         reporter.finished(result)
     if to_run:
-        kernel_log(cache_dir).unlink(missing_ok=True)  # this build's kernels only
-        outcomes = asyncio.run(_run_all(course, to_run, reporter, kernel_log(cache_dir)))
+        # This build's kernels only: emptied in place, so a kernel started ahead keeps writing here.
+        kernel_log(cache_dir).parent.mkdir(parents=True, exist_ok=True)
+        kernel_log(cache_dir).write_bytes(b"")
+        outcomes = asyncio.run(_run_all(course, to_run, reporter, kernel_log(cache_dir), kernels))
         failures = [outcome for outcome in outcomes if isinstance(outcome, str)]
         results.update((outcome.page, outcome) for outcome in outcomes if isinstance(outcome, NotebookResult))
         if failures:
@@ -128,8 +165,15 @@ def execute_notebooks(
     return [results[page] for page in notebooks]
 
 
-def read_notebook(course: Course, page: Page) -> nbformat.NotebookNode:
-    """Parse one notebook file; a broken one is a one-line error naming it."""
+def read_notebook(course: Course, page: Page, warn: Callable[[str], None] | None = None) -> nbformat.NotebookNode:
+    """Parse one notebook file; a broken one is a one-line error naming it.
+
+    A notebook some tool saved with a cell nbformat's schema does not allow (a markdown cell
+    still carrying a code cell's ``outputs``, a cell without ``metadata`` or ``id``) is
+    repaired in memory, as Jupyter Book 1 renders it: ``warn`` hears one line naming the
+    file, its cells and what was wrong; the file itself is never written.  Only a file that is not a
+    notebook at all is an error.
+    """
     import nbformat
 
     shown = course.relative(page.path)
@@ -148,12 +192,58 @@ def read_notebook(course: Course, page: Page) -> nbformat.NotebookNode:
     try:
         if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
             raise ValueError("it has no cells")
-        notebook = nbformat.reads(text, as_version=4)
+        repairs = repair_cells(data)
+        notebook = nbformat.reads(json.dumps(data) if repairs else text, as_version=4)
         nbformat.validate(notebook)
     except Exception as exc:  # nbformat raises several kinds for structurally wrong files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise NotebookError(f"{shown}: not a valid Jupyter notebook ({first}); save it again from Jupyter") from None
+    if repairs and warn is not None:
+        numbers = ", ".join(str(number) for number in repairs)
+        what = "; ".join(dict.fromkeys(repairs.values()))
+        warn(f"{shown}, cell{'s' if len(repairs) > 1 else ''} {numbers}: {what}")
     return notebook
+
+
+def repair_cells(data: dict[str, Any]) -> dict[int, str]:
+    """Make a version 4 notebook's cells what nbformat's schema allows, in place; cell number -> what was done.
+
+    Only what Jupyter itself would write differently is changed: fields a cell of its kind
+    does not have are dropped, missing required ones get Jupyter's empty value and, in a
+    notebook of minor version 5 or later, a missing, malformed or repeated ``id`` gets a new
+    one (older minor versions have none and need none).  A cell of an unknown kind is left
+    for validation to refuse.
+    """
+    from nbformat.corpus.words import generate_corpus_id as random_cell_id
+
+    if data.get("nbformat") != 4 or not isinstance(data.get("cells"), list):
+        return {}
+    repairs: dict[int, str] = {}
+    wants_ids = isinstance(data.get("nbformat_minor"), int) and data["nbformat_minor"] >= 5
+    seen_ids: set[str] = set()
+    for number, cell in enumerate(data["cells"], start=1):
+        if not isinstance(cell, dict) or cell.get("cell_type") not in CELL_FIELDS:
+            continue
+        kind = cell["cell_type"]
+        extra = sorted(set(cell) - CELL_FIELDS[kind])
+        done = []
+        if extra:
+            for name in extra:
+                del cell[name]
+            done.append(f"a {kind} cell with {', '.join(repr(name) for name in extra)} (not fields of a {kind} cell)")
+        missing = [name for name in CELL_FIELDS[kind] & set(CELL_DEFAULTS) if name not in cell]
+        if missing:
+            for name in missing:
+                cell[name] = CELL_DEFAULTS[name]()
+            done.append(f"a {kind} cell without {', '.join(repr(name) for name in sorted(missing))}")
+        if wants_ids:
+            if not isinstance(cell.get("id"), str) or not CELL_ID.fullmatch(cell["id"]) or cell["id"] in seen_ids:
+                done.append(f"a {kind} cell without an id of its own")
+                cell["id"] = random_cell_id()
+            seen_ids.add(cell["id"])
+        if done:
+            repairs[number] = "; ".join(done)
+    return repairs
 
 
 def read_markdown_notebook(course: Course, page: Page) -> nbformat.NotebookNode:
@@ -202,13 +292,13 @@ def environment_fingerprint() -> str:
 def cache_key(course: Course, page: Page, notebook: nbformat.NotebookNode, environment: str, data: list[Path]) -> str:
     """A digest of everything that changes this notebook's executed outputs.
 
-    Its code (and the cell tags that steer execution), its path (its working
+    Its code (and the cell tags that steer execution, ``EXECUTION_TAGS``), its path (its working
     folder decides which relative files it opens), the files its code names
     (by file name) among the course's ``data`` files and the files beside the
     notebook, the kernel environment and the execution settings.
     """
     code = [
-        json.dumps([cell.source, sorted(cell.get("metadata", {}).get("tags", []))])
+        json.dumps([cell.source, sorted(EXECUTION_TAGS & set(cell.get("metadata", {}).get("tags", [])))])
         for cell in notebook.cells
         if cell.cell_type == "code"
     ]
@@ -221,6 +311,28 @@ def cache_key(course: Course, page: Page, notebook: nbformat.NotebookNode, envir
     read = sorted({path for path in [*data, *beside] if path.name in joined_code})
     digests = [f"{course.relative(path)}:{_file_digest(path)}" for path in read]
     return _digest([page.docname, kernel, json.dumps(settings), environment, *code, *digests])
+
+
+def with_outputs(notebook: nbformat.NotebookNode, executed: dict[str, Any]) -> dict[str, Any]:
+    """What a page shows: the notebook as it is now, each code cell with its executed counterpart's outputs.
+
+    The executed copy is matched to the notebook by its cache key, which covers the code
+    cells (their sources, in order) and nothing else of the file: so markdown, the title,
+    cell tags, cell and notebook metadata (a figure's ``alt``) reach the page as the author
+    left them, without executing anything again, and the outputs belong to the code shown.
+    """
+    page = copy.deepcopy(dict(notebook))
+    page["cells"] = copy.deepcopy(list(notebook.cells))
+    ran = [cell for cell in executed.get("cells", []) if cell.get("cell_type") == "code"]
+    code = [cell for cell in page["cells"] if cell.get("cell_type") == "code"]
+    for cell, executed_cell in zip(code, ran, strict=False):
+        cell["outputs"] = executed_cell.get("outputs", [])
+        cell["execution_count"] = executed_cell.get("execution_count")
+    metadata = page["metadata"] = dict(page.get("metadata", {}))
+    # The kernel says which language it ran (myst-nb highlights the code by it).
+    if "language_info" in executed.get("metadata", {}):
+        metadata.setdefault("language_info", executed["metadata"]["language_info"])
+    return page
 
 
 def notebook_code(notebook: nbformat.NotebookNode) -> str:
@@ -264,6 +376,7 @@ async def _run_all(
     to_run: list[tuple[Page, nbformat.NotebookNode, str, Path, Path]],
     reporter: Reporter,
     log_path: Path,
+    kernels: SpareKernels | None,
 ) -> list[NotebookResult | str]:
     slots = asyncio.Semaphore(course.execution.jobs)
 
@@ -271,9 +384,12 @@ async def _run_all(
         async with slots:
             reporter.started(page)
             started = time.perf_counter()
-            failure = await _execute(course, page, notebook, log_path)
+            failure = await _execute(course, page, notebook, log_path, kernels)
             if failure:
                 return failure
+            # The key goes last, after the copy it vouches for: a build stopped in between
+            # (Ctrl-C) leaves no key, so the next build executes the notebook again.
+            key_path.unlink(missing_ok=True)
             write_atomically(executed_path, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
             write_atomically(key_path, key)
             result = NotebookResult(page, "executed", executed_path, key, time.perf_counter() - started)
@@ -283,7 +399,9 @@ async def _run_all(
     return await asyncio.gather(*(run_one(*job) for job in to_run))
 
 
-async def _execute(course: Course, page: Page, notebook: nbformat.NotebookNode, log_path: Path) -> str | None:
+async def _execute(
+    course: Course, page: Page, notebook: nbformat.NotebookNode, log_path: Path, kernels: SpareKernels | None
+) -> str | None:
     """Run ``notebook`` in place; return a one-line failure message, or None."""
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient import NotebookClient
@@ -295,30 +413,41 @@ async def _execute(course: Course, page: Page, notebook: nbformat.NotebookNode, 
     def on_cell_start(cell, cell_index):
         current["index"] = cell_index
 
+    def on_notebook_start(notebook):
+        # The kernel is known (started here, or handed over started ahead): Ctrl-C can kill it.
+        kernel = getattr(current.get("client"), "km", None)
+        process = getattr(kernel, "provisioner", None)
+        if getattr(process, "pid", None):
+            current["kernel"] = process.pid
+            _running_kernels.add(process.pid)
+
     environment = dict(os.environ)
     if course.data_dir.is_dir():
         environment[DATA_ENV] = str(course.data_dir)
     kernel_name = notebook.metadata.get("kernelspec", {}).get("name", "") or "python3"
     with tempfile.TemporaryDirectory(prefix="oersite-run-") as temporary:
         working_dir = temporary if course.execution.run_in_temp else str(page.path.parent)
-        client = NotebookClient(
-            notebook,
-            timeout=course.execution.timeout,
-            allow_errors=course.execution.allow_errors,
-            kernel_name=kernel_name,
-            record_timing=False,
-            # The kernel's own start-up log (a note on its loopback TCP transport)
-            # means nothing to an instructor; errors still show.
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
-            resources={"metadata": {"path": working_dir}},
-            on_cell_start=on_cell_start,
-        )
+        options = {
+            "timeout": course.execution.timeout,
+            "allow_errors": course.execution.allow_errors,
+            "kernel_name": kernel_name,
+            "record_timing": False,
+            "extra_arguments": list(KERNEL_ARGUMENTS),
+            "resources": {"metadata": {"path": working_dir}},
+            "on_cell_start": on_cell_start,
+            "on_notebook_start": on_notebook_start,
+        }
         try:
-            # The kernel process's own stdout and stderr (what a library or C code writes there,
-            # not a cell's outputs) go to the log, never into oersite's messages.
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            with log_path.open("ab") as log:
-                await client.async_execute(env=environment, stdout=log, stderr=log)
+            if kernels is not None:
+                started = await kernels.take(kernel_name, environment, log_path, page.path.parent)
+                await _run_in_spare_kernel(notebook, options, kernels, started, Path(working_dir), current)
+            else:
+                # The kernel process's own stdout and stderr (what a library or C code writes there,
+                # not a cell's outputs) go to the log, never into oersite's messages.
+                log_path.parent.mkdir(parents=True, exist_ok=True)
+                with log_path.open("ab") as log:
+                    current["client"] = NotebookClient(notebook, **options)
+                    await current["client"].async_execute(env=environment, stdout=log, stderr=log)
         except CellExecutionError as exc:
             error = f"{exc.ename}: {exc.evalue}".strip().rstrip(":")
             return (
@@ -340,7 +469,60 @@ async def _execute(course: Course, page: Page, notebook: nbformat.NotebookNode, 
                 f"{shown}: kernel '{kernel_name}' is not installed - install it, or pick an installed kernel "
                 "(jupyter kernelspec list) in the notebook"
             )
+        except RuntimeError as exc:  # jupyter_client: "Kernel died before replying to kernel_info"
+            return (
+                f"{shown}: the kernel stopped as it started ({exc}); its own output is in "
+                f"{course.relative(log_path)} - build again, and if it happens again start the kernel in Jupyter"
+            )
+        finally:
+            _running_kernels.discard(current.get("kernel"))
     return None
+
+
+def stop_kernels() -> None:
+    """Kill every kernel this process is running, at once (Ctrl-C: nothing they would still output is kept).
+
+    jupyter_client starts each kernel in a session of its own (so a terminal's Ctrl-C does not
+    reach it): its process group is the kernel and whatever it started.
+    """
+    for pid in list(_running_kernels):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+async def _run_in_spare_kernel(
+    notebook: nbformat.NotebookNode,
+    options: dict,
+    kernels: SpareKernels,
+    manager: AsyncKernelManager,
+    folder: Path,
+    current: dict,
+) -> None:
+    """Run ``notebook`` in a kernel started ahead, moved to ``folder`` first; shut down after, never reused."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    from oersite.kernels import READY_TIMEOUT, moved_to
+
+    connection = manager.client()
+    try:
+        connection.start_channels()
+        try:
+            await connection.wait_for_ready(timeout=READY_TIMEOUT)
+        except RuntimeError as error:  # it died, or never answered
+            raise DeadKernelError(str(error)) from None
+        await moved_to(connection, folder)
+        process = getattr(manager, "provisioner", None)
+        if getattr(process, "pid", None):  # nbclient calls no on_notebook_start for a client it is given
+            current["kernel"] = process.pid
+            _running_kernels.add(process.pid)
+        current["client"] = NotebookClient(notebook, km=manager, kc=connection, **options)
+        await current["client"].async_execute()
+    finally:
+        connection.stop_channels()
+        kernels.release(manager)
 
 
 def cell_location(notebook: nbformat.NotebookNode, index: int) -> str:

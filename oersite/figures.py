@@ -68,6 +68,7 @@ from oersite.assets import SHARED, TileSettings, rewrite_page
 from oersite.chromium import BrowserThread, ChromiumMissing, first_line, site_context
 from oersite.files import write_atomically
 from oersite.hub.notebook_server import VENDOR_DIR
+from oersite.saved_maps import is_old_frame_map, modernised
 from oersite.serve import QuietHandler, serving
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ class FigureCell:
     """A code cell whose output is a Bokeh plot or a Folium map, as its page renders it."""
 
     docname: str
-    cell_index: int  # in the notebook the page is rendered from (the executed copy, or the file)
+    cell_index: int  # in the notebook as it is now (what the page shows, with the executed outputs)
     kind: str  # "plot" or "map"
     alt: str | None
     where: str  # "notebooks/bokeh/heatmap.ipynb, cell 14", as the author finds the cell
@@ -153,7 +154,7 @@ def figure_kind(output: dict[str, Any], cell: dict[str, Any]) -> str | None:
     root = _BOKEH_ROOT.search(markup)
     if root:
         return "plot" if _PLOT_MODEL.search(_bokeh_document(cell, root.group("id"))) else None
-    if _MAP_FRAME.search(markup):
+    if _MAP_FRAME.search(markup) or is_old_frame_map(markup):
         return "map"
     return None
 
@@ -180,10 +181,11 @@ def figure_cells(
 ) -> list[FigureCell]:
     """Every shown figure of the course, with the ``alt`` of its cell as the notebook now says it.
 
-    Figures are found in what the pages render (the executed copy), but the text comes from
-    the notebook as read for this build: the executor's cache is keyed on code, so a copy
-    executed before an author wrote the ``alt`` still holds the old metadata.  Both have the
-    same code cells in the same order (same key), so they are matched by code cell.
+    Figures are found in the executed copy's outputs, but a page shows the notebook as read
+    for this build with those outputs (``oersite.execute.with_outputs``): the executor's cache
+    is keyed on code, so a copy executed before an author wrote the ``alt`` still holds the old
+    metadata.  Both have the same code cells in the same order (same key), so they are matched
+    by code cell, and a figure is named by its index in the notebook as it is now.
     """
     from oersite.execute import cell_location
     from oersite.sphinx_ext import without_bokeh_notebook_outputs
@@ -210,7 +212,7 @@ def figure_cells(
             found.append(
                 FigureCell(
                     docname=result.page.docname,
-                    cell_index=index,
+                    cell_index=source_index,
                     kind="plot" if "plot" in kinds else "map",
                     alt=alt.strip() if isinstance(alt, str) and alt.strip() else None,
                     where=f"{course.relative(result.page.path)}, {cell_location(notebook, source_index)}",
@@ -315,6 +317,10 @@ class FigureImages:
         return self
 
     def __exit__(self, *_exception) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the browser (if one was started): once the build's figures are drawn, or it stopped."""
         self._browser.close()
 
     def image_name(self, source: str) -> str:
@@ -470,7 +476,7 @@ def standalone_page(cells: list[FigureCell], tiles: TileSettings | None = None) 
         wanted = {number: (kind, source) for number, kind, source in figure_outputs(cell)}
         for number, output in enumerate(cell.get("outputs", [])):
             data = output.get("data", {})
-            markup = _text(data.get("text/html", ""))
+            markup = modernised(_text(data.get("text/html", "")))  # as the site page shows an old map
             if number in wanted:
                 kind, source = wanted[number]
                 texts = {"alt": figure_cell.alt or NO_ALT_GIVEN, "where": figure_cell.where}

@@ -319,7 +319,10 @@ def watch_and_serve(
         except KeyboardInterrupt:
             if building.is_set():
                 # A build's notebooks would run to their end before Python could exit; the next build
-                # redoes what this one left unfinished, and the kernels end with their parent.
+                # redoes what this one left unfinished. Its kernels stop now, not when they notice.
+                from oersite.execute import stop_kernels
+
+                stop_kernels()
                 os._exit(130)
         finally:
             stop.set()

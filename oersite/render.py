@@ -12,10 +12,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 import io
+import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from oersite.assets import MATHJAX_PATH
 from oersite.config import Course
@@ -46,6 +49,7 @@ def render_site(
     work_dir: Path,
     *,
     figures: Callable[[], dict[str, dict]] = dict,
+    notebooks: dict[str, Any] | None = None,
     warnings_are_errors: bool = False,
 ) -> RenderResult:
     """Run Sphinx's HTML builder over the course; incremental across builds.
@@ -57,6 +61,8 @@ def render_site(
     which cells' outputs are figures and their text alternatives (``oersite.figures``).
 
     ``metadata`` is ``oersite.catalogue.page_metadata``: the pages' credits and records.
+    ``notebooks`` (docname -> notebook as read for this build) is what each notebook page
+    shows, with the executed outputs (``oersite.sphinx_ext.swap_in_executed_notebook``).
 
     ``work_dir`` keeps Sphinx's doctrees (its memory of the previous build),
     so a rebuild re-reads only pages whose source or outputs changed.
@@ -69,6 +75,9 @@ def render_site(
     overrides = {
         "external_toc_path": course.toc_path.relative_to(course.root).as_posix(),
         "latex_individualpages": False,
+        # The site is the table of contents: a page left out of it is not built (Jupyter Book 1
+        # builds it unless only_build_toc_files is set, an orphan no reader finds from the book).
+        "external_toc_exclude_missing": True,
     }
     sphinx_config, _meta = get_final_config(
         user_yaml=course.config_path,
@@ -136,8 +145,13 @@ def render_site(
                     if result.executed_path is not None
                 }
                 app.config.oersite_figures = figures()
+                # Not a config value: Sphinx would pickle every notebook with its environment.
+                app.oersite_notebooks = notebooks or {}
                 app.connect("html-page-context", _escaped_course_text)
+                building_since = time.time() - 1  # a file's time may lag the clock a little
+                remove_pages_outside_the_toc(app, output_dir)
                 app.build()
+                remove_leftovers(app, output_dir, building_since)
         except (SphinxError, OSError) as exc:
             raise BuildError(f"Sphinx stopped: {exc}; see {course.relative(log_path)} for details") from None
     found = [line.strip() for line in warnings.getvalue().splitlines() if line.strip()]
@@ -146,6 +160,95 @@ def render_site(
     if warnings_are_errors and found:
         raise BuildError(f"{len(found)} warning(s), treated as errors (--strict):\n" + "\n".join(found))
     return RenderResult(found, log_path)
+
+
+def remove_leftovers(app: Any, output_dir: Path, building_since: float) -> list[Path]:
+    """Delete what earlier builds left in the site that no page of this one has or uses.
+
+    Sphinx builds incrementally into the same folder and never deletes: a page taken out of
+    the table of contents (or deleted) keeps its HTML, its ``_sources`` copy and its images,
+    and ``oersite publish`` would ship them.  Kept: each page of the table of contents
+    (``env.found_docs``) and its source copy, the images and downloads Sphinx's environment
+    lists for them, ``_static`` (the theme's and oersite's files; the figure stage forgets
+    its own images), and whatever this build wrote (Sphinx's own pages, redirects).
+    Returns what was removed.
+    """
+    env = app.env
+    pages = set(env.found_docs) | _redirected_docnames(output_dir)
+    extra_folders = [Path(app.confdir or app.srcdir, folder) for folder in app.config.html_extra_path]
+    used = {
+        "_images": {name for _docnames, name in env.images.values()},
+        "_downloads": {name for _docnames, name in env.dlfiles.values()},
+    }
+    removed = []
+    for path in sorted(output_dir.rglob("*")):
+        if not path.is_file() or path.stat().st_mtime >= building_since:
+            continue
+        relative = path.relative_to(output_dir)
+        top = relative.parts[0]
+        if any((folder / relative).is_file() for folder in extra_folders):
+            leftover = False  # html_extra_path's files, which Sphinx copies only when they changed
+        elif top in used:
+            leftover = relative.relative_to(top).as_posix() not in used[top]
+        elif top == "_sources":
+            leftover = _source_docname(relative.relative_to(top).as_posix()) not in pages
+        elif top.startswith("_") or path.suffix != ".html":
+            leftover = False
+        else:
+            leftover = relative.with_suffix("").as_posix() not in pages
+        if leftover:
+            path.unlink()
+            removed.append(relative)
+    # Folders emptied by it go too (a removed chapter's folder), never the site itself.
+    for folder in sorted({parent for relative in removed for parent in relative.parents}, reverse=True):
+        if folder.parts and not any((output_dir / folder).iterdir()):
+            (output_dir / folder).rmdir()
+    return removed
+
+
+def remove_pages_outside_the_toc(app: Any, output_dir: Path) -> list[Path]:
+    """Before Sphinx writes: delete the HTML of pages the table of contents no longer has.
+
+    Done before the build, not only after it (``remove_leftovers``): extensions write some
+    pages only where none is: sphinxext-rediraffe a removed page's redirect (and each of its
+    redirects again once deleted), sphinx-external-toc the ``index.html`` that leads to the
+    first page (written anew, so it leads to this table of contents' first page). Sphinx
+    writes its own pages (``genindex``, ``search``) each build.
+    """
+    toc_pages = set(app.config.external_site_map.keys()) if app.config.external_site_map else None
+    if toc_pages is None or not output_dir.is_dir():
+        return []
+    extra_folders = [Path(app.confdir or app.srcdir, folder) for folder in app.config.html_extra_path]
+    removed = []
+    for path in output_dir.rglob("*.html"):
+        relative = path.relative_to(output_dir)
+        docname = relative.with_suffix("").as_posix()
+        if (
+            relative.parts[0].startswith("_")
+            or docname in toc_pages
+            or any((folder / relative).is_file() for folder in extra_folders)
+        ):
+            continue
+        path.unlink()
+        removed.append(relative)
+    return removed
+
+
+def _redirected_docnames(output_dir: Path) -> set[str]:
+    """Pages sphinxext-rediraffe made redirects of (written once, listed in its record in the site)."""
+    try:
+        record = json.loads((output_dir / "_rediraffe_redirected.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    names = {_source_docname(source) for source in record if isinstance(source, str)}
+    return names | {f"{name}/index" for name in names}
+
+
+def _source_docname(name: str) -> str:
+    """``lessons/a.ipynb`` or ``intro.md.txt`` (Sphinx's source copies) -> the page's docname."""
+    if name.endswith(".txt"):
+        name = name[: -len(".txt")]
+    return name.rsplit(".", 1)[0] if "." in name.rsplit("/", 1)[-1] else name
 
 
 def _escaped_course_text(app, pagename, templatename, context, doctree) -> None:

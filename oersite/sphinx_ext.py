@@ -4,7 +4,8 @@ It connects the executor's results to myst-nb: when Sphinx reads a notebook
 (``.ipynb``, or MyST Markdown, which myst-nb is then told to read as ``.ipynb``),
 the ``source-read`` handler swaps in the executed copy (with myst-nb's own
 execution switched off for that file) and removes the output types that only
-JupyterLab's Bokeh extension understands, and wraps each Bokeh plot and Folium map in
+JupyterLab's Bokeh extension understands, rewrites maps an older Folium saved as base64
+frames the way a new Folium writes them (``oersite.saved_maps``), and wraps each Bokeh plot and Folium map in
 the markup that gives it its text alternative and image (``oersite.figures``).  Sphinx re-reads a page when its
 source file changed; ``env-get-outdated`` also re-reads pages whose executed
 outputs changed although the file did not (say, an edited data file).
@@ -26,6 +27,8 @@ from typing import Any
 
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
+
+from oersite.saved_maps import modernise_notebook
 
 #: Output types of Bokeh's notebook integration.  They tell JupyterLab's
 #: Bokeh extension to load BokehJS and run a plot; the same output also holds
@@ -52,6 +55,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("oersite_launch_buttons", {}, rebuild="html", types=(dict,))
     app.add_config_value("oersite_page_metadata", {}, rebuild="html", types=(dict,))
     app.connect("html-page-context", add_credits_and_record)
+    app.connect("html-page-context", add_source_digest)
     # After sphinx-book-theme has prepared its header buttons (priority 501).
     app.connect("html-page-context", add_launch_buttons, priority=502)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
@@ -77,8 +81,18 @@ def read_executed_markdown_notebooks_as_json(app: Sphinx, env: BuildEnvironment,
 
 
 def swap_in_executed_notebook(app: Sphinx, docname: str, source: list[str]) -> None:
+    """Give myst-nb the page's notebook: the file as it is now, with the executor's outputs.
+
+    The build read every notebook (repairing in memory what nbformat's schema refuses,
+    ``oersite.execute.read_notebook``) and hands them over as ``app.oersite_notebooks``;
+    the executed copy lends only its outputs (``oersite.execute.with_outputs``), so an
+    edit of prose, tags or metadata shows without executing anything again.
+    """
+    from oersite.execute import with_outputs
+
     path = str(app.env.doc2path(docname))
     executed = app.config.oersite_executed.get(docname)
+    current = getattr(app, "oersite_notebooks", {}).get(docname)
     if path.endswith(".md") and executed:
         pass  # a MyST Markdown notebook that oersite executed: its page shows the executed copy
     elif not path.endswith(".ipynb"):
@@ -86,8 +100,12 @@ def swap_in_executed_notebook(app: Sphinx, docname: str, source: list[str]) -> N
     if executed:
         path, key = executed
         notebook = json.loads(Path(path).read_text(encoding="utf-8"))
+        if current is not None:
+            notebook = with_outputs(current, notebook)
         notebook.setdefault("metadata", {}).setdefault("mystnb", {})["execution_mode"] = "off"
         _output_keys(app.env)[docname] = key
+    elif current is not None:
+        notebook = json.loads(json.dumps(current))  # as read (and repaired) for this build, outputs saved in it
     else:
         try:
             notebook = json.loads(source[0])
@@ -99,6 +117,10 @@ def swap_in_executed_notebook(app: Sphinx, docname: str, source: list[str]) -> N
         from oersite.figures import wrap_figure_outputs
 
         wrap_figure_outputs(notebook, figures)
+    # Maps an older Folium saved as base64 frames, written as a new Folium writes them: their
+    # libraries become the site's own in oersite.assets, like a new map's (oersite.saved_maps).
+    # After the wrapping, whose digest of the outputs as saved names the figure's image.
+    modernise_notebook(notebook)
     source[0] = json.dumps(notebook)
 
 
@@ -154,6 +176,27 @@ def add_credits_and_record(app: Sphinx, pagename: str, templatename: str, contex
     description = _first_paragraph(doctree)
     context["body"] = context.get("body", "") + credits_html(meta, pagename, title)
     context["metatags"] = context.get("metatags", "") + record_script(page_record(meta, pagename, title, description))
+
+
+#: The ``<meta name>`` that holds a digest of the source a page was built from (``oersite check`` compares).
+SOURCE_DIGEST_META = "oersite-source-sha256"
+
+
+def add_source_digest(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    """Every page of a source file says which version of it the page was built from.
+
+    ``oersite check`` compares the digest with the file as it is now: a page built from an
+    older version is found whatever the files' times say (a checkout, a copy that kept them).
+    """
+    if doctree is None or pagename not in app.env.all_docs:
+        return
+    import hashlib
+
+    try:
+        digest = hashlib.sha256(Path(app.env.doc2path(pagename)).read_bytes()).hexdigest()
+    except OSError:
+        return
+    context["metatags"] = context.get("metatags", "") + f'\n<meta name="{SOURCE_DIGEST_META}" content="{digest}">'
 
 
 def _first_paragraph(doctree: Any, limit: int = 300) -> str | None:

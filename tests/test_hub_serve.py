@@ -29,6 +29,7 @@ from support.hub_clients import (
     follow,
     free_port,
     open_own_lab,
+    pull_then_sessions,
     run_code,
     server_prefix,
     write_users,
@@ -40,7 +41,7 @@ from oersite.config import load_course
 from oersite.hub.serve import start_hubs
 from oersite.hub.serve.accounts import server_area
 from oersite.hub.serve.supervisor import STATE_MARKER
-from oersite.launch import launch_url
+from oersite.launch import git_pull_url, launch_url
 
 pytestmark = pytest.mark.slow
 
@@ -108,6 +109,26 @@ def test_deep_link_lands_alice_in_her_jupyterlab_with_the_notebook_pulled(hubs):
         context.close()
     pulled = hubs.account.homes("persistent") / "alice" / "course" / NOTEBOOK
     assert pulled.is_file(), f"nbgitpuller did not clone the course into alice's home: {pulled}"
+
+
+def test_a_first_launch_starts_the_notebooks_kernel_once_the_clone_has_it(hubs):
+    # A clone folder no launch has made yet: the notebook arrives with the pull, and its kernel then.
+    link = git_pull_url(
+        hubs.persistent_url,
+        repository=hubs.course.launch.repository,
+        branch=hubs.course.launch.branch,
+        clone_folder="first-launch",
+        notebook=NOTEBOOK,
+    )
+    session = browser_session("bob", USERS["bob"])
+    landed = follow(session, link, lambda r: r.status_code == 200 and "/user/bob/git-pull" in r.url)
+    assert not (hubs.account.homes("persistent") / "bob" / "first-launch").exists()
+    sessions = pull_then_sessions(session, landed)
+    assert [(started["path"], started["kernel"]["name"]) for started in sessions] == [
+        (f"first-launch/{NOTEBOOK}", "python3")
+    ]
+    prefix = server_prefix(landed)
+    session.delete(f"{hubs.persistent_url}{prefix}api/sessions/{sessions[0]['id']}", headers=xsrf(session, prefix))
 
 
 def _only_this_machine(route, request) -> None:

@@ -140,7 +140,7 @@ def test_oersite_check_reads_a_markdown_notebooks_outputs_and_notices_an_edit(tm
     source.write_text(source.read_text().replace("fine", "changed"))
     findings = check_notebook_outputs(load_course(course), site)
     assert [(found.page, found.what, found.why.split(";")[0]) for found in findings] == [
-        ("lesson.html", "lesson.md", "the notebook changed after its page was built")
+        ("lesson.html", "lesson.md", "built from an older version of lesson.md")
     ]
 
 

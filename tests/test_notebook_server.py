@@ -81,3 +81,25 @@ def test_folium_imported_in_a_kernel_defaults_to_the_servers_libraries_also_in_a
     assert '<script src="/user/bob/oersite-libraries/leaflet/leaflet.js">' in page
     assert 'href="/user/bob/oersite-libraries/glyphicons/css/glyphicons.min.css"' in page
     assert not [url for url in notebook_server.CDN_FILES if url in page]
+
+
+@pytest.mark.parametrize(
+    ("urlpath", "notebook"),
+    [
+        ("lab/tree/course/notebooks/bokeh/scatter.ipynb", "course/notebooks/bokeh/scatter.ipynb"),
+        ("/lab/tree/course/My%20Lesson.ipynb", "course/My Lesson.ipynb"),  # launch.py quotes the path
+        ("lab/workspaces/auto-x/tree/course/lesson.md", "course/lesson.md"),
+        ("doc/tree/course/lesson.ipynb?reset", "course/lesson.ipynb"),
+        ("tree/course/lesson.ipynb", "course/lesson.ipynb"),
+        ("notebooks/course/lesson.ipynb", "course/lesson.ipynb"),
+        ("lab/tree/course/notebooks", None),  # a folder
+        ("lab/tree/course/data/cities.csv", None),  # no kernel for that
+        ("lab/tree/course/../../etc/lesson.ipynb", None),
+        ("lab/tree/course/%2e%2e/lesson.ipynb", None),
+        ("lab", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_the_notebook_a_launch_link_opens_is_read_from_its_urlpath(urlpath, notebook):
+    assert notebook_server.opened_notebook(urlpath) == notebook

@@ -8,13 +8,10 @@ Debian's Chromium has its pages open.
 from __future__ import annotations
 
 import os
-import queue
 import re
+import signal
 import subprocess
-import sys
-import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -22,6 +19,7 @@ import pytest
 from support.browser import chromium
 from support.cli import oersite
 from support.coursehelpers import make_course, tree_digest, write_notebook
+from support.preview import Preview
 
 from oersite.new import starter_files
 
@@ -95,63 +93,6 @@ def test_new_writes_into_an_empty_folder(tmp_path):
 
 
 # oersite serve.
-
-
-class Preview:
-    """A real ``oersite serve`` process; its output lines arrive in a queue as it prints them."""
-
-    def __init__(self, course: Path) -> None:
-        self.course = course
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "oersite", "serve", str(course), "--port", "0"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.said: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        line = self.wait_for_line(lambda text: "Previewing" in text, 60)
-        self.url = re.search(r"(http://127\.0\.0\.1:\d+/)", line).group(1)
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def wait_for_line(self, condition, seconds: float = 120) -> str:
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"oersite serve did not say it within {seconds} s; it said: {self.said}") from None
-            self.said.append(line)
-            if condition(line):
-                return line
-
-    def wait_for_build(self, seconds: float = 180) -> str:
-        return self.wait_for_line(lambda text: text.startswith(("Built in", "Up to date in", "error:")), seconds)
-
-    def new_lines(self, settle: float) -> list[str]:
-        time.sleep(settle)
-        found = []
-        while not self.lines.empty():
-            found.append(self.lines.get())
-        self.said += found
-        return found
-
-    def page(self, path: str) -> str:
-        with urllib.request.urlopen(self.url + path, timeout=30) as response:
-            return response.read().decode("utf-8")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
 
 
 @pytest.fixture
@@ -287,3 +228,62 @@ def test_build_output_and_editor_files_start_no_rebuild_and_waiting_burns_no_cpu
     write_notebook(course / "lessons/first.ipynb", "print('still watching')", title="First")
     assert preview.wait_for_build().startswith("Built in")
     assert "still watching" in preview.page("lessons/first.html")
+
+
+def kernels_of(pid: int) -> list[int]:
+    """The ipykernel processes ``pid`` started (its children running ``ipykernel_launcher``)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid and b"ipykernel_launcher" in command:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+def test_each_save_runs_its_notebook_in_a_fresh_kernel_in_the_notebooks_folder(tmp_path):
+    # Each notebook imports a module of the same name from its own folder, and says whether a
+    # name it defines at the end already existed: a kernel used twice, or left in another
+    # notebook's folder, shows up on the page.
+    cells = [
+        "import os, helper\nprint('working in', os.path.basename(os.getcwd()), 'with', helper.WHERE)",
+        "print('defined before:', 'remembered' in dir())",
+        "remembered = 'from an earlier run'",
+    ]
+    notebooks = {"lessons": "lessons/first", "extra": "extra/second"}
+    course = make_course(tmp_path / "course", {f"{path}.ipynb": cells for path in notebooks.values()})
+    for folder in notebooks:
+        (course / folder / "helper.py").write_text(f"WHERE = 'the {folder} helper'\n")
+    running = Preview(course)
+
+    def shows_a_fresh_run(folder: str, saved: str = "") -> None:
+        page = running.page(f"{notebooks[folder]}.html")
+        assert f"working in {folder} with the {folder} helper" in page
+        assert "defined before: False" in page and "defined before: True" not in page
+        assert saved in page
+
+    try:
+        assert running.wait_for_build().startswith("Built in"), running.said
+        shows_a_fresh_run("lessons")
+        shows_a_fresh_run("extra")
+        # One save at a time: the kernel started ahead during a run of one folder's notebook
+        # runs the next save, the other folder's, and the same notebook again after that.
+        for number, folder in enumerate(["lessons", "extra", "lessons", "lessons"]):
+            write_notebook(course / f"{notebooks[folder]}.ipynb", *cells, f"print('save {number}')", title="Again")
+            said = running.wait_for_build()
+            assert said.startswith("Built in") and "1 notebook executed" in said, running.said
+            shows_a_fresh_run(folder, f"save {number}")
+        # Kernels started ahead wait for the next save; when the preview stops, they stop too.
+        waiting = kernels_of(running.process.pid)
+        assert waiting, "no kernel was started ahead"
+        running.process.send_signal(signal.SIGINT)  # Ctrl-C
+        running.process.wait(timeout=30)
+        assert [pid for pid in waiting if Path(f"/proc/{pid}").exists()] == []
+    finally:
+        running.stop()

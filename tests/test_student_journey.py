@@ -16,6 +16,7 @@ every landing go to _build/test-artifacts/student-journey/.
 from __future__ import annotations
 
 import functools
+import re
 import subprocess
 import sys
 import uuid
@@ -23,6 +24,7 @@ import uuid
 import pytest
 from conftest import REPOSITORY
 from support.browser import served
+from support.cli import oersite
 from support.coursehelpers import write_myst_notebook
 from support.journey_lab import (
     NO_CDN_FILES,
@@ -227,3 +229,112 @@ def test_try_now_opens_a_myst_markdown_notebook_as_a_notebook_and_its_map_draws(
         assert network.refused_code() == [] and network.mirrored == []
     finally:
         context.close()
+
+
+def doubled_clone_404s(responses: list[tuple[int, str]], log: str) -> list[str]:
+    """404s for a path with the clone folder twice (course/course/…): in the browser or in the hubs' log."""
+    doubled = f"/{CLONE}/{CLONE}/"
+    seen = [url for status, url in responses if status == 404 and doubled in url.replace("%2F", "/")]
+    return seen + [line for line in log.splitlines() if " 404 " in line and doubled in line.replace("%2F", "/")]
+
+
+def error_dialogs(lab) -> list[str]:
+    """JupyterLab's dialogs open now ("Cannot open", "File Load Error", …), by their text."""
+    return lab.locator(".jp-Dialog").all_inner_texts()
+
+
+def server_logs(hubs) -> str:
+    """What both hubs and their servers logged (``oersite hub serve`` keeps it in its state folder)."""
+    return "\n".join(path.read_text(errors="replace") for path in sorted(hubs.state.glob("*/*-hub.log")))
+
+
+@pytest.mark.parametrize(
+    ("button", "credentials", "first"),
+    [
+        ("Open in hub", {"username": STUDENT, "password": PASSWORD}, "button"),
+        ("Open in hub", {"username": STUDENT, "password": PASSWORD}, "hub home"),
+        ("Try now", None, "button"),
+    ],
+)
+def test_a_returning_student_lands_on_the_notebook_again_with_no_error(
+    browser, site_url, hubs, button, credentials, first
+):
+    """Follow the same button again: the landing is as clean as the first (no "Cannot open:
+    Could not find path: course/course/…" dialog, no 404 for a path with the clone folder twice).
+
+    JupyterLab restores its workspace (open tabs, the file browser's folder) on a later visit,
+    which is where a path taken relative to the wrong folder would show
+    (jupyterlab/jupyterlab#12111). ``first``: the student's first visit, by the same button, or
+    by signing in at the hub's own address (the server opens the course folder: its default URL).
+    """
+    network = Network()
+    options = {"http_credentials": credentials} if credentials else {}
+    context = loopback_context(browser, network, NO_CDN_FILES, **options)
+    responses: list[tuple[int, str]] = []
+    context.on("response", lambda response: responses.append((response.status, response.url)))
+    name = f"5-{button.lower().replace(' ', '-')}-after-{first.replace(' ', '-')}"
+    try:
+        if first == "hub home":
+            home = context.new_page()
+            home.goto(f"{hubs.persistent_url}/hub/", wait_until="load")
+            home.wait_for_url(re.compile(r"/user/[^/]+/lab(/|$)"), timeout=90_000)
+            home.locator(".jp-DirListing-item").first.wait_for(timeout=60_000)
+            screenshot(home, f"{name}-0")
+            assert error_dialogs(home) == []
+        page = site_page(context, site_url, FOLIUM_NOTEBOOK)
+        for visit in (1, 2, 3):
+            lab = click_launch_button(page, button)
+            wait_for_notebook(lab, f"{CLONE}/{FOLIUM_NOTEBOOK}")
+            lab.wait_for_timeout(2_000)  # a workspace's restored tabs open after the notebook's
+            screenshot(lab, f"{name}-{visit}")
+            assert error_dialogs(lab) == [], f"visit {visit}"
+            assert notebook_tab(lab, f"{CLONE}/{FOLIUM_NOTEBOOK}").count() == 1
+            assert lab.locator(f'#jp-main-dock-panel .lm-TabBar-tab[title*="Path: {CLONE}/{CLONE}/"]').count() == 0
+            if visit == 1:
+                lab.close()  # the student closed the tab; on visit 2 the one of visit 2 stays open
+        # What JupyterLab restores next time (open tabs, the file browser's folder): the clone folder once.
+        server = lab.url.split("/lab", 1)[0]
+        workspaces = context.request.get(f"{server}/lab/api/workspaces").text()
+        assert f"{CLONE}/{FOLIUM_NOTEBOOK}" in workspaces and f"{CLONE}/{CLONE}/" not in workspaces, workspaces
+        assert doubled_clone_404s(responses, server_logs(hubs)) == []
+    finally:
+        context.close()
+
+
+def test_in_the_classic_interface_a_returning_student_lands_on_the_notebook_again_with_no_error(
+    browser, sample_course, built_sample, tmp_path
+):
+    """``interface: classic``: both buttons, followed twice each, open the notebook in Notebook 7 with no
+    error dialog and no 404 for a path with the clone folder twice."""
+    hub_port, try_port = free_port(), free_port()
+    course = course_on_ports(sample_course, tmp_path, hub_port, try_port)
+    config = course / "_config.yml"
+    config.write_text(config.read_text(encoding="utf-8").replace("interface: lab", "interface: classic"))
+    commit_all(course, "The classic interface")
+    built = oersite("build", course)
+    assert built.exit_code == 0, built.output
+    users = write_students(tmp_path / "users.htpasswd", {STUDENT: PASSWORD})
+    with hub_serve(course, users, hub_port, try_port) as hubs, served(course / "_build" / "html") as url:
+        for button, credentials in (("Open in hub", {"username": STUDENT, "password": PASSWORD}), ("Try now", None)):
+            network = Network()
+            options = {"http_credentials": credentials} if credentials else {}
+            context = loopback_context(browser, network, NO_CDN_FILES, **options)
+            responses: list[tuple[int, str]] = []
+            context.on("response", lambda response, seen=responses: seen.append((response.status, response.url)))
+            try:
+                page = site_page(context, url, FOLIUM_NOTEBOOK)
+                for visit in (1, 2):
+                    notebook = click_launch_button(page, button)
+                    notebook.wait_for_url(
+                        re.compile(rf"/user/[^/]+/notebooks/{CLONE}/{FOLIUM_NOTEBOOK}"), timeout=90_000
+                    )
+                    notebook.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+                    notebook.wait_for_timeout(2_000)
+                    screenshot(notebook, f"6-classic-{button.lower().replace(' ', '-')}-visit-{visit}")
+                    assert error_dialogs(notebook) == [], f"{button}, visit {visit}"
+                    assert notebook.title().startswith("markers"), notebook.title()
+                    if visit == 1:
+                        notebook.close()
+                assert doubled_clone_404s(responses, server_logs(hubs)) == []
+            finally:
+                context.close()

@@ -18,7 +18,16 @@ from pathlib import Path
 
 import pytest
 from conftest import git
-from support.hub_clients import browser_session, follow, free_port, server_prefix, write_users
+from support.hub_clients import (
+    browser_session,
+    follow,
+    free_port,
+    pull_then_sessions,
+    run_code,
+    server_prefix,
+    write_users,
+    xsrf,
+)
 from support.journey_http import journey
 from support.journey_lab import USERS, hub_course
 
@@ -126,6 +135,36 @@ def test_two_visitors_at_once_each_get_a_waiting_server_of_their_own(hubs):
     counted = wait_for_status(hubs, lambda status: status["handed_out"] >= before["handed_out"] + 2)
     assert counted["handed_out"] == before["handed_out"] + 2
     print("two visitors at once, seconds to an idle kernel:", [round(arrival.seconds, 1) for arrival in arrivals])
+
+
+def test_the_linked_notebooks_kernel_is_running_before_jupyterlab_asks_for_it(hubs):
+    full_pool(hubs)
+    session = browser_session()
+    landed = follow(session, link(hubs), on_a_server)  # nbgitpuller's page on a waiting server
+    server = landed.url.split("/git-pull")[0] + "/"
+    # Nobody has asked for a session: the server started the one JupyterLab is about to ask for.
+    sessions = pull_then_sessions(session, landed)
+    notebook = f"{CLONE}/{NOTEBOOK}"
+    assert [(started["path"], started["type"], started["kernel"]["name"]) for started in sessions] == [
+        (notebook, "notebook", "python3")
+    ]
+    # JupyterLab's own request for the notebook's session gets that kernel: no second one.
+    created = session.post(
+        f"{server}api/sessions",
+        headers=xsrf(session, server_prefix(landed)),
+        json={"path": notebook, "name": notebook.rsplit("/", 1)[-1], "type": "notebook", "kernel": {"name": "python3"}},
+        timeout=60,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["kernel"]["id"] == sessions[0]["kernel"]["id"]
+    assert [kernel["id"] for kernel in session.get(f"{server}api/kernels", timeout=30).json()] == [
+        sessions[0]["kernel"]["id"]
+    ]
+    # It runs in the notebook's folder, as the kernel JupyterLab starts does.
+    kernel = created.json()["kernel"]["id"]
+    code = "import os; print(os.getcwd())"
+    folder = run_code(session, hubs.ephemeral_url, server_prefix(landed), code, kernel=kernel)
+    assert folder.strip().endswith(f"/{CLONE}/notebooks/bokeh"), folder
 
 
 def test_a_visitor_who_comes_back_keeps_their_server(hubs):

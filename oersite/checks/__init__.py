@@ -5,7 +5,8 @@ that returns ``Finding``s (page, what, why, severity); ``check_site`` runs them
 all, and ``oersite publish`` refuses to publish while any finds an error:
 
 - ``links``: internal links (linkchecker) and anchors;
-- ``remote_files``: scripts, stylesheets and fonts loaded from other hosts;
+- ``remote_files``: scripts, stylesheets and fonts loaded from other hosts (inside maps too,
+  base64 ones included), and plots made by another Bokeh than the page's BokehJS;
 - ``launch_links``: each launch link's notebook committed where it says, as ``_config.yml`` says;
 - ``outputs``: error outputs and pages older than their notebook;
 - ``metadata``: every page's licence and JSON-LD record, and the sitemap;
@@ -26,7 +27,7 @@ from oersite.checks.launch_links import check_launch_links
 from oersite.checks.links import check_links
 from oersite.checks.metadata import check_metadata
 from oersite.checks.outputs import check_notebook_outputs
-from oersite.checks.remote_files import check_remote_files
+from oersite.checks.remote_files import check_bokeh_versions, check_remote_files
 from oersite.config import Course
 from oersite.errors import CheckError
 
@@ -46,6 +47,7 @@ def check_site(course: Course, site: Path, *, live: bool = False, accessibility:
     checks: dict[str, Callable[[], list[Finding]]] = {
         "links": lambda: check_links(site),
         "remote files": lambda: check_remote_files(site, thebe=thebe),
+        "bokeh versions": lambda: check_bokeh_versions(site),
         "launch links": lambda: check_launch_links(course, site),
         "notebook outputs": lambda: check_notebook_outputs(course, site),
         "licence and catalogue metadata": lambda: check_metadata(course, site),

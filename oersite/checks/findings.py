@@ -6,6 +6,7 @@ findings; ``oersite.checks.check_site`` runs them all.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -80,3 +81,24 @@ class LinkCollector(HTMLParser):
                 self.ids.add(value)
             elif value and tag in ("a", "area") and name == "href":
                 self.hrefs.append(value)
+
+
+#: A redirect stub's refresh: ``<meta http-equiv="refresh" content="0; url=new.html">``.
+_REFRESH = re.compile(
+    r"<meta\b(?=[^>]*\bhttp-equiv\s*=\s*[\"']?refresh)[^>]*\bcontent\s*=\s*[\"']\s*\d+\s*;\s*url=(?P<url>[^\"']+)",
+    re.IGNORECASE,
+)
+
+
+def redirect_target(text: str) -> str | None:
+    """Where a redirect stub sends its reader, or None for a page of the course.
+
+    sphinxext-rediraffe writes a stub at a moved page's old address (a meta refresh, and a
+    script for readers with JavaScript), and Jupyter Book one at ``index.html`` when the
+    course's first page has another name. A stub has no content, licence or record of its own:
+    the checks judge the page it leads to. A page with a ``<body>`` of content is never one.
+    """
+    match = _REFRESH.search(text)
+    if match is None or len(text) > 4096:
+        return None
+    return match.group("url").strip()

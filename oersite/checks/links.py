@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
-from oersite.checks.findings import WARNING, Finding, LinkCollector, site_pages
+from oersite.checks.findings import WARNING, Finding, LinkCollector, redirect_target, site_pages
 from oersite.checks.launch_links import GIT_PULL
 from oersite.errors import CheckError
 
@@ -97,9 +97,14 @@ def missing_anchors(site: Path) -> list[Finding]:
     """Links to ``#anchor``s that their (existing) target page does not have."""
     base = "http://site.invalid/"
     parsed: dict[str, LinkCollector] = {}
+    redirects: dict[str, str] = {}  # a redirect stub -> the page it sends readers to, with their #anchor
     for page in site_pages(site):
+        text = (site / page).read_text(encoding="utf-8", errors="replace")
         parsed[page] = LinkCollector()
-        parsed[page].feed((site / page).read_text(encoding="utf-8", errors="replace"))
+        parsed[page].feed(text)
+        target = redirect_target(text)
+        if target is not None:
+            redirects[page] = unquote(urlsplit(urljoin(base + page, target)).path.removeprefix("/"))
     findings = []
     for page, collector in parsed.items():
         for href in sorted(set(collector.hrefs)):
@@ -109,6 +114,7 @@ def missing_anchors(site: Path) -> list[Finding]:
             target_page = unquote(target.path.removeprefix("/")) or "index.html"
             if target_page.endswith("/"):
                 target_page += "index.html"
+            target_page = redirects.get(target_page, target_page)  # rediraffe's stubs keep the #anchor
             anchors = parsed.get(target_page)
             if anchors is not None and unquote(target.fragment) not in anchors.ids:
                 findings.append(Finding(page, f"link {href}", f"no anchor #{target.fragment} on {target_page}"))

@@ -23,6 +23,7 @@ HUB_EXTRA = {
     "jupyterhub_idle_culler": "jupyterhub-idle-culler",
     "nbgitpuller": "nbgitpuller",
     "jupyterlab": "jupyterlab",
+    "notebook": "notebook",  # the classic interface
     "jupytext": "jupytext",
     # oersite hub check: Helm's engine (its Go SDK, embedded) and the Kubernetes API schemas.
     "helm_python": "helm-python-sdk",

@@ -1,5 +1,6 @@
 """What every student's Jupyter server adds: the site's browser libraries, with Folium's maps
-pointed at them, and MyST Markdown notebooks opened as notebooks.
+pointed at them, MyST Markdown notebooks opened as notebooks, and the launch link's notebook
+with its kernel already running.
 
 A Folium map is a whole page in an ``<iframe srcdoc>`` that loads Leaflet, jQuery,
 Bootstrap, Font Awesome and the rest from four CDNs.  The site rewrites those URLs to its
@@ -28,6 +29,10 @@ with jupytext (installed beside JupyterLab): JupyterLab's default viewer for Mar
 MyST files is jupytext's notebook (``LAB_SETTINGS_OVERRIDES``), so a launch link to the
 ``.md`` lands on a notebook, as jupytext's documentation recommends.
 
+The server extension also starts the kernel of the notebook a launch link opens when the
+link's nbgitpuller page is served (``KernelAhead``): JupyterLab, which takes seconds to load
+in the browser, then finds the notebook's session running instead of starting its kernel.
+
 Runs inside single-user servers and their kernels: imports only the standard library
 (tornado and IPython where the server or kernel has them already).
 """
@@ -38,7 +43,9 @@ import importlib.abc
 import importlib.machinery
 import json
 import os
+import re
 import sys
+import urllib.parse
 from pathlib import Path
 
 #: Where the libraries are served, below the server's base URL.
@@ -128,6 +135,127 @@ def _load_jupyter_server_extension(serverapp) -> None:
     route = libraries_prefix(serverapp.base_url) + "(.*)"
     serverapp.web_app.add_handlers(".*$", [(route, LibraryFileHandler, {"path": str(VENDOR_DIR)})])
     serverapp.log.info("oersite: the site's browser libraries are served at %s", route)
+    KernelAhead(serverapp).follow_requests()
+
+
+# The launch link's notebook, its kernel started with the pull.
+
+#: What a launch link's ``urlpath`` looks like when it opens a file (JupyterLab, its single-document
+#: mode, Notebook 7, the classic notebook), and the file's path below the server's root after it.
+OPENED_FILE = re.compile(r"^/?(?:lab/(?:workspaces/[^/?#]+/)?tree|doc/tree|tree|notebooks)/(?P<path>[^?#]+)")
+#: The files JupyterLab opens as notebooks with a kernel: notebooks, and MyST Markdown through jupytext.
+NOTEBOOK_SUFFIXES = (".ipynb", ".md")
+
+
+def opened_notebook(urlpath: str | None) -> str | None:
+    """The notebook a launch link's ``urlpath`` opens, as a path below the server's root (None: no notebook)."""
+    found = OPENED_FILE.match(urlpath or "")
+    if not found:
+        return None
+    path = urllib.parse.unquote(found.group("path")).strip("/")
+    parts = path.split("/")
+    if not path.endswith(NOTEBOOK_SUFFIXES) or any(part in ("", ".", "..") for part in parts):
+        return None
+    return path
+
+
+class KernelAhead:
+    """Starts the kernel of the notebook a launch link opens as soon as the link reaches the server.
+
+    A launch link is nbgitpuller's ``git-pull?...&urlpath=lab/tree/<notebook>``: its
+    page pulls the course, then sends the browser to JupyterLab, which loads (seconds
+    of JavaScript), opens the notebook and only then asks the server for a session,
+    whose kernel takes another second or two to start.  The server knows the notebook
+    from the link's first request, so here the session JupyterLab would ask for (same
+    path, the notebook's own kernel) is started when nbgitpuller's page has been served
+    to the signed-in user, or, when the notebook is not there yet (a first clone), when
+    the pull has finished.  JupyterLab then finds the session running for its path and
+    connects to it, as it does with any running session, and the kernel is idle by then.
+
+    Only the user's own authenticated requests count (nbgitpuller's handlers ask for
+    sign-in), only a notebook below the server's root, only when no session has that
+    path, and only a kernel the notebook names and the server has: what JupyterLab
+    would start itself a moment later, as the same user.  The requests are seen where
+    tornado logs them (the application's ``log_request``, called as each request ends).
+    """
+
+    def __init__(self, serverapp) -> None:
+        self.serverapp = serverapp
+        self.after_pull: str | None = None  # a linked notebook the pull has yet to bring
+        self.starting: set[str] = set()  # notebooks whose session is being started (a reload, twice)
+        self.tasks: set = set()
+
+    def follow_requests(self) -> None:
+        """See each request as it ends, where tornado logs it: the application's ``log_request``.
+
+        Tornado's documented place to change (by overriding it, here on this application);
+        it still logs through whichever ``log_function`` the settings hold when the request
+        ends (JupyterHub's single-user extension sets its own after extensions load).
+        """
+        web_app = self.serverapp.web_app
+        log_request = web_app.log_request
+
+        def log_and_follow(handler) -> None:
+            log_request(handler)
+            try:
+                self.request_finished(handler)
+            except Exception as error:  # noqa: BLE001 (a kernel started ahead is a nicety, never a failure)
+                self.serverapp.log.warning("oersite: no kernel started ahead (%s: %s)", type(error).__name__, error)
+
+        web_app.log_request = log_and_follow
+
+    def request_finished(self, handler) -> None:
+        puller = sys.modules.get("nbgitpuller.handlers")
+        if puller is None or handler.get_status() != 200 or not handler.current_user:
+            return
+        if isinstance(handler, puller.UIHandler):
+            urlpath = handler.get_argument("urlpath", None) or handler.get_argument("urlPath", None)
+            notebook = opened_notebook(urlpath)
+            if notebook is not None:
+                self.in_background(self.start(notebook, pulled=False))
+        elif isinstance(handler, puller.SyncHandler) and self.after_pull is not None:
+            notebook, self.after_pull = self.after_pull, None
+            self.in_background(self.start(notebook, pulled=True))
+
+    def in_background(self, work) -> None:
+        import asyncio
+
+        task = asyncio.ensure_future(work)
+        self.tasks.add(task)  # held until done (the loop keeps only weak references)
+        task.add_done_callback(self.tasks.discard)
+
+    async def start(self, notebook: str, *, pulled: bool) -> None:
+        """Start ``notebook``'s session, as JupyterLab would, unless it has one or names no installed kernel."""
+        app = self.serverapp
+        if notebook in self.starting:
+            return
+        self.starting.add(notebook)
+        try:
+            if not await _maybe_async(app.contents_manager.file_exists(notebook)):
+                if not pulled:
+                    self.after_pull = notebook
+                return
+            if await _maybe_async(app.session_manager.session_exists(path=notebook)):
+                return
+            model = await _maybe_async(app.contents_manager.get(notebook, content=True, type="notebook"))
+            kernel = ((model.get("content") or {}).get("metadata") or {}).get("kernelspec", {}).get("name")
+            if not kernel or kernel not in app.kernel_spec_manager.find_kernel_specs():
+                return  # JupyterLab would ask the user which kernel: nothing to start ahead
+            await app.session_manager.create_session(
+                path=notebook, name=notebook.rsplit("/", 1)[-1], type="notebook", kernel_name=kernel
+            )
+            app.log.info("oersite: started the %s kernel of %s before JupyterLab opens it", kernel, notebook)
+        except Exception as error:  # noqa: BLE001 (JupyterLab starts the kernel itself, as without this)
+            app.log.warning("oersite: no kernel started ahead for %s (%s: %s)", notebook, type(error).__name__, error)
+        finally:
+            self.starting.discard(notebook)
+
+
+async def _maybe_async(value):
+    """``value``, awaited if it is awaitable (jupyter_server's managers come sync or async)."""
+    import inspect
+
+    return await value if inspect.isawaitable(value) else value
 
 
 # The kernel extension.

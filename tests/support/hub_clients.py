@@ -9,6 +9,7 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 import websocket
@@ -80,11 +81,18 @@ def xsrf(session: requests.Session, path: str) -> dict[str, str]:
     return {"X-XSRFToken": session.cookies.get("_xsrf", path=path) or ""}
 
 
-def run_code(session: requests.Session, hub_url: str, prefix: str, code: str, *, seconds: float = 60) -> str:
-    """Start a kernel and run ``code`` over the kernel websocket, as JupyterLab does; return its stdout."""
-    created = session.post(f"{hub_url}{prefix}api/kernels", headers=xsrf(session, prefix), json={"name": "python3"})
-    assert created.status_code == 201, created.text
-    kernel = created.json()["id"]
+def run_code(
+    session: requests.Session, hub_url: str, prefix: str, code: str, *, seconds: float = 60, kernel: str | None = None
+) -> str:
+    """Run ``code`` over the kernel websocket, as JupyterLab does; return its stdout.
+
+    In a kernel started for it and shut down after, or in the running ``kernel`` (an id), left running.
+    """
+    started = kernel is None
+    if started:
+        created = session.post(f"{hub_url}{prefix}api/kernels", headers=xsrf(session, prefix), json={"name": "python3"})
+        assert created.status_code == 201, created.text
+        kernel = created.json()["id"]
     headers = ["Cookie: " + "; ".join(f"{c.name}={c.value}" for c in session.cookies)]
     if session.auth:
         token = base64.b64encode(":".join(session.auth).encode()).decode()
@@ -130,4 +138,25 @@ def run_code(session: requests.Session, hub_url: str, prefix: str, code: str, *,
         raise AssertionError(f"no reply from the kernel within {seconds} s")
     finally:
         connection.close()
-        session.delete(f"{hub_url}{prefix}api/kernels/{kernel}", headers=xsrf(session, prefix))
+        if started:
+            session.delete(f"{hub_url}{prefix}api/kernels/{kernel}", headers=xsrf(session, prefix))
+
+
+def pull_then_sessions(session: requests.Session, landed: requests.Response, *, seconds: float = 30) -> list[dict]:
+    """On nbgitpuller's page (``landed``): pull as its page does, then the server's sessions, once it has one.
+
+    Nobody asks for a session here; an empty list after ``seconds`` fails.
+    """
+    server = landed.url.split("/git-pull")[0] + "/"
+    query = parse_qs(urlsplit(landed.url).query)
+    pull = {key: query[key][0] for key in ("repo", "branch", "targetpath")}
+    with session.get(f"{server}git-pull/api", params=pull, stream=True, timeout=120) as stream:
+        assert '"phase": "finished"' in "".join(stream.iter_lines(decode_unicode=True))
+    deadline = time.monotonic() + seconds
+    while True:
+        listed = session.get(f"{server}api/sessions", timeout=30)
+        assert listed.status_code == 200, f"no session was started for the linked notebook: {listed.text}"
+        if listed.json():
+            return listed.json()
+        assert time.monotonic() < deadline, "no session was started for the linked notebook"
+        time.sleep(0.5)

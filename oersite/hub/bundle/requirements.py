@@ -17,7 +17,8 @@ from oersite.hub.bundle.generated import GENERATED
 from oersite.toc import is_markdown_notebook
 
 #: The single-user server's own stack, pinned to what runs here; jupyterhub comes from the build argument.
-SERVER_PACKAGES = ("jupyterlab", "nbgitpuller", "ipykernel", "jupytext")
+#: notebook (7) serves the classic interface (``oersite.launch.interface: classic``: /tree, /notebooks/…).
+SERVER_PACKAGES = ("jupyterlab", "notebook", "nbgitpuller", "ipykernel", "jupytext")
 
 #: The hub image: JupyterHub and what the configs use, pinned to what runs here.
 HUB_PACKAGES = ("jupyterhub", "dockerspawner", "jupyterhub-idle-culler", "jupyterhub-tmpauthenticator")
