@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import json
 import os
 import re
@@ -29,11 +30,13 @@ from oersite import __version__
 from oersite.build_layout import HUB_STATE_FOLDER
 from oersite.datasets import Dataset, read_manifest
 from oersite.errors import ConfigError
+from oersite.hub import layout
 from oersite.hub.settings import (
     HUB_PATH,
     EphemeralHubSettings,
     PersistentHubSettings,
     SignOnSettings,
+    url_port,
     user_list_problems,
 )
 from oersite.licenses import License, license_of
@@ -45,7 +48,9 @@ from oersite.schema import (
     TextKind,
     documented,
     host_problem,
+    hub_url_problem,
     load,
+    one_of,
     web_address,
     web_address_problem,
 )
@@ -64,6 +69,39 @@ def course_folder_problem(folder: str) -> str | None:
 
 
 COURSE_FOLDER = TextKind("folder of the course", course_folder_problem)
+
+
+def _inside_problem(folder: str, expected: str) -> str | None:
+    """A relative path that stays inside its folder, or why not."""
+    if not folder or folder.startswith("/") or ".." in Path(folder).parts:
+        return f"expected {expected}, found {folder!r}"
+    return None
+
+
+def _spdx_problem(spdx: str) -> str | None:
+    from oersite.licenses import license_problem
+
+    return license_problem(spdx)
+
+
+def _hcrt_problem(kind: str) -> str | None:
+    if kind in HCRT_TYPES:
+        return None
+    close = difflib.get_close_matches(kind, HCRT_TYPES, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"one of {', '.join(HCRT_TYPES)}"
+    return f"{kind!r} is not an HCRT type; {hint}"
+
+
+def _language_problem(tag: str) -> str | None:
+    if re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", tag):
+        return None
+    return f"expected a BCP 47 tag such as en or fr-CA, found {tag!r}"
+
+
+MANIFEST = TextKind("file in the data folder", lambda name: _inside_problem(name, "a file name in the data folder"))
+SPDX = TextKind("SPDX licence identifier", _spdx_problem)
+LANGUAGE = TextKind("language tag", _language_problem)
+HCRT = TextKind("HCRT learning resource type", _hcrt_problem)
 
 
 @dataclass(frozen=True)
@@ -86,6 +124,7 @@ class DataSettings:
         "a list of the datasets with file (or module), title, source, license (SPDX) and attribution. "
         "Pages credit the datasets their notebooks read; a data file without an entry is a build warning.",
         "datasets.yml",
+        kind=MANIFEST,
     )
 
 
@@ -96,6 +135,7 @@ class LicenseSettings:
     id: str | None = documented(
         "SPDX identifier of the licence of the course's pages and notebooks, e.g. CC-BY-4.0, CC-BY-SA-4.0, "
         "CC0-1.0 (https://spdx.org/licenses/). oersite publish refuses a course without one unless forced.",
+        kind=SPDX,
         example="CC-BY-4.0",
     )
     attribution: str | None = documented(
@@ -145,7 +185,9 @@ class CatalogueSettings:
         "default: the first paragraph of the course's first page.",
         example="A first course in data analysis.",
     )
-    language: str = documented("The language of the course's pages, as a BCP 47 tag (en, de, fr-CA).", "en")
+    language: str = documented(
+        "The language of the course's pages, as a BCP 47 tag (en, de, fr-CA).", "en", kind=LANGUAGE
+    )
     educational_level: tuple[str, ...] = documented(
         "Educational levels as URIs of a vocabulary catalogues know, e.g. "
         "https://w3id.org/kim/educationalLevel/level_06 (bachelor).",
@@ -161,40 +203,9 @@ class CatalogueSettings:
     )
     keywords: tuple[str, ...] = documented("Free keywords for catalogue search.", (), example=("data analysis",))
     course_type: tuple[str, ...] = documented(
-        f"HCRT learning resource types of the course as a whole ({', '.join(HCRT_TYPES)}).", ("course",)
+        f"HCRT learning resource types of the course as a whole ({', '.join(HCRT_TYPES)}).", ("course",), kind=HCRT
     )
-    page_type: tuple[str, ...] = documented("HCRT learning resource types of each page.", ("text",))
-
-
-def _validate_metadata(settings: OersiteSettings, errors: list[str]) -> None:
-    manifest = settings.data.manifest
-    if not manifest or manifest.startswith("/") or ".." in Path(manifest).parts:
-        errors.append(f"oersite.data.manifest: expected a file name in the data folder, found {manifest!r}")
-    spdx = settings.license.id
-    if spdx is not None:
-        from oersite.licenses import license_problem
-
-        problem = license_problem(spdx)
-        if problem:
-            errors.append(f"oersite.license.id: {problem}")
-    url = settings.license.attribution_url
-    if url is not None and urlsplit(url).scheme not in ("http", "https"):
-        errors.append(f"oersite.license.attribution_url: expected a web address (https://...), found {url!r}")
-    catalogue = settings.catalogue
-    if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", catalogue.language):
-        errors.append(
-            f"oersite.catalogue.language: expected a BCP 47 tag such as en or fr-CA, found {catalogue.language!r}"
-        )
-    for key in ("educational_level", "subjects"):
-        for number, uri in enumerate(getattr(catalogue, key)):
-            if urlsplit(uri).scheme not in ("http", "https") or not urlsplit(uri).netloc:
-                errors.append(f"oersite.catalogue.{key}[{number}]: expected a URI (https://...), found {uri!r}")
-    for key in ("course_type", "page_type"):
-        for number, kind in enumerate(getattr(catalogue, key)):
-            if kind not in HCRT_TYPES:
-                close = difflib.get_close_matches(kind, HCRT_TYPES, n=1)
-                hint = f"did you mean {close[0]!r}?" if close else f"one of {', '.join(HCRT_TYPES)}"
-                errors.append(f"oersite.catalogue.{key}[{number}]: {kind!r} is not an HCRT type; {hint}")
+    page_type: tuple[str, ...] = documented("HCRT learning resource types of each page.", ("text",), kind=HCRT)
 
 
 @dataclass(frozen=True)
@@ -216,8 +227,16 @@ class LaunchSettings:
         "Base URL of the persistent course hub (single sign-on).", "http://127.0.0.1:8000", kind=HUB_URL
     )
     try_url: str = documented("Base URL of the ephemeral 'Try now' hub.", "http://127.0.0.1:8001", kind=HUB_URL)
-    interface: str = documented("What students land in: 'lab' (JupyterLab) or 'classic' (the classic notebook).", "lab")
-    clone_folder: str = documented("Folder in the student's home that nbgitpuller clones the course into.", "course")
+    interface: str = documented(
+        "What students land in: 'lab' (JupyterLab) or 'classic' (the classic notebook).",
+        "lab",
+        kind=one_of("interface", ("lab", "classic")),
+    )
+    clone_folder: str = documented(
+        "Folder in the student's home that nbgitpuller clones the course into.",
+        "course",
+        kind=TextKind("folder in the home", lambda name: _inside_problem(name, "a folder name inside the home folder")),
+    )
     repository: str | None = documented(
         "Git repository the hubs pull notebooks from; defaults to Jupyter Book's repository.url. "
         "A relative path means a local repository relative to the course root.",
@@ -233,6 +252,7 @@ def tiles_problem(template: str) -> str | None:
     """Why ``template`` cannot be a tile URL template, or None: a web address once its {z}, {x}, {y} (, {s}, {r})
     are filled in (it is written into every map's script as it is)."""
     problem = web_address_problem(re.sub(r"\{[a-z]\}", "0", template))
+    problem = problem or not all(part in template for part in ("{z}", "{x}", "{y}"))
     return f"expected an http(s) URL template with {{z}}, {{x}} and {{y}}, found {template!r}" if problem else None
 
 
@@ -268,33 +288,39 @@ class HubSettings:
         "Name and tag of the single-user image both hubs run, e.g. course-notebook:2026.1 (under the registry, "
         "when there is one); a new tag when its packages change, so every student's next server gets the new image.",
         f"oersite-course-notebook:{__version__}",
+        kind=TextKind("image", lambda reference: _image_problem(reference, tag_required=True)),
     )
     registry: str | None = documented(
         "Where the course's images are pushed and pulled from: a registry's host, with its port and a path if "
         "it has them, e.g. registry.example.edu/course (docker.io/ORGANISATION for Docker Hub). Every image the "
         "bundle builds is named there, so a Kubernetes cluster can pull them; without one the images exist only "
         "on the server that builds them, which is enough for Docker.",
+        kind=TextKind("registry", lambda registry: registry_problem(registry)),
         example="registry.example.edu/course",
     )
     base_image: str = documented(
         "Image every image of the hub bundle builds on (a Debian bookworm); a build argument, BASE_IMAGE, can "
         "replace it when building.",
         "debian:bookworm-slim",
+        kind=TextKind("base image", lambda reference: _image_problem(reference, tag_required=False)),
     )
     packages: tuple[str, ...] = documented(
         "More Python packages for the single-user image, as pip requirements (e.g. 'tabulate==0.9.0'), "
         "installed on top of the pinned ones the site was built with.",
         (),
+        kind=TextKind("pip requirement", lambda requirement: requirement_problem(requirement)),
         example=("tabulate==0.9.0",),
     )
     state_folder: str = documented(
         "Where oersite hub serve keeps homes, hub databases, logs and generated secrets, relative to the course.",
         HUB_STATE_FOLDER,
+        kind=TextKind("folder of the course", lambda folder: _inside_problem(folder, "a folder inside the course")),
     )
     local_account: str = documented(
         "The account oersite hub serve runs every student's and visitor's server as when it is started as root "
         "(created as a system account if missing); servers never run as root.",
         "oersite-hub",
+        kind=TextKind("system account", lambda name: _account_problem(name)),
     )
     users_file: str | None = documented(
         "htpasswd file of the Basic-auth users for oersite hub serve (the stand-in for single sign-on), relative "
@@ -315,31 +341,24 @@ def _validate_hub(hub: HubSettings, errors: list[str]) -> None:
     errors += hub.persistent.problems()
     errors += user_list_problems(hub.persistent, hub.sso, "oersite.hub.persistent")
     errors += hub.ephemeral.problems()
-    if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", hub.local_account) or hub.local_account == "root":
-        errors.append(
-            f"oersite.hub.local_account: expected a system account name (not root), found {hub.local_account!r}"
-        )
-    folder = hub.state_folder
-    if not folder or folder.startswith("/") or ".." in Path(folder).parts:
-        errors.append(f"oersite.hub.state_folder: expected a folder inside the course, found {folder!r}")
-    for key in ("image", "base_image"):
-        problem = image_reference_problem(getattr(hub, key), tag_required=key == "image")
-        if problem:
-            errors.append(f"oersite.hub.{key}: {problem}")
-    if hub.registry is not None:
-        problem = registry_problem(hub.registry)
-        if problem:
-            errors.append(f"oersite.hub.registry: {problem}")
-    host = registry_host(hub.image)
+
+
+def _account_problem(name: str) -> str | None:
+    if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", name) or name == "root":
+        return f"expected a system account name (not root), found {name!r}"
+    return None
+
+
+def _image_problem(reference: str, *, tag_required: bool) -> str | None:
+    """Why ``reference`` cannot be an image of the bundle, or None; a registry belongs in oersite.hub.registry."""
+    problem = image_reference_problem(reference, tag_required=tag_required)
+    host = None if problem or not tag_required else registry_host(reference)
     if host:
-        errors.append(
-            f"oersite.hub.image: names the registry {host}; put the registry in oersite.hub.registry "
-            f"and the image here without it, such as {hub.image.removeprefix(host + '/')}"
+        return (
+            f"names the registry {host}; put the registry in oersite.hub.registry "
+            f"and the image here without it, such as {reference.removeprefix(host + '/')}"
         )
-    for number, package in enumerate(hub.packages):
-        problem = requirement_problem(package)
-        if problem:
-            errors.append(f"oersite.hub.packages[{number}]: {problem}")
+    return problem
 
 
 #: Docker's grammar for a tag (https://docs.docker.com/reference/cli/docker/image/tag/).
@@ -412,6 +431,7 @@ class PublishSettings:
     target: str | None = documented(
         "'git' (a commit on a branch of a git remote, as GitHub Pages serves) or 'dir' (a web server's "
         "document root, replaced atomically); default: whichever of remote and dir is set.",
+        kind=one_of("publish target", ("git", "dir")),
         example="git",
     )
     remote: str | None = documented(
@@ -429,25 +449,23 @@ class PublishSettings:
     )
     cname: str | None = documented(
         "Custom domain for a CNAME file in the site (GitHub Pages), e.g. course.example.org.",
+        kind=TextKind("domain name", lambda name: _domain_problem(name)),
         example="course.example.org",
     )
 
 
+def _domain_problem(name: str) -> str | None:
+    return f"expected a domain name such as course.example.org, found {name!r}" if host_problem(name) else None
+
+
 def _validate_publish(publish: PublishSettings, errors: list[str]) -> None:
-    if publish.target not in (None, "git", "dir"):
-        errors.append(f"oersite.publish.target: expected 'git' or 'dir', found {publish.target!r}")
-    elif publish.target == "git" and not publish.remote:
+    """What no one key says: which target, and what it needs (each key's own rule is its kind)."""
+    if publish.target == "git" and not publish.remote:
         errors.append("oersite.publish.remote: required with target: git")
     elif publish.target == "dir" and not publish.dir:
         errors.append("oersite.publish.dir: required with target: dir")
     elif publish.target is None and publish.remote and publish.dir:
         errors.append("oersite.publish.target: both remote and dir are set; say which to use: git or dir")
-    if not publish.branch or any(c.isspace() for c in publish.branch):
-        errors.append(f"oersite.publish.branch: expected a branch name, found {publish.branch!r}")
-    if publish.cname is not None and host_problem(publish.cname):
-        errors.append(
-            f"oersite.publish.cname: expected a domain name such as course.example.org, found {publish.cname!r}"
-        )
 
 
 @dataclass(frozen=True)
@@ -593,7 +611,6 @@ def load_course(source: Path | str = ".", *, jobs: int | None = None) -> Course:
     _validate_hub(settings.hub, errors)
     _validate_publish(settings.publish, errors)
     base_url = _base_url(book.html, errors)
-    _validate_metadata(settings, errors)
     repository = dataclasses.replace(book.repository, path_to_book=book.repository.path_to_book.strip("/"))
     launch = _launch_target(settings.launch, repository, root, errors)
     data_dir = root / settings.data.folder
@@ -673,9 +690,18 @@ def _launch_target(
     )
 
 
+def is_remote_repository(source: str, base: Path) -> bool:
+    """Whether ``source`` names a repository elsewhere, as git reads it: a URL or scp-like ``[user@]host:path``.
+
+    Anything else is a folder, relative to ``base``; so is a ``host:path`` that is a folder there.
+    The one rule for the launch buttons' repository and the publish remote.
+    """
+    return "://" in source or (":" in source.split("/")[0] and not (base / source).exists())
+
+
 def resolve_repository(repository: str, root: Path) -> str:
     """A repository URL as nbgitpuller takes it; a local path (relative to the course) becomes a file:// URL."""
-    if "://" in repository or repository.startswith("git@"):
+    if is_remote_repository(repository, root):
         return repository
     return (root / repository).resolve().as_uri()
 
@@ -700,39 +726,53 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+@functools.cache
+def jupyter_book_defaults() -> dict[str, Any]:
+    """Jupyter Book's own defaults (its ``default_config.yml``), so what it would do is never restated here."""
+    import jupyter_book
+
+    return yaml.safe_load((Path(jupyter_book.__file__).parent / "default_config.yml").read_text(encoding="utf-8"))
+
+
 def _execution(section: Any, settings: OersiteSettings, jobs: int | None, errors: list[str]) -> Execution:
-    """Read Jupyter Book's ``execute:`` section with Jupyter Book's defaults."""
+    """Read Jupyter Book's ``execute:`` section over Jupyter Book's defaults."""
     if not isinstance(section, dict):
         errors.append(f"execute: expected a section of key: value pairs, found {section!r}")
         section = {}
-    mode = section.get("execute_notebooks", "auto")
+    defaults = jupyter_book_defaults()["execute"]
+    mode = section.get("execute_notebooks", defaults["execute_notebooks"])
     if mode is False:  # YAML reads a bare `off` as false
         mode = "off"
     if mode not in ("auto", "force", "cache", "off", "inline"):
         errors.append(f"execute.execute_notebooks: expected one of auto, force, cache, off, inline; found {mode!r}")
-    timeout = section.get("timeout", 30)
+    timeout = section.get("timeout", defaults["timeout"])
     if not isinstance(timeout, int) or isinstance(timeout, bool):
         errors.append(f"execute.timeout: expected a number of seconds, found {timeout!r}")
-        timeout = 30
+        timeout = defaults["timeout"]
     jobs = settings.execute.jobs if jobs is None else jobs
     if jobs < 0:
         errors.append(f"oersite.execute.jobs: expected 0 (one per core) or more, found {jobs}")
     return Execution(
         mode=str(mode),
         timeout=timeout,
-        allow_errors=bool(section.get("allow_errors", False)),
-        exclude_patterns=tuple(section.get("exclude_patterns") or ()),
-        run_in_temp=bool(section.get("run_in_temp", False)),
+        allow_errors=bool(section.get("allow_errors", defaults["allow_errors"])),
+        exclude_patterns=tuple(section.get("exclude_patterns") or defaults["exclude_patterns"]),
+        run_in_temp=bool(section.get("run_in_temp", defaults["run_in_temp"])),
         jobs=jobs if jobs > 0 else (os.cpu_count() or 1),
     )
 
 
 def _validate_launch(launch: LaunchSettings, errors: list[str]) -> None:
-    if launch.interface not in ("lab", "classic"):
-        errors.append(f"oersite.launch.interface: expected 'lab' or 'classic', found {launch.interface!r}")
-    folder = launch.clone_folder
-    if not folder or folder.startswith("/") or ".." in Path(folder).parts:
-        errors.append(f"oersite.launch.clone_folder: expected a folder name inside the home folder, found {folder!r}")
+    for key in ("hub_url", "try_url"):
+        url = getattr(launch, key)
+        if hub_url_problem(url):
+            continue  # said already, by its kind
+        port = url_port(url)  # Apache's public port: the bundle runs everything on the host's network
+        if port in layout.internal_ports() or layout.in_server_range(port):
+            errors.append(
+                f"oersite.launch.{key}: port {port} is one the hub bundle uses on 127.0.0.1 "
+                f"({', '.join(map(str, sorted(layout.internal_ports())))} and 20000-29999); choose another"
+            )
 
 
 def _validate_maps(maps: MapSettings, errors: list[str]) -> None:
@@ -740,10 +780,6 @@ def _validate_maps(maps: MapSettings, errors: list[str]) -> None:
         if maps.attribution is not None:
             errors.append("oersite.maps.attribution: given without oersite.maps.tiles; set both or neither")
         return
-    if urlsplit(maps.tiles).scheme not in ("http", "https") or not all(p in maps.tiles for p in ("{z}", "{x}", "{y}")):
-        errors.append(
-            f"oersite.maps.tiles: expected an http(s) URL template with {{z}}, {{x}} and {{y}}, found {maps.tiles!r}"
-        )
     if not maps.attribution:
         errors.append("oersite.maps.attribution: required with oersite.maps.tiles (tile providers require credit)")
 

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 
 from oersite import __version__
 from oersite.build_layout import BuildLayout
-from oersite.config import Course
+from oersite.config import Course, is_remote_repository
 from oersite.errors import PublishError
 from oersite.git import git_message, run_git
 
@@ -127,9 +127,7 @@ def publish_target(
 
 def _remote_location(remote: str, base: Path) -> str:
     """A git remote as git takes it: URLs and scp-like ``host:path`` as given, local paths made absolute."""
-    if "://" in remote or (":" in remote.split("/")[0] and not Path(remote).exists()):
-        return remote
-    return str(Path(base, remote).absolute())
+    return remote if is_remote_repository(remote, base) else str(Path(base, remote).absolute())
 
 
 def publish_record(course: Course, target: PublishTarget) -> PublishRecord:

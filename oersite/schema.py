@@ -150,6 +150,15 @@ def hub_url_problem(url: str) -> str | None:
     return None
 
 
+def one_of(name: str, words: tuple[str, ...]) -> TextKind:
+    """The kind of a key that takes one of a few words."""
+
+    def check(value: str) -> str | None:
+        return None if value in words else f"expected {' or '.join(map(repr, words))}, found {value!r}"
+
+    return TextKind(name, check)
+
+
 def web_address(expected: str | None = None) -> TextKind:
     """The kind of a key that holds a web address (``web_address_problem``), refused in its own words."""
 

@@ -77,7 +77,8 @@ def container(deployment, kind: str, user: str) -> dict | None:
     names = [name for name in deployment.engine.names() if name.startswith(f"{prefix}-")]
     for name in names:
         found = deployment.engine.inspect("container", name)
-        environment = dict(line.split("=", 1) for line in found["Config"]["Env"])
+        settings = (found or {}).get("Config") or {}  # None while Docker removes the container
+        environment = dict(line.split("=", 1) for line in settings.get("Env") or [])
         if environment.get("JUPYTERHUB_USER") == user:
             return found
     return None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.request import url2pathname
 
 import nbformat
 import pytest
@@ -156,6 +158,27 @@ def test_a_hub_url_is_kept_without_its_trailing_slash_from_the_config_and_the_no
     assert try_now.url.startswith("https://try.uni.edu/hub/user-redirect/git-pull?")
 
 
+@pytest.mark.parametrize(
+    ("source", "remote"),
+    [
+        ("https://git.example.org/course.git", True),
+        ("git@example.org:course.git", True),
+        ("example.org:course.git", True),
+        ("../course.git", False),
+        ("course.git", False),
+    ],
+)
+def test_the_launch_buttons_and_publish_read_a_repository_alike(tmp_path, source, remote):
+    from oersite.publish import publish_target
+
+    oersite = {"launch": {"repository": source}, "publish": {"remote": source}}
+    course = load_course(make_course(tmp_path / "c", config={"oersite": oersite}))
+    pulled, pushed = course.launch.repository, publish_target(course).location
+    assert (pulled == source, pushed == source) == (remote, remote)
+    if not remote:  # the same folder, relative to the course: a file:// URL for nbgitpuller, a path for git
+        assert Path(url2pathname(urlsplit(pulled).path)) == Path(pushed).resolve() == (course.root / source).resolve()
+
+
 def launch_config(tmp_path, launch, repository=None):
     config = {"oersite": {"launch": launch}}
     if repository:
@@ -174,6 +197,8 @@ def launch_config(tmp_path, launch, repository=None):
         ({"hub_url": "https://hub.uni.edu/?a=1", "repository": "."}, "oersite.launch.hub_url: expected a base URL"),
         ({"try_url": "https://try.uni.edu/#x", "repository": "."}, "oersite.launch.try_url: expected a base URL"),
         ({"interface": "vscode", "repository": "."}, "oersite.launch.interface: expected 'lab' or 'classic'"),
+        # Checked when the course is loaded, not first by oersite hub config: the hubs' ports on 127.0.0.1.
+        ({"try_url": "http://127.0.0.1:25001", "repository": "."}, "oersite.launch.try_url: port 25001 is one the hub"),
         ({"clone_folder": "../etc", "repository": "."}, "oersite.launch.clone_folder"),
         ({"enabled": True}, "oersite.launch.repository: no repository"),
     ],

@@ -24,7 +24,7 @@ def check_hubs(course: Course, site: Path, *, timeout: float = 10) -> list[Findi
 
     links_by_hub: dict[str, list[LaunchLink]] = {}
     for link in launch_links(site):
-        links_by_hub.setdefault(link.hub_url.rstrip("/"), []).append(link)
+        links_by_hub.setdefault(link.hub_url, []).append(link)
     configured: dict[str, list[tuple[str, object]]] = {}
     findings = []
     for folder in (course.root / "hub", course.root / course.settings.hub.state_folder):
@@ -41,7 +41,7 @@ def check_hubs(course: Course, site: Path, *, timeout: float = 10) -> list[Findi
             findings.append(Finding(course.relative(path), "hub settings", str(problem).removeprefix(f"{path}: ")))
             continue
         for public_url in (settings.persistent_url, settings.ephemeral_url):
-            configured.setdefault(public_url.rstrip("/"), []).append((course.relative(path), settings))
+            configured.setdefault(public_url, []).append((course.relative(path), settings))
     for hub_url, links in sorted(links_by_hub.items()):
         page, what = links[0].page, f"hub {hub_url}"
         problem = hub_problem(hub_url, timeout=timeout)

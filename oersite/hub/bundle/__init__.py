@@ -28,9 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from oersite.config import Course
-from oersite.errors import HubError
 from oersite.files import write_atomically
-from oersite.hub import layout, notebook_server, sign_on
+from oersite.hub import notebook_server, sign_on
 from oersite.hub.apache import OIDC_PASSPHRASE_VARIABLE, OIDC_SECRET_VARIABLE
 from oersite.hub.bundle.apache_config import SAML_FOLDER, apache_httpd_conf, apache_sso_conf
 from oersite.hub.bundle.chart import HELM_RELEASES
@@ -57,7 +56,7 @@ from oersite.hub.bundle.images import (
 from oersite.hub.bundle.requirements import extra_packages, image_requirements
 from oersite.hub.bundle.secret_files import USERS_FILE, env_text, make_users_file, set_in_env
 from oersite.hub.course_settings import hub_settings
-from oersite.hub.settings import SETTINGS_FILE, HubBundleSettings, read_settings, url_port
+from oersite.hub.settings import SETTINGS_FILE, HubBundleSettings, read_settings
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,6 @@ def bundle_files(course: Course) -> dict[str, str]:
     """Every generated file of the bundle: path inside ``hub/`` → text."""
     settings = hub_settings(course)
     images = course_images(course)
-    _check_ports(settings)
     files = {
         ".gitignore": "# Secrets, site-specific files, copies of oersite's modules and libraries: never committed.\n"
         f".env\ntls/\napache/users.htpasswd\n{SAML_FOLDER}/\n{HUB_RUNTIME_FOLDER}/\n{NOTEBOOK_RUNTIME_FOLDER}/\n",
@@ -144,17 +142,6 @@ def write_bundle(course: Course, folder: Path) -> BundleReport:
     return BundleReport(
         folder, sorted(files), created, settings, commands, saml_metadata, images.registry, users_file_group_unset
     )
-
-
-def _check_ports(settings: HubBundleSettings) -> None:
-    """Apache's public ports must not be ones the bundle uses on 127.0.0.1 (host networking)."""
-    for key, url in (("hub_url", settings.persistent_url), ("try_url", settings.ephemeral_url)):
-        port = url_port(url)
-        if port in layout.internal_ports() or layout.in_server_range(port):
-            raise HubError(
-                f"oersite.launch.{key}: port {port} is one the hub bundle uses on 127.0.0.1 "
-                f"({', '.join(map(str, sorted(layout.internal_ports())))} and 20000-29999); choose another"
-            )
 
 
 def _thin_config(kind: str, function: str) -> str:
