@@ -44,7 +44,7 @@ from oersite.build_layout import BuildLayout
 from oersite.config import Course
 from oersite.errors import NotebookError
 from oersite.files import write_atomically
-from oersite.kernels import KERNEL_ARGUMENTS
+from oersite.kernels import KERNEL_ARGUMENTS, local_kernel_manager_class
 from oersite.toc import Page
 
 if TYPE_CHECKING:  # nbformat takes a second to import: only where notebooks are read
@@ -443,7 +443,9 @@ async def _execute(
                 # not a cell's outputs) go to the log, never into oersite's messages.
                 log_path.parent.mkdir(parents=True, exist_ok=True)
                 with log_path.open("ab") as log:
-                    current["client"] = NotebookClient(notebook, **options)
+                    current["client"] = NotebookClient(
+                        notebook, kernel_manager_class=local_kernel_manager_class(), **options
+                    )
                     await current["client"].async_execute(env=environment, stdout=log, stderr=log)
         except CellExecutionError as exc:
             error = f"{exc.ename}: {exc.evalue}".strip().rstrip(":")

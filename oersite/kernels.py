@@ -44,6 +44,44 @@ IPYKERNEL_ARGUMENTS = ("--HistoryManager.hist_file=:memory:",)
 READY_TIMEOUT = 60
 
 
+def local_kernel_manager_class() -> type[AsyncKernelManager]:
+    """The kernel manager for oersite's own kernels: talking over Unix sockets, not TCP ports.
+
+    jupyter_client picks a kernel's five TCP ports as free when it writes the connection file;
+    the kernel binds them a moment later.  Any other process starting a kernel or a server in
+    between can take one (measured here: "Address already in use", seen as a kernel that died
+    before it ran a cell).  Unix sockets in a folder of this process's own cannot be taken:
+    each kernel gets a prefix of its own in it, and jupyter_client removes its files at shutdown.
+    """
+    global _IpcKernelManager
+    if _IpcKernelManager is None:
+        import atexit
+        import shutil
+        import tempfile
+        import uuid
+
+        from jupyter_client.manager import AsyncKernelManager
+        from traitlets import default
+
+        folder = tempfile.mkdtemp(prefix="oersite-kernels-")  # short: socket paths are limited
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+
+        class IpcKernelManager(AsyncKernelManager):
+            @default("transport")
+            def _transport_default(self) -> str:
+                return "ipc"
+
+            @default("ip")
+            def _ip_default(self) -> str:
+                return f"{folder}/{uuid.uuid4().hex[:12]}"
+
+        _IpcKernelManager = IpcKernelManager
+    return _IpcKernelManager
+
+
+_IpcKernelManager: type[AsyncKernelManager] | None = None
+
+
 @dataclass(frozen=True)
 class KernelKind:
     """What a kernel is started with, and so what a run must ask for to be given it."""
@@ -125,9 +163,7 @@ class SpareKernels:
 
 
 async def _start_kernel(kind: KernelKind, folder: Path) -> AsyncKernelManager:
-    from jupyter_client.manager import AsyncKernelManager
-
-    manager = AsyncKernelManager(kernel_name=kind.name)
+    manager = local_kernel_manager_class()(kernel_name=kind.name)
     kind.log_path.parent.mkdir(parents=True, exist_ok=True)
     # The kernel process's own stdout and stderr (what a library or C code writes there, not a
     # cell's outputs) go to the build's kernel log: appended, so they land in whichever
