@@ -20,7 +20,7 @@ from build import copy_sample
 
 from oersite.build import build_course
 from oersite.config import load_course
-from oersite.figures import IMAGES, make_figure_images
+from oersite.figure_images import IMAGES, make_figure_images
 
 
 def timed(action) -> tuple[float, object]:

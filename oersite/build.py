@@ -33,7 +33,8 @@ from oersite.execute import (
     read_notebooks,
     stop_kernels,
 )
-from oersite.figures import FigureImages, FiguresReport, cells_for_sphinx, figure_cells, missing_alt_warnings
+from oersite.figure_images import FigureImages, FiguresReport
+from oersite.figures import cells_for_sphinx, figure_cells, missing_alt_warnings
 from oersite.launch import LaunchButton, notebook_buttons
 from oersite.messages import plural, shown
 from oersite.render import render_site

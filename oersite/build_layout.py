@@ -96,7 +96,7 @@ class BuildLayout:
 
     @property
     def figures_record(self) -> Path:
-        """Each page's figure stamp and images (``oersite.figures``)."""
+        """Each page's figure stamp and images (``oersite.figure_images``)."""
         return self.own / "figures.json"
 
     @property

@@ -6,7 +6,8 @@ the ``source-read`` handler swaps in the executed copy (with myst-nb's own
 execution switched off for that file) and removes the output types that only
 JupyterLab's Bokeh extension understands, rewrites maps an older Folium saved as base64
 frames the way a new Folium writes them (``oersite.saved_maps``), and wraps each Bokeh plot and Folium map in
-the markup that gives it its text alternative and image (``oersite.figures``).  Sphinx re-reads a page when its
+the markup that gives it its text alternative (``oersite.figures``) and, later, its image
+(``oersite.figure_images``).  Sphinx re-reads a page when its
 source file changed; ``env-get-outdated`` also re-reads pages whose executed
 outputs changed although the file did not (say, an edited data file).
 

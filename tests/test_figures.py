@@ -23,7 +23,8 @@ from support.sample_site import BOKEH_PAGES, FOLIUM_PAGES, NOTEBOOK_PAGES, soup
 from oersite.build import build_course
 from oersite.checks.accessibility import AXE_SCRIPT as AXE  # the axe-core oersite check runs
 from oersite.config import load_course
-from oersite.figures import IMAGES, MISSING_ALT
+from oersite.figure_images import IMAGES
+from oersite.figures import MISSING_ALT
 
 pytestmark = pytest.mark.slow  # builds sites and drives Chromium
 

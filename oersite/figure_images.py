@@ -1,0 +1,533 @@
+"""Accessible figures, during and after Sphinx: a PNG of each figure, drawn in Chromium.
+
+Which outputs are figures, and their markup, is ``oersite.figures``' part.
+
+``FigureImages`` draws the figures in headless Chromium
+(``oersite.chromium``), offline, with every other host refused, and shoots each
+figure's element into ``_static/oersite/figures/<digest>.png``.  It starts as soon as
+the notebooks have run, while Sphinx reads and writes the pages: the figures that have
+no image yet are drawn from the executed outputs, on one page of their own served on
+127.0.0.1 (the figures' markup and scripts, the libraries at the site's paths, in a
+column as wide as the theme's), not on the site's pages, which do not exist yet.  It
+waits until each figure has drawn (Bokeh documents idle; maps' frames loaded, fonts
+ready; map tiles never load offline, which is expected).  After ``oersite.assets`` it
+puts an ``<img class="oersite-figure-image">`` with the same alt beside each live
+figure of the built pages; a figure the pages show that was not drawn ahead is shot on
+its site page then, in the same browser.  ``figures.css`` shows the image when the page
+is printed and to readers without JavaScript (a head script marks ``<html>`` as
+``oersite-scripted``); the page's first image is its ``og:image`` when the course has
+``html.baseurl``.
+
+An image is named by a digest of what it draws: the cell's outputs, the libraries that
+draw figures (the installed BokehJS, the vendored map libraries), the tile settings and
+how figures are shot.  A figure whose digest has
+an image already is not shot again, pages Sphinx did not rewrite are not read again
+(``_build/.oersite/figures.json``), and Chromium starts only when some figure needs
+shooting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import struct
+import tempfile
+import time
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from oersite.assets import SHARED, TileSettings, rewrite_page
+from oersite.chromium import BrowserThread, ChromiumMissing, first_line, site_context
+from oersite.figures import (
+    FIGURE_CLASS,
+    FIGURE_IMAGE_CLASS,
+    NO_ALT_GIVEN,
+    SCRIPTED_CLASS,
+    FigureCell,
+    figure_markup,
+    figure_outputs,
+    output_text,
+    short_digest,
+)
+from oersite.files import write_atomically
+from oersite.hub.notebook_server import VENDOR_DIR
+from oersite.saved_maps import modernised
+from oersite.serve import QuietHandler, serving
+
+#: Where the images go in the site.
+IMAGES = f"{SHARED}/figures"
+STYLESHEET = Path(__file__).parent / "static" / "figures.css"
+
+#: How figures are shot: a change here makes every image again.
+#: ``column``: the width a figure is drawn in, sphinx-book-theme's content column in that viewport.
+SHOT = {"viewport": {"width": 1280, "height": 900}, "device_scale_factor": 2, "column": 688, "version": 2}
+#: The one page all figures drawn ahead are on (BokehJS loads once).
+FIGURES_PAGE = "figures.html"
+#: How many pages load at once while one is shot.
+TABS = 3
+#: How long a page's figures may take to draw, in milliseconds.
+DRAW_TIMEOUT = 30_000
+_FIGURE = re.compile(
+    rf'<div class="{FIGURE_CLASS}" data-oersite-figure="(?P<source>[0-9a-f]+)" data-oersite-kind="(?P<kind>plot|map)"'
+    r' data-oersite-alt="(?P<alt>[^"]*)" data-oersite-where="(?P<where>[^"]*)">'
+    rf'(?P<image>\s*<img class="{FIGURE_IMAGE_CLASS}"[^>]*>)?'
+)
+_HEAD_MARK = "data-oersite-figures"
+_OG_IMAGE = re.compile(r'<meta property="og:image(?::alt)?" content="[^"]*" data-oersite-figures>\n?')
+
+
+@dataclass(frozen=True)
+class FiguresReport:
+    """What the image stage did: for the build summary."""
+
+    made: int = 0
+    reused: int = 0
+    warnings: list[str] = field(default_factory=list)
+    #: Seconds Chromium spent on the images (its start included), mostly beside Sphinx...
+    drawing: float = 0.0
+    #: ...and seconds the build spent on them after the other stages (waiting, putting them on pages).
+    after: float = 0.0
+
+
+class FigureImages:
+    """The image stage of one build: figures drawn while Sphinx writes the pages, then put on them.
+
+    A build makes one before Sphinx runs (``with FigureImages(...) as images``).
+    ``draw_ahead`` gets the course's figures as soon as the notebooks have run: those with
+    no image yet are drawn, all on one small page of their own (the cells' outputs, the
+    libraries the site ships, nothing of the theme: BokehJS loads once) in a browser thread,
+    while Sphinx reads and writes.  ``finish`` (after ``oersite.assets``) waits for them, shoots on the
+    built pages what they show that was not drawn ahead (a page whose outputs Sphinx was
+    given otherwise), and puts each image on its pages.  One Chromium serves both, started
+    only when some figure needs drawing.
+
+    An image is named by the figure's source (its cell's outputs, ``figure_outputs``) and how
+    figures are drawn: ``SHOT``, the map tiles, and the libraries that draw them (the
+    installed BokehJS, the vendored map libraries).
+    """
+
+    def __init__(
+        self, output_dir: Path, record_path: Path, *, base_url: str | None = None, tiles: TileSettings | None = None
+    ) -> None:
+        self.output_dir, self.record_path, self.base_url, self.tiles = output_dir, record_path, base_url, tiles
+        # What an image looks like depends on how it is shot, the tiles and the libraries; what a
+        # page holds around it also on the site's address and the stylesheet: a change of those
+        # re-reads every page, but shoots no figure again.
+        self.shot = json.dumps([SHOT, asdict(tiles) if tiles else None, library_fingerprint()])
+        self.record = _load_record(record_path, json.dumps([self.shot, base_url, STYLESHEET.read_text("utf-8")]))
+        self.images_dir = output_dir / IMAGES
+        self._browser = BrowserThread("oersite-figures")
+        self._ahead: Future | None = None
+        self._ahead_count = 0
+
+    def __enter__(self) -> FigureImages:
+        return self
+
+    def __exit__(self, *_exception) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the browser (if one was started): once the build's figures are drawn, or it stopped."""
+        self._browser.close()
+
+    def image_name(self, source: str) -> str:
+        return short_digest([self.shot, source])
+
+    def _has_image(self, digest: str) -> bool:
+        return digest in self.record["images"] and (self.images_dir / f"{digest}.png").is_file()
+
+    def draw_ahead(self, cells: list[FigureCell]) -> None:
+        """Start drawing the figures of ``cells`` that have no image yet; returns at once."""
+        pages: dict[str, tuple[list[FigureCell], list[dict[str, str]]]] = {}
+        wanted: set[str] = set()
+        for cell in cells:
+            if cell.cell is None:
+                continue
+            for _number, _kind, source in figure_outputs(cell.cell):
+                digest = self.image_name(source)
+                if self._has_image(digest) or digest in wanted:
+                    continue
+                wanted.add(digest)
+                page_cells, figures = pages.setdefault(FIGURES_PAGE, ([], []))
+                if cell not in page_cells:
+                    page_cells.append(cell)
+                figures.append({"source": source, "digest": digest, "where": cell.where})
+        if not pages:
+            return
+        to_draw = {name: (standalone_page(cells, self.tiles), figures) for name, (cells, figures) in pages.items()}
+        self._ahead_count = len(wanted)
+        self._ahead = self._browser.submit(_draw_standalone, to_draw, self.images_dir)
+
+    def finish(self) -> FiguresReport:
+        """Give every figure of the built site its image; report how many were made and reused.
+
+        A missing Chromium is one warning (``ChromiumMissing``'s message, which names what to
+        install); the site is complete without the images, and the next build makes them (a
+        build with figure warnings is not recorded as up to date).
+        """
+        started = time.perf_counter()
+        output_dir, record = self.output_dir, self.record
+        made, warnings, shot_now = 0, [], set()
+        if self._ahead is not None:
+            drawn, warnings = self._outcome(self._ahead, self._ahead_count)
+            self._ahead = None
+            record["images"].update(drawn)
+            made, shot_now = len(drawn), set(drawn)
+
+        figures_by_page: dict[str, list[dict[str, str]]] = {}
+        unchanged: dict[str, list[str]] = {}
+        for page in sorted(output_dir.rglob("*.html")):
+            name = page.relative_to(output_dir).as_posix()
+            previous = record["pages"].get(name)
+            if (
+                previous
+                and previous["stamp"] == page.stat().st_mtime_ns
+                and all(self._has_image(digest) for digest in previous["images"])
+            ):
+                unchanged[name] = previous["images"]
+                continue
+            text = page.read_text(encoding="utf-8")
+            figures = [match.groupdict() for match in _FIGURE.finditer(text)]
+            if not figures:
+                record["pages"][name] = {"stamp": page.stat().st_mtime_ns, "images": []}
+                continue
+            for figure in figures:
+                figure["digest"] = self.image_name(figure["source"])
+            figures_by_page[name] = figures
+
+        for digest in [digest for digest in record["images"] if not (self.images_dir / f"{digest}.png").is_file()]:
+            del record["images"][digest]  # deleted from the site: shot again, never pointed at
+        to_shoot: dict[str, list[dict[str, str]]] = {}
+        for name, figures in figures_by_page.items():
+            missing = [figure for figure in figures if figure["digest"] not in record["images"]]
+            if missing and not self._browser.missing:  # (without Chromium, one warning said so)
+                to_shoot[name] = missing
+        if to_shoot:
+            count = sum(len(figures) for figures in to_shoot.values())
+            drawn, warnings = self._outcome(self._browser.submit(_draw_site_pages, output_dir, to_shoot), count)
+            record["images"].update(drawn)
+            made += len(drawn)
+            shot_now |= set(drawn)
+
+        reused = sum(len(images) for images in unchanged.values())
+        for name, figures in figures_by_page.items():
+            page = output_dir / name
+            text = page.read_text(encoding="utf-8")
+            with_images = _with_images(text, figures, record["images"], _prefix(name), self.base_url)
+            if with_images != text:
+                write_atomically(page, with_images)
+            images = [figure["digest"] for figure in figures if figure["digest"] in record["images"]]
+            reused += sum(1 for digest in images if digest not in shot_now)
+            if len(images) == len(figures):  # else the next build tries again
+                record["pages"][name] = {"stamp": page.stat().st_mtime_ns, "images": images}
+        built = {page.relative_to(output_dir).as_posix() for page in output_dir.rglob("*.html")}
+        for name in set(record["pages"]) - built:
+            del record["pages"][name]
+
+        if figures_by_page or unchanged:
+            stylesheet = output_dir / SHARED / "figures.css"
+            if not stylesheet.is_file() or stylesheet.read_bytes() != STYLESHEET.read_bytes():
+                write_atomically(stylesheet, STYLESHEET.read_bytes())
+        _forget_unused_images(self.images_dir, record, figures_by_page)
+        write_atomically(self.record_path, json.dumps(record))
+        after = time.perf_counter() - started
+        return FiguresReport(made, reused, warnings, drawing=self._browser.busy, after=after)
+
+    @staticmethod
+    def _outcome(job: Future, count: int) -> tuple[dict[str, dict], list[str]]:
+        """What a drawing job made, and its warnings (one line when Chromium could not start)."""
+        unmade = f"no images of {count} figure(s) for print and readers without JavaScript"
+        try:
+            return job.result()
+        except ChromiumMissing as missing:
+            return {}, [f"{unmade}: {missing.message}"]
+        except _playwright_error() as error:
+            return {}, [f"{unmade}: {first_line(error)}"]
+
+
+def make_figure_images(
+    output_dir: Path,
+    record_path: Path,
+    *,
+    base_url: str | None = None,
+    tiles: TileSettings | None = None,
+) -> FiguresReport:
+    """Give every figure of a built site its image, shot on the site's pages (``FigureImages.finish``)."""
+    with FigureImages(output_dir, record_path, base_url=base_url, tiles=tiles) as images:
+        return images.finish()
+
+
+def library_fingerprint() -> str:
+    """The libraries that draw figures: the installed BokehJS and every vendored file, by content."""
+    import bokeh
+
+    hasher = hashlib.sha256(bokeh.__version__.encode())
+    for path in sorted(VENDOR_DIR.rglob("*")):
+        if path.is_file():
+            hasher.update(path.relative_to(VENDOR_DIR).as_posix().encode() + b"\0" + path.read_bytes())
+    return hasher.hexdigest()[:32]
+
+
+def standalone_page(cells: list[FigureCell], tiles: TileSettings | None = None) -> str:
+    """A page of the given cells' figures, drawn as on the site but without the site around them.
+
+    Each figure in the markup its site page gives it, in a column as wide as the theme's
+    (``SHOT["column"]``: a map fills its column), with the scripts of its cell (a Bokeh plot's
+    own); the libraries where the site ships them (``oersite.assets.rewrite_page``).
+    """
+    import bokeh
+
+    parts = []
+    for figure_cell in cells:
+        cell = figure_cell.cell or {}
+        wanted = {number: (kind, source) for number, kind, source in figure_outputs(cell)}
+        for number, output in enumerate(cell.get("outputs", [])):
+            data = output.get("data", {})
+            markup = modernised(output_text(data.get("text/html", "")))  # as the site page shows an old map
+            if number in wanted:
+                kind, source = wanted[number]
+                texts = {"alt": figure_cell.alt or NO_ALT_GIVEN, "where": figure_cell.where}
+                parts.append(figure_markup(markup, kind, source, texts))
+            elif "application/javascript" in data:
+                script = output_text(data["application/javascript"])
+                parts.append(f'<script type="application/javascript">{script}</script>')
+            elif "<script" in markup:
+                parts.append(markup)
+    page = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Figures</title>'
+        f"<style>body {{ margin: 0; padding: 8px; width: {SHOT['column']}px; }}"
+        f" .{FIGURE_CLASS} {{ margin-bottom: 16px; }}</style></head>\n<body>\n"
+        + "\n".join(parts)
+        + "\n</body></html>\n"
+    )
+    return rewrite_page(page, "", bokeh.__version__, tiles)[0]
+
+
+def _draw_standalone(
+    browser, pages: dict[str, tuple[str, list[dict[str, str]]]], images_dir: Path
+) -> tuple[dict[str, dict], list[str]]:
+    """Draw the standalone pages (name -> text and figures) in Chromium, offline; shoot their figures."""
+    with tempfile.TemporaryDirectory(prefix="oersite-figures-") as folder:
+        for name, (text, _figures) in pages.items():
+            Path(folder, name).write_text(text, encoding="utf-8")
+        with serving(Path(folder), _LibrariesHandler) as url:
+            context = _drawing_context(browser, url)
+            try:
+                figures = {name: page_figures for name, (_text, page_figures) in pages.items()}
+                return _shoot_pages(context, url, figures, images_dir)
+            finally:
+                context.close()
+
+
+class _LibrariesHandler(QuietHandler):
+    """Serves the standalone pages' folder, and the libraries at the paths the site has them."""
+
+    def translate_path(self, path: str) -> str:
+        import bokeh
+
+        route = urlsplit(path).path
+        vendor, bokeh_js = f"/{SHARED}/vendor/", f"/{SHARED}/bokeh/"
+        if route.startswith(vendor):
+            return self._inside(VENDOR_DIR, route[len(vendor) :])
+        if route.startswith(bokeh_js):
+            name = route[len(bokeh_js) :].replace(f"-{bokeh.__version__}.min.js", ".min.js")
+            return self._inside(Path(bokeh.__file__).resolve().parent / "server" / "static" / "js", name)
+        return super().translate_path(path)
+
+    @staticmethod
+    def _inside(folder: Path, name: str) -> str:
+        file = (folder / unquote(name)).resolve()
+        return str(file) if file.is_relative_to(folder.resolve()) else str(folder / "missing")
+
+
+def _draw_site_pages(
+    browser, output_dir: Path, to_shoot: dict[str, list[dict[str, str]]]
+) -> tuple[dict[str, dict], list[str]]:
+    """Draw the built site's pages in Chromium, offline, and shoot the figures that have no image yet."""
+    with serving(output_dir) as site_url:
+        context = _drawing_context(browser, site_url)
+        try:
+            return _shoot_pages(context, site_url, to_shoot, output_dir / IMAGES)
+        finally:
+            context.close()
+
+
+def _drawing_context(browser, origin: str):
+    # An offline reader's view: map tiles fail, as they would; no other server is reached.
+    context = site_context(
+        browser,
+        origin,
+        viewport=SHOT["viewport"],
+        device_scale_factor=SHOT["device_scale_factor"],
+        reduced_motion="reduce",
+    )
+    context.set_default_timeout(DRAW_TIMEOUT)
+    return context
+
+
+def _shoot_pages(
+    context, origin: str, to_shoot: dict[str, list[dict[str, str]]], images_dir: Path
+) -> tuple[dict[str, dict], list[str]]:
+    """Open the pages (a few at once: one loads while another is shot) and shoot their figures.
+
+    Returns each image made (digest -> size in CSS pixels) and a warning per figure that did not draw.
+    """
+    from playwright.sync_api import Error
+
+    images: dict[str, dict] = {}
+    warnings: list[str] = []
+
+    def failed(figures: list[dict[str, str]], error: Exception) -> None:
+        first = first_line(error)
+        warnings.extend(
+            f"{figure['where']}: no image made, the figure did not draw in Chromium ({first})"
+            for figure in figures
+            if figure["digest"] not in images
+        )
+
+    waiting = deque(to_shoot.items())
+    loading: deque = deque()
+
+    def open_next(tab) -> None:
+        while waiting:
+            name, figures = waiting.popleft()
+            try:
+                tab.goto(origin + name, wait_until="commit")
+            except Error as error:
+                failed(figures, error)
+                continue
+            loading.append((tab, name, figures))
+            return
+
+    for _ in range(min(TABS, len(waiting))):
+        open_next(context.new_page())
+    while loading:
+        tab, name, figures = loading.popleft()
+        try:
+            tab.wait_for_load_state("load")
+            drawn = _wait_until_drawn(tab)
+            for figure in figures:
+                shot = drawn[figure["source"]].screenshot(animations="disabled")
+                write_atomically(images_dir / f"{figure['digest']}.png", shot)
+                # The size in CSS pixels, from the PNG's header (IHDR: width, height after 16 bytes)
+                pixels = struct.unpack(">II", shot[16:24])
+                width, height = (round(size / SHOT["device_scale_factor"]) for size in pixels)
+                images[figure["digest"]] = {"width": width, "height": height}
+        except Error as error:
+            failed(figures, error)
+        open_next(tab)
+    return images, warnings
+
+
+def _with_images(
+    text: str, figures: list[dict[str, str]], images: dict[str, dict], prefix: str, base_url: str | None
+) -> str:
+    """The page with each figure's ``<img>``, the head's script and stylesheet, and its og:image."""
+    by_source = iter(figures)
+
+    def with_image(match: re.Match) -> str:
+        figure = next(by_source)
+        opening = match.group(0)[: match.start("image") - match.start()] if match.group("image") else match.group(0)
+        image = images.get(figure["digest"])
+        if image is None:
+            return opening
+        return (
+            f'{opening}<img class="{FIGURE_IMAGE_CLASS}" src="{prefix}{IMAGES}/{figure["digest"]}.png"'
+            f' alt="{figure["alt"]}" width="{image["width"]}" height="{image["height"]}">'
+        )
+
+    text = _FIGURE.sub(with_image, text)
+    text = _OG_IMAGE.sub("", text)
+    head = [
+        f'<script {_HEAD_MARK}>document.documentElement.classList.add("{SCRIPTED_CLASS}")</script>\n',
+        f'<link rel="stylesheet" href="{prefix}{SHARED}/figures.css" {_HEAD_MARK}>\n',
+    ]
+    first = next((figure for figure in figures if figure["digest"] in images), None)
+    if base_url and first:
+        image_url = f"{html.escape(base_url)}{IMAGES}/{first['digest']}.png"
+        head += [
+            f'<meta property="og:image" content="{image_url}" {_HEAD_MARK}>\n',
+            f'<meta property="og:image:alt" content="{first["alt"]}" {_HEAD_MARK}>\n',
+        ]
+    if f"<script {_HEAD_MARK}>" in text:
+        return text.replace("</head>", "".join(head[2:]) + "</head>", 1)
+    return text.replace("</head>", "".join(head) + "</head>", 1)
+
+
+def _playwright_error() -> type[Exception]:
+    """Playwright's error class; without Playwright, one nothing raises (``ChromiumMissing`` says it is missing)."""
+    try:
+        from playwright.sync_api import Error
+    except ImportError:
+        return ChromiumMissing
+    return Error
+
+
+def _wait_until_drawn(tab) -> dict[str, Any]:
+    """Each figure's element to shoot, once it has drawn; without toolbars and zoom buttons.
+
+    Bokeh: every document on the page idle (how Bokeh's own ``export_png`` waits,
+    ``bokeh/io/export.py``), after the toolbars are taken off (a printed toolbar has nothing
+    to press).  Folium: the map's frame loaded (Leaflet ran and added its layers), its
+    fonts ready (marker icons are glyphs), the zoom buttons hidden.
+    """
+    plots = tab.locator(f".{FIGURE_CLASS}[data-oersite-kind=plot]").count()
+    if plots:
+        tab.wait_for_function(f"() => window.Bokeh && Bokeh.documents.length >= {plots}")
+        tab.evaluate(
+            """() => { for (const doc of Bokeh.documents) for (const root of doc.roots())
+                 if ('toolbar_location' in root) root.toolbar_location = null }"""
+        )
+        tab.wait_for_function("() => Bokeh.documents.every((doc) => doc.is_idle)")
+    drawn = {}
+    figures = tab.locator(f".{FIGURE_CLASS}")
+    for index in range(figures.count()):
+        figure = figures.nth(index)
+        source = figure.get_attribute("data-oersite-figure")
+        if figure.get_attribute("data-oersite-kind") == "plot":
+            element = figure.locator("[data-root-id] > *").first
+            element.wait_for(state="visible")
+        else:
+            element = figure.locator("iframe").first
+            frame = element.element_handle().content_frame()
+            frame.wait_for_load_state("load")
+            frame.wait_for_function("() => window.L !== undefined && document.querySelector('.leaflet-container')")
+            frame.add_style_tag(content=".leaflet-control-zoom { display: none !important; }")
+            frame.evaluate("() => document.fonts.ready.then(() => undefined)")
+        drawn[source] = element
+    # Two frames: whatever the last changes asked for is on the screen.
+    tab.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    return drawn
+
+
+def _forget_unused_images(images_dir: Path, record: dict, figures_by_page: dict[str, list[dict[str, str]]]) -> None:
+    """Delete images no page shows any more, from the site and from the record."""
+    used = {digest for page in record["pages"].values() for digest in page["images"]}
+    used |= {figure["digest"] for figures in figures_by_page.values() for figure in figures}
+    for digest in set(record["images"]) - used:
+        del record["images"][digest]
+    if images_dir.is_dir():
+        for image in images_dir.glob("*.png"):
+            if image.stem not in used:
+                image.unlink()
+
+
+def _load_record(path: Path, rules: str) -> dict:
+    """The previous run's pages and images; pages are read again when the rules changed."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = {}
+    if record.get("rules") != rules:
+        record = {"rules": rules, "pages": {}, "images": record.get("images", {})}
+    return record
+
+
+def _prefix(page_name: str) -> str:
+    return "../" * page_name.count("/")
