@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,6 +13,56 @@ from support.cli import oersite
 REPOSITORY = Path(__file__).resolve().parent.parent
 #: What makes up the sample course in this repository.
 SAMPLE_COURSE = ("_config.yml", "book", "notebooks", "data")
+
+
+#: The xdist group of every test that needs the tests' Docker engine: one engine, one data root,
+#: so those tests run one after another on one worker.
+DOCKER_GROUP = "docker"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Docker tests first, in one group, then the other slow modules, then the fast ones.
+
+    Under ``-n`` each module runs whole on one worker (its module fixtures start hubs and
+    browsers once), so the longest unit, the Docker group, goes first and the short fast
+    modules fill the ends of both workers. Without ``-n`` only the order changes; modules do
+    not depend on one another's order.
+    """
+    for item in items:
+        if "docker_engine" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group(DOCKER_GROUP))
+
+    def weight(item) -> int:
+        if item.get_closest_marker("xdist_group"):
+            return 0
+        return 1 if item.get_closest_marker("slow") else 2
+
+    module_weight: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        module_weight[module] = min(module_weight.get(module, 2), weight(item))
+    items.sort(key=lambda item: module_weight[item.nodeid.split("::", 1)[0]])  # stable: order inside kept
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """Two workers at least, even on one core (the tests mostly wait), four at most (each starts
+    its own hubs and builds the sample once)."""
+    return max(2, min(4, os.cpu_count() or 1))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Whole modules per worker, the Docker group as one unit, in collection order (see above)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesAndDocker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if "@" in nodeid:  # xdist marks a grouped test's id with its group under --dist loadgroup
+                return nodeid.rsplit("@", 1)[-1]
+            return nodeid.split("::", 1)[0]
+
+    config.option.loadscopereorder = False
+    return ModulesAndDocker(config, log)
 
 
 def git(folder: Path, *args: str) -> str:
