@@ -24,7 +24,6 @@ import uuid
 import pytest
 from conftest import REPOSITORY
 from support.browser import served
-from support.cli import oersite
 from support.coursehelpers import write_myst_notebook
 from support.journey_lab import (
     NO_CDN_FILES,
@@ -307,12 +306,7 @@ def test_in_the_classic_interface_a_returning_student_lands_on_the_notebook_agai
     """``interface: classic``: both buttons, followed twice each, open the notebook in Notebook 7 with no
     error dialog and no 404 for a path with the clone folder twice."""
     hub_port, try_port = free_port(), free_port()
-    course = course_on_ports(sample_course, tmp_path, hub_port, try_port)
-    config = course / "_config.yml"
-    config.write_text(config.read_text(encoding="utf-8").replace("interface: lab", "interface: classic"))
-    commit_all(course, "The classic interface")
-    built = oersite("build", course)
-    assert built.exit_code == 0, built.output
+    course = course_on_ports(sample_course, tmp_path, hub_port, try_port, interface="classic")
     users = write_students(tmp_path / "users.htpasswd", {STUDENT: PASSWORD})
     with hub_serve(course, users, hub_port, try_port) as hubs, served(course / "_build" / "html") as url:
         for button, credentials in (("Open in hub", {"username": STUDENT, "password": PASSWORD}), ("Try now", None)):

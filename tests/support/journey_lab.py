@@ -132,13 +132,14 @@ def course_on_ports(
     *,
     scheme: str = "http",
     repository: str | None = None,
+    interface: str | None = None,
 ) -> Path:
     """A copy of the sample course (its own git repository) whose launch links point at these ports, built.
 
     The copy takes the sample's build folder along (not its hub state), so its
     notebooks come from the execution cache and the build takes seconds.
     ``repository``: what the buttons pull from instead of the copy itself (say,
-    a git daemon's URL that containers reach).
+    a git daemon's URL that containers reach). ``interface``: ``oersite.launch.interface`` instead of the sample's.
     """
     course = folder / "course"
     shutil.copytree(sample_course, course, ignore=shutil.ignore_patterns("hub", "test-artifacts"), symlinks=True)
@@ -147,6 +148,8 @@ def course_on_ports(
     replacements = {"hub_url": f"{scheme}://127.0.0.1:{hub_port}", "try_url": f"{scheme}://127.0.0.1:{try_port}"}
     if repository:
         replacements["repository"] = repository
+    if interface:
+        replacements["interface"] = interface
     for key, value in replacements.items():
         pattern = rf"^(\s+{key}:\s*)\S+"
         text, found = re.subn(pattern, rf"\g<1>{value}", text, count=1, flags=re.M)
