@@ -35,7 +35,11 @@ npm ci --prefix tests/oidc --no-audit --no-fund >/dev/null
 if [ ! -x tests/cas/.venv/bin/python ]; then python3 -m venv tests/cas/.venv; fi
 tests/cas/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/cas/requirements.txt
 
-python3 -m pip install --quiet --disable-pip-version-check -e ".[test,hub]"
+# The committed hub/ pins the versions that built the sample site (oersite hub config reads them from
+# this environment); installing under those pins keeps a new release on PyPI from making the
+# committed bundle differ from what this environment generates.
+grep -ho '[A-Za-z0-9_.-]*==[0-9][^ ]*' hub/notebook-requirements.txt hub/hub.Dockerfile > "${TMPDIR:-/tmp}/oersite-constraints.txt"
+python3 -m pip install --quiet --disable-pip-version-check -c "${TMPDIR:-/tmp}/oersite-constraints.txt" -e ".[test,hub]"
 
 # oersite hub serve, started as root as the tests start it, runs every server as the unprivileged
 # account oersite-hub (oersite.hub.local_account), which must be able to run this Python. Where the
