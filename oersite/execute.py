@@ -429,6 +429,10 @@ async def _execute(
             "allow_errors": course.execution.allow_errors,
             "kernel_name": kernel_name,
             "record_timing": False,
+            # Killed once its last cell is done, not asked to shut down: every output is in by
+            # then (nbclient waits for each cell's idle), and the polite request and its wait
+            # cost 0.3-0.4 s of every notebook, measured here (0.1 s killed).
+            "shutdown_kernel": "immediate",
             "extra_arguments": list(KERNEL_ARGUMENTS),
             "resources": {"metadata": {"path": working_dir}},
             "on_cell_start": on_cell_start,
