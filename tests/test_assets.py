@@ -53,13 +53,25 @@ def test_bokeh_loads_the_installed_bokehjs_and_only_the_bundles_plots_need():
         + '</script><script>const docs_json = \'{"name":"Figure"}\';</script>'
     )
     text, found = rewrite_page(page, "", bokeh.__version__)
-    assert re.findall(r"_static/oersite/bokeh/([\w.-]+)", text) == [
-        f"bokeh-{bokeh.__version__}.min.js",
-        f"bokeh-widgets-{bokeh.__version__}.min.js",
-        f"bokeh-tables-{bokeh.__version__}.min.js",
-    ]
+    assert re.findall(r"_static/oersite/bokeh/([\w.-]+)", text) == [f"bokeh-{bokeh.__version__}.min.js"]
     assert found.bokeh_versions == ["3.9.2"]
     assert found.remote == []
+
+
+@pytest.mark.parametrize(
+    ("model", "bundles"),
+    [("Slider", ["bokeh-widgets"]), ("Div", ["bokeh-widgets"]), ("DataTable", ["bokeh-widgets", "bokeh-tables"])],
+)
+def test_a_plot_with_widgets_or_tables_keeps_their_bundles(model, bundles):
+    page = (
+        "<script>"
+        + BOKEH_LOADER.format(v="3.9.2")
+        + f'</script><script>const docs_json = \'{{"name":"Figure"}},{{"name":"{model}"}}\';</script>'
+    )
+    text, _ = rewrite_page(page, "", bokeh.__version__)
+    assert re.findall(r"_static/oersite/bokeh/([\w.-]+)", text) == [
+        f"{bundle}-{bokeh.__version__}.min.js" for bundle in ["bokeh", *bundles]
+    ]
 
 
 def test_a_plot_with_tex_keeps_the_mathjax_bundle():
@@ -234,11 +246,7 @@ def test_a_page_with_plots_loads_bokehjs_in_its_head_even_without_the_loader_cel
     page = f"<html><head><title>t</title></head><body>{PLOT_SCRIPT}</body></html>"
     text, found = rewrite_page(page, "../", bokeh.__version__)
     head = text.split("</head>")[0]
-    assert re.findall(r'src="\.\./_static/oersite/bokeh/([\w.-]+)"', head) == [
-        f"bokeh-{bokeh.__version__}.min.js",
-        f"bokeh-widgets-{bokeh.__version__}.min.js",
-        f"bokeh-tables-{bokeh.__version__}.min.js",
-    ]
+    assert re.findall(r'src="\.\./_static/oersite/bokeh/([\w.-]+)"', head) == [f"bokeh-{bokeh.__version__}.min.js"]
     assert f"{SHARED}/bokeh/bokeh-{bokeh.__version__}.min.js" in found.shared
     assert found.bokeh_versions == ["3.9.2"]
     again, _ = rewrite_page(text, "../", bokeh.__version__)
