@@ -34,7 +34,7 @@ from oersite.execute import (
     stop_kernels,
 )
 from oersite.figure_images import FigureImages, FiguresReport
-from oersite.figures import cells_for_sphinx, figure_cells, missing_alt_warnings
+from oersite.figures import cells_for_sphinx, draws_figures, figure_cells, missing_alt_warnings
 from oersite.launch import LaunchButton, notebook_buttons
 from oersite.messages import plural, shown
 from oersite.render import render_site
@@ -139,25 +139,30 @@ def _build_course(
     tiles = _tiles(course)
     images = FigureImages(output_dir, layout.figures_record, base_url=course.base_url, tiles=tiles)
 
-    def executed_and_described() -> list[NotebookResult]:
-        """The executor's results, once every figure they show is known (before Sphinx reads a page)."""
-        results = execution.result()
-        if "figures" not in found:
-            found["figures"] = figure_cells(course, notebooks, results)
-            missing = missing_alt_warnings(found["figures"])
-            if strict and missing:
-                raise BuildError("\n".join(missing))
-            if figure_images:  # drawn while Sphinx reads and writes the pages
-                images.draw_ahead(found["figures"])
+    def will_run(pages_to_run: list[Page]) -> None:
+        """Chromium starts now, beside the kernels, if a notebook about to run may draw a figure."""
+        if figure_images and any(draws_figures(notebooks[page]) for page in pages_to_run):
+            images.start_browser()
+
+    def execute_and_describe() -> list[NotebookResult]:
+        """The executor's results and every figure they show, found and drawn as soon as they are known."""
+        results = execute_notebooks(course, notebooks, layout.executed, reporter, kernels, will_run=will_run)
+        found["figures"] = figure_cells(course, notebooks, results)
+        missing = missing_alt_warnings(found["figures"])
+        if strict and missing:
+            raise BuildError("\n".join(missing))
+        if figure_images:  # drawn while Sphinx starts, reads and writes the pages
+            images.draw_ahead(found["figures"])
         return results
 
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-execute")
     try:
-        # Notebooks execute while Sphinx starts up; Sphinx waits for them before reading pages.
-        execution = background.submit(execute_notebooks, course, notebooks, layout.executed, reporter, kernels)
+        # Notebooks execute (and their figures are drawn) while Sphinx starts up; Sphinx waits
+        # for them before reading pages.
+        execution = background.submit(execute_and_describe)
         rendered = render_site(
             course,
-            executed_and_described,
+            execution.result,
             buttons,
             metadata,
             output_dir,
@@ -166,7 +171,7 @@ def _build_course(
             notebooks={page.docname: notebook for page, notebook in notebooks.items()},
             warnings_are_errors=strict,
         )
-        results = executed_and_described()
+        results = execution.result()
         write_sitemap(course, pages, output_dir)
         assets = make_self_contained(output_dir, layout.assets_record, tiles, thebe=course.thebe)
         if strict and assets.remote:

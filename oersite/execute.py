@@ -119,11 +119,14 @@ def execute_notebooks(
     cache_dir: Path,
     reporter: Reporter | None = None,
     kernels: SpareKernels | None = None,
+    *,
+    will_run: Callable[[list[Page]], None] | None = None,
 ) -> list[NotebookResult]:
     """Execute (or fetch from the cache) the course's ``.ipynb`` notebooks.
 
     ``kernels``: kernels started ahead (the preview's), one taken for each run;
-    without, each run starts its own.
+    without, each run starts its own.  ``will_run`` hears which notebooks are about to run
+    (none from the cache), before the first starts: the build starts Chromium then.
 
     Raises ``NotebookError`` naming each notebook that could not be read or
     whose cell raised or timed out; notebooks that succeeded are cached even
@@ -152,6 +155,8 @@ def execute_notebooks(
             to_run.append((page, copy.deepcopy(notebook), key, executed_path, key_path))
 
     reporter.planned(len(notebooks), len(to_run))
+    if to_run and will_run is not None:
+        will_run([job[0] for job in to_run])
     for result in results.values():
         reporter.finished(result)
     if to_run:

@@ -136,6 +136,14 @@ class FigureImages:
         """Stop the browser (if one was started): once the build's figures are drawn, or it stopped."""
         self._browser.close()
 
+    def start_browser(self) -> None:
+        """Start Chromium now, in the browser's thread (returns at once): notebooks that may draw figures run.
+
+        Its start (Playwright's driver, then the browser) then overlaps the kernels' instead of
+        delaying the first drawing; it happens once per build in any case (``BrowserThread``).
+        """
+        self._browser.submit(_started)
+
     def image_name(self, source: str) -> str:
         return short_digest([self.shot, source])
 
@@ -249,6 +257,10 @@ class FigureImages:
             return {}, [f"{unmade}: {missing.message}"]
         except _playwright_error() as error:
             return {}, [f"{unmade}: {first_line(error)}"]
+
+
+def _started(_browser) -> None:
+    """A job that only needs the browser started."""
 
 
 def make_figure_images(
