@@ -215,9 +215,17 @@ class BrowserThread:
                 raise
         return self._browser
 
-    def close(self) -> None:
-        """Close Chromium (if it started) once the jobs given so far are done."""
+    def close(self, before: Callable[[], None] | None = None) -> None:
+        """Close Chromium (if it started) once the jobs given so far are done; ``before`` first, if it started."""
+
+        def closing() -> None:
+            try:
+                if before is not None and self._browser is not None:
+                    before()
+            finally:
+                self._stack.close()
+
         try:
-            self._worker.submit(self._stack.close).result()
+            self._worker.submit(closing).result()
         finally:
             self._worker.shutdown()

@@ -28,6 +28,7 @@ shooting.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import json
@@ -123,6 +124,7 @@ class FigureImages:
         self.record = _load_record(record_path, json.dumps([self.shot, base_url, STYLESHEET.read_text("utf-8")]))
         self.images_dir = output_dir / IMAGES
         self._browser = BrowserThread("oersite-figures")
+        self._session: _DrawingSession | None = None  # made and used in the browser's thread only
         self._ahead: Future | None = None
         self._ahead_count = 0
 
@@ -134,7 +136,7 @@ class FigureImages:
 
     def close(self) -> None:
         """Stop the browser (if one was started): once the build's figures are drawn, or it stopped."""
-        self._browser.close()
+        self._browser.close(before=self._end_session)
 
     def start_browser(self) -> None:
         """Start Chromium now, in the browser's thread (returns at once): notebooks that may draw figures run.
@@ -142,7 +144,26 @@ class FigureImages:
         Its start (Playwright's driver, then the browser) then overlaps the kernels' instead of
         delaying the first drawing; it happens once per build in any case (``BrowserThread``).
         """
-        self._browser.submit(_started)
+        self._browser.submit(self._drawing_session)
+
+    def _drawing_session(self, browser) -> _DrawingSession:
+        """The figures page's server and tab, made on first use (in the browser's thread)."""
+        if self._session is None:
+            self._session = _DrawingSession(browser)
+        return self._session
+
+    def _end_session(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            session.close()
+
+    def _draw_ahead(self, browser, pages: dict[str, tuple[str, list[dict[str, str]]]]):
+        """Draw the figures pages (name -> text and figures) on the session's server; shoot their figures."""
+        session = self._drawing_session(browser)
+        for name, (text, _figures) in pages.items():
+            Path(session.folder, name).write_text(text, encoding="utf-8")
+        figures = {name: page_figures for name, (_text, page_figures) in pages.items()}
+        return _shoot_pages(session.context, session.url, figures, self.images_dir, first_tab=session.tab)
 
     def image_name(self, source: str) -> str:
         return short_digest([self.shot, source])
@@ -170,7 +191,7 @@ class FigureImages:
             return
         to_draw = {name: (standalone_page(cells, self.tiles), figures) for name, (cells, figures) in pages.items()}
         self._ahead_count = len(wanted)
-        self._ahead = self._browser.submit(_draw_standalone, to_draw, self.images_dir)
+        self._ahead = self._browser.submit(self._draw_ahead, to_draw)
 
     def finish(self) -> FiguresReport:
         """Give every figure of the built site its image; report how many were made and reused.
@@ -259,10 +280,6 @@ class FigureImages:
             return {}, [f"{unmade}: {first_line(error)}"]
 
 
-def _started(_browser) -> None:
-    """A job that only needs the browser started."""
-
-
 def make_figure_images(
     output_dir: Path,
     record_path: Path,
@@ -321,20 +338,28 @@ def standalone_page(cells: list[FigureCell], tiles: TileSettings | None = None) 
     return rewrite_page(page, "", bokeh.__version__, tiles)[0]
 
 
-def _draw_standalone(
-    browser, pages: dict[str, tuple[str, list[dict[str, str]]]], images_dir: Path
-) -> tuple[dict[str, dict], list[str]]:
-    """Draw the standalone pages (name -> text and figures) in Chromium, offline; shoot their figures."""
-    with tempfile.TemporaryDirectory(prefix="oersite-figures-") as folder:
-        for name, (text, _figures) in pages.items():
-            Path(folder, name).write_text(text, encoding="utf-8")
-        with serving(Path(folder), _LibrariesHandler) as url:
-            context = _drawing_context(browser, url)
-            try:
-                figures = {name: page_figures for name, (_text, page_figures) in pages.items()}
-                return _shoot_pages(context, url, figures, images_dir)
-            finally:
-                context.close()
+class _DrawingSession:
+    """Where figures are drawn ahead: a folder for their pages, served on 127.0.0.1 with the libraries
+    (``_LibrariesHandler``), an offline browser context on it and its first tab.
+
+    Made once per build, as soon as Chromium starts (``FigureImages.start_browser``): the
+    server, the context and the tab's renderer are then ready when the notebooks have run.
+    """
+
+    def __init__(self, browser) -> None:
+        self._stack = contextlib.ExitStack()
+        try:
+            self.folder = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="oersite-figures-")))
+            self.url = self._stack.enter_context(serving(self.folder, _LibrariesHandler))
+            self.context = _drawing_context(browser, self.url)
+            self._stack.callback(self.context.close)
+            self.tab = self.context.new_page()
+        except BaseException:
+            self._stack.close()
+            raise
+
+    def close(self) -> None:
+        self._stack.close()
 
 
 class _LibrariesHandler(QuietHandler):
@@ -384,7 +409,7 @@ def _drawing_context(browser, origin: str):
 
 
 def _shoot_pages(
-    context, origin: str, to_shoot: dict[str, list[dict[str, str]]], images_dir: Path
+    context, origin: str, to_shoot: dict[str, list[dict[str, str]]], images_dir: Path, *, first_tab=None
 ) -> tuple[dict[str, dict], list[str]]:
     """Open the pages (a few at once: one loads while another is shot) and shoot their figures.
 
@@ -417,8 +442,8 @@ def _shoot_pages(
             loading.append((tab, name, figures))
             return
 
-    for _ in range(min(TABS, len(waiting))):
-        open_next(context.new_page())
+    for number in range(min(TABS, len(waiting))):
+        open_next(first_tab if number == 0 and first_tab is not None else context.new_page())
     while loading:
         tab, name, figures = loading.popleft()
         try:
