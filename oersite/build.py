@@ -139,6 +139,9 @@ def _build_course(
     tiles = _tiles(course)
     images = FigureImages(output_dir, layout.figures_record, base_url=course.base_url, tiles=tiles)
 
+    if figure_images and not images.made_before() and any(map(draws_figures, notebooks.values())):
+        images.start_browser()  # a first build: its figures will need drawing, whether notebooks run or not
+
     def will_run(pages_to_run: list[Page]) -> None:
         """Chromium starts now, beside the kernels, if a notebook about to run may draw a figure."""
         if figure_images and any(draws_figures(notebooks[page]) for page in pages_to_run):

@@ -165,6 +165,10 @@ class FigureImages:
         figures = {name: page_figures for name, (_text, page_figures) in pages.items()}
         return _shoot_pages(session.context, session.url, figures, self.images_dir, first_tab=session.tab)
 
+    def made_before(self) -> bool:
+        """Whether an earlier build made images here (else every figure found will need drawing)."""
+        return bool(self.record["images"]) and self.images_dir.is_dir()
+
     def image_name(self, source: str) -> str:
         return short_digest([self.shot, source])
 
@@ -506,6 +510,30 @@ def _playwright_error() -> type[Exception]:
     return Error
 
 
+#: Every map of the page drawn: its frame loaded, Leaflet's map in it, its fonts ready, its zoom
+#: buttons hidden. One call for all maps (each step a round trip to the page took 0.1 s a map).
+_MAPS_DRAWN = """async (timeout) => {
+  const deadline = performance.now() + timeout;
+  const maps = [...document.querySelectorAll('.FIGURE_CLASS[data-oersite-kind=map]')];
+  await Promise.all(maps.map(async (figure) => {
+    const frame = figure.querySelector('iframe');
+    const drawn = () => {
+      const page = frame.contentDocument;
+      return page && page.readyState === 'complete' && frame.contentWindow.L !== undefined
+        && page.querySelector('.leaflet-container');
+    };
+    while (!drawn()) {
+      if (performance.now() > deadline) throw new Error(`a map did not draw in ${timeout} ms`);
+      await new Promise((done) => setTimeout(done, 20));
+    }
+    const style = frame.contentDocument.createElement('style');
+    style.textContent = '.leaflet-control-zoom { display: none !important; }';
+    frame.contentDocument.head.append(style);
+    await frame.contentDocument.fonts.ready;
+  }));
+}""".replace("FIGURE_CLASS", FIGURE_CLASS)
+
+
 def _wait_until_drawn(tab) -> dict[str, Any]:
     """Each figure's element to shoot, once it has drawn; without toolbars and zoom buttons.
 
@@ -522,21 +550,16 @@ def _wait_until_drawn(tab) -> dict[str, Any]:
                  if ('toolbar_location' in root) root.toolbar_location = null }"""
         )
         tab.wait_for_function("() => Bokeh.documents.every((doc) => doc.is_idle)")
+    tab.evaluate(_MAPS_DRAWN, DRAW_TIMEOUT)
     drawn = {}
     figures = tab.locator(f".{FIGURE_CLASS}")
-    for index in range(figures.count()):
-        figure = figures.nth(index)
-        source = figure.get_attribute("data-oersite-figure")
-        if figure.get_attribute("data-oersite-kind") == "plot":
-            element = figure.locator("[data-root-id] > *").first
+    kinds = figures.evaluate_all("(figures) => figures.map((f) => [f.dataset.oersiteFigure, f.dataset.oersiteKind])")
+    for index, (source, kind) in enumerate(kinds):
+        if kind == "plot":
+            element = figures.nth(index).locator("[data-root-id] > *").first
             element.wait_for(state="visible")
         else:
-            element = figure.locator("iframe").first
-            frame = element.element_handle().content_frame()
-            frame.wait_for_load_state("load")
-            frame.wait_for_function("() => window.L !== undefined && document.querySelector('.leaflet-container')")
-            frame.add_style_tag(content=".leaflet-control-zoom { display: none !important; }")
-            frame.evaluate("() => document.fonts.ready.then(() => undefined)")
+            element = figures.nth(index).locator("iframe").first
         drawn[source] = element
     # Two frames: whatever the last changes asked for is on the screen.
     tab.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
