@@ -147,9 +147,14 @@ def _build_course(
         if figure_images and any(draws_figures(notebooks[page]) for page in pages_to_run):
             images.start_browser()
 
+    def ran(result: NotebookResult) -> None:
+        """A notebook has run: its figures are drawn while the others run."""
+        if figure_images:
+            images.draw_ahead(figure_cells(course, {result.page: notebooks[result.page]}, [result]))
+
     def execute_and_describe() -> list[NotebookResult]:
         """The executor's results and every figure they show, found and drawn as soon as they are known."""
-        results = execute_notebooks(course, notebooks, layout.executed, reporter, kernels, will_run=will_run)
+        results = execute_notebooks(course, notebooks, layout.executed, reporter, kernels, will_run=will_run, ran=ran)
         found["figures"] = figure_cells(course, notebooks, results)
         missing = missing_alt_warnings(found["figures"])
         if strict and missing:

@@ -121,12 +121,14 @@ def execute_notebooks(
     kernels: SpareKernels | None = None,
     *,
     will_run: Callable[[list[Page]], None] | None = None,
+    ran: Callable[[NotebookResult], None] | None = None,
 ) -> list[NotebookResult]:
     """Execute (or fetch from the cache) the course's ``.ipynb`` notebooks.
 
     ``kernels``: kernels started ahead (the preview's), one taken for each run;
     without, each run starts its own.  ``will_run`` hears which notebooks are about to run
-    (none from the cache), before the first starts: the build starts Chromium then.
+    (none from the cache), before the first starts: the build starts Chromium then; ``ran``
+    hears each notebook that has run, as soon as its executed copy is written.
 
     Raises ``NotebookError`` naming each notebook that could not be read or
     whose cell raised or timed out; notebooks that succeeded are cached even
@@ -164,7 +166,7 @@ def execute_notebooks(
         log = BuildLayout(course.root).kernels_log
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_bytes(b"")
-        outcomes = asyncio.run(_run_all(course, to_run, reporter, log, kernels))
+        outcomes = asyncio.run(_run_all(course, to_run, reporter, log, kernels, ran))
         failures = [outcome for outcome in outcomes if isinstance(outcome, str)]
         results.update((outcome.page, outcome) for outcome in outcomes if isinstance(outcome, NotebookResult))
         if failures:
@@ -379,6 +381,7 @@ async def _run_all(
     reporter: Reporter,
     log_path: Path,
     kernels: SpareKernels | None,
+    ran: Callable[[NotebookResult], None] | None = None,
 ) -> list[NotebookResult | str]:
     slots = asyncio.Semaphore(course.execution.jobs)
 
@@ -396,6 +399,8 @@ async def _run_all(
             write_atomically(key_path, key)
             result = NotebookResult(page, "executed", executed_path, key, time.perf_counter() - started)
             reporter.finished(result)
+            if ran is not None:
+                ran(result)
             return result
 
     return await asyncio.gather(*(run_one(*job) for job in to_run))

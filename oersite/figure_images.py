@@ -38,6 +38,7 @@ import json
 import re
 import struct
 import tempfile
+import threading
 import time
 from collections import deque
 from concurrent.futures import Future
@@ -71,8 +72,6 @@ STYLESHEET = Path(__file__).parent / "static" / "figures.css"
 #: How figures are shot: a change here makes every image again.
 #: ``column``: the width a figure is drawn in, sphinx-book-theme's content column in that viewport.
 SHOT = {"viewport": {"width": 1280, "height": 900}, "device_scale_factor": 2, "column": 688, "version": 2}
-#: The one page all figures drawn ahead are on (BokehJS loads once).
-FIGURES_PAGE = "figures.html"
 #: How many pages load at once while one is shot.
 TABS = 3
 #: How long a page's figures may take to draw, in milliseconds.
@@ -128,8 +127,15 @@ class FigureImages:
         self.images_dir = output_dir / IMAGES
         self._browser = BrowserThread("oersite-figures")
         self._session: _DrawingSession | None = None  # made and used in the browser's thread only
-        self._ahead: Future | None = None
-        self._ahead_count = 0
+        # Figures drawn ahead: queued by draw_ahead (any thread), drawn in rounds in the browser's.
+        self._lock = threading.Lock()
+        self._queued: set[str] = set()  # digests
+        self._pending: list[tuple[FigureCell, list[dict[str, str]]]] = []
+        self._drawing = False  # a round is queued or running
+        self._rounds: list[Future] = []
+        self._drawn: dict[str, dict] = {}
+        self._warnings: list[str] = []
+        self._page_number = 0
 
     def __enter__(self) -> FigureImages:
         return self
@@ -160,14 +166,6 @@ class FigureImages:
             session, self._session = self._session, None
             session.close()
 
-    def _draw_ahead(self, browser, pages: dict[str, tuple[str, list[dict[str, str]]]]):
-        """Draw the figures pages (name -> text and figures) on the session's server; shoot their figures."""
-        session = self._drawing_session(browser)
-        for name, (text, _figures) in pages.items():
-            Path(session.folder, name).write_text(text, encoding="utf-8")
-        figures = {name: page_figures for name, (_text, page_figures) in pages.items()}
-        return _shoot_pages(session.context, session.url, figures, self.images_dir, first_tab=session.tab)
-
     def made_before(self) -> bool:
         """Whether an earlier build made images here (else every figure found will need drawing)."""
         return bool(self.record["images"]) and self.images_dir.is_dir()
@@ -179,26 +177,54 @@ class FigureImages:
         return digest in self.record["images"] and (self.images_dir / f"{digest}.png").is_file()
 
     def draw_ahead(self, cells: list[FigureCell]) -> None:
-        """Start drawing the figures of ``cells`` that have no image yet; returns at once."""
-        pages: dict[str, tuple[list[FigureCell], list[dict[str, str]]]] = {}
-        wanted: set[str] = set()
-        for cell in cells:
-            if cell.cell is None:
-                continue
-            for _number, _kind, source in figure_outputs(cell.cell):
-                digest = self.image_name(source)
-                if self._has_image(digest) or digest in wanted:
+        """Queue the figures of ``cells`` that have no image and are not queued yet; returns at once.
+
+        The build calls it as each notebook has run, and once more with every figure of the
+        course.  Chromium draws in rounds: each round draws, on one page, every figure that
+        waited while the round before was drawn, so figures are drawn while later notebooks
+        run and few are left when the last one has.
+        """
+        with self._lock:
+            for cell in cells:
+                if cell.cell is None:
                     continue
-                wanted.add(digest)
-                page_cells, figures = pages.setdefault(FIGURES_PAGE, ([], []))
-                if cell not in page_cells:
-                    page_cells.append(cell)
-                figures.append({"source": source, "digest": digest, "where": cell.where})
-        if not pages:
-            return
-        to_draw = {name: (standalone_page(cells, self.tiles), figures) for name, (cells, figures) in pages.items()}
-        self._ahead_count = len(wanted)
-        self._ahead = self._browser.submit(self._draw_ahead, to_draw)
+                figures = []
+                for _number, _kind, source in figure_outputs(cell.cell):
+                    digest = self.image_name(source)
+                    if digest in self._queued or self._has_image(digest):
+                        continue
+                    self._queued.add(digest)
+                    figures.append({"source": source, "digest": digest, "where": cell.where})
+                if figures:
+                    self._pending.append((cell, figures))
+            if self._pending and not self._drawing:
+                self._drawing = True
+                self._rounds.append(self._browser.submit(self._draw_rounds))
+
+    def _draw_rounds(self, browser) -> None:
+        """Draw what waits, round after round, until nothing does (in the browser's thread)."""
+        try:
+            session = self._drawing_session(browser)
+            while True:
+                with self._lock:
+                    waiting, self._pending = self._pending, []
+                    if not waiting:
+                        self._drawing = False
+                        return
+                cells = list(dict.fromkeys(cell for cell, _figures in waiting))
+                figures = [figure for _cell, cell_figures in waiting for figure in cell_figures]
+                self._page_number += 1
+                name = f"figures-{self._page_number}.html"
+                Path(session.folder, name).write_text(standalone_page(cells, self.tiles), encoding="utf-8")
+                drawn, warnings = _shoot_pages(
+                    session.context, session.url, {name: figures}, self.images_dir, first_tab=session.tab
+                )
+                self._drawn.update(drawn)
+                self._warnings += warnings
+        except BaseException:
+            with self._lock:
+                self._drawing = False
+            raise
 
     def finish(self) -> FiguresReport:
         """Give every figure of the built site its image; report how many were made and reused.
@@ -210,9 +236,15 @@ class FigureImages:
         started = time.perf_counter()
         output_dir, record = self.output_dir, self.record
         made, warnings, shot_now = 0, [], set()
-        if self._ahead is not None:
-            drawn, warnings = self._outcome(self._ahead, self._ahead_count)
-            self._ahead = None
+        if self._rounds:
+            failures = []
+            for job in self._rounds:
+                unmade = len(self._queued) - len(self._drawn)
+                _drawn, failed = self._outcome(job, unmade)
+                failures += failed
+            drawn = dict(self._drawn)
+            warnings = [*self._warnings, *dict.fromkeys(failures)]
+            self._rounds = []
             record["images"].update(drawn)
             made, shot_now = len(drawn), set(drawn)
 
@@ -280,7 +312,7 @@ class FigureImages:
         """What a drawing job made, and its warnings (one line when Chromium could not start)."""
         unmade = f"no images of {count} figure(s) for print and readers without JavaScript"
         try:
-            return job.result()
+            return job.result() or ({}, [])
         except ChromiumMissing as missing:
             return {}, [f"{unmade}: {missing.message}"]
         except _playwright_error() as error:
