@@ -213,12 +213,16 @@ class FigureImages:
                         return
                 cells = list(dict.fromkeys(cell for cell, _figures in waiting))
                 figures = [figure for _cell, cell_figures in waiting for figure in cell_figures]
-                self._page_number += 1
-                name = f"figures-{self._page_number}.html"
-                Path(session.folder, name).write_text(standalone_page(cells, self.tiles), encoding="utf-8")
-                drawn, warnings = _shoot_pages(
-                    session.context, session.url, {name: figures}, self.images_dir, first_tab=session.tab
-                )
+                page = standalone_page(cells, self.tiles)
+                if self._page_number and _put_in(session.tab, page):
+                    drawn, warnings = _shoot_put_in(session.tab, figures, self.images_dir)
+                else:
+                    self._page_number += 1
+                    name = f"figures-{self._page_number}.html"
+                    Path(session.folder, name).write_text(page, encoding="utf-8")
+                    drawn, warnings = _shoot_pages(
+                        session.context, session.url, {name: figures}, self.images_dir, first_tab=session.tab
+                    )
                 self._drawn.update(drawn)
                 self._warnings += warnings
         except BaseException:
@@ -487,18 +491,84 @@ def _shoot_pages(
         tab, name, figures = loading.popleft()
         try:
             tab.wait_for_load_state("load")
-            drawn = _wait_until_drawn(tab)
-            for figure in figures:
-                shot = drawn[figure["source"]].screenshot(animations="disabled")
-                write_atomically(images_dir / f"{figure['digest']}.png", shot)
-                # The size in CSS pixels, from the PNG's header (IHDR: width, height after 16 bytes)
-                pixels = struct.unpack(">II", shot[16:24])
-                width, height = (round(size / SHOT["device_scale_factor"]) for size in pixels)
-                images[figure["digest"]] = {"width": width, "height": height}
+            _shoot_drawn(tab, figures, images, images_dir)
         except Error as error:
             failed(figures, error)
         open_next(tab)
     return images, warnings
+
+
+def _shoot_put_in(tab, figures: list[dict[str, str]], images_dir: Path) -> tuple[dict[str, dict], list[str]]:
+    """``_shoot_drawn`` on the page figures were put in, its failure a warning per figure, as ``_shoot_pages``'."""
+    from playwright.sync_api import Error
+
+    images: dict[str, dict] = {}
+    try:
+        _shoot_drawn(tab, figures, images, images_dir)
+    except Error as error:
+        return images, [
+            f"{figure['where']}: no image made, the figure did not draw in Chromium ({first_line(error)})"
+            for figure in figures
+            if figure["digest"] not in images
+        ]
+    return images, []
+
+
+def _shoot_drawn(tab, figures: list[dict[str, str]], images: dict[str, dict], images_dir: Path) -> None:
+    """Shoot ``figures`` of the page in ``tab`` once they have drawn; each image's size into ``images``."""
+    drawn = _wait_until_drawn(tab)
+    for figure in figures:
+        shot = drawn[figure["source"]].screenshot(animations="disabled")
+        write_atomically(images_dir / f"{figure['digest']}.png", shot)
+        # The size in CSS pixels, from the PNG's header (IHDR: width, height after 16 bytes)
+        pixels = struct.unpack(">II", shot[16:24])
+        width, height = (round(size / SHOT["device_scale_factor"]) for size in pixels)
+        images[figure["digest"]] = {"width": width, "height": height}
+
+
+#: A later round's figures put in the page the first round loaded: the libraries it lacks
+#: loaded (in order), the figures in place of the last round's, their scripts run in order.
+_PUT_IN = """async ([libraries, body]) => {
+  for (const library of libraries) {
+    if ([...document.scripts].some((script) => script.getAttribute('src') === library)) continue;
+    await new Promise((loaded, failed) => {
+      const script = document.createElement('script');
+      script.src = library;
+      script.onload = loaded;
+      script.onerror = () => failed(new Error(`${library} did not load`));
+      document.head.append(script);
+    });
+  }
+  if (window.Bokeh) Bokeh.documents.splice(0);  // the last round's plots, shot and gone
+  document.body.innerHTML = body;
+  for (const written of [...document.body.querySelectorAll('script')]) {
+    const script = document.createElement('script');
+    for (const {name, value} of written.attributes) script.setAttribute(name, value);
+    script.text = written.text;
+    written.replaceWith(script);  // runs now: inline, in the order written
+  }
+}"""
+_HEAD_LIBRARY = re.compile(r'<script data-oersite-bokehjs src="([^"]+)"></script>')
+_BODY = re.compile(r"<body>\n(?P<body>.*)\n</body>", re.DOTALL)
+
+
+def _put_in(tab, page: str) -> bool:
+    """Put the figures of ``page`` (a ``standalone_page``) in the page open in ``tab``, if they can be.
+
+    BokehJS then loads and starts once per build, not once a round.  A page whose outputs
+    load scripts by URL (they would run out of order) is not put in: the caller opens it.
+    """
+    body = _BODY.search(page)
+    if body is None or re.search(r"<script\b[^>]*\bsrc=", body["body"]):
+        return False
+    from playwright.sync_api import Error
+
+    libraries = _HEAD_LIBRARY.findall(page.split("</head>", 1)[0])
+    try:
+        tab.evaluate(_PUT_IN, [libraries, body["body"]])
+    except Error:
+        return False  # (opened afresh instead)
+    return True
 
 
 def _with_images(
