@@ -185,6 +185,7 @@ class BrowserThread:
         self._browser: Browser | None = None
         self._missing: ChromiumMissing | None = None
         self._stack = contextlib.ExitStack()
+        self._closing: Future | None = None
         #: Seconds the jobs took so far, Chromium's start included.
         self.busy = 0.0
 
@@ -215,8 +216,11 @@ class BrowserThread:
                 raise
         return self._browser
 
-    def close(self, before: Callable[[], None] | None = None) -> None:
-        """Close Chromium (if it started) once the jobs given so far are done; ``before`` first, if it started."""
+    def close(self, before: Callable[[], None] | None = None, *, wait: bool = True) -> None:
+        """Close Chromium (if it started) once the jobs given so far are done; ``before`` first, if it started.
+
+        ``wait=False`` returns at once (the caller has other work meanwhile); a later ``close()`` waits.
+        """
 
         def closing() -> None:
             try:
@@ -225,7 +229,8 @@ class BrowserThread:
             finally:
                 self._stack.close()
 
-        try:
-            self._worker.submit(closing).result()
-        finally:
-            self._worker.shutdown()
+        if self._closing is None:
+            self._closing = self._worker.submit(closing)
+            self._worker.shutdown(wait=False)
+        if wait:
+            self._closing.result()

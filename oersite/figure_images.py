@@ -282,10 +282,13 @@ class FigureImages:
                 to_shoot[name] = missing
         if to_shoot:
             count = sum(len(figures) for figures in to_shoot.values())
-            drawn, warnings = self._outcome(self._browser.submit(_draw_site_pages, output_dir, to_shoot), count)
+            drawn, more = self._outcome(self._browser.submit(_draw_site_pages, output_dir, to_shoot), count)
+            warnings += more
             record["images"].update(drawn)
             made += len(drawn)
             shot_now |= set(drawn)
+        # Chromium's part is done: it closes while the images are put on the pages.
+        self._browser.close(before=self._end_session, wait=False)
 
         reused = sum(len(images) for images in unchanged.values())
         for name, figures in figures_by_page.items():
