@@ -150,7 +150,9 @@ def _build_course(
     def ran(result: NotebookResult) -> None:
         """A notebook has run: its figures are drawn while the others run."""
         if figure_images:
-            images.draw_ahead(figure_cells(course, {result.page: notebooks[result.page]}, [result]))
+            cells = figure_cells(course, {result.page: notebooks[result.page]}, [result])
+            if not (strict and missing_alt_warnings(cells)):  # (--strict stops before anything is written)
+                images.draw_ahead(cells)
 
     def execute_and_describe() -> list[NotebookResult]:
         """The executor's results and every figure they show, found and drawn as soon as they are known."""
