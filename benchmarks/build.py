@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -216,6 +217,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the sample course and the stored book only")
     parser.add_argument("--jobs", type=int, default=None, help="oersite --jobs (default: one per core)")
     options = parser.parse_args()
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, {os.cpu_count()} cores, {load()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="oersite-bench-") as temporary:
         workdir = Path(temporary)
         courses = [("sample (7 notebooks)", copy_sample)]
@@ -236,6 +238,12 @@ def main() -> None:
         for page, size in pages.items():
             print(f"  {page:40} {size / 1024:8.1f} KiB")
         print(f"  {'shared _static/ (all pages)':40} {shared / 1024 / 1024:8.1f} MiB")
+    print(f"\n{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, {load()}")
+
+
+def load() -> str:
+    """The machine's load average (1, 5, 15 minutes), as ``uptime`` says it: what else ran meanwhile."""
+    return "load average " + ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":
