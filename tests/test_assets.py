@@ -264,3 +264,23 @@ def test_plots_of_another_bokeh_are_noticed_without_a_loader():
     page = "<html><head></head><body>" + PLOT_SCRIPT.replace("3.9.2", "3.1.0") + "</body></html>"
     _, found = rewrite_page(page, "", "3.9.2")
     assert found.bokeh_versions == ["3.1.0"]
+
+
+def test_a_real_plot_with_a_slider_loads_the_widgets_bundle_and_a_plot_alone_does_not():
+    """Bokeh's own notebook output, as a kernel makes it: its document names the slider's model."""
+    from bokeh.embed.notebook import notebook_content
+    from bokeh.layouts import column
+    from bokeh.models import Slider
+    from bokeh.plotting import figure
+
+    def page_of(model) -> str:
+        script, div, _document = notebook_content(model)
+        return f"<html><head></head><body>{div}<script>{script}</script></body></html>"
+
+    plot = figure()
+    plot.scatter([1, 2], [3, 4])
+    slider = Slider(start=0, end=1, value=0, step=0.1)
+    with_slider, _ = rewrite_page(page_of(column(slider, plot)), "", bokeh.__version__)
+    alone, _ = rewrite_page(page_of(plot), "", bokeh.__version__)
+    assert f"bokeh-widgets-{bokeh.__version__}.min.js" in with_slider
+    assert "bokeh-widgets" not in alone and "bokeh-tables" not in alone
