@@ -147,17 +147,22 @@ def _build_course(
         if figure_images and any(draws_figures(notebooks[page]) for page in pages_to_run):
             images.start_browser()
 
+    figures_of: dict[Page, list] = {}  # each notebook's figures, found as it has run
+    by_docname = {page.docname: page for page in notebooks}
+
     def ran(result: NotebookResult) -> None:
-        """A notebook has run: its figures are drawn while the others run."""
-        if figure_images:
-            cells = figure_cells(course, {result.page: notebooks[result.page]}, [result])
-            if not (strict and missing_alt_warnings(cells)):  # (--strict stops before anything is written)
-                images.draw_ahead(cells)
+        """A notebook has run: its figures are found, and drawn while the others run."""
+        cells = figures_of[result.page] = figure_cells(course, {result.page: notebooks[result.page]}, [result])
+        if figure_images and not (strict and missing_alt_warnings(cells)):  # (--strict: nothing written)
+            images.draw_ahead(cells)
 
     def execute_and_describe() -> list[NotebookResult]:
         """The executor's results and every figure they show, found and drawn as soon as they are known."""
         results = execute_notebooks(course, notebooks, layout.executed, reporter, kernels, will_run=will_run, ran=ran)
-        found["figures"] = figure_cells(course, notebooks, results)
+        others = [result for result in results if result.page not in figures_of]  # from the cache, or stored
+        for cell in figure_cells(course, notebooks, others):
+            figures_of.setdefault(by_docname[cell.docname], []).append(cell)
+        found["figures"] = [cell for result in results for cell in figures_of.get(result.page, [])]
         missing = missing_alt_warnings(found["figures"])
         if strict and missing:
             raise BuildError("\n".join(missing))
