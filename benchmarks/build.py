@@ -13,7 +13,7 @@ waits for them; both tools run with the course's own settings (cache on).
 oersite's times include its figure images (a PNG of every plot and map, drawn in
 Chromium), as a default build makes them.  The "figure step" line is what those
 builds say of them, cold and with one notebook edited (its figures changed,
-drawn again): how long Chromium drew (beside Sphinx) and how long the build
+drawn again): how long Chromium drew (beside the kernels and Sphinx) and how long the build
 spent on them after its other stages, the part of its time they added.
 
 The stored book is the sample's four Bokeh notebooks with their outputs saved
@@ -128,7 +128,8 @@ OUTPUT: list[str] = [""]
 #: oersite's summary line about its figure images.
 FIGURE_LINE = re.compile(
     r"(?P<count>\d+) figure images? .*?: (?P<made>\d+) made, \d+ reused "
-    r"\(Chromium drew for (?P<drawing>[\d.]+) s, beside Sphinx; (?P<after>[\d.]+) s after the other stages\)"
+    r"\(Chromium drew for (?P<drawing>[\d.]+) s, beside (?:the kernels and )?Sphinx; "
+    r"(?P<after>[\d.]+) s after the other stages\)"
 )
 
 
@@ -149,7 +150,7 @@ def figure_step(phase: str, seconds: float) -> str:
         return f"{phase}: no figure drawn"
     after = float(found["after"])
     return (
-        f"{phase}: {found['made']} drawn, Chromium {float(found['drawing']):4.1f} s beside Sphinx, "
+        f"{phase}: {found['made']} drawn, Chromium {float(found['drawing']):4.1f} s beside the kernels and Sphinx, "
         f"{after:4.1f} s after it ({after / seconds:.0%} of the build)"
     )
 

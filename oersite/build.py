@@ -302,7 +302,7 @@ def report_lines(report: BuildReport, course: Course) -> list[tuple[str, str]]:
                 f"{plural(report.figures.made + report.figures.reused, 'figure image')} for print and readers "
                 f"without JavaScript: {report.figures.made} made, {report.figures.reused} reused"
                 + (
-                    f" (Chromium drew for {report.figures.drawing:.1f} s, beside Sphinx; "
+                    f" (Chromium drew for {report.figures.drawing:.1f} s, beside the kernels and Sphinx; "
                     f"{report.figures.after:.1f} s after the other stages)"
                     if report.figures.made and not report.up_to_date
                     else ""

@@ -92,7 +92,7 @@ class FiguresReport:
     made: int = 0
     reused: int = 0
     warnings: list[str] = field(default_factory=list)
-    #: Seconds Chromium spent on the images (its start included), mostly beside Sphinx...
+    #: Seconds Chromium spent on the images (its start included), mostly beside the kernels and Sphinx...
     drawing: float = 0.0
     #: ...and seconds the build spent on them after the other stages (waiting, putting them on pages).
     after: float = 0.0
