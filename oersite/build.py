@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import fcntl
 import os
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -142,50 +143,91 @@ def _build_course(
     if figure_images and not images.made_before() and any(map(draws_figures, notebooks.values())):
         images.start_browser()  # a first build: its figures will need drawing, whether notebooks run or not
 
-    def will_run(pages_to_run: list[Page]) -> None:
-        """Chromium starts now, beside the kernels, if a notebook about to run may draw a figure."""
-        if figure_images and any(draws_figures(notebooks[page]) for page in pages_to_run):
-            images.start_browser()
+    figures_of: dict[Page, list] = {}  # each notebook's figures, found as it has run or when first asked
+    figures_lock = threading.Lock()
+    plan: dict[str, list[NotebookResult]] = {}
+    planned_now = threading.Event()
+    page_done = {page.docname: threading.Event() for page in notebooks}
+    stopped = threading.Event()  # the execution failed: Sphinx stops reading
 
-    figures_of: dict[Page, list] = {}  # each notebook's figures, found as it has run
-    by_docname = {page.docname: page for page in notebooks}
+    def figures_for(result: NotebookResult) -> list:
+        with figures_lock:
+            if result.page not in figures_of:
+                figures_of[result.page] = figure_cells(course, {result.page: notebooks[result.page]}, [result])
+            return figures_of[result.page]
+
+    def planned(results: list[NotebookResult]) -> None:
+        plan["results"] = results
+        for result in results:
+            if result.status != "executed":  # from the cache, or stored: ready now
+                page_done[result.page.docname].set()
+        planned_now.set()
+        if figure_images and any(
+            draws_figures(notebooks[result.page]) for result in results if result.status == "executed"
+        ):
+            images.start_browser()  # Chromium starts beside the kernels
 
     def ran(result: NotebookResult) -> None:
         """A notebook has run: its figures are found, and drawn while the others run."""
-        cells = figures_of[result.page] = figure_cells(course, {result.page: notebooks[result.page]}, [result])
+        cells = figures_for(result)
         if figure_images and not strict:  # (--strict: nothing is written before every figure's alt is known)
             images.draw_ahead(cells)
+        page_done[result.page.docname].set()
 
     def execute_and_describe() -> list[NotebookResult]:
         """The executor's results and every figure they show, found and drawn as soon as they are known."""
-        results = execute_notebooks(course, notebooks, layout.executed, reporter, kernels, will_run=will_run, ran=ran)
-        others = [result for result in results if result.page not in figures_of]  # from the cache, or stored
-        for cell in figure_cells(course, notebooks, others):
-            figures_of.setdefault(by_docname[cell.docname], []).append(cell)
-        found["figures"] = [cell for result in results for cell in figures_of.get(result.page, [])]
-        missing = missing_alt_warnings(found["figures"])
-        if strict and missing:
-            raise BuildError("\n".join(missing))
-        if figure_images:  # drawn while Sphinx starts, reads and writes the pages
-            images.draw_ahead(found["figures"])
-        return results
+        try:
+            results = execute_notebooks(course, notebooks, layout.executed, reporter, kernels, ran=ran, planned=planned)
+            found["figures"] = [cell for result in results for cell in figures_for(result)]
+            missing = missing_alt_warnings(found["figures"])
+            if strict and missing:
+                raise BuildError("\n".join(missing))
+            if figure_images:  # drawn while Sphinx starts, reads and writes the pages
+                images.draw_ahead(found["figures"])
+            return results
+        except BaseException:
+            stopped.set()
+            raise
+        finally:
+            planned_now.set()
+            for done in page_done.values():
+                done.set()
+
+    def planned_results() -> list[NotebookResult]:
+        """Every notebook's result as planned: its executed copy and key, made or still being made."""
+        planned_now.wait()
+        return plan["results"] if "results" in plan and not stopped.is_set() else execution.result()
+
+    def page_ready(docname: str) -> dict:
+        """Once the page's notebook has run: its figures, as Sphinx wraps them."""
+        page_done[docname].wait()
+        if stopped.is_set():
+            execution.result()  # raises what stopped it
+        result = next(result for result in plan["results"] if result.page.docname == docname)
+        return cells_for_sphinx(figures_for(result)).get(docname, {})
 
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-execute")
     try:
-        # Notebooks execute (and their figures are drawn) while Sphinx starts up; Sphinx waits
-        # for them before reading pages.
+        # Notebooks execute (and their figures are drawn) while Sphinx starts up; Sphinx reads
+        # each notebook's page as soon as it has run (--strict: once all have, and their alt is known).
         execution = background.submit(execute_and_describe)
-        rendered = render_site(
-            course,
-            execution.result,
-            buttons,
-            metadata,
-            output_dir,
-            layout,
-            figures=lambda: cells_for_sphinx(found["figures"]),
-            notebooks={page.docname: notebook for page, notebook in notebooks.items()},
-            warnings_are_errors=strict,
-        )
+        try:
+            rendered = render_site(
+                course,
+                execution.result if strict else planned_results,
+                buttons,
+                metadata,
+                output_dir,
+                layout,
+                figures=lambda: cells_for_sphinx(found["figures"]),
+                page_ready=None if strict else page_ready,
+                notebooks={page.docname: notebook for page, notebook in notebooks.items()},
+                warnings_are_errors=strict,
+            )
+        except BuildError:
+            if stopped.is_set():
+                execution.result()  # a notebook failed: that is the error, not Sphinx's stop
+            raise
         results = execution.result()
         write_sitemap(course, pages, output_dir)
         assets = make_self_contained(output_dir, layout.assets_record, tiles, thebe=course.thebe)

@@ -120,15 +120,17 @@ def execute_notebooks(
     reporter: Reporter | None = None,
     kernels: SpareKernels | None = None,
     *,
-    will_run: Callable[[list[Page]], None] | None = None,
     ran: Callable[[NotebookResult], None] | None = None,
+    planned: Callable[[list[NotebookResult]], None] | None = None,
 ) -> list[NotebookResult]:
     """Execute (or fetch from the cache) the course's ``.ipynb`` notebooks.
 
     ``kernels``: kernels started ahead (the preview's), one taken for each run;
-    without, each run starts its own.  ``will_run`` hears which notebooks are about to run
-    (none from the cache), before the first starts: the build starts Chromium then; ``ran``
-    hears each notebook that has run, as soon as its executed copy is written.
+    without, each run starts its own.  ``planned`` hears every notebook's result before any
+    runs, those about to run as "executed" with the executed copy and cache key they will
+    have (the build starts Chromium then, and Sphinx knows what it will read); ``ran`` hears
+    each notebook that has run, as soon as its executed copy is written.  Notebooks run in
+    the order of their page names, the order Sphinx reads them in.
 
     Raises ``NotebookError`` naming each notebook that could not be read or
     whose cell raised or timed out; notebooks that succeeded are cached even
@@ -156,9 +158,11 @@ def execute_notebooks(
             # nbclient executes in place; the caller's notebook stays as read.
             to_run.append((page, copy.deepcopy(notebook), key, executed_path, key_path))
 
+    to_run.sort(key=lambda job: job[0].docname)
+    if planned is not None:
+        ahead = {job[0]: NotebookResult(job[0], "executed", job[3], job[2]) for job in to_run}
+        planned([results.get(page) or ahead[page] for page in notebooks])
     reporter.planned(len(notebooks), len(to_run))
-    if to_run and will_run is not None:
-        will_run([job[0] for job in to_run])
     for result in results.values():
         reporter.finished(result)
     if to_run:
