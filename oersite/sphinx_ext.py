@@ -17,7 +17,9 @@ gives it its catalogue record (``oersite.catalogue``).
 
 The build passes ``oersite_executed``: docname -> [executed notebook path,
 cache key], ``oersite_figures``: docname -> cell index -> alt text and where, and
-``oersite_launch_buttons``: docname -> buttons.
+``oersite_launch_buttons``: docname -> buttons; and ``app.oersite_page_ready`` (docname ->
+that page's figures), which returns once the page's notebook has run: Sphinx reads each
+notebook page while later notebooks still run.
 """
 
 from __future__ import annotations
