@@ -156,7 +156,9 @@ def render_site(
                 app.oersite_notebooks = notebooks or {}
                 app.connect("html-page-context", _escaped_course_text)
                 building_since = time.time() - 1  # a file's time may lag the clock a little
-                remove_pages_outside_the_toc(app, output_dir)
+                # Once every page is read (a notebook that fails stops the build before: the last
+                # good site stays whole), before anything is written.
+                app.connect("env-updated", lambda app, _env: remove_pages_outside_the_toc(app, output_dir) and None)
                 app.build()
                 remove_leftovers(app, output_dir, building_since)
         except (SphinxError, OSError) as exc:
