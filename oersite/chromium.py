@@ -227,7 +227,10 @@ class BrowserThread:
                 if before is not None and self._browser is not None:
                     before()
             finally:
-                self._stack.close()
+                try:
+                    self._stack.close()
+                except Exception:  # noqa: BLE001,S110 (Chromium already gone, as after Ctrl-C: nothing to close)
+                    pass
 
         if self._closing is None:
             self._closing = self._worker.submit(closing)

@@ -164,7 +164,10 @@ class FigureImages:
     def _end_session(self) -> None:
         if self._session is not None:
             session, self._session = self._session, None
-            session.close()
+            try:
+                session.close()
+            except Exception:  # noqa: BLE001,S110 (Chromium already gone, as after Ctrl-C: nothing left to close)
+                pass
 
     def made_before(self) -> bool:
         """Whether an earlier build made images here (else every figure found will need drawing)."""
