@@ -13,7 +13,7 @@ waits for them; both tools run with the course's own settings (cache on).
 oersite's times include its figure images (a PNG of every plot and map, drawn in
 Chromium), as a default build makes them.  The "figure step" line is what those
 builds say of them, cold and with one notebook edited (its figures changed,
-drawn again): how long Chromium drew (beside Sphinx) and how long the build
+drawn again): how long Chromium drew (beside the kernels and Sphinx) and how long the build
 spent on them after its other stages, the part of its time they added.
 
 The stored book is the sample's four Bokeh notebooks with their outputs saved
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -127,7 +128,8 @@ OUTPUT: list[str] = [""]
 #: oersite's summary line about its figure images.
 FIGURE_LINE = re.compile(
     r"(?P<count>\d+) figure images? .*?: (?P<made>\d+) made, \d+ reused "
-    r"\(Chromium drew for (?P<drawing>[\d.]+) s, beside Sphinx; (?P<after>[\d.]+) s after the other stages\)"
+    r"\(Chromium drew for (?P<drawing>[\d.]+) s, beside (?:the kernels and )?Sphinx; "
+    r"(?P<after>[\d.]+) s after the other stages\)"
 )
 
 
@@ -148,7 +150,7 @@ def figure_step(phase: str, seconds: float) -> str:
         return f"{phase}: no figure drawn"
     after = float(found["after"])
     return (
-        f"{phase}: {found['made']} drawn, Chromium {float(found['drawing']):4.1f} s beside Sphinx, "
+        f"{phase}: {found['made']} drawn, Chromium {float(found['drawing']):4.1f} s beside the kernels and Sphinx, "
         f"{after:4.1f} s after it ({after / seconds:.0%} of the build)"
     )
 
@@ -216,6 +218,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the sample course and the stored book only")
     parser.add_argument("--jobs", type=int, default=None, help="oersite --jobs (default: one per core)")
     options = parser.parse_args()
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, {os.cpu_count()} cores, {load()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="oersite-bench-") as temporary:
         workdir = Path(temporary)
         courses = [("sample (7 notebooks)", copy_sample)]
@@ -236,6 +239,12 @@ def main() -> None:
         for page, size in pages.items():
             print(f"  {page:40} {size / 1024:8.1f} KiB")
         print(f"  {'shared _static/ (all pages)':40} {shared / 1024 / 1024:8.1f} MiB")
+    print(f"\n{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, {load()}")
+
+
+def load() -> str:
+    """The machine's load average (1, 5, 15 minutes), as ``uptime`` says it: what else ran meanwhile."""
+    return "load average " + ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":

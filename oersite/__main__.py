@@ -1,5 +1,5 @@
 """Allow ``python -m oersite``."""
 
-from oersite.cli import main
+from oersite.cli import run
 
-main()
+run()

@@ -29,6 +29,7 @@ another provider in ``_config.yml``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import html
 import json
 import re
@@ -64,11 +65,14 @@ BOKEH_PAGE_BUNDLES = ("bokeh", "bokeh-gl", "bokeh-widgets", "bokeh-tables", "bok
 _BOKEH_LOADER_SCRIPTS = re.compile(r"(const js_urls = )\[(?:\s*\"[^\"]*_static/oersite/bokeh/[^\"]*\",?)+\s*\];")
 #: Marks the page's own BokehJS scripts (so a page rewritten twice gets them once).
 _BOKEH_HEAD_MARK = "data-oersite-bokehjs"
-#: Bundles a page can do without, and what in its plots would need them.
+#: Bundles a page can do without, and what in its plots would need them (the widgets' and
+#: tables' bundles: ``_model_bundles``).
 OPTIONAL_BOKEH_BUNDLES = {
     "bokeh-mathjax": re.compile(r'"name":"(?:TeX|MathML|Ascii)"|\$\$|\\\\\[|\\\\\('),
     "bokeh-gl": re.compile(r'"output_backend":"webgl"'),
 }
+#: Bundles that hold models, needed by a page whose plots name one of their models.
+MODEL_BUNDLES = ("bokeh-widgets", "bokeh-tables")
 
 #: Remote references that load code, style or fonts (tiles and links to read are fine).
 _LOADED_SUFFIX = r"\.(?:js|mjs|css|woff2?|ttf|otf|eot)(?:[?#][^\"'\s)]*)?"
@@ -225,19 +229,49 @@ def _with_bokehjs_in_head(text: str, prefix: str, bokeh_version: str, needed: se
     scripts = "".join(
         f'<script {_BOKEH_HEAD_MARK} src="{prefix}{SHARED}/bokeh/{bundle}-{bokeh_version}.min.js"></script>\n'
         for bundle in BOKEH_PAGE_BUNDLES
-        if bundle not in OPTIONAL_BOKEH_BUNDLES or bundle in needed
+        if bundle not in _optional_bundles() or bundle in needed
     )
     text = _BOKEH_LOADER_SCRIPTS.sub(r"\g<1>[];", text)
     return text.replace("</head>", scripts + "</head>", 1)
 
 
 def _needed_bokeh_bundles(text: str) -> set[str]:
-    return {bundle for bundle, needs in OPTIONAL_BOKEH_BUNDLES.items() if needs.search(text)}
+    needed = {bundle for bundle, needs in _optional_bundles().items() if needs.search(text)}
+    if "bokeh-tables" in needed:
+        needed.add("bokeh-widgets")  # a table is a widget: Bokeh loads both (bokeh/embed/bundle.py)
+    return needed
+
+
+@functools.cache
+def _optional_bundles() -> dict[str, re.Pattern]:
+    """Every bundle a page can do without, and what in its plots would need it.
+
+    The widgets' and tables' bundles (a third of BokehJS, parsed by every page that loads
+    them) are needed by a plot whose document names a model they register: their names
+    are read from the installed bundles (``__name__="Slider"``), so a new Bokeh's new
+    widget counts too.  A document names a model as ``"name":"Slider"`` (``&quot;`` inside
+    a ``srcdoc``).
+    """
+    import bokeh
+
+    folder = Path(bokeh.__file__).resolve().parent / "server" / "static" / "js"
+    bundles = dict(OPTIONAL_BOKEH_BUNDLES)
+    for bundle in MODEL_BUNDLES:
+        try:
+            script = (folder / f"{bundle}.min.js").read_text(encoding="utf-8")
+        except OSError:
+            continue  # (not installed: nothing to load either)
+        models = sorted({name for name in re.findall(r'__name__="([\w.]+)"', script) if not name.endswith("View")})
+        if models:
+            quote = r'(?:"|&quot;)'
+            alternatives = "|".join(re.escape(name) for name in models)
+            bundles[bundle] = re.compile(rf"{quote}name{quote}:{quote}(?:{alternatives}){quote}")
+    return bundles
 
 
 def _drop_unneeded_bokeh_bundles(text: str, needed: set[str]) -> str:
     """Remove optional bundles from Bokeh's loader list (``js_urls``) when no plot needs them."""
-    for bundle in OPTIONAL_BOKEH_BUNDLES:
+    for bundle in _optional_bundles():
         if bundle in needed:
             continue
         text = re.sub(

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import fcntl
 import os
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +35,7 @@ from oersite.execute import (
     stop_kernels,
 )
 from oersite.figure_images import FigureImages, FiguresReport
-from oersite.figures import cells_for_sphinx, figure_cells, missing_alt_warnings
+from oersite.figures import cells_for_sphinx, draws_figures, figure_cells, missing_alt_warnings
 from oersite.launch import LaunchButton, notebook_buttons
 from oersite.messages import plural, shown
 from oersite.render import render_site
@@ -139,34 +140,95 @@ def _build_course(
     tiles = _tiles(course)
     images = FigureImages(output_dir, layout.figures_record, base_url=course.base_url, tiles=tiles)
 
-    def executed_and_described() -> list[NotebookResult]:
-        """The executor's results, once every figure they show is known (before Sphinx reads a page)."""
-        results = execution.result()
-        if "figures" not in found:
-            found["figures"] = figure_cells(course, notebooks, results)
+    if figure_images and not images.made_before() and any(map(draws_figures, notebooks.values())):
+        images.start_browser()  # a first build: its figures will need drawing, whether notebooks run or not
+
+    figures_of: dict[Page, list] = {}  # each notebook's figures, found as it has run or when first asked
+    figures_lock = threading.Lock()
+    plan: dict[str, list[NotebookResult]] = {}
+    planned_now = threading.Event()
+    page_done = {page.docname: threading.Event() for page in notebooks}
+    stopped = threading.Event()  # the execution failed: Sphinx stops reading
+
+    def figures_for(result: NotebookResult) -> list:
+        with figures_lock:
+            if result.page not in figures_of:
+                figures_of[result.page] = figure_cells(course, {result.page: notebooks[result.page]}, [result])
+            return figures_of[result.page]
+
+    def planned(results: list[NotebookResult]) -> None:
+        plan["results"] = results
+        for result in results:
+            if result.status != "executed":  # from the cache, or stored: ready now
+                page_done[result.page.docname].set()
+        planned_now.set()
+        if figure_images and any(
+            draws_figures(notebooks[result.page]) for result in results if result.status == "executed"
+        ):
+            images.start_browser()  # Chromium starts beside the kernels
+
+    def ran(result: NotebookResult) -> None:
+        """A notebook has run: its figures are found, and drawn while the others run."""
+        cells = figures_for(result)
+        if figure_images and not strict:  # (--strict: nothing is written before every figure's alt is known)
+            images.draw_ahead(cells)
+        page_done[result.page.docname].set()
+
+    def execute_and_describe() -> list[NotebookResult]:
+        """The executor's results and every figure they show, found and drawn as soon as they are known."""
+        try:
+            results = execute_notebooks(course, notebooks, layout.executed, reporter, kernels, ran=ran, planned=planned)
+            found["figures"] = [cell for result in results for cell in figures_for(result)]
             missing = missing_alt_warnings(found["figures"])
             if strict and missing:
                 raise BuildError("\n".join(missing))
-            if figure_images:  # drawn while Sphinx reads and writes the pages
+            if figure_images:  # drawn while Sphinx starts, reads and writes the pages
                 images.draw_ahead(found["figures"])
-        return results
+            return results
+        except BaseException:
+            stopped.set()
+            raise
+        finally:
+            planned_now.set()
+            for done in page_done.values():
+                done.set()
+
+    def planned_results() -> list[NotebookResult]:
+        """Every notebook's result as planned: its executed copy and key, made or still being made."""
+        planned_now.wait()
+        return plan["results"] if "results" in plan and not stopped.is_set() else execution.result()
+
+    def page_ready(docname: str) -> dict:
+        """Once the page's notebook has run: its figures, as Sphinx wraps them."""
+        page_done[docname].wait()
+        if stopped.is_set():
+            execution.result()  # raises what stopped it
+        result = next(result for result in plan["results"] if result.page.docname == docname)
+        return cells_for_sphinx(figures_for(result)).get(docname, {})
 
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-execute")
     try:
-        # Notebooks execute while Sphinx starts up; Sphinx waits for them before reading pages.
-        execution = background.submit(execute_notebooks, course, notebooks, layout.executed, reporter, kernels)
-        rendered = render_site(
-            course,
-            executed_and_described,
-            buttons,
-            metadata,
-            output_dir,
-            layout,
-            figures=lambda: cells_for_sphinx(found["figures"]),
-            notebooks={page.docname: notebook for page, notebook in notebooks.items()},
-            warnings_are_errors=strict,
-        )
-        results = executed_and_described()
+        # Notebooks execute (and their figures are drawn) while Sphinx starts up; Sphinx reads
+        # each notebook's page as soon as it has run (--strict: once all have, and their alt is known).
+        execution = background.submit(execute_and_describe)
+        try:
+            rendered = render_site(
+                course,
+                execution.result if strict else planned_results,
+                buttons,
+                metadata,
+                output_dir,
+                layout,
+                figures=lambda: cells_for_sphinx(found["figures"]),
+                page_ready=None if strict else page_ready,
+                notebooks={page.docname: notebook for page, notebook in notebooks.items()},
+                warnings_are_errors=strict,
+            )
+        except BuildError:
+            if stopped.is_set():
+                execution.result()  # a notebook failed: that is the error, not Sphinx's stop
+            raise
+        results = execution.result()
         write_sitemap(course, pages, output_dir)
         assets = make_self_contained(output_dir, layout.assets_record, tiles, thebe=course.thebe)
         if strict and assets.remote:
@@ -282,7 +344,7 @@ def report_lines(report: BuildReport, course: Course) -> list[tuple[str, str]]:
                 f"{plural(report.figures.made + report.figures.reused, 'figure image')} for print and readers "
                 f"without JavaScript: {report.figures.made} made, {report.figures.reused} reused"
                 + (
-                    f" (Chromium drew for {report.figures.drawing:.1f} s, beside Sphinx; "
+                    f" (Chromium drew for {report.figures.drawing:.1f} s, beside the kernels and Sphinx; "
                     f"{report.figures.after:.1f} s after the other stages)"
                     if report.figures.made and not report.up_to_date
                     else ""

@@ -185,6 +185,7 @@ class BrowserThread:
         self._browser: Browser | None = None
         self._missing: ChromiumMissing | None = None
         self._stack = contextlib.ExitStack()
+        self._closing: Future | None = None
         #: Seconds the jobs took so far, Chromium's start included.
         self.busy = 0.0
 
@@ -215,9 +216,24 @@ class BrowserThread:
                 raise
         return self._browser
 
-    def close(self) -> None:
-        """Close Chromium (if it started) once the jobs given so far are done."""
-        try:
-            self._worker.submit(self._stack.close).result()
-        finally:
-            self._worker.shutdown()
+    def close(self, before: Callable[[], None] | None = None, *, wait: bool = True) -> None:
+        """Close Chromium (if it started) once the jobs given so far are done; ``before`` first, if it started.
+
+        ``wait=False`` returns at once (the caller has other work meanwhile); a later ``close()`` waits.
+        """
+
+        def closing() -> None:
+            try:
+                if before is not None and self._browser is not None:
+                    before()
+            finally:
+                try:
+                    self._stack.close()
+                except Exception:  # noqa: BLE001,S110 (Chromium already gone, as after Ctrl-C: nothing to close)
+                    pass
+
+        if self._closing is None:
+            self._closing = self._worker.submit(closing)
+            self._worker.shutdown(wait=False)
+        if wait:
+            self._closing.result()

@@ -4,11 +4,14 @@ Which outputs are figures, and their markup, is ``oersite.figures``' part.
 
 ``FigureImages`` draws the figures in headless Chromium
 (``oersite.chromium``), offline, with every other host refused, and shoots each
-figure's element into ``_static/oersite/figures/<digest>.png``.  It starts as soon as
-the notebooks have run, while Sphinx reads and writes the pages: the figures that have
-no image yet are drawn from the executed outputs, on one page of their own served on
-127.0.0.1 (the figures' markup and scripts, the libraries at the site's paths, in a
-column as wide as the theme's), not on the site's pages, which do not exist yet.  It
+figure's element into ``_static/oersite/figures/<digest>.png``.  Chromium starts beside
+the kernels, as soon as a notebook that may draw a figure is about to run (in a first
+build, as soon as the notebooks are read), with the server and the tab figures are drawn
+in; as soon as the notebooks have run, while Sphinx starts, reads and writes the pages,
+the figures that have no image yet are drawn from the executed outputs, on one page of
+their own served on 127.0.0.1 (the figures' markup and scripts, the libraries at the
+site's paths, in a column as wide as the theme's), not on the site's pages, which do not
+exist yet.  It
 waits until each figure has drawn (Bokeh documents idle; maps' frames loaded, fonts
 ready; map tiles never load offline, which is expected).  After ``oersite.assets`` it
 puts an ``<img class="oersite-figure-image">`` with the same alt beside each live
@@ -28,12 +31,14 @@ shooting.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import json
 import re
 import struct
 import tempfile
+import threading
 import time
 from collections import deque
 from concurrent.futures import Future
@@ -67,8 +72,6 @@ STYLESHEET = Path(__file__).parent / "static" / "figures.css"
 #: How figures are shot: a change here makes every image again.
 #: ``column``: the width a figure is drawn in, sphinx-book-theme's content column in that viewport.
 SHOT = {"viewport": {"width": 1280, "height": 900}, "device_scale_factor": 2, "column": 688, "version": 2}
-#: The one page all figures drawn ahead are on (BokehJS loads once).
-FIGURES_PAGE = "figures.html"
 #: How many pages load at once while one is shot.
 TABS = 3
 #: How long a page's figures may take to draw, in milliseconds.
@@ -89,7 +92,7 @@ class FiguresReport:
     made: int = 0
     reused: int = 0
     warnings: list[str] = field(default_factory=list)
-    #: Seconds Chromium spent on the images (its start included), mostly beside Sphinx...
+    #: Seconds Chromium spent on the images (its start included), mostly beside the kernels and Sphinx...
     drawing: float = 0.0
     #: ...and seconds the build spent on them after the other stages (waiting, putting them on pages).
     after: float = 0.0
@@ -123,8 +126,16 @@ class FigureImages:
         self.record = _load_record(record_path, json.dumps([self.shot, base_url, STYLESHEET.read_text("utf-8")]))
         self.images_dir = output_dir / IMAGES
         self._browser = BrowserThread("oersite-figures")
-        self._ahead: Future | None = None
-        self._ahead_count = 0
+        self._session: _DrawingSession | None = None  # made and used in the browser's thread only
+        # Figures drawn ahead: queued by draw_ahead (any thread), drawn in rounds in the browser's.
+        self._lock = threading.Lock()
+        self._queued: set[str] = set()  # digests
+        self._pending: list[tuple[FigureCell, list[dict[str, str]]]] = []
+        self._drawing = False  # a round is queued or running
+        self._rounds: list[Future] = []
+        self._drawn: dict[str, dict] = {}
+        self._warnings: list[str] = []
+        self._page_number = 0
 
     def __enter__(self) -> FigureImages:
         return self
@@ -134,7 +145,33 @@ class FigureImages:
 
     def close(self) -> None:
         """Stop the browser (if one was started): once the build's figures are drawn, or it stopped."""
-        self._browser.close()
+        self._browser.close(before=self._end_session)
+
+    def start_browser(self) -> None:
+        """Start Chromium now, in the browser's thread (returns at once): notebooks that may draw figures run.
+
+        Its start (Playwright's driver, then the browser) then overlaps the kernels' instead of
+        delaying the first drawing; it happens once per build in any case (``BrowserThread``).
+        """
+        self._browser.submit(self._drawing_session)
+
+    def _drawing_session(self, browser) -> _DrawingSession:
+        """The figures page's server and tab, made on first use (in the browser's thread)."""
+        if self._session is None:
+            self._session = _DrawingSession(browser)
+        return self._session
+
+    def _end_session(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            try:
+                session.close()
+            except Exception:  # noqa: BLE001,S110 (Chromium already gone, as after Ctrl-C: nothing left to close)
+                pass
+
+    def made_before(self) -> bool:
+        """Whether an earlier build made images here (else every figure found will need drawing)."""
+        return bool(self.record["images"]) and self.images_dir.is_dir()
 
     def image_name(self, source: str) -> str:
         return short_digest([self.shot, source])
@@ -143,26 +180,58 @@ class FigureImages:
         return digest in self.record["images"] and (self.images_dir / f"{digest}.png").is_file()
 
     def draw_ahead(self, cells: list[FigureCell]) -> None:
-        """Start drawing the figures of ``cells`` that have no image yet; returns at once."""
-        pages: dict[str, tuple[list[FigureCell], list[dict[str, str]]]] = {}
-        wanted: set[str] = set()
-        for cell in cells:
-            if cell.cell is None:
-                continue
-            for _number, _kind, source in figure_outputs(cell.cell):
-                digest = self.image_name(source)
-                if self._has_image(digest) or digest in wanted:
+        """Queue the figures of ``cells`` that have no image and are not queued yet; returns at once.
+
+        The build calls it as each notebook has run, and once more with every figure of the
+        course.  Chromium draws in rounds: each round draws, on one page, every figure that
+        waited while the round before was drawn, so figures are drawn while later notebooks
+        run and few are left when the last one has.
+        """
+        with self._lock:
+            for cell in cells:
+                if cell.cell is None:
                     continue
-                wanted.add(digest)
-                page_cells, figures = pages.setdefault(FIGURES_PAGE, ([], []))
-                if cell not in page_cells:
-                    page_cells.append(cell)
-                figures.append({"source": source, "digest": digest, "where": cell.where})
-        if not pages:
-            return
-        to_draw = {name: (standalone_page(cells, self.tiles), figures) for name, (cells, figures) in pages.items()}
-        self._ahead_count = len(wanted)
-        self._ahead = self._browser.submit(_draw_standalone, to_draw, self.images_dir)
+                figures = []
+                for _number, _kind, source in figure_outputs(cell.cell):
+                    digest = self.image_name(source)
+                    if digest in self._queued or self._has_image(digest):
+                        continue
+                    self._queued.add(digest)
+                    figures.append({"source": source, "digest": digest, "where": cell.where})
+                if figures:
+                    self._pending.append((cell, figures))
+            if self._pending and not self._drawing:
+                self._drawing = True
+                self._rounds.append(self._browser.submit(self._draw_rounds))
+
+    def _draw_rounds(self, browser) -> None:
+        """Draw what waits, round after round, until nothing does (in the browser's thread)."""
+        try:
+            session = self._drawing_session(browser)
+            while True:
+                with self._lock:
+                    waiting, self._pending = self._pending, []
+                    if not waiting:
+                        self._drawing = False
+                        return
+                cells = list(dict.fromkeys(cell for cell, _figures in waiting))
+                figures = [figure for _cell, cell_figures in waiting for figure in cell_figures]
+                page = standalone_page(cells, self.tiles)
+                if self._page_number and _put_in(session.tab, page):
+                    drawn, warnings = _shoot_put_in(session.tab, figures, self.images_dir)
+                else:
+                    self._page_number += 1
+                    name = f"figures-{self._page_number}.html"
+                    Path(session.folder, name).write_text(page, encoding="utf-8")
+                    drawn, warnings = _shoot_pages(
+                        session.context, session.url, {name: figures}, self.images_dir, first_tab=session.tab
+                    )
+                self._drawn.update(drawn)
+                self._warnings += warnings
+        except BaseException:
+            with self._lock:
+                self._drawing = False
+            raise
 
     def finish(self) -> FiguresReport:
         """Give every figure of the built site its image; report how many were made and reused.
@@ -174,9 +243,15 @@ class FigureImages:
         started = time.perf_counter()
         output_dir, record = self.output_dir, self.record
         made, warnings, shot_now = 0, [], set()
-        if self._ahead is not None:
-            drawn, warnings = self._outcome(self._ahead, self._ahead_count)
-            self._ahead = None
+        if self._rounds:
+            failures = []
+            for job in self._rounds:
+                unmade = len(self._queued) - len(self._drawn)
+                _drawn, failed = self._outcome(job, unmade)
+                failures += failed
+            drawn = dict(self._drawn)
+            warnings = [*self._warnings, *dict.fromkeys(failures)]
+            self._rounds = []
             record["images"].update(drawn)
             made, shot_now = len(drawn), set(drawn)
 
@@ -210,10 +285,13 @@ class FigureImages:
                 to_shoot[name] = missing
         if to_shoot:
             count = sum(len(figures) for figures in to_shoot.values())
-            drawn, warnings = self._outcome(self._browser.submit(_draw_site_pages, output_dir, to_shoot), count)
+            drawn, more = self._outcome(self._browser.submit(_draw_site_pages, output_dir, to_shoot), count)
+            warnings += more
             record["images"].update(drawn)
             made += len(drawn)
             shot_now |= set(drawn)
+        # Chromium's part is done: it closes while the images are put on the pages.
+        self._browser.close(before=self._end_session, wait=False)
 
         reused = sum(len(images) for images in unchanged.values())
         for name, figures in figures_by_page.items():
@@ -244,7 +322,7 @@ class FigureImages:
         """What a drawing job made, and its warnings (one line when Chromium could not start)."""
         unmade = f"no images of {count} figure(s) for print and readers without JavaScript"
         try:
-            return job.result()
+            return job.result() or ({}, [])
         except ChromiumMissing as missing:
             return {}, [f"{unmade}: {missing.message}"]
         except _playwright_error() as error:
@@ -309,20 +387,28 @@ def standalone_page(cells: list[FigureCell], tiles: TileSettings | None = None) 
     return rewrite_page(page, "", bokeh.__version__, tiles)[0]
 
 
-def _draw_standalone(
-    browser, pages: dict[str, tuple[str, list[dict[str, str]]]], images_dir: Path
-) -> tuple[dict[str, dict], list[str]]:
-    """Draw the standalone pages (name -> text and figures) in Chromium, offline; shoot their figures."""
-    with tempfile.TemporaryDirectory(prefix="oersite-figures-") as folder:
-        for name, (text, _figures) in pages.items():
-            Path(folder, name).write_text(text, encoding="utf-8")
-        with serving(Path(folder), _LibrariesHandler) as url:
-            context = _drawing_context(browser, url)
-            try:
-                figures = {name: page_figures for name, (_text, page_figures) in pages.items()}
-                return _shoot_pages(context, url, figures, images_dir)
-            finally:
-                context.close()
+class _DrawingSession:
+    """Where figures are drawn ahead: a folder for their pages, served on 127.0.0.1 with the libraries
+    (``_LibrariesHandler``), an offline browser context on it and its first tab.
+
+    Made once per build, as soon as Chromium starts (``FigureImages.start_browser``): the
+    server, the context and the tab's renderer are then ready when the notebooks have run.
+    """
+
+    def __init__(self, browser) -> None:
+        self._stack = contextlib.ExitStack()
+        try:
+            self.folder = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="oersite-figures-")))
+            self.url = self._stack.enter_context(serving(self.folder, _LibrariesHandler))
+            self.context = _drawing_context(browser, self.url)
+            self._stack.callback(self.context.close)
+            self.tab = self.context.new_page()
+        except BaseException:
+            self._stack.close()
+            raise
+
+    def close(self) -> None:
+        self._stack.close()
 
 
 class _LibrariesHandler(QuietHandler):
@@ -372,7 +458,7 @@ def _drawing_context(browser, origin: str):
 
 
 def _shoot_pages(
-    context, origin: str, to_shoot: dict[str, list[dict[str, str]]], images_dir: Path
+    context, origin: str, to_shoot: dict[str, list[dict[str, str]]], images_dir: Path, *, first_tab=None
 ) -> tuple[dict[str, dict], list[str]]:
     """Open the pages (a few at once: one loads while another is shot) and shoot their figures.
 
@@ -405,24 +491,90 @@ def _shoot_pages(
             loading.append((tab, name, figures))
             return
 
-    for _ in range(min(TABS, len(waiting))):
-        open_next(context.new_page())
+    for number in range(min(TABS, len(waiting))):
+        open_next(first_tab if number == 0 and first_tab is not None else context.new_page())
     while loading:
         tab, name, figures = loading.popleft()
         try:
             tab.wait_for_load_state("load")
-            drawn = _wait_until_drawn(tab)
-            for figure in figures:
-                shot = drawn[figure["source"]].screenshot(animations="disabled")
-                write_atomically(images_dir / f"{figure['digest']}.png", shot)
-                # The size in CSS pixels, from the PNG's header (IHDR: width, height after 16 bytes)
-                pixels = struct.unpack(">II", shot[16:24])
-                width, height = (round(size / SHOT["device_scale_factor"]) for size in pixels)
-                images[figure["digest"]] = {"width": width, "height": height}
+            _shoot_drawn(tab, figures, images, images_dir)
         except Error as error:
             failed(figures, error)
         open_next(tab)
     return images, warnings
+
+
+def _shoot_put_in(tab, figures: list[dict[str, str]], images_dir: Path) -> tuple[dict[str, dict], list[str]]:
+    """``_shoot_drawn`` on the page figures were put in, its failure a warning per figure, as ``_shoot_pages``'."""
+    from playwright.sync_api import Error
+
+    images: dict[str, dict] = {}
+    try:
+        _shoot_drawn(tab, figures, images, images_dir)
+    except Error as error:
+        return images, [
+            f"{figure['where']}: no image made, the figure did not draw in Chromium ({first_line(error)})"
+            for figure in figures
+            if figure["digest"] not in images
+        ]
+    return images, []
+
+
+def _shoot_drawn(tab, figures: list[dict[str, str]], images: dict[str, dict], images_dir: Path) -> None:
+    """Shoot ``figures`` of the page in ``tab`` once they have drawn; each image's size into ``images``."""
+    drawn = _wait_until_drawn(tab)
+    for figure in figures:
+        shot = drawn[figure["source"]].screenshot(animations="disabled")
+        write_atomically(images_dir / f"{figure['digest']}.png", shot)
+        # The size in CSS pixels, from the PNG's header (IHDR: width, height after 16 bytes)
+        pixels = struct.unpack(">II", shot[16:24])
+        width, height = (round(size / SHOT["device_scale_factor"]) for size in pixels)
+        images[figure["digest"]] = {"width": width, "height": height}
+
+
+#: A later round's figures put in the page the first round loaded: the libraries it lacks
+#: loaded (in order), the figures in place of the last round's, their scripts run in order.
+_PUT_IN = """async ([libraries, body]) => {
+  for (const library of libraries) {
+    if ([...document.scripts].some((script) => script.getAttribute('src') === library)) continue;
+    await new Promise((loaded, failed) => {
+      const script = document.createElement('script');
+      script.src = library;
+      script.onload = loaded;
+      script.onerror = () => failed(new Error(`${library} did not load`));
+      document.head.append(script);
+    });
+  }
+  if (window.Bokeh) Bokeh.documents.splice(0);  // the last round's plots, shot and gone
+  document.body.innerHTML = body;
+  for (const written of [...document.body.querySelectorAll('script')]) {
+    const script = document.createElement('script');
+    for (const {name, value} of written.attributes) script.setAttribute(name, value);
+    script.text = written.text;
+    written.replaceWith(script);  // runs now: inline, in the order written
+  }
+}"""
+_HEAD_LIBRARY = re.compile(r'<script data-oersite-bokehjs src="([^"]+)"></script>')
+_BODY = re.compile(r"<body>\n(?P<body>.*)\n</body>", re.DOTALL)
+
+
+def _put_in(tab, page: str) -> bool:
+    """Put the figures of ``page`` (a ``standalone_page``) in the page open in ``tab``, if they can be.
+
+    BokehJS then loads and starts once per build, not once a round.  A page whose outputs
+    load scripts by URL (they would run out of order) is not put in: the caller opens it.
+    """
+    body = _BODY.search(page)
+    if body is None or re.search(r"<script\b[^>]*\bsrc=", body["body"]):
+        return False
+    from playwright.sync_api import Error
+
+    libraries = _HEAD_LIBRARY.findall(page.split("</head>", 1)[0])
+    try:
+        tab.evaluate(_PUT_IN, [libraries, body["body"]])
+    except Error:
+        return False  # (opened afresh instead)
+    return True
 
 
 def _with_images(
@@ -469,6 +621,30 @@ def _playwright_error() -> type[Exception]:
     return Error
 
 
+#: Every map of the page drawn: its frame loaded, Leaflet's map in it, its fonts ready, its zoom
+#: buttons hidden. One call for all maps (each step a round trip to the page took 0.1 s a map).
+_MAPS_DRAWN = """async (timeout) => {
+  const deadline = performance.now() + timeout;
+  const maps = [...document.querySelectorAll('.FIGURE_CLASS[data-oersite-kind=map]')];
+  await Promise.all(maps.map(async (figure) => {
+    const frame = figure.querySelector('iframe');
+    const drawn = () => {
+      const page = frame.contentDocument;
+      return page && page.readyState === 'complete' && frame.contentWindow.L !== undefined
+        && page.querySelector('.leaflet-container');
+    };
+    while (!drawn()) {
+      if (performance.now() > deadline) throw new Error(`a map did not draw in ${timeout} ms`);
+      await new Promise((done) => setTimeout(done, 20));
+    }
+    const style = frame.contentDocument.createElement('style');
+    style.textContent = '.leaflet-control-zoom { display: none !important; }';
+    frame.contentDocument.head.append(style);
+    await frame.contentDocument.fonts.ready;
+  }));
+}""".replace("FIGURE_CLASS", FIGURE_CLASS)
+
+
 def _wait_until_drawn(tab) -> dict[str, Any]:
     """Each figure's element to shoot, once it has drawn; without toolbars and zoom buttons.
 
@@ -485,21 +661,16 @@ def _wait_until_drawn(tab) -> dict[str, Any]:
                  if ('toolbar_location' in root) root.toolbar_location = null }"""
         )
         tab.wait_for_function("() => Bokeh.documents.every((doc) => doc.is_idle)")
+    tab.evaluate(_MAPS_DRAWN, DRAW_TIMEOUT)
     drawn = {}
     figures = tab.locator(f".{FIGURE_CLASS}")
-    for index in range(figures.count()):
-        figure = figures.nth(index)
-        source = figure.get_attribute("data-oersite-figure")
-        if figure.get_attribute("data-oersite-kind") == "plot":
-            element = figure.locator("[data-root-id] > *").first
+    kinds = figures.evaluate_all("(figures) => figures.map((f) => [f.dataset.oersiteFigure, f.dataset.oersiteKind])")
+    for index, (source, kind) in enumerate(kinds):
+        if kind == "plot":
+            element = figures.nth(index).locator("[data-root-id] > *").first
             element.wait_for(state="visible")
         else:
-            element = figure.locator("iframe").first
-            frame = element.element_handle().content_frame()
-            frame.wait_for_load_state("load")
-            frame.wait_for_function("() => window.L !== undefined && document.querySelector('.leaflet-container')")
-            frame.add_style_tag(content=".leaflet-control-zoom { display: none !important; }")
-            frame.evaluate("() => document.fonts.ready.then(() => undefined)")
+            element = figures.nth(index).locator("iframe").first
         drawn[source] = element
     # Two frames: whatever the last changes asked for is on the screen.
     tab.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")

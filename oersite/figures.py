@@ -160,6 +160,15 @@ def figure_cells(
     return found
 
 
+#: What a notebook's code names when it may draw a Bokeh plot or a Folium map.
+_FIGURE_LIBRARY = re.compile(r"\b(?:bokeh|folium)\b")
+
+
+def draws_figures(notebook: nbformat.NotebookNode) -> bool:
+    """Whether running ``notebook`` may make a figure: its code names Bokeh or Folium (a guess, made before it runs)."""
+    return any(cell.cell_type == "code" and _FIGURE_LIBRARY.search(cell.source) for cell in notebook.cells)
+
+
 def missing_alt_warnings(cells: list[FigureCell]) -> list[str]:
     """One line per figure cell without a text alternative."""
     return [f"{cell.where}: {MISSING_ALT}" for cell in cells if cell.alt is None]

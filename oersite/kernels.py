@@ -52,12 +52,15 @@ def local_kernel_manager_class() -> type[AsyncKernelManager]:
     between can take one (measured here: "Address already in use", seen as a kernel that died
     before it ran a cell).  Unix sockets in a folder of this process's own cannot be taken:
     each kernel gets a prefix of its own in it, and jupyter_client removes its files at shutdown.
+    A kernel is killed when its notebook has run (``shutdown_kernel="immediate"``), and the
+    kill waits for the process in steps of 5 ms instead of jupyter_client's 100.
     """
     global _IpcKernelManager
     if _IpcKernelManager is None:
         import atexit
         import shutil
         import tempfile
+        import time
         import uuid
 
         from jupyter_client.manager import AsyncKernelManager
@@ -74,6 +77,17 @@ def local_kernel_manager_class() -> type[AsyncKernelManager]:
             @default("ip")
             def _ip_default(self) -> str:
                 return f"{folder}/{uuid.uuid4().hex[:12]}"
+
+            async def _async_kill_kernel(self, restart: bool = False) -> None:
+                # jupyter_client polls a killed kernel every 0.1 s (LocalProvisioner.wait): the
+                # first poll always finds it alive, a tenth of a second of every run.
+                if self.has_kernel:
+                    await self.provisioner.kill(restart=restart)
+                    deadline = time.monotonic() + 5
+                    while await self.provisioner.poll() is None and time.monotonic() < deadline:
+                        await asyncio.sleep(0.005)
+                    if self.has_kernel:
+                        await self.provisioner.wait()
 
         _IpcKernelManager = IpcKernelManager
     return _IpcKernelManager
@@ -136,10 +150,10 @@ class SpareKernels:
         return await asyncio.wrap_future(self._start(kind, folder))
 
     def release(self, manager: AsyncKernelManager) -> None:
-        """A run is over: its kernel is shut down in the background (never given to another run)."""
+        """A run is over: its kernel is killed in the background (never given to another run)."""
         done: Future = Future()
         done.set_result(manager)
-        self._shut_down(done)
+        self._shut_down(done, now=True)
 
     def close(self, seconds: float = 10) -> None:
         """Shut down the waiting kernels (the preview stops), then the kernels' loop."""

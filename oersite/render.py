@@ -50,6 +50,7 @@ def render_site(
     layout: BuildLayout,
     *,
     figures: Callable[[], dict[str, dict]] = dict,
+    page_ready: Callable[[str], dict] | None = None,
     notebooks: dict[str, Any] | None = None,
     warnings_are_errors: bool = False,
 ) -> RenderResult:
@@ -60,6 +61,9 @@ def render_site(
     extensions), which the build overlaps with notebook execution, and needs
     the results only once it starts reading pages.  ``figures``, called after them, says
     which cells' outputs are figures and their text alternatives (``oersite.figures``).
+    With ``page_ready`` (docname -> that page's figures, once its notebook has run),
+    ``executed`` may name executed copies still being made: Sphinx reads each notebook page
+    as soon as its notebook has run, while later ones run.
 
     ``metadata`` is ``oersite.catalogue.page_metadata``: the pages' credits and records.
     ``notebooks`` (docname -> notebook as read for this build) is what each notebook page
@@ -146,12 +150,15 @@ def render_site(
                     for result in executed()
                     if result.executed_path is not None
                 }
-                app.config.oersite_figures = figures()
+                app.config.oersite_figures = figures() if page_ready is None else {}
+                app.oersite_page_ready = page_ready
                 # Not a config value: Sphinx would pickle every notebook with its environment.
                 app.oersite_notebooks = notebooks or {}
                 app.connect("html-page-context", _escaped_course_text)
                 building_since = time.time() - 1  # a file's time may lag the clock a little
-                remove_pages_outside_the_toc(app, output_dir)
+                # Once every page is read (a notebook that fails stops the build before: the last
+                # good site stays whole), before anything is written.
+                app.connect("env-updated", lambda app, _env: remove_pages_outside_the_toc(app, output_dir) and None)
                 app.build()
                 remove_leftovers(app, output_dir, building_since)
         except (SphinxError, OSError) as exc:

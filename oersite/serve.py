@@ -21,6 +21,8 @@ from pathlib import Path
 from oersite.errors import OersiteError
 
 LOOPBACK = "127.0.0.1"
+#: Seconds between a served block's server looking whether it is to stop (``serving``).
+SHUTDOWN_POLL = 0.02
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -89,7 +91,10 @@ def serving(site: Path, handler: type[QuietHandler] = QuietHandler) -> Iterator[
     ``handler``: a ``QuietHandler`` that finds some paths elsewhere (the figure pages' libraries).
     """
     server = serve_on_loopback(functools.partial(handler, directory=str(site)), 0)
-    thread = threading.Thread(target=server.serve_forever, name="oersite-site-server", daemon=True)
+    # shutdown() waits for the loop to look again: every half second by default, half a second
+    # at the end of every figure drawing (and every check) for nothing.
+    serve = functools.partial(server.serve_forever, poll_interval=SHUTDOWN_POLL)
+    thread = threading.Thread(target=serve, name="oersite-site-server", daemon=True)
     thread.start()
     try:
         yield site_url(server)

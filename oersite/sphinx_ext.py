@@ -17,7 +17,9 @@ gives it its catalogue record (``oersite.catalogue``).
 
 The build passes ``oersite_executed``: docname -> [executed notebook path,
 cache key], ``oersite_figures``: docname -> cell index -> alt text and where, and
-``oersite_launch_buttons``: docname -> buttons.
+``oersite_launch_buttons``: docname -> buttons; and ``app.oersite_page_ready`` (docname ->
+that page's figures), which returns once the page's notebook has run: Sphinx reads each
+notebook page while later notebooks still run.
 """
 
 from __future__ import annotations
@@ -109,6 +111,10 @@ def swap_in_executed_notebook(app: Sphinx, docname: str, source: list[str]) -> N
     path = str(app.env.doc2path(docname))
     executed = app.config.oersite_executed.get(docname)
     current = getattr(app, "oersite_notebooks", {}).get(docname)
+    page_ready = getattr(app, "oersite_page_ready", None)
+    # Reading goes on while later notebooks still run: this page's own has run (and its figures
+    # are known) when this returns.
+    figures = page_ready(docname) if page_ready is not None and current is not None else None
     if path.endswith(".md") and executed:
         pass  # a MyST Markdown notebook that oersite executed: its page shows the executed copy
     elif not path.endswith(".ipynb"):
@@ -128,7 +134,8 @@ def swap_in_executed_notebook(app: Sphinx, docname: str, source: list[str]) -> N
         except ValueError:
             return  # not ours to judge here; the executor reports unreadable notebooks
     without_bokeh_notebook_outputs(notebook)
-    figures = app.config.oersite_figures.get(docname)
+    if figures is None:
+        figures = app.config.oersite_figures.get(docname)
     if figures:
         from oersite.figures import wrap_figure_outputs
 

@@ -53,13 +53,25 @@ def test_bokeh_loads_the_installed_bokehjs_and_only_the_bundles_plots_need():
         + '</script><script>const docs_json = \'{"name":"Figure"}\';</script>'
     )
     text, found = rewrite_page(page, "", bokeh.__version__)
-    assert re.findall(r"_static/oersite/bokeh/([\w.-]+)", text) == [
-        f"bokeh-{bokeh.__version__}.min.js",
-        f"bokeh-widgets-{bokeh.__version__}.min.js",
-        f"bokeh-tables-{bokeh.__version__}.min.js",
-    ]
+    assert re.findall(r"_static/oersite/bokeh/([\w.-]+)", text) == [f"bokeh-{bokeh.__version__}.min.js"]
     assert found.bokeh_versions == ["3.9.2"]
     assert found.remote == []
+
+
+@pytest.mark.parametrize(
+    ("model", "bundles"),
+    [("Slider", ["bokeh-widgets"]), ("Div", ["bokeh-widgets"]), ("DataTable", ["bokeh-widgets", "bokeh-tables"])],
+)
+def test_a_plot_with_widgets_or_tables_keeps_their_bundles(model, bundles):
+    page = (
+        "<script>"
+        + BOKEH_LOADER.format(v="3.9.2")
+        + f'</script><script>const docs_json = \'{{"name":"Figure"}},{{"name":"{model}"}}\';</script>'
+    )
+    text, _ = rewrite_page(page, "", bokeh.__version__)
+    assert re.findall(r"_static/oersite/bokeh/([\w.-]+)", text) == [
+        f"{bundle}-{bokeh.__version__}.min.js" for bundle in ["bokeh", *bundles]
+    ]
 
 
 def test_a_plot_with_tex_keeps_the_mathjax_bundle():
@@ -234,11 +246,7 @@ def test_a_page_with_plots_loads_bokehjs_in_its_head_even_without_the_loader_cel
     page = f"<html><head><title>t</title></head><body>{PLOT_SCRIPT}</body></html>"
     text, found = rewrite_page(page, "../", bokeh.__version__)
     head = text.split("</head>")[0]
-    assert re.findall(r'src="\.\./_static/oersite/bokeh/([\w.-]+)"', head) == [
-        f"bokeh-{bokeh.__version__}.min.js",
-        f"bokeh-widgets-{bokeh.__version__}.min.js",
-        f"bokeh-tables-{bokeh.__version__}.min.js",
-    ]
+    assert re.findall(r'src="\.\./_static/oersite/bokeh/([\w.-]+)"', head) == [f"bokeh-{bokeh.__version__}.min.js"]
     assert f"{SHARED}/bokeh/bokeh-{bokeh.__version__}.min.js" in found.shared
     assert found.bokeh_versions == ["3.9.2"]
     again, _ = rewrite_page(text, "../", bokeh.__version__)
@@ -256,3 +264,23 @@ def test_plots_of_another_bokeh_are_noticed_without_a_loader():
     page = "<html><head></head><body>" + PLOT_SCRIPT.replace("3.9.2", "3.1.0") + "</body></html>"
     _, found = rewrite_page(page, "", "3.9.2")
     assert found.bokeh_versions == ["3.1.0"]
+
+
+def test_a_real_plot_with_a_slider_loads_the_widgets_bundle_and_a_plot_alone_does_not():
+    """Bokeh's own notebook output, as a kernel makes it: its document names the slider's model."""
+    from bokeh.embed.notebook import notebook_content
+    from bokeh.layouts import column
+    from bokeh.models import Slider
+    from bokeh.plotting import figure
+
+    def page_of(model) -> str:
+        script, div, _document = notebook_content(model)
+        return f"<html><head></head><body>{div}<script>{script}</script></body></html>"
+
+    plot = figure()
+    plot.scatter([1, 2], [3, 4])
+    slider = Slider(start=0, end=1, value=0, step=0.1)
+    with_slider, _ = rewrite_page(page_of(column(slider, plot)), "", bokeh.__version__)
+    alone, _ = rewrite_page(page_of(plot), "", bokeh.__version__)
+    assert f"bokeh-widgets-{bokeh.__version__}.min.js" in with_slider
+    assert "bokeh-widgets" not in alone and "bokeh-tables" not in alone

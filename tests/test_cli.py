@@ -30,6 +30,14 @@ def test_help_lists_the_commands_without_loading_the_build_libraries():
     assert probe.stdout.strip() == "False False"
 
 
+def test_a_build_refused_before_it_starts_still_says_one_line_and_exits_1(tmp_path):
+    """``oersite build`` ends its process at once (``cli.run``): its output flushed, its exit status kept."""
+    result = run("build", str(tmp_path / "nowhere"), timeout=60)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:") and "no such folder" in lines[0], result.stderr
+
+
 @pytest.mark.slow
 def test_build_in_the_course_folder_without_arguments(tmp_path):
     course = make_course(tmp_path / "c")

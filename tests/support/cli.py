@@ -26,8 +26,8 @@ for name in sys.argv[1].split(","):
     if name:
         sys.modules[name] = None  # import raises ImportError, as for a package that is not installed
 sys.argv = ["oersite", *sys.argv[2:]]
-from oersite.cli import main
-main()
+from oersite.cli import run
+run()
 """
 
 
