@@ -156,9 +156,14 @@ def render_site(
                 app.oersite_notebooks = notebooks or {}
                 app.connect("html-page-context", _escaped_course_text)
                 building_since = time.time() - 1  # a file's time may lag the clock a little
+
                 # Once every page is read (a notebook that fails stops the build before: the last
                 # good site stays whole), before anything is written.
-                app.connect("env-updated", lambda app, _env: remove_pages_outside_the_toc(app, output_dir) and None)
+                def removed_once_read(app: Any, _env: Any) -> None:
+                    # env-updated's handlers return docnames to write: this one returns none.
+                    remove_pages_outside_the_toc(app, output_dir)
+
+                app.connect("env-updated", removed_once_read)
                 app.build()
                 remove_leftovers(app, output_dir, building_since)
         except (SphinxError, OSError) as exc:
