@@ -29,6 +29,7 @@ answers the site's Run code button (``RunCodeHandler``, ``/hub/run-code``).
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import os
 import time
@@ -280,6 +281,25 @@ def run_code_scopes(name: str) -> list[str]:
     return [f"access:servers!server={name}/"]
 
 
+def client_address(peer: str, headers) -> str:
+    """The reader's address: the last hop before the hub's own proxies on this machine.
+
+    The hub sits behind its configurable-http-proxy, and in the bundle behind Apache
+    too, all on 127.0.0.1: each appends the address it was called from to
+    ``X-Forwarded-For``.  Read from the right, the first address that is not
+    loopback is the one the outermost proxy saw, which no client can forge (what a
+    client sends itself stays to its left).  All loopback: the reader is on this machine.
+    """
+    hops = [hop.strip() for hop in headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
+    for hop in reversed([*hops, peer]) if peer else reversed(hops):
+        try:
+            if not ipaddress.ip_address(hop).is_loopback:
+                return hop
+        except ValueError:
+            return hop  # not an address: nothing our proxies write, so as far as we can tell
+    return peer or "127.0.0.1"
+
+
 class RunCodeHandler(BaseHandler):
     """``POST /hub/run-code``: one server for one reader of the course site, and a token for it alone.
 
@@ -340,7 +360,9 @@ class RunCodeHandler(BaseHandler):
     def over_rate(self) -> int | None:
         """Seconds to wait when this client address asked too often in the last minute; None when it may ask."""
         now = time.monotonic()
-        asked = self._asked.setdefault(self.request.remote_ip or "", deque())
+        peer = getattr(self.request.connection.context, "address", None)  # the socket's, before X-Forwarded-For
+        address = client_address(peer[0] if isinstance(peer, tuple) else "", self.request.headers)
+        asked = self._asked.setdefault(address, deque())
         while asked and now - asked[0] > 60:
             asked.popleft()
         if len(asked) >= self.authenticator.run_code_per_minute:
@@ -405,7 +427,7 @@ class RunCodeHandler(BaseHandler):
             json.dumps(
                 {
                     "user": name,
-                    "server": url_path_join(self.base_url, user.url),
+                    "server": user.url,
                     "token": token,
                     "pooled": pooled,
                     "expires_in": authenticator.run_code_token_seconds,
