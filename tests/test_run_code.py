@@ -187,8 +187,9 @@ def test_a_bokeh_plot_from_a_live_run_draws_with_the_pages_bokehjs(hubs, site):
             "from bokeh.io import output_notebook, show\nfrom bokeh.plotting import figure\noutput_notebook()\n"
             "live = figure(title='Drawn live', width=300, height=200)\nlive.line([1, 2, 3], [3, 1, 2])\nshow(live)",
         )
+        # Drawn by the BokehJS the page loaded: the live output's own inline copy was left out.
         cell(page, 2).locator(".oersite-live-output canvas").first.wait_for(timeout=30_000)
-        assert page.evaluate("() => Object.keys(window.Bokeh.index).length") >= 1
+        assert page.locator("script[data-oersite-bokehjs]").count() >= 1
 
 
 def test_a_reload_keeps_the_readers_server_and_its_kernel(hubs, site):

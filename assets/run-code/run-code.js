@@ -352,10 +352,16 @@ class RunCodePage {
         if (shown) output.append(shown);
       }
     };
-    const reply = await future.done;
+    let reply = null;
+    try {
+      reply = await future.done;
+    } catch (error) {
+      reply = error && error.content ? error : null; // an error reply, with its exception's name
+    }
     if (!cleared) clear(); // ran without output: the stored output was the old run's
     output.removeAttribute("aria-busy");
-    const failed = raised || (reply.content.status === "error" ? reply.content.ename : null);
+    const replied = reply && reply.content && reply.content.status === "error" ? reply.content.ename : null;
+    const failed = raised || replied;
     this.say(failed ? `Cell ${entry.number} raised ${failed}.` : `Cell ${entry.number} ran.`);
   }
 
