@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import json
 import re
 import shutil
@@ -130,10 +131,24 @@ def server_url(hubs, answer: dict) -> str:
     return f"{hubs.ephemeral_url}{answer['server']}"
 
 
+READERS = itertools.count(1)
+
+
 @contextlib.contextmanager
 def reader_page(site: str, traffic: Traffic | None = None):
+    """The notebook page in a browser of its own: a reader with nothing remembered, at an address of its own.
+
+    The address is what a proxy in front of the hub would add (``X-Forwarded-For``),
+    so that this module's readers, all on 127.0.0.1, do not share one rate limit.
+    """
+    address = f"10.8.0.{next(READERS)}"
     with chromium() as browser:
         context = offline_context(browser, traffic or Traffic())
+
+        def as_reader(route, request) -> None:
+            route.continue_(headers={**request.headers, "x-forwarded-for": address})
+
+        context.route("**/hub/run-code", as_reader)
         page = context.new_page()
         page.goto(f"{site}/{PAGE}")
         yield page
