@@ -448,7 +448,8 @@ def test_run_code_hands_a_reader_a_container_and_a_token_for_it_alone(deployment
     # Another site's page is refused by the container's server and by the hub; the token opens no hub API.
     refused = deployment.session().get(f"{server}api/status", headers={**token, "Origin": elsewhere}, timeout=30)
     assert refused.status_code == 403
-    assert deployment.session().post(f"{hub}/hub/run-code", headers={"Origin": elsewhere}, timeout=30).status_code == 403
+    other_site = deployment.session().post(f"{hub}/hub/run-code", headers={"Origin": elsewhere}, timeout=30)
+    assert other_site.status_code == 403
     assert deployment.session().get(f"{hub}/hub/api/users", headers=token, timeout=30).status_code == 403
 
 
