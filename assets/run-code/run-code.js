@@ -286,7 +286,9 @@ class RunCodePage {
         output.className = "cell_output docutils container";
         cell.append(output);
       }
-      const entry = { number, editor, output, cell, server };
+      // The figure's text alternative the book gave (oersite.figures): the live figure's too, while the code is the book's.
+      const figure = output.querySelector("[data-oersite-alt]");
+      const entry = { number, editor, output, cell, server, original: code, alt: figure && figure.dataset.oersiteAlt };
       this.cells.push(entry);
     });
   }
@@ -384,8 +386,16 @@ class RunCodePage {
     if (displayId) element.dataset.displayId = displayId;
     const html = data["text/html"];
     const script = data["application/javascript"];
+    const alt = this.altOf(entry);
     if (html !== undefined) {
-      element.innerHTML = this.localLibraries(Array.isArray(html) ? html.join("") : html);
+      const markup = Array.isArray(html) ? html.join("") : html;
+      element.innerHTML = this.localLibraries(markup);
+      // Named as the book's figures are: a map's frame by its title, a plot as a figure.
+      for (const frame of element.querySelectorAll("iframe:not([title])")) frame.title = alt;
+      if (markup.includes("data-root-id")) {
+        element.setAttribute("role", "figure");
+        element.setAttribute("aria-label", alt);
+      }
       this.runScripts(element);
     }
     if (script !== undefined) {
@@ -395,12 +405,12 @@ class RunCodePage {
       if (data["image/png"]) {
         const image = document.createElement("img");
         image.src = `data:image/png;base64,${data["image/png"]}`;
-        image.alt = `Image output of cell ${entry.number}`;
+        image.alt = alt;
         element.append(image);
       } else if (data["image/svg+xml"]) {
         const image = document.createElement("img");
         image.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(data["image/svg+xml"])}`;
-        image.alt = `Image output of cell ${entry.number}`;
+        image.alt = alt;
         element.append(image);
       } else if (data["text/plain"] !== undefined) {
         const pre = document.createElement("pre");
@@ -409,6 +419,10 @@ class RunCodePage {
       }
     }
     return element;
+  }
+
+  altOf(entry) {
+    return entry.alt && entry.editor.value === entry.original ? entry.alt : `Figure drawn by cell ${entry.number}`;
   }
 
   localLibraries(html) {
