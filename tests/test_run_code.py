@@ -135,7 +135,7 @@ READERS = itertools.count(1)
 
 
 @contextlib.contextmanager
-def reader_page(site: str, traffic: Traffic | None = None):
+def reader_page(site: str, traffic: Traffic | None = None, page_path: str = PAGE):
     """The notebook page in a browser of its own: a reader with nothing remembered, at an address of its own.
 
     The address is what a proxy in front of the hub would add (``X-Forwarded-For``),
@@ -150,7 +150,7 @@ def reader_page(site: str, traffic: Traffic | None = None):
 
         context.route("**/hub/run-code", as_reader)
         page = context.new_page()
-        page.goto(f"{site}/{PAGE}")
+        page.goto(f"{site}/{page_path}")
         yield page
         context.close()
 
@@ -205,6 +205,20 @@ def test_a_bokeh_plot_from_a_live_run_draws_with_the_pages_bokehjs(hubs, site):
         # Drawn by the BokehJS the page loaded: the live output's own inline copy was left out.
         cell(page, 2).locator(".oersite-live-output canvas").first.wait_for(timeout=30_000)
         assert page.locator("script[data-oersite-bokehjs]").count() >= 1
+
+
+def test_a_folium_map_from_a_live_run_draws_with_the_servers_libraries(hubs, site):
+    full_pool(hubs)
+    traffic = Traffic()
+    with reader_page(site, traffic, "notebooks/folium/markers.html") as page:
+        press_run_code(page)
+        run_in_cell(page, 1, "import folium\nfolium.Map(location=[52.5, 13.4], zoom_start=5)")
+        frame = cell(page, 1).locator(".oersite-live-output iframe").first
+        assert frame.get_attribute("title")  # named, as the book's maps are
+        drawn = frame.element_handle().content_frame()
+        drawn.wait_for_function("() => typeof L !== 'undefined' && document.querySelector('.leaflet-container')")
+    # Leaflet came from the reader's server; only map tiles were refused (they are not code).
+    assert not traffic.loaded_from_outside(), traffic.blocked
 
 
 def test_a_reload_keeps_the_readers_server_and_its_kernel(hubs, site):
