@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 import requests
 from support.browser import Traffic, chromium, offline_context
+from support.cli import oersite
 from support.hub_clients import free_port, write_users
 from support.journey_lab import USERS, commit_all, with_oersite_lines
 
@@ -73,8 +74,6 @@ def course_site(sample_course):
         assert found == 1, key
     config.write_text(with_oersite_lines(text, SETTINGS), encoding="utf-8")
     commit_all(course, "Run code's hubs")
-    from support.cli import oersite
-
     built = oersite("build", str(course))
     assert built.exit_code == 0, built.output
     yield course, ports
