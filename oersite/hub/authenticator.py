@@ -312,9 +312,9 @@ class RunCodeHandler(BaseHandler):
     ``concurrent_spawn_limit`` and ``active_server_limit`` (their 429 reaches the
     page, which says the hub is full).  The answer holds a token scoped to that
     server alone (``access:servers!server=<name>/``), never a hub or admin token,
-    expiring with the server's maximum age.  No cookie is read or set: the request
-    carries nothing a cross-site page could use, so tornado's XSRF check, made for
-    cookies, is replaced by the origin check.  A client address may ask
+    expiring with the server's maximum age.  The hand-out reads no cookie: the
+    request carries nothing a cross-site page could use, so tornado's XSRF check,
+    made for cookies, is replaced by the origin check.  A client address may ask
     ``run_code_per_minute`` times a minute (429 with Retry-After beyond that).
 
     ``POST /hub/run-code`` with ``open`` (a form the page submits, token in the
@@ -446,7 +446,7 @@ class RunCodeHandler(BaseHandler):
         """Sign the browser in as the token's user and continue to JupyterLab (the form's ``next``)."""
         token = self.get_body_argument("token", "")
         orm_token = orm.APIToken.find(self.db, token) if token else None
-        expired = orm_token is not None and orm_token.expires_at is not None and orm_token.expires_at < orm_token.now()
+        expired = orm_token is not None and orm_token.expires_in is not None and orm_token.expires_in <= 0
         if orm_token is None or expired or orm_token.user is None or orm_token.note != RUN_CODE_NOTE:
             raise web.HTTPError(403, "This server has gone; press Run code again.")
         user = self.users[orm_token.user]
