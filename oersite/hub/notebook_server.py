@@ -226,6 +226,13 @@ class OriginGuard:
                 return web_app.get_handler_delegate(request, Refused)
             if origin in allowed and request.method == "OPTIONS":
                 return web_app.get_handler_delegate(request, Preflight)
+            if origin in allowed and request.headers.get("Upgrade", "").lower() == "websocket":
+                # A browser cannot give a websocket an Authorization header: the page's client puts
+                # its token in the URL, which JupyterHub reads on websockets only when the browser
+                # says so (Sec-Fetch-Mode); for the course's pages it is moved where it always counts.
+                token = urllib.parse.parse_qs(request.query).get("token", [""])[0]
+                if token and "Authorization" not in request.headers:
+                    request.headers["Authorization"] = f"token {token}"
             return find_handler(request, **kwargs)
 
         web_app.find_handler = guarded
