@@ -9,7 +9,10 @@ to; change both together.
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -65,6 +68,11 @@ COPIES: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "axe-core": ("axe-core", [("axe.min.js", "axe.min.js")]),
 }
 
+#: The Run code button's client (run-code/run-code.js) with @jupyterlab/services, bundled for the browser:
+#: one file a page names, with the licences of what went into it beside it.
+RUN_CODE_SOURCE = HERE / "run-code" / "run-code.js"
+RUN_CODE_FOLDER = "run-code"
+
 LICENCE_NAMES = ("LICENSE", "LICENSE.txt", "LICENSE.md", "license", "LICENCE")
 
 
@@ -83,6 +91,49 @@ def rotate_css() -> str:
     )
 
 
+def bundle_run_code(folder: Path) -> None:
+    """esbuild: run-code.js and the parts of @jupyterlab/services it uses, minified, one script for browsers.
+
+    Beside it, ``LICENSES.txt``: each npm package that went into the bundle, its version and licence
+    (with its licence file when it has one), from esbuild's own list of its inputs.
+    """
+    folder.mkdir(parents=True)
+    metafile = Path(tempfile.mkdtemp()) / "meta.json"
+    subprocess.run(
+        [
+            str(MODULES / ".bin" / "esbuild"),
+            str(RUN_CODE_SOURCE),
+            "--bundle",
+            "--minify",
+            "--format=iife",
+            "--target=es2020",
+            "--platform=browser",
+            "--legal-comments=linked",
+            "--define:process.env.NODE_ENV='production'",
+            "--log-level=warning",
+            f"--metafile={metafile}",
+            f"--outfile={folder / 'run-code.js'}",
+        ],
+        check=True,
+    )
+    packages = set()
+    for source in json.loads(metafile.read_text())["inputs"]:
+        parts = Path(source).parts
+        if "node_modules" in parts:
+            at = len(parts) - 1 - parts[::-1].index("node_modules")
+            name = parts[at + 1 : at + 3] if parts[at + 1].startswith("@") else parts[at + 1 : at + 2]
+            packages.add(Path(*parts[: at + 1], *name))
+    shutil.rmtree(metafile.parent, ignore_errors=True)
+    sections = ["The Run code client (oersite, BSD-3-Clause) bundles these npm packages:\n"]
+    for package in sorted(packages):
+        meta = json.loads((HERE / package / "package.json").read_text())
+        sections.append(f"\n== {meta['name']} {meta['version']} ({meta.get('license', 'see its package')})\n")
+        licence = next((HERE / package / name for name in LICENCE_NAMES if (HERE / package / name).is_file()), None)
+        if licence is not None:
+            sections.append(licence.read_text(encoding="utf-8", errors="replace"))
+    (folder / "LICENSES.txt").write_text("".join(sections), encoding="utf-8")
+
+
 def main() -> None:
     staging = VENDOR.with_name("vendor.partial")
     shutil.rmtree(staging, ignore_errors=True)
@@ -98,11 +149,12 @@ def main() -> None:
         licence = next((source_root / name for name in LICENCE_NAMES if (source_root / name).is_file()), None)
         if licence is not None:
             shutil.copy2(licence, staging / folder / "LICENSE")
+    bundle_run_code(staging / RUN_CODE_FOLDER)
     (staging / "folium").mkdir()
     (staging / "folium" / "leaflet.awesome.rotate.min.css").write_text(rotate_css())
     shutil.rmtree(VENDOR, ignore_errors=True)
     staging.rename(VENDOR)
-    print(f"vendored {len(COPIES) + 1} libraries into {VENDOR}")
+    print(f"vendored {len(COPIES) + 2} libraries into {VENDOR}")
 
 
 if __name__ == "__main__":

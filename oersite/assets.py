@@ -45,6 +45,9 @@ from oersite.saved_maps import STAND_INS, old_frame_documents, with_stand_ins
 #: Where shared libraries go in the site; one copy serves every page.
 SHARED = "_static/oersite"
 
+#: Vendored folders made by oersite itself (the Run code button's client, assets/run-code), not npm packages.
+OERSITES_OWN = ("run-code",)
+
 #: A library URL of a student's server: /user/<name>/oersite-libraries/<file> (any base URL).
 _HUB_LIBRARY_URL = re.compile(rf"(?:/[\w.~%@+-]+)*/{LIBRARIES_ROUTE}/(?P<path>[\w.@-]+(?:/[\w.@-]+)*)")
 #: Sphinx's MathJax, relative to ``_static`` (Sphinx's ``mathjax_path`` convention).
@@ -316,6 +319,8 @@ def _copy_shared(output_dir: Path, shared: set[str], bokeh) -> None:
             )
         if not target.is_dir():
             shutil.copytree(source, target)
+        elif library in OERSITES_OWN:  # changes with oersite, not with a pinned version: always this one's
+            shutil.copytree(source, target, dirs_exist_ok=True)
     for path in sorted(p for p in shared if p.startswith(f"{SHARED}/bokeh/")):
         target = output_dir / path
         bundle = Path(path).name.removesuffix(f"-{bokeh.__version__}.min.js")

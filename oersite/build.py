@@ -36,7 +36,7 @@ from oersite.execute import (
 )
 from oersite.figure_images import FigureImages, FiguresReport
 from oersite.figures import cells_for_sphinx, draws_figures, figure_cells, missing_alt_warnings
-from oersite.launch import LaunchButton, notebook_buttons
+from oersite.launch import LaunchButton, RunCode, notebook_buttons, notebook_run_code
 from oersite.messages import plural, shown
 from oersite.render import render_site
 from oersite.saved_maps import saved_maps
@@ -223,6 +223,7 @@ def _build_course(
                 page_ready=None if strict else page_ready,
                 notebooks={page.docname: notebook for page, notebook in notebooks.items()},
                 warnings_are_errors=strict,
+                run_code=run_code_buttons(course, notebooks),
             )
         except BuildError:
             if stopped.is_set():
@@ -410,6 +411,23 @@ def _report_from_json(saved: dict, course: Course, *, seconds: float) -> BuildRe
 def _tiles(course: Course) -> TileSettings | None:
     maps = course.settings.maps
     return TileSettings(maps.tiles, maps.attribution) if maps.tiles else None
+
+
+def run_code_buttons(course: Course, notebooks: dict) -> dict[str, RunCode]:
+    """Each notebook page's Run code button, where the course and the notebook have one."""
+    target = course.launch
+    if target is None:
+        return {}
+    found = {
+        page.docname: notebook_run_code(
+            target,
+            course.relative(page.path),
+            notebook.metadata.get("oersite", {}).get("launch", {}),
+            where=course.relative(page.path),
+        )
+        for page, notebook in notebooks.items()
+    }
+    return {docname: run_code for docname, run_code in found.items() if run_code is not None}
 
 
 def launch_buttons(course: Course, notebooks: dict) -> dict[str, list[LaunchButton]]:

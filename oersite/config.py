@@ -246,6 +246,11 @@ class LaunchSettings:
     branch: str | None = documented(
         "Branch to pull; defaults to Jupyter Book's repository.branch, else 'main'.", kind=BRANCH, example="main"
     )
+    run_code: bool = documented(
+        "Show the Run code button beside Try now: the page's code cells run in place on a Try-now server. "
+        "Notebooks can turn it off in their metadata (oersite.launch.run_code: false).",
+        True,
+    )
 
 
 def tiles_problem(template: str) -> str | None:
@@ -539,6 +544,7 @@ class LaunchTarget:
     hub_url: str
     try_url: str
     path_in_repository: str  # the course folder inside the repository, "" at its root
+    run_code: bool = True  # the Run code button beside Try now (oersite.launch.run_code)
 
 
 @dataclass(frozen=True)
@@ -687,6 +693,7 @@ def _launch_target(
         hub_url=launch.hub_url,
         try_url=launch.try_url,
         path_in_repository=repository.path_to_book,
+        run_code=launch.run_code,
     )
 
 

@@ -28,6 +28,8 @@ OPEN_IN_HUB = "Open in hub"
 TRY_NOW = "Try now"
 OPEN_IN_HUB_TITLE = "Your own saved copy of this notebook on the course hub, after you sign in"
 TRY_NOW_TITLE = "A temporary copy of this notebook: no sign-in, deleted when you leave"
+RUN_CODE = "Run code"
+RUN_CODE_TITLE = "Edit and run this page's code here, on a temporary server: no sign-in"
 
 #: Where each interface opens a file, below the single-user server's root.
 INTERFACE_PATHS = {"lab": "lab/tree", "classic": "notebooks"}
@@ -42,6 +44,7 @@ class NotebookLaunch:
 
     hub: bool = documented("Show the Open in hub button.", True)
     try_now: bool = documented("Show the Try now button.", True, key="try")
+    run_code: bool = documented("Show the Run code button (needs the Try now hub).", True)
     branch: str | None = documented("The branch to pull instead of the course's.", kind=BRANCH, example="solutions")
     hub_url: str | None = documented(
         "The persistent hub to open it on instead of the course's.", kind=HUB_URL, example="https://hub.example.edu"
@@ -133,6 +136,47 @@ def notebook_buttons(
         url = launch_url(target, own.try_url or target.try_url, in_repository, branch=branch)
         buttons.append(LaunchButton(TRY_NOW, url, TRY_NOW_TITLE, "oersite-try-now"))
     return buttons
+
+
+@dataclass(frozen=True)
+class RunCode:
+    """What a notebook page's Run code button needs: which hub to ask, what to pull, which notebook it is.
+
+    The page asks ``hub_url``'s ``/hub/run-code`` (``oersite.hub.authenticator``) for a server,
+    pulls the course there with nbgitpuller's API and the Try now link's own query
+    (``pull_query``), and runs its cells in a kernel whose session is ``notebook`` (below
+    the server's root, so the kernel runs in the notebook's folder); Open in JupyterLab
+    continues at ``open_path`` on the same server.
+    """
+
+    hub_url: str
+    pull_query: str
+    notebook: str
+    open_path: str
+
+
+def notebook_run_code(
+    target: LaunchTarget, notebook_path: str, metadata: dict[str, Any], *, where: str
+) -> RunCode | None:
+    """The Run code button of one notebook page, or None: off for the course, for the notebook, or without Try now."""
+    own = notebook_launch(metadata, where)
+    if not (target.run_code and own.run_code and own.try_now):
+        return None
+    in_repository = PurePosixPath(target.path_in_repository or ".", notebook_path).as_posix()
+    query = git_pull_query(
+        repository=target.repository,
+        branch=own.branch or target.branch,
+        clone_folder=target.clone_folder,
+        notebook=in_repository,
+        interface=target.interface,
+    )
+    opened = PurePosixPath(target.clone_folder, in_repository).as_posix()
+    return RunCode(
+        hub_url=(own.try_url or target.try_url).rstrip("/"),
+        pull_query=query,
+        notebook=opened,
+        open_path=f"{INTERFACE_PATHS[target.interface]}/{quote(opened)}",
+    )
 
 
 def launch_url(target: LaunchTarget, hub_url: str, notebook: str, *, branch: str | None = None) -> str:

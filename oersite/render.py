@@ -25,7 +25,7 @@ from oersite.build_layout import BUILD_FOLDER, BuildLayout
 from oersite.config import Course
 from oersite.errors import BuildError
 from oersite.execute import NotebookResult
-from oersite.launch import LaunchButton
+from oersite.launch import LaunchButton, RunCode
 
 #: Templates that stand in for the theme's own components of the same name.
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -53,6 +53,7 @@ def render_site(
     page_ready: Callable[[str], dict] | None = None,
     notebooks: dict[str, Any] | None = None,
     warnings_are_errors: bool = False,
+    run_code: dict[str, RunCode] | None = None,
 ) -> RenderResult:
     """Run Sphinx's HTML builder over the course; incremental across builds.
 
@@ -103,6 +104,10 @@ def render_site(
     sphinx_config["oersite_myst_nb_output_folder"] = str(layout.myst_nb_output.resolve())
     sphinx_config["oersite_launch_buttons"] = {
         docname: [dataclasses.asdict(button) for button in page_buttons] for docname, page_buttons in buttons.items()
+    }
+    # Each notebook page's Run code button (oersite.launch.RunCode), placed by its script in the page.
+    sphinx_config["oersite_run_code"] = {
+        docname: dataclasses.asdict(settings) for docname, settings in (run_code or {}).items()
     }
     # What each page says about itself: licence, credits, catalogue record (oersite.catalogue).
     sphinx_config["oersite_page_metadata"] = metadata

@@ -17,7 +17,8 @@ gives it its catalogue record (``oersite.catalogue``).
 
 The build passes ``oersite_executed``: docname -> [executed notebook path,
 cache key], ``oersite_figures``: docname -> cell index -> alt text and where, and
-``oersite_launch_buttons``: docname -> buttons; and ``app.oersite_page_ready`` (docname ->
+``oersite_launch_buttons``: docname -> buttons, ``oersite_run_code``: docname -> the Run code
+button's settings (``oersite.launch.RunCode``); and ``app.oersite_page_ready`` (docname ->
 that page's figures), which returns once the page's notebook has run: Sphinx reads each
 notebook page while later notebooks still run.
 """
@@ -59,6 +60,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     # After myst-nb made its configuration on the same event (priority 500).
     app.connect("builder-inited", keep_myst_nb_output_in_the_build_layout, priority=501)
     app.add_config_value("oersite_launch_buttons", {}, rebuild="html", types=(dict,))
+    app.add_config_value("oersite_run_code", {}, rebuild="html", types=(dict,))
     app.add_config_value("oersite_page_metadata", {}, rebuild="html", types=(dict,))
     app.connect("html-page-context", add_credits_and_record)
     app.connect("html-page-context", add_source_digest)
@@ -241,7 +243,17 @@ def _ancestors(node: Any):
         yield node
 
 
+#: The Run code button's client (assets/run-code, bundled into the vendored libraries), below ``_static``:
+#: named by a page, the site ships it (``oersite.assets``).
+RUN_CODE_SCRIPT = "oersite/vendor/run-code/run-code.js"
+
+
 def add_launch_buttons(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    run_code = app.config.oersite_run_code.get(pagename)
+    if run_code:
+        # The script places the button beside the launch buttons: without JavaScript the page is as it was.
+        attributes = {f"data-{key.replace('_', '-')}": value for key, value in run_code.items()}
+        app.add_js_file(RUN_CODE_SCRIPT, loading_method="defer", id="oersite-run-code", **attributes)
     buttons = app.config.oersite_launch_buttons.get(pagename)
     if not buttons or "header_buttons" not in context:
         return

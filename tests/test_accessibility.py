@@ -175,3 +175,42 @@ def test_a_launch_button_is_reached_by_tab_shows_its_focus_and_follows_enter(bui
         assert opened == [href]
         context.close()
     assert traffic.loaded_from_outside() == []
+
+
+@pytest.mark.slow  # builds the sample course and drives Chromium
+def test_run_code_is_reached_by_tab_and_its_status_says_when_the_hub_is_full(built_sample):
+    site, _ = built_sample
+    traffic = Traffic()
+    with served(site) as url, chromium() as browser:
+        context = offline_context(browser, traffic)
+        # No hub runs here: the Try-now hub's answer is "full" (429), as a busy hub's would be.
+        context.route(
+            "http://127.0.0.1:8001/hub/run-code",
+            lambda route: route.fulfill(status=429, headers={"Access-Control-Allow-Origin": "*"}, body="{}"),
+        )
+        page = context.new_page()
+        page.goto(url + NOTEBOOK_PAGE, wait_until="load")
+        stored = page.locator("div.cell_output").all_inner_texts()
+        button = page.get_by_role("button", name="Run code", exact=True)
+        expect(button).to_have_count(1)
+        presses = 0
+        while not button.evaluate("element => element === document.activeElement"):
+            assert presses < MOST_TABS, f"Run code not reached in {MOST_TABS} presses of Tab"
+            page.keyboard.press("Tab")
+            presses += 1
+        assert button.evaluate(FOCUS_RING), "Run code shows no outline or shadow when focused"
+        expect(button).to_have_accessible_description(re.compile("temporary server"))
+        page.keyboard.press("Enter")
+        # One sentence in a live region (read out by screen readers), the stored outputs as they were.
+        expect(page.get_by_role("status")).to_contain_text("The Try-now hub is full right now")
+        assert page.locator("div.cell_output").all_inner_texts() == stored
+        assert page.locator("textarea").count() == 0
+
+        # Without JavaScript the page is as it was: no button.
+        still = browser.new_context(java_script_enabled=False)
+        plain = still.new_page()
+        plain.goto(url + NOTEBOOK_PAGE, wait_until="load")
+        assert plain.get_by_role("button", name="Run code").count() == 0
+        still.close()
+        context.close()
+    assert traffic.loaded_from_outside() == []

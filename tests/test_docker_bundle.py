@@ -432,6 +432,27 @@ def test_the_notebook_image_serves_the_maps_libraries_and_opens_markdown_noteboo
     assert leaflet.status_code == 200 and b"Leaflet" in leaflet.content[:2000]
 
 
+def test_run_code_hands_a_reader_a_container_and_a_token_for_it_alone(deployment):
+    """The site's Run code button, as its page asks, through Apache over TLS: the course site's origin only."""
+    wait_for_room(deployment, visitors=0)
+    hub = deployment.ephemeral_url
+    site, elsewhere = "https://oersite.example.org", "https://elsewhere.example"  # html.baseurl's origin, another
+    asked = deployment.session().post(f"{hub}/hub/run-code", headers={"Origin": site}, timeout=180)
+    assert asked.status_code == 200, asked.text
+    assert asked.headers["Access-Control-Allow-Origin"] == site
+    reader = asked.json()
+    assert container(deployment, "ephemeral", reader["user"]) is not None  # a container of its own
+    server, token = f"{hub}{reader['server']}", {"Authorization": f"token {reader['token']}"}
+    status = deployment.session().get(f"{server}api/status", headers={**token, "Origin": site}, timeout=30)
+    assert status.status_code == 200 and status.headers["Access-Control-Allow-Origin"] == site
+    # Another site's page is refused by the container's server and by the hub; the token opens no hub API.
+    refused = deployment.session().get(f"{server}api/status", headers={**token, "Origin": elsewhere}, timeout=30)
+    assert refused.status_code == 403
+    other_site = deployment.session().post(f"{hub}/hub/run-code", headers={"Origin": elsewhere}, timeout=30)
+    assert other_site.status_code == 403
+    assert deployment.session().get(f"{hub}/hub/api/users", headers=token, timeout=30).status_code == 403
+
+
 def test_the_warm_pool_hands_a_visitor_a_container_started_before_the_click(deployment):
     """oersite.hub.ephemeral.pool on, as an operator turns it on: _config.yml, hub config, a hub restart.
 

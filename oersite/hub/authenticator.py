@@ -22,13 +22,19 @@ normalises the name and applies ``allowed_users``/``blocked_users``/
 ``admin_users``; ``next`` is restricted to paths on this hub.
 
 ``PooledTemporaryAuthenticator`` gives a new visitor of the ephemeral hub a
-server of the warm pool when one is waiting (see ``oersite.hub.pool``).
+server of the warm pool when one is waiting (see ``oersite.hub.pool``), and
+answers the site's Run code button (``RunCodeHandler``, ``/hub/run-code``).
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import json
 import os
+import time
+import uuid
+from collections import deque
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -38,7 +44,7 @@ from jupyterhub.handlers import BaseHandler, LogoutHandler
 from jupyterhub.utils import url_path_join
 from tmpauthenticator import TmpAuthenticateHandler, TmpAuthenticator
 from tornado import web
-from traitlets import List, Unicode, default
+from traitlets import Integer, List, Unicode, default
 
 from oersite.hub.pool import HANDED_OUT_GROUP, READY_GROUP
 from oersite.hub.settings import PROXY_SECRET_VARIABLE, SIGNED_OUT_PATH, VALUES_HEADER, NameRefused, hub_user_name
@@ -200,7 +206,26 @@ class ProxyHeaderAuthenticator(Authenticator):
 
 
 class PooledTemporaryAuthenticator(TmpAuthenticator):
-    """tmpauthenticator, but a new visitor first gets a waiting server of the pool, if there is one."""
+    """tmpauthenticator, but a new visitor first gets a waiting server of the pool, if there is one.
+
+    It also serves the site's Run code button (``RunCodeHandler``) when
+    ``run_code_origins`` names the sites allowed to ask.
+    """
+
+    run_code_origins = List(
+        Unicode(),
+        help="Origins (scheme://host[:port]) of the sites whose Run code button may ask for a server; "
+        "empty: /hub/run-code answers 404.",
+    ).tag(config=True)
+    run_code_per_minute = Integer(
+        10, help="Run-code servers one client address may ask for in a minute; beyond that, 429."
+    ).tag(config=True)
+    run_code_token_seconds = Integer(
+        3600, help="How long a Run-code token lasts: the server's maximum age, after which the culler stops it."
+    ).tag(config=True)
+
+    def get_handlers(self, app):
+        return [*super().get_handlers(app), (RUN_CODE_PATH.removeprefix("/hub"), RunCodeHandler)]
 
     async def authenticate(self, handler, data):
         # Only the Try-now sign-in takes a server from the pool; a token asked for
@@ -241,3 +266,192 @@ def _count(group, key: str) -> None:
     properties = dict(group.properties or {})
     properties[key] = int(properties.get(key, 0)) + 1
     group.properties = properties
+
+
+# The site's Run code button: a server of the pool, and a token for it alone.
+
+#: Where the page asks for a server (below the hub's base URL).
+RUN_CODE_PATH = "/hub/run-code"
+#: A token made for Run code opens its one server, nothing else: not the hub's API, no other server.
+RUN_CODE_NOTE = "oersite run code"
+
+
+def run_code_scopes(name: str) -> list[str]:
+    """The only scope a Run-code token has: access to ``name``'s default server."""
+    return [f"access:servers!server={name}/"]
+
+
+def client_address(peer: str, headers) -> str:
+    """The reader's address: the last hop before the hub's own proxies on this machine.
+
+    The hub sits behind its configurable-http-proxy, and in the bundle behind Apache
+    too, all on 127.0.0.1: each appends the address it was called from to
+    ``X-Forwarded-For``.  Read from the right, the first address that is not
+    loopback is the one the outermost proxy saw, which no client can forge (what a
+    client sends itself stays to its left).  All loopback: the reader is on this machine.
+    """
+    hops = [hop.strip() for hop in headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
+    for hop in reversed([*hops, peer]) if peer else reversed(hops):
+        try:
+            if not ipaddress.ip_address(hop).is_loopback:
+                return hop
+        except ValueError:
+            return hop  # not an address: nothing our proxies write, so as far as we can tell
+    return peer or "127.0.0.1"
+
+
+class RunCodeHandler(BaseHandler):
+    """``POST /hub/run-code``: one server for one reader of the course site, and a token for it alone.
+
+    The page's Run code button asks here, from the course site's origin (checked
+    against ``run_code_origins``; others get 403 and no CORS header, so their
+    pages cannot read the answer).  The reader gets a waiting server of the warm
+    pool, taken by ``claim_pooled_user`` in one step of the hub's event loop as
+    Try now's sign-in takes one, so no two readers or visitors share a server; or,
+    with the pool empty, a new user whose server starts as Try now's would, under
+    ``concurrent_spawn_limit`` and ``active_server_limit`` (their 429 reaches the
+    page, which says the hub is full).  The answer holds a token scoped to that
+    server alone (``access:servers!server=<name>/``), never a hub or admin token,
+    expiring with the server's maximum age.  The hand-out reads no cookie: the
+    request carries nothing a cross-site page could use, so tornado's XSRF check,
+    made for cookies, is replaced by the origin check.  A client address may ask
+    ``run_code_per_minute`` times a minute (429 with Retry-After beyond that).
+
+    ``POST /hub/run-code`` with ``open`` (a form the page submits, token in the
+    body, never the URL) signs the browser in to the hub as that server's user and
+    continues to JupyterLab with the page's notebook: "Open in JupyterLab".
+    """
+
+    _asked: dict[str, deque] = {}  # client address -> times of its requests in the last minute
+
+    def check_xsrf_cookie(self) -> None:
+        """No cookie authenticates these requests: the origin check (``allowed_origin``) guards them."""
+
+    def allowed_origin(self) -> str | None:
+        origin = self.request.headers.get("Origin", "")
+        allowed = self.authenticator.run_code_origins
+        return origin if origin and origin in allowed else None
+
+    def set_cors(self, origin: str) -> None:
+        self.set_header("Access-Control-Allow-Origin", origin)
+        self.set_header("Access-Control-Allow-Methods", "POST, OPTIONS")
+        self.set_header("Access-Control-Allow-Headers", "Content-Type")
+        self.set_header("Access-Control-Expose-Headers", "Retry-After")
+        self.set_header("Access-Control-Max-Age", "600")
+        self.set_header("Vary", "Origin")
+
+    def refuse(self, status: int, message: str, retry_after: int | None = None) -> None:
+        self.set_status(status)
+        if retry_after is not None:
+            self.set_header("Retry-After", str(retry_after))
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message}))
+
+    def options(self) -> None:
+        origin = self.allowed_origin()
+        if not self.authenticator.run_code_origins:
+            raise web.HTTPError(404)
+        if origin is None:
+            raise web.HTTPError(403, "This hub runs code only for its course's site.")
+        self.set_cors(origin)
+        self.set_status(204)
+        self.finish()
+
+    def over_rate(self) -> int | None:
+        """Seconds to wait when this client address asked too often in the last minute; None when it may ask."""
+        now = time.monotonic()
+        peer = getattr(self.request.connection.context, "address", None)  # the socket's, before X-Forwarded-For
+        address = client_address(peer[0] if isinstance(peer, tuple) else "", self.request.headers)
+        asked = self._asked.setdefault(address, deque())
+        while asked and now - asked[0] > 60:
+            asked.popleft()
+        if len(asked) >= self.authenticator.run_code_per_minute:
+            return max(1, int(60 - (now - asked[0])) + 1)
+        asked.append(now)
+        if len(self._asked) > 10000:  # forget addresses that went quiet
+            for address in [address for address, times in self._asked.items() if not times]:
+                del self._asked[address]
+        return None
+
+    async def post(self) -> None:
+        authenticator: PooledTemporaryAuthenticator = self.authenticator
+        if not authenticator.run_code_origins:
+            raise web.HTTPError(404)
+        origin = self.allowed_origin()
+        if origin is None:
+            self.log.warning("Run code: refused a request from origin %r", self.request.headers.get("Origin"))
+            raise web.HTTPError(403, "This hub runs code only for its course's site.")
+        self.set_cors(origin)
+        if self.get_body_argument("open", None) is not None:
+            await self.open_in_lab()
+            return
+        wait = self.over_rate()
+        if wait is not None:
+            self.refuse(429, "Too many servers asked for from this address; try again in a minute.", wait)
+            return
+        name = claim_pooled_user(self.db, self.users)
+        pooled = name is not None
+        if name is None:
+            name = f"run-{uuid.uuid4().hex[:12]}"
+        user = self.user_from_username(name)
+        if not pooled:
+            try:
+                await self.spawn_single_user(user)
+            except web.HTTPError as error:
+                if error.status_code == 429:
+                    self.forget(user)
+                    retry = (getattr(error, "headers", None) or {}).get("Retry-After", 60)
+                    self.refuse(429, "The hub is full.", int(retry))
+                    return
+                raise
+        spawner = user.spawner
+        if spawner._spawn_pending and spawner._spawn_future is not None:
+            try:
+                await spawner._spawn_future
+            except Exception as error:  # noqa: BLE001 (the page says the hub is unreachable; the log says why)
+                self.log.warning("Run code: the server of %s did not start (%s)", name, error)
+                self.refuse(503, "The server did not start.")
+                return
+        if not spawner.ready:
+            self.refuse(503, "The server did not start.")
+            return
+        token = user.new_api_token(
+            note=RUN_CODE_NOTE,
+            expires_in=authenticator.run_code_token_seconds,
+            scopes=run_code_scopes(name),
+        )
+        self.log.info("Run code: %s for a reader (%s)", name, "from the warm pool" if pooled else "started now")
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(
+            json.dumps(
+                {
+                    "user": name,
+                    "server": user.url,
+                    "token": token,
+                    "pooled": pooled,
+                    "expires_in": authenticator.run_code_token_seconds,
+                }
+            )
+        )
+
+    def forget(self, user) -> None:
+        """A user made for a server the hub would not start: gone again, so it holds no place."""
+        try:
+            self.users.delete(user.name)
+        except Exception as error:  # noqa: BLE001 (the culler deletes it later)
+            self.log.warning("Run code: could not delete %s (%s)", user.name, error)
+
+    async def open_in_lab(self) -> None:
+        """Sign the browser in as the token's user and continue to JupyterLab (the form's ``next``)."""
+        token = self.get_body_argument("token", "")
+        orm_token = orm.APIToken.find(self.db, token) if token else None
+        expired = orm_token is not None and orm_token.expires_in is not None and orm_token.expires_in <= 0
+        if orm_token is None or expired or orm_token.user is None or orm_token.note != RUN_CODE_NOTE:
+            raise web.HTTPError(403, "This server has gone; press Run code again.")
+        user = self.users[orm_token.user]
+        self.set_login_cookie(user)
+        path = self.get_body_argument("path", "lab")
+        if urlsplit(path).scheme or urlsplit(path).netloc or path.startswith("/") or ".." in path.split("/"):
+            raise web.HTTPError(400, "Not a path on the server.")
+        self.redirect(url_path_join(user.url, path))

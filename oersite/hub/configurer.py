@@ -18,12 +18,13 @@ import os
 import shutil
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from oersite.hub import layout, pool
 from oersite.hub.settings import (
     COURSE_DATA_VARIABLE,
+    RUN_CODE_ORIGINS_VARIABLE,
     EphemeralHubSettings,
     HubBundleSettings,
     PersistentHubSettings,
@@ -188,6 +189,28 @@ def update_warm_pool(c, hub: EphemeralHubSettings, *, pull_query: str, proxy_url
     c.JupyterHub.load_roles = [*c.JupyterHub.get("load_roles", []), role]
 
 
+def update_run_code(c, settings: HubBundleSettings) -> None:
+    """The site's Run code button: ``/hub/run-code`` hands its readers servers (``authenticator.RunCodeHandler``).
+
+    Only the course's own pages may ask (``run_code_origins``), each client
+    address ``run_code_per_minute`` times a minute; a token lasts as long as its
+    server may (``max_age_seconds``).  Nothing when Run code is off.
+    """
+    if not settings.run_code_origins:
+        return
+    c.JupyterHub.authenticator_class = "oersite.hub.authenticator.PooledTemporaryAuthenticator"
+    c.PooledTemporaryAuthenticator.run_code_origins = list(settings.run_code_origins)
+    c.PooledTemporaryAuthenticator.run_code_per_minute = settings.ephemeral.run_code_per_minute
+    c.PooledTemporaryAuthenticator.run_code_token_seconds = settings.ephemeral.max_age_seconds
+
+
+def run_code_server_environment(settings: HubBundleSettings) -> dict[str, str]:
+    """What a Try-now server needs for Run code: the origins its readers' pages come from (notebook_server)."""
+    if not settings.run_code_origins:
+        return {}
+    return {RUN_CODE_ORIGINS_VARIABLE: " ".join(settings.run_code_origins)}
+
+
 def update_docker_spawner(c, settings: HubBundleSettings, ports: layout.HubPorts, *, persistent_homes: bool) -> None:
     """Servers as containers of the course image on the host network, the course data mounted read-only.
 
@@ -330,6 +353,7 @@ class Hub:
     culling: Culling
     keeps_homes: bool  # each student's files outlive their server (a volume); else they go with it
     configure: Callable[[object, Place], None]
+    server_environment: dict[str, str] = field(default_factory=dict)  # more for every server (Run code's origins)
 
 
 def persistent_hub(settings: HubBundleSettings) -> Hub:
@@ -356,9 +380,18 @@ def ephemeral_hub(settings: HubBundleSettings) -> Hub:
         update_warm_pool(
             c, hub, pull_query=settings.pull_query, proxy_url=place.proxy_url, status_url=place.pool_status_url
         )
+        update_run_code(c, settings)
 
     culling = Culling(timeout=hub.cull_idle_seconds, users=True, max_age=hub.max_age_seconds)
-    return Hub("ephemeral", hub.memory_limit, hub.cpu_limit, culling, keeps_homes=False, configure=configure)
+    return Hub(
+        "ephemeral",
+        hub.memory_limit,
+        hub.cpu_limit,
+        culling,
+        keeps_homes=False,
+        configure=configure,
+        server_environment=run_code_server_environment(settings),
+    )
 
 
 HUBS = {"persistent": persistent_hub, "ephemeral": ephemeral_hub}
@@ -367,6 +400,8 @@ HUBS = {"persistent": persistent_hub, "ephemeral": ephemeral_hub}
 def update_hub(c, hub: Hub, place: Place) -> None:
     """A hub where JupyterHub itself enforces limits and runs the culler (Docker, local processes)."""
     update_limits(c, memory=hub.memory, cpu=hub.cpu)
+    if hub.server_environment:  # after update_interface, which sets the environment every server has
+        c.Spawner.environment = {**c.Spawner.environment, **hub.server_environment}
     culling = hub.culling
     update_culler(c, timeout=culling.timeout, max_age=culling.max_age, every=culling.every, cull_users=culling.users)
     hub.configure(c, place)  # after the culler: the warm pool's service joins its list

@@ -8,9 +8,11 @@ in a module the hub images carry.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from oersite.config import Course
 from oersite.errors import HubError
-from oersite.hub.settings import DEFAULT_URLS, HubBundleSettings
+from oersite.hub.settings import DEFAULT_URLS, PREVIEW_ORIGINS, HubBundleSettings
 from oersite.launch import SERVER_GIT_PULL, git_pull_query
 
 
@@ -54,7 +56,22 @@ def hub_settings(course: Course, *, local: bool = False) -> HubBundleSettings:
         image=hub.in_registry(hub.image),
         persistent_url=target.hub_url,
         ephemeral_url=target.try_url,
+        run_code_origins=run_code_origins(course),
         persistent=hub.persistent,
         ephemeral=hub.ephemeral,
         sso=hub.sso,
     )
+
+
+def run_code_origins(course: Course) -> tuple[str, ...]:
+    """The pages whose Run code button may ask the Try-now hub: the published site's and the preview's.
+
+    Empty when the course turned Run code off (``oersite.launch.run_code: false``).
+    """
+    if course.launch is None or not course.settings.launch.run_code:
+        return ()
+    origins = []
+    if course.base_url:
+        parts = urlsplit(course.base_url)
+        origins.append(f"{parts.scheme}://{parts.netloc}")
+    return tuple(dict.fromkeys([*origins, *PREVIEW_ORIGINS]))

@@ -33,6 +33,11 @@ The server extension also starts the kernel of the notebook a launch link opens 
 link's nbgitpuller page is served (``KernelAhead``): JupyterLab, which takes seconds to load
 in the browser, then finds the notebook's session running instead of starting its kernel.
 
+On the Try-now hub's servers it lets the course site's pages in (``OriginGuard``): the
+site's Run code button talks to the server from the site's origin, with a token scoped to
+that server (``oersite.hub.authenticator.RunCodeHandler``); pages of any other origin are
+refused, whatever they carry.
+
 Runs inside single-user servers and their kernels: imports only the standard library
 (tornado and IPython where the server or kernel has them already).
 """
@@ -130,12 +135,109 @@ def _load_jupyter_server_extension(serverapp) -> None:
     from tornado.web import StaticFileHandler
 
     class LibraryFileHandler(StaticFileHandler):
-        """Public, cacheable library files (a plain tornado handler: no sign-in, like a CDN)."""
+        """Public, cacheable library files (a plain tornado handler: no sign-in, like a CDN).
+
+        Readable from any page, as a CDN's are: a map that Run code drew on the course
+        site loads its fonts from here, and fonts are fetched with CORS.
+        """
+
+        def set_default_headers(self) -> None:
+            self.set_header("Access-Control-Allow-Origin", "*")
 
     route = libraries_prefix(serverapp.base_url) + "(.*)"
     serverapp.web_app.add_handlers(".*$", [(route, LibraryFileHandler, {"path": str(VENDOR_DIR)})])
     serverapp.log.info("oersite: the site's browser libraries are served at %s", route)
     KernelAhead(serverapp).follow_requests()
+    OriginGuard(serverapp, run_code_origins(os.environ)).install()
+
+
+# The course site's Run code button, and no other site.
+
+#: The origins of the pages whose Run code button may use this server, space-separated
+#: (``oersite.hub.settings.RUN_CODE_ORIGINS_VARIABLE``: the same name, set by the hub).
+RUN_CODE_ORIGINS_VARIABLE = "OERSITE_RUN_CODE_ORIGINS"
+
+
+def run_code_origins(environment) -> tuple[str, ...]:
+    return tuple(environment.get(RUN_CODE_ORIGINS_VARIABLE, "").split())
+
+
+def origin_allowed(origin: str | None, host: str, allowed: tuple[str, ...]) -> bool:
+    """Whether a request that says it comes from ``origin`` may reach this server (at ``host``).
+
+    No ``Origin`` (a navigation, a script tag, a program): yes, as always.  The
+    server's own origin (JupyterLab): yes.  One of the course site's: yes.
+    Anything else, ``null`` included: no.
+    """
+    if not origin:
+        return True
+    if origin in allowed:
+        return True
+    return urllib.parse.urlsplit(origin).netloc.lower() == host.lower() and origin != "null"
+
+
+class OriginGuard:
+    """Refuses requests from other sites' pages; answers the course site's CORS preflights.
+
+    jupyter_server lets a request that carries a token in from any origin, and
+    answers its preflight (a token is no ambient credential, so no cross-site
+    forgery).  A Run-code token lives in the reader's browser, though, and only the
+    course's pages should ever use it: every request whose ``Origin`` is neither
+    the server's own nor one of ``allowed`` gets 403 here, before any handler, on
+    every route but the public libraries.  For the allowed origins the server's
+    CORS setting (``allow_origin_pat``, read by every handler) names them, and
+    preflights are answered here, for every route (nbgitpuller's has none).
+    """
+
+    def __init__(self, serverapp, allowed: tuple[str, ...]) -> None:
+        self.serverapp = serverapp
+        self.allowed = allowed
+
+    def install(self) -> None:
+        from tornado.web import RequestHandler
+
+        web_app = self.serverapp.web_app
+        if self.allowed:
+            web_app.settings["allow_origin_pat"] = re.compile("|".join(re.escape(origin) for origin in self.allowed))
+        libraries = libraries_prefix(self.serverapp.base_url)
+        allowed, find_handler = self.allowed, web_app.find_handler
+
+        class Refused(RequestHandler):
+            def prepare(self) -> None:
+                self.set_status(403)
+                self.finish("This server answers only its own pages and its course's site.")
+
+        class Preflight(RequestHandler):
+            def prepare(self) -> None:
+                self.set_header("Access-Control-Allow-Origin", self.request.headers["Origin"])
+                self.set_header("Access-Control-Allow-Methods", "GET, PUT, POST, PATCH, DELETE, OPTIONS")
+                self.set_header("Access-Control-Allow-Headers", "accept, content-type, authorization, x-xsrftoken")
+                self.set_header("Access-Control-Max-Age", "600")
+                self.set_header("Vary", "Origin")
+                self.set_status(204)
+                self.finish()
+
+        def guarded(request, **kwargs):
+            origin = request.headers.get("Origin")
+            if request.path.startswith(libraries):
+                return find_handler(request, **kwargs)
+            if not origin_allowed(origin, request.host or "", allowed):
+                self.serverapp.log.warning("oersite: refused a request from %r to %s", origin, request.path)
+                return web_app.get_handler_delegate(request, Refused)
+            if origin in allowed and request.method == "OPTIONS":
+                return web_app.get_handler_delegate(request, Preflight)
+            if origin in allowed and request.headers.get("Upgrade", "").lower() == "websocket":
+                # A browser cannot give a websocket an Authorization header: the page's client puts
+                # its token in the URL, which JupyterHub reads on websockets only when the browser
+                # says so (Sec-Fetch-Mode); for the course's pages it is moved where it always counts.
+                token = urllib.parse.parse_qs(request.query).get("token", [""])[0]
+                if token and "Authorization" not in request.headers:
+                    request.headers["Authorization"] = f"token {token}"
+            return find_handler(request, **kwargs)
+
+        web_app.find_handler = guarded
+        if allowed:
+            self.serverapp.log.info("oersite: Run code may reach this server from %s", ", ".join(allowed))
 
 
 # The launch link's notebook, its kernel started with the pull.

@@ -43,6 +43,11 @@ PROXY_SECRET_VARIABLE = "OERSITE_PROXY_SECRET"
 #: The header in which Apache tells the persistent hub how many values the user attribute had (SAML):
 #: a name comes from exactly one.  Like the user header, trusted only with the proxy's secret.
 VALUES_HEADER = "X-Oersite-Sign-On-Values"
+#: Environment variable of every Try-now server: the origins its Run-code readers' pages come from
+#: (``oersite.hub.notebook_server.OriginGuard``, which names it too: the servers carry no settings module).
+RUN_CODE_ORIGINS_VARIABLE = "OERSITE_RUN_CODE_ORIGINS"
+#: Where ``oersite serve`` previews a course by default: its pages' Run code button asks the hubs too.
+PREVIEW_ORIGINS = ("http://127.0.0.1:8080", "http://localhost:8080")
 #: JupyterLab's "get notified about official Jupyter news?" pop-up, turned off on both hubs.
 NEWS_PLUGIN = "@jupyterlab/apputils-extension:announcements"
 
@@ -387,11 +392,14 @@ class EphemeralHubSettings:
         "then opens one at once. Each waiting server costs its memory; 0 turns the pool off.",
         3,
     )
+    run_code_per_minute: int = documented(
+        "Servers the site's Run code button may ask for from one address in a minute; more are told to wait.", 10
+    )
 
     def problems(self, where: str = "oersite.hub.ephemeral") -> list[str]:
         """What is wrong with these values, each naming its key."""
         found = _resource_problems(self, where)
-        for key in ("max_age_seconds", "concurrent_spawn_limit", "active_server_limit"):
+        for key in ("max_age_seconds", "concurrent_spawn_limit", "active_server_limit", "run_code_per_minute"):
             found += _whole_number_problem(self, key, where)
         if not isinstance(self.pool, int) or isinstance(self.pool, bool) or self.pool < 0:
             found.append(f"{where}.pool: expected 0 (no pool) or more servers, found {self.pool!r}")
@@ -434,6 +442,7 @@ class HubBundleSettings:
     image: str  # the single-user image, as pulled: under oersite.hub.registry when there is one
     persistent_url: str  # oersite.launch.hub_url, without a trailing slash
     ephemeral_url: str  # oersite.launch.try_url, likewise
+    run_code_origins: tuple[str, ...]  # the sites whose Run code button may ask the Try-now hub; empty: off
     persistent: PersistentHubSettings
     ephemeral: EphemeralHubSettings
     sso: SignOnSettings

@@ -113,6 +113,7 @@ def _values(settings: HubBundleSettings, images: CourseImages, hub: Hub) -> str:
     """The chart's values for ``hub``: what it is as ``hub.config``, its limits and culling as the chart's own keys."""
     release = HELM_RELEASES[hub.kind]
     singleuser = _singleuser(settings, images, hub.memory, hub.cpu)
+    singleuser["extraEnv"].update(hub.server_environment)  # Run code's origins, on the Try-now hub's servers
     # A volume per student, kept when their server stops; or a visitor's files go with their pod.
     singleuser["storage"]["type"] = "dynamic" if hub.keeps_homes else "none"
     config = _hub_config(lambda c: hub.configure(c, CHART_PLACE))
@@ -121,8 +122,9 @@ def _values(settings: HubBundleSettings, images: CourseImages, hub: Hub) -> str:
         chart_hub["extraFiles"] = _chart_files(CHART_RUNTIME)
         chart_hub["extraEnv"] = {PROXY_SECRET_VARIABLE: {"valueFrom": {"secretKeyRef": PROXY_SECRET_REF}}}
     else:
-        pool = settings.ephemeral.pool
-        chart_hub["extraFiles"] = _chart_files((*CHART_RUNTIME, CHART_FULL_PAGE) if pool else (CHART_FULL_PAGE,))
+        # The pool's service and the authenticator (warm pool, Run code) come from oersite's modules.
+        ours = settings.ephemeral.pool or settings.run_code_origins
+        chart_hub["extraFiles"] = _chart_files((*CHART_RUNTIME, CHART_FULL_PAGE) if ours else (CHART_FULL_PAGE,))
         chart_hub.update(_chart_services(config))
     culling = hub.culling
     values = {
