@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +44,8 @@ from oersite.toc import Page, read_pages
 from oersite.uptodate import previous_build, remember_build, source_fingerprint
 
 if TYPE_CHECKING:
+    import nbformat
+
     from oersite.kernels import SpareKernels
 
 
@@ -136,100 +138,38 @@ def _build_course(
     metadata = page_metadata(
         course, pages, {page.docname: notebook_code(notebook) for page, notebook in notebooks.items()}
     )
-    found: dict[str, list] = {}
     tiles = _tiles(course)
     images = FigureImages(output_dir, layout.figures_record, base_url=course.base_url, tiles=tiles)
 
     if figure_images and not images.made_before() and any(map(draws_figures, notebooks.values())):
         images.start_browser()  # a first build: its figures will need drawing, whether notebooks run or not
 
-    figures_of: dict[Page, list] = {}  # each notebook's figures, found as it has run or when first asked
-    figures_lock = threading.Lock()
-    plan: dict[str, list[NotebookResult]] = {}
-    planned_now = threading.Event()
-    page_done = {page.docname: threading.Event() for page in notebooks}
-    stopped = threading.Event()  # the execution failed: Sphinx stops reading
-
-    def figures_for(result: NotebookResult) -> list:
-        with figures_lock:
-            if result.page not in figures_of:
-                figures_of[result.page] = figure_cells(course, {result.page: notebooks[result.page]}, [result])
-            return figures_of[result.page]
-
-    def planned(results: list[NotebookResult]) -> None:
-        plan["results"] = results
-        for result in results:
-            if result.status != "executed":  # from the cache, or stored: ready now
-                page_done[result.page.docname].set()
-        planned_now.set()
-        if figure_images and any(
-            draws_figures(notebooks[result.page]) for result in results if result.status == "executed"
-        ):
-            images.start_browser()  # Chromium starts beside the kernels
-
-    def ran(result: NotebookResult) -> None:
-        """A notebook has run: its figures are found, and drawn while the others run."""
-        cells = figures_for(result)
-        if figure_images and not strict:  # (--strict: nothing is written before every figure's alt is known)
-            images.draw_ahead(cells)
-        page_done[result.page.docname].set()
-
-    def execute_and_describe() -> list[NotebookResult]:
-        """The executor's results and every figure they show, found and drawn as soon as they are known."""
-        try:
-            results = execute_notebooks(course, notebooks, layout.executed, reporter, kernels, ran=ran, planned=planned)
-            found["figures"] = [cell for result in results for cell in figures_for(result)]
-            missing = missing_alt_warnings(found["figures"])
-            if strict and missing:
-                raise BuildError("\n".join(missing))
-            if figure_images:  # drawn while Sphinx starts, reads and writes the pages
-                images.draw_ahead(found["figures"])
-            return results
-        except BaseException:
-            stopped.set()
-            raise
-        finally:
-            planned_now.set()
-            for done in page_done.values():
-                done.set()
-
-    def planned_results() -> list[NotebookResult]:
-        """Every notebook's result as planned: its executed copy and key, made or still being made."""
-        planned_now.wait()
-        return plan["results"] if "results" in plan and not stopped.is_set() else execution.result()
-
-    def page_ready(docname: str) -> dict:
-        """Once the page's notebook has run: its figures, as Sphinx wraps them."""
-        page_done[docname].wait()
-        if stopped.is_set():
-            execution.result()  # raises what stopped it
-        result = next(result for result in plan["results"] if result.page.docname == docname)
-        return cells_for_sphinx(figures_for(result)).get(docname, {})
-
-    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-execute")
+    progress = ExecutionProgress(
+        course, notebooks, layout, reporter, kernels, images, strict=strict, figure_images=figure_images
+    )
     try:
         # Notebooks execute (and their figures are drawn) while Sphinx starts up; Sphinx reads
         # each notebook's page as soon as it has run (--strict: once all have, and their alt is known).
-        execution = background.submit(execute_and_describe)
+        progress.start()
         try:
             rendered = render_site(
                 course,
-                execution.result if strict else planned_results,
+                progress.results if strict else progress.planned_results,
                 buttons,
                 metadata,
                 output_dir,
                 layout,
-                figures=lambda: cells_for_sphinx(found["figures"]),
-                page_ready=None if strict else page_ready,
+                figures=lambda: cells_for_sphinx(progress.figures),
+                page_ready=None if strict else progress.page_ready,
                 notebooks={page.docname: notebook for page, notebook in notebooks.items()},
                 warnings_are_errors=strict,
                 run_code=run_code_buttons(course, notebooks),
             )
         except BuildError:
-            if stopped.is_set():
-                execution.result()  # a notebook failed: that is the error, not Sphinx's stop
+            if progress.failed:
+                progress.results()  # a notebook failed: that is the error, not Sphinx's stop
             raise
-        results = execution.result()
+        results = progress.results()
         write_sitemap(course, pages, output_dir)
         assets = make_self_contained(output_dir, layout.assets_record, tiles, thebe=course.thebe)
         if strict and assets.remote:
@@ -243,11 +183,11 @@ def _build_course(
         # it read, so the next build writes again every page this one may have left half done.
         stop_kernels()
         (layout.doctrees / "environment.pickle").unlink(missing_ok=True)
-        background.shutdown(wait=False, cancel_futures=True)
+        progress.shutdown(wait=False)
         raise
     finally:
         images.close()
-    background.shutdown()
+    progress.shutdown()
     if strict and figures.warnings:
         raise BuildError("\n".join(figures.warnings))
 
@@ -258,7 +198,7 @@ def _build_course(
         notebooks=results,
         warnings=[
             *warnings,
-            *missing_alt_warnings(found["figures"]),
+            *missing_alt_warnings(progress.figures),
             *(found_map.line() for found_map in old_maps if found_map.without_copy),
             *rendered.warnings,
             *figures.warnings,
@@ -272,6 +212,131 @@ def _build_course(
     if not figures.warnings:  # else the next build tries the figures again (Chromium installed, a slow map)
         remember_build(record, fingerprint, _report_to_json(report, course))
     return report
+
+
+class ExecutionProgress:
+    """The notebooks' execution, on a thread of its own, as the build's other stages see it while it runs.
+
+    Sphinx starts up beside it and reads each notebook's page as soon as that notebook has run
+    (``page_ready``); Chromium starts as soon as the plan shows that a notebook that draws
+    figures will run, and each notebook's figures are drawn as soon as it has run, while the
+    others still run.  If the execution fails every waiting page is let go at once, so Sphinx
+    stops and the build reports the notebook's failure, not Sphinx's.  With ``strict`` nothing
+    is drawn before every figure's text alternative is known.
+    """
+
+    def __init__(
+        self,
+        course: Course,
+        notebooks: dict[Page, nbformat.NotebookNode],
+        layout: BuildLayout,
+        reporter: Reporter | None,
+        kernels: SpareKernels | None,
+        images: FigureImages,
+        *,
+        strict: bool,
+        figure_images: bool,
+    ) -> None:
+        self._course = course
+        self._notebooks = notebooks
+        self._layout = layout
+        self._reporter = reporter
+        self._kernels = kernels
+        self._images = images
+        self._strict = strict
+        self._figure_images = figure_images
+        #: Every figure the notebooks show, once all have run (``results``).
+        self.figures: list = []
+        self._figures_of: dict[Page, list] = {}  # each notebook's, found as it has run or when first asked
+        self._figures_lock = threading.Lock()
+        self._plan: list[NotebookResult] | None = None
+        self._planned = threading.Event()
+        self._page_done = {page.docname: threading.Event() for page in notebooks}
+        self._stopped = threading.Event()
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oersite-execute")
+        self._execution: Future[list[NotebookResult]] | None = None
+
+    def start(self) -> None:
+        self._execution = self._background.submit(self._execute_and_describe)
+
+    def results(self) -> list[NotebookResult]:
+        """Every notebook's result, once all have run; raises what stopped the execution."""
+        assert self._execution is not None, "start() first"
+        return self._execution.result()
+
+    @property
+    def failed(self) -> bool:
+        return self._stopped.is_set()
+
+    def planned_results(self) -> list[NotebookResult]:
+        """Every notebook's result as planned: its executed copy and key, made or still being made."""
+        self._planned.wait()
+        return self._plan if self._plan is not None and not self.failed else self.results()
+
+    def page_ready(self, docname: str) -> dict:
+        """Once the page's notebook has run: its figures, as Sphinx wraps them."""
+        self._page_done[docname].wait()
+        if self.failed or self._plan is None:
+            self.results()  # raises what stopped it
+        result = next(result for result in self._plan if result.page.docname == docname)
+        return cells_for_sphinx(self._figures_for(result)).get(docname, {})
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        """``wait=False`` (Ctrl-C): whatever has not started is cancelled, and nothing waits for it."""
+        self._background.shutdown(wait=wait, cancel_futures=not wait)
+
+    def _figures_for(self, result: NotebookResult) -> list:
+        with self._figures_lock:
+            if result.page not in self._figures_of:
+                self._figures_of[result.page] = figure_cells(
+                    self._course, {result.page: self._notebooks[result.page]}, [result]
+                )
+            return self._figures_of[result.page]
+
+    def _planned_now(self, results: list[NotebookResult]) -> None:
+        self._plan = results
+        for result in results:
+            if result.status != "executed":  # from the cache, or stored: ready now
+                self._page_done[result.page.docname].set()
+        self._planned.set()
+        if self._figure_images and any(
+            draws_figures(self._notebooks[result.page]) for result in results if result.status == "executed"
+        ):
+            self._images.start_browser()  # Chromium starts beside the kernels
+
+    def _ran(self, result: NotebookResult) -> None:
+        """A notebook has run: its figures are found, and drawn while the others run."""
+        cells = self._figures_for(result)
+        if self._figure_images and not self._strict:
+            self._images.draw_ahead(cells)
+        self._page_done[result.page.docname].set()
+
+    def _execute_and_describe(self) -> list[NotebookResult]:
+        """The executor's results and every figure they show, found and drawn as soon as they are known."""
+        try:
+            results = execute_notebooks(
+                self._course,
+                self._notebooks,
+                self._layout.executed,
+                self._reporter,
+                self._kernels,
+                ran=self._ran,
+                planned=self._planned_now,
+            )
+            self.figures = [cell for result in results for cell in self._figures_for(result)]
+            missing = missing_alt_warnings(self.figures)
+            if self._strict and missing:
+                raise BuildError("\n".join(missing))
+            if self._figure_images:  # drawn while Sphinx starts, reads and writes the pages
+                self._images.draw_ahead(self.figures)
+            return results
+        except BaseException:
+            self._stopped.set()
+            raise
+        finally:
+            self._planned.set()
+            for done in self._page_done.values():
+                done.set()
 
 
 _LOCK_PID_WIDTH = 20  # wider than any process id
