@@ -27,26 +27,28 @@ from oersite.catalogue import metadata_warnings, page_metadata, write_sitemap
 from oersite.config import Course
 from oersite.errors import BuildError
 from oersite.execute import (
+    DEFAULT_KERNEL,
     NotebookResult,
     Reporter,
     execute_notebooks,
+    kernel_environment,
+    may_execute,
     notebook_code,
     read_notebooks,
     stop_kernels,
 )
 from oersite.figure_images import FigureImages, FiguresReport
 from oersite.figures import cells_for_sphinx, draws_figures, figure_cells, missing_alt_warnings
+from oersite.kernels import SpareKernels
 from oersite.launch import LaunchButton, RunCode, notebook_buttons, notebook_run_code
 from oersite.messages import plural, shown
 from oersite.render import render_site
 from oersite.saved_maps import saved_maps
 from oersite.toc import Page, read_pages
-from oersite.uptodate import previous_build, remember_build, source_fingerprint
+from oersite.uptodate import CourseState, changed_files, course_state, previous_build, remember_build
 
 if TYPE_CHECKING:
     import nbformat
-
-    from oersite.kernels import SpareKernels
 
 
 @dataclass(frozen=True)
@@ -114,12 +116,52 @@ def _build_course(
 ) -> BuildReport:
     layout = BuildLayout(course.root)
     record = layout.last_build
-    fingerprint = source_fingerprint(course.root, output_dir, {"strict": strict, "figure_images": figure_images})
-    previous = previous_build(record, fingerprint, output_dir) if course.execution.mode != "force" else None
+    state = course_state(course.root, output_dir, {"strict": strict, "figure_images": figure_images})
+    previous = previous_build(record, state.fingerprint, output_dir) if course.execution.mode != "force" else None
     if previous is not None:
         return _report_from_json(previous, course, seconds=time.perf_counter() - started)
 
     pages = read_pages(course)
+    kernel_ahead = None
+    log_before = layout.kernels_log.exists()
+    if kernels is None and may_execute(course, pages, changed_files(record, state), layout.executed):
+        # The first notebook to run finds its kernel up: it starts now, while the notebooks are read.
+        kernel_ahead = kernels = SpareKernels(refill=False)
+        kernels.start_ahead(DEFAULT_KERNEL, kernel_environment(course), layout.kernels_log, course.root)
+    try:
+        return _build_stale_course(
+            course,
+            output_dir,
+            started,
+            layout=layout,
+            state=state,
+            pages=pages,
+            strict=strict,
+            reporter=reporter,
+            figure_images=figure_images,
+            kernels=kernels,
+        )
+    finally:
+        if kernel_ahead is not None:
+            untaken = bool(kernel_ahead.waiting)
+            kernel_ahead.close()  # not taken (the notebooks were cached after all, or the build failed): it stops
+            if untaken and not log_before:
+                layout.kernels_log.unlink(missing_ok=True)  # a build refused early leaves nothing behind
+
+
+def _build_stale_course(
+    course: Course,
+    output_dir: Path,
+    started: float,
+    *,
+    layout: BuildLayout,
+    state: CourseState,
+    pages: list[Page],
+    strict: bool,
+    reporter: Reporter | None,
+    figure_images: bool,
+    kernels: SpareKernels | None,
+) -> BuildReport:
     repaired: list[str] = []
     notebooks = read_notebooks(course, pages, warn=repaired.append)
     if strict and repaired:
@@ -210,7 +252,7 @@ def _build_course(
         log_path=rendered.log_path,
     )
     if not figures.warnings:  # else the next build tries the figures again (Chromium installed, a slow map)
-        remember_build(record, fingerprint, _report_to_json(report, course))
+        remember_build(layout.last_build, state, _report_to_json(report, course))
     return report
 
 

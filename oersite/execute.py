@@ -56,6 +56,8 @@ if TYPE_CHECKING:  # nbformat takes a second to import: only where notebooks are
 #: Environment variable through which notebooks find the course's datasets,
 #: the same name in the build and on the hubs (see notebooks/course_data.py).
 DATA_ENV = "COURSE_DATA"
+#: The kernel of a notebook that names none, and the one a build starts ahead.
+DEFAULT_KERNEL = "python3"
 
 
 @dataclass(frozen=True)
@@ -379,6 +381,58 @@ def executes(course: Course, page: Page, notebook: nbformat.NotebookNode) -> boo
     return True
 
 
+def may_execute(course: Course, pages: list[Page], changed: set[str] | None, cache_dir: Path) -> bool:
+    """Whether a build will likely run a notebook, guessed before any notebook is parsed.
+
+    ``changed``: the course files (relative paths) changed since the last build, None when
+    unknown (a first build, another environment).  Yes when a notebook's code changed (a
+    prose edit runs nothing), or a data file, a Python module or a file beside a notebook
+    did.  A wrong guess costs one kernel started for nothing.
+    """
+    if course.execution.mode in ("off", "inline"):
+        return False
+    candidates = [page for page in pages if page.path.suffix in (".ipynb", ".md")]
+    if changed is None:
+        return any(page.is_ipynb for page in candidates) or any(page.is_notebook for page in candidates)
+    by_path = {page.path: page for page in candidates}
+    folders = {page.path.parent for page in candidates if page.is_ipynb}
+    for path in (course.root / name for name in changed):
+        if path.suffix == ".py" or path.is_relative_to(course.data_dir):
+            return True
+        page = by_path.get(path)
+        if page is None:
+            if path.parent in folders and path.suffix not in (".ipynb", ".md", ".rst"):
+                return True  # a file beside a notebook, which its code may open
+        elif page.is_ipynb and _code_changed(course, page, cache_dir) or not page.is_ipynb and page.is_notebook:
+            return True
+    return False
+
+
+def _code_changed(course: Course, page: Page, cache_dir: Path) -> bool:
+    """Whether a notebook will run: its code cells differ from those of its executed copy (JSON only)."""
+
+    def code(data: dict) -> list:
+        return [
+            (
+                "".join(cell.get("source", "")),
+                sorted(EXECUTION_TAGS & set(cell.get("metadata", {}).get("tags", []))),
+            )
+            for cell in data.get("cells", [])
+            if cell.get("cell_type") == "code"
+        ]
+
+    try:
+        now = json.loads(page.path.read_text(encoding="utf-8"))
+        if course.execution.mode == "auto" and any(
+            cell.get("outputs") for cell in now.get("cells", []) if cell.get("cell_type") == "code"
+        ):
+            return False  # its stored outputs are shown
+        before = json.loads(executed_copy(cache_dir, page)[0].read_text(encoding="utf-8"))
+        return code(now) != code(before)
+    except (OSError, ValueError, AttributeError, TypeError):
+        return True
+
+
 async def _run_all(
     course: Course,
     to_run: list[tuple[Page, nbformat.NotebookNode, str, Path, Path]],
@@ -432,10 +486,8 @@ async def _execute(
             current["kernel"] = process.pid
             _running_kernels.add(process.pid)
 
-    environment = dict(os.environ)
-    if course.data_dir.is_dir():
-        environment[DATA_ENV] = str(course.data_dir)
-    kernel_name = notebook.metadata.get("kernelspec", {}).get("name", "") or "python3"
+    environment = kernel_environment(course)
+    kernel_name = notebook.metadata.get("kernelspec", {}).get("name", "") or DEFAULT_KERNEL
     with tempfile.TemporaryDirectory(prefix="oersite-run-") as temporary:
         working_dir = temporary if course.execution.run_in_temp else str(page.path.parent)
         options = {
@@ -494,6 +546,14 @@ async def _execute(
         finally:
             _running_kernels.discard(current.get("kernel"))
     return None
+
+
+def kernel_environment(course: Course) -> dict[str, str]:
+    """The environment a notebook's kernel runs in: oersite's, and where the course's data is."""
+    environment = dict(os.environ)
+    if course.data_dir.is_dir():
+        environment[DATA_ENV] = str(course.data_dir)
+    return environment
 
 
 def stop_kernels() -> None:

@@ -1,4 +1,4 @@
-"""Kernels started ahead for the preview: a saved notebook runs in a kernel that is already up.
+"""Kernels started ahead: a notebook runs in a kernel that is already up.
 
 Starting a Python kernel (the interpreter, IPython, ipykernel, the connection
 handshake) takes a second or more, and ``oersite serve`` started one for every
@@ -21,6 +21,10 @@ All kernels are started and shut down on one event loop of their own, in a
 thread: a build's loop (``asyncio.run`` in ``oersite.execute``) ends with the
 build, the waiting kernel does not.  A run only connects a client to its kernel.
 Kernels end with oersite in any case (ipykernel watches its parent process).
+
+``oersite build`` keeps one kernel ahead too (``refill=False``): started as soon as the build
+knows that a notebook, a data file or the environment changed, before it reads the notebooks
+and starts Sphinx, and taken by the first notebook that runs; the others start their own.
 """
 
 from __future__ import annotations
@@ -114,7 +118,9 @@ class _Waiting:
 class SpareKernels:
     """One started kernel per kernel name, waiting for the next run; ``close`` shuts them down."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, refill: bool = True) -> None:
+        #: Whether a run's take starts the next kernel (the preview), or only ``start_ahead`` does (a build).
+        self.refill = refill
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="oersite-kernels", daemon=True)
         self.thread.start()
@@ -138,7 +144,8 @@ class SpareKernels:
             if waiting is not None and waiting.kind != kind:
                 self._shut_down(waiting.manager)  # started for other settings
                 waiting = None
-            self.waiting[name] = _Waiting(kind, self._start(kind, folder))
+            if self.refill:
+                self.waiting[name] = _Waiting(kind, self._start(kind, folder))
         if waiting is not None:
             try:
                 manager = await asyncio.wrap_future(waiting.manager)
@@ -148,6 +155,13 @@ class SpareKernels:
             except Exception:  # noqa: BLE001,S110 (it could not start, its folder gone, say: a start now says why)
                 pass
         return await asyncio.wrap_future(self._start(kind, folder))
+
+    def start_ahead(self, name: str, environment: dict[str, str], log_path: Path, folder: Path) -> None:
+        """Start a kernel named ``name`` for the next run that asks for one like it (unless one waits)."""
+        kind = KernelKind(name, tuple(sorted(environment.items())), log_path)
+        with self.lock:
+            if not self.closed and name not in self.waiting:
+                self.waiting[name] = _Waiting(kind, self._start(kind, folder))
 
     def release(self, manager: AsyncKernelManager) -> None:
         """A run is over: its kernel is killed in the background (never given to another run)."""

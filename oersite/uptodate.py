@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +23,39 @@ from oersite.execute import environment_fingerprint
 from oersite.files import write_atomically
 
 
-def source_fingerprint(root: Path, output_dir: Path, options: dict[str, Any]) -> str:
-    """A digest of the course's files, the environment and the options."""
+@dataclass(frozen=True)
+class CourseState:
+    """What a build is made from: the fingerprint, and the stamp of each file it covers."""
+
+    fingerprint: str
+    #: A digest of what is not the files: oersite's version, the installed packages, the options.
+    settings: str
+    #: Each course file, relative to the course: "size mtime_ns".
+    files: dict[str, str]
+
+
+def course_state(root: Path, output_dir: Path, options: dict[str, Any]) -> CourseState:
+    """A digest of the course's files, the environment and the options; and each file's stamp."""
     import hashlib
 
+    settings = json.dumps([__version__, environment_fingerprint(), str(output_dir), options]).encode()
     hasher = hashlib.sha256()
-    hasher.update(json.dumps([__version__, environment_fingerprint(), str(output_dir), options]).encode())
+    hasher.update(settings)
+    files: dict[str, str] = {}
     for path in course_files(root, skip=frozenset({output_dir.resolve()})):
         try:
             status = os.stat(path)
         except OSError:
             continue
-        hasher.update(f"{os.path.relpath(path, root)}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
-    return hasher.hexdigest()
+        name = os.path.relpath(path, root)
+        files[name] = f"{status.st_size} {status.st_mtime_ns}"
+        hasher.update(f"{name}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
+    return CourseState(hasher.hexdigest(), hashlib.sha256(settings).hexdigest(), files)
+
+
+def source_fingerprint(root: Path, output_dir: Path, options: dict[str, Any]) -> str:
+    """A digest of the course's files, the environment and the options."""
+    return course_state(root, output_dir, options).fingerprint
 
 
 def previous_build(record: Path, fingerprint: str, output_dir: Path) -> dict[str, Any] | None:
@@ -48,5 +69,32 @@ def previous_build(record: Path, fingerprint: str, output_dir: Path) -> dict[str
     return saved["report"]
 
 
-def remember_build(record: Path, fingerprint: str, report: dict[str, Any]) -> None:
-    write_atomically(record, json.dumps({"fingerprint": fingerprint, "report": report}))
+def changed_files(record: Path, state: CourseState) -> set[str] | None:
+    """The course files (relative paths) added, changed or removed since the last build.
+
+    None when that is not known: no build before, or one made in another environment
+    (installed packages, oersite's version) or with other options, where anything may change.
+    """
+    try:
+        saved = json.loads(record.read_text(encoding="utf-8"))
+        before = saved["files"]
+        if saved["settings"] != state.settings:
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    now = state.files
+    return {name for name in before.keys() | now.keys() if before.get(name) != now.get(name)}
+
+
+def remember_build(record: Path, state: CourseState, report: dict[str, Any]) -> None:
+    write_atomically(
+        record,
+        json.dumps(
+            {
+                "fingerprint": state.fingerprint,
+                "settings": state.settings,
+                "files": state.files,
+                "report": report,
+            }
+        ),
+    )

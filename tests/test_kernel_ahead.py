@@ -1,0 +1,142 @@
+"""A build starts a kernel ahead only when a notebook is likely to run, and never leaves it behind.
+
+The guess is made from what changed since the last build (file stamps in its record), before
+any notebook is parsed: a code edit, a data file, a module; not a prose edit or a Markdown page.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from support.coursehelpers import make_course, write_myst_notebook, write_notebook
+
+from oersite.build_layout import BuildLayout
+from oersite.config import load_course
+from oersite.execute import executed_copy, may_execute
+from oersite.toc import read_pages
+from oersite.uptodate import changed_files, course_state, remember_build
+
+
+def built(root: Path) -> Path:
+    """As a build leaves it: every notebook's executed copy, and the record of the course's files."""
+    course = load_course(root)
+    layout = BuildLayout(course.root)
+    for page in read_pages(course):
+        if page.is_ipynb:
+            executed, _key = executed_copy(layout.executed, page)
+            executed.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(page.path, executed)
+    remember_build(layout.last_build, course_state(course.root, layout.html, {}), {})
+    return root
+
+
+def guess(root: Path) -> bool:
+    course = load_course(root)
+    layout = BuildLayout(course.root)
+    changed = changed_files(layout.last_build, course_state(course.root, layout.html, {}))
+    return may_execute(course, read_pages(course), changed, layout.executed)
+
+
+def edit_cells(path: Path, edit) -> None:
+    notebook = json.loads(path.read_text())
+    edit(notebook["cells"])
+    path.write_text(json.dumps(notebook, indent=1))
+    stamp = path.stat().st_mtime_ns + 1_000_000_000  # a later save, whatever the clock's resolution
+    os.utime(path, ns=(stamp, stamp))
+
+
+def course_with_a_notebook(tmp_path: Path, **config) -> Path:
+    root = make_course(tmp_path / "c", {"lessons/plot.ipynb": ["print(1)"]}, config=config or None)
+    (root / "data").mkdir()
+    (root / "data" / "numbers.csv").write_text("n\n1\n")
+    return root
+
+
+def test_a_first_build_with_notebooks_starts_one(tmp_path):
+    assert guess(course_with_a_notebook(tmp_path))
+
+
+def test_nothing_to_run_ahead_without_notebooks_or_with_execution_off(tmp_path):
+    text_only = make_course(tmp_path / "a", {}, extra_chapters=["more"])
+    (text_only / "more.md").write_text("# More\n\nText, no code.\n")
+    assert not guess(text_only)
+    assert not guess(course_with_a_notebook(tmp_path / "b", execute={"execute_notebooks": "off"}))
+
+
+def test_a_code_edit_starts_one_and_a_prose_edit_does_not(tmp_path):
+    root = built(course_with_a_notebook(tmp_path))
+    notebook = root / "lessons/plot.ipynb"
+    assert not guess(root), "nothing changed"
+
+    edit_cells(notebook, lambda cells: cells[0].update(source="# Plot, with more prose"))
+    assert not guess(root), "a prose edit runs nothing: its outputs come from the cache"
+
+    edit_cells(notebook, lambda cells: cells[1].update(source="print(2)"))
+    assert guess(root)
+
+
+def test_a_changed_data_file_or_module_starts_one_and_a_markdown_page_does_not(tmp_path):
+    root = built(course_with_a_notebook(tmp_path))
+    (root / "intro.md").write_text("# Welcome\n\nAn introduction, longer.\n")
+    assert not guess(root)
+
+    (root / "data" / "numbers.csv").write_text("n\n2\n")
+    assert guess(root)
+
+    built(root)
+    (root / "lessons" / "helpers.py").write_text("ANSWER = 42\n")
+    assert guess(root)
+
+
+def test_a_changed_markdown_notebook_starts_one(tmp_path):
+    root = built(make_course(tmp_path / "c", {"lessons/text.md": ["print(1)"]}))
+    write_myst_notebook(root / "lessons/text.md", "print(2)", title="Text")
+    stamp = (root / "lessons/text.md").stat().st_mtime_ns + 1_000_000_000
+    os.utime(root / "lessons/text.md", ns=(stamp, stamp))
+    assert guess(root)
+
+
+def test_a_build_made_elsewhere_or_before_records_tells_nothing_so_one_starts(tmp_path):
+    root = built(course_with_a_notebook(tmp_path))
+    record = BuildLayout(root).last_build
+    saved = json.loads(record.read_text())
+    record.write_text(json.dumps({**saved, "settings": "another environment"}))
+    assert guess(root)
+    record.write_text(json.dumps({"fingerprint": saved["fingerprint"], "report": {}}))  # before the stamps
+    assert guess(root)
+
+
+@pytest.mark.slow
+def test_a_kernel_started_for_nothing_is_stopped_when_the_build_ends(tmp_path):
+    from oersite.build import build_course
+
+    root = course_with_a_notebook(tmp_path)
+    write_notebook(root / "lessons/plot.ipynb", "print('first')", title="Plot")
+    build_course(load_course(root))
+    (root / "lessons" / "unused.py").write_text("NOT_IMPORTED = True\n")  # the guess says yes; nothing runs
+    assert guess(root)
+
+    report = build_course(load_course(root))
+
+    assert {result.status for result in report.notebooks} == {"cached"}
+    assert kernels_of(os.getpid()) == [], "no kernel of this process is left running"
+
+
+def kernels_of(pid: int) -> list[str]:
+    """The command lines of this process's children that are ipykernel processes."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and "ipykernel" in command:
+            found.append(command)
+    return found
