@@ -26,6 +26,7 @@ measured against the code before it, on the same machine at the same time.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import shutil
@@ -206,6 +207,8 @@ def main() -> None:
     args = parser.parse_args()
     if "sphinx-autobuild" in args.tools:
         jupyter_book()
+        if importlib.util.find_spec("sphinx_autobuild") is None:
+            sys.exit("sphinx-autobuild is not installed (pip install sphinx-autobuild); or measure --tools oersite")
     work = Path(tempfile.mkdtemp(prefix="oersite-preview-bench-"))
     tools = []
     if args.against:
