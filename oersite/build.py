@@ -40,7 +40,7 @@ from oersite.execute import (
 from oersite.figure_images import FigureImages, FiguresReport
 from oersite.figures import cells_for_sphinx, draws_figures, figure_cells, missing_alt_warnings
 from oersite.kernels import SpareKernels
-from oersite.launch import LaunchButton, RunCode, notebook_buttons, notebook_run_code
+from oersite.launch import LaunchButton, RunCode, notebook_buttons, notebook_run_code, run_code_cells
 from oersite.messages import plural, shown
 from oersite.render import render_site
 from oersite.saved_maps import saved_maps
@@ -534,7 +534,11 @@ def run_code_buttons(course: Course, notebooks: dict) -> dict[str, RunCode]:
         )
         for page, notebook in notebooks.items()
     }
-    return {docname: run_code for docname, run_code in found.items() if run_code is not None}
+    return {
+        page.docname: dataclasses.replace(run_code, cells=run_code_cells(notebook.cells))
+        for page, notebook in notebooks.items()
+        if (run_code := found[page.docname]) is not None
+    }
 
 
 def launch_buttons(course: Course, notebooks: dict) -> dict[str, list[LaunchButton]]:

@@ -15,6 +15,7 @@ computes; everything here can be tested without building a site.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -153,6 +154,40 @@ class RunCode:
     pull_query: str
     notebook: str
     open_path: str
+    #: The notebook's code cells the script must know beyond the page's own (``run_code_cells``), or "".
+    cells: str = ""
+
+
+#: Cell tags (myst-nb's, in both spellings) that leave a code cell's code off the page.
+CODE_OFF_THE_PAGE = frozenset({"remove-input", "remove_input", "remove-cell", "remove_cell"})
+#: The tag Jupyter Book's live code (sphinx-thebe) runs when the kernel starts: a lesson's set-up.
+RUN_AT_START = "thebe-init"
+
+
+def run_code_cells(cells: list[dict[str, Any]]) -> str:
+    """The notebook's code cells in order, as JSON for the Run code script; "" when the page tells all.
+
+    A cell whose code the page leaves out (``CODE_OFF_THE_PAGE``, or myst-nb's
+    ``remove_code_source``) comes with its code, so "Run all above" runs the lesson's hidden
+    set-up too; a ``thebe-init`` cell is marked, to run as soon as the kernel is there.
+    Cells the page shows are only marked shown: the script takes their code from its editors.
+    """
+    planned = []
+    for cell in cells:
+        if cell.get("cell_type") != "code":
+            continue
+        metadata = cell.get("metadata", {})
+        tags = set(metadata.get("tags", []))
+        source = cell.get("source", "")
+        entry: dict[str, Any] = {"shown": True}
+        if tags & CODE_OFF_THE_PAGE or metadata.get("mystnb", {}).get("remove_code_source"):
+            entry = {"shown": False, "code": "".join(source) if isinstance(source, list) else source}
+        if RUN_AT_START in tags:
+            entry["init"] = True
+        planned.append(entry)
+    if all(entry == {"shown": True} for entry in planned):
+        return ""
+    return json.dumps(planned, ensure_ascii=False)
 
 
 def notebook_run_code(

@@ -252,7 +252,7 @@ def add_launch_buttons(app: Sphinx, pagename: str, templatename: str, context: d
     run_code = app.config.oersite_run_code.get(pagename)
     if run_code:
         # The script places the button beside the launch buttons: without JavaScript the page is as it was.
-        attributes = {f"data-{key.replace('_', '-')}": value for key, value in run_code.items()}
+        attributes = {f"data-{key.replace('_', '-')}": value for key, value in run_code.items() if value}
         app.add_js_file(RUN_CODE_SCRIPT, loading_method="defer", id="oersite-run-code", **attributes)
     buttons = app.config.oersite_launch_buttons.get(pagename)
     if not buttons or "header_buttons" not in context:

@@ -73,11 +73,43 @@ def course_site(sample_course):
         text, found = re.subn(rf"^(\s+{key}:\s*)\S+", rf"\g<1>{value}", text, count=1, flags=re.M)
         assert found == 1, key
     config.write_text(with_oersite_lines(text, SETTINGS), encoding="utf-8")
+    add_a_lesson_with_hidden_set_up(course)
     commit_all(course, "Run code's hubs")
     built = oersite("build", str(course))
     assert built.exit_code == 0, built.output
     yield course, ports
     shutil.rmtree(folder, ignore_errors=True)
+
+
+HIDDEN_PAGE = "notebooks/bokeh/hidden_set_up.html"
+
+
+def add_a_lesson_with_hidden_set_up(course: Path) -> None:
+    """A lesson as Jupyter Book authors write them: set-up code left off the page, and thebe-init cells."""
+    import nbformat
+
+    cells = [
+        nbformat.v4.new_markdown_cell("# Hidden set-up"),
+        nbformat.v4.new_code_cell("FACTOR = 6", metadata={"tags": ["remove-input"]}),
+        nbformat.v4.new_code_cell(
+            "import os\nSTARTED_IN = os.getcwd()", metadata={"tags": ["remove-cell", "thebe-init"]}
+        ),
+        nbformat.v4.new_code_cell("print('answer', FACTOR * 7)"),
+        nbformat.v4.new_code_cell("AT_START = 'ran when the kernel started'", metadata={"tags": ["thebe-init"]}),
+    ]
+    notebook = nbformat.v4.new_notebook(
+        cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}}
+    )
+    nbformat.write(notebook, course / "notebooks/bokeh/hidden_set_up.ipynb")
+    toc = course / "book/_toc.yml"
+    text = toc.read_text(encoding="utf-8")
+    toc.write_text(
+        text.replace(
+            "      - file: notebooks/bokeh/binary_tree\n",
+            "      - file: notebooks/bokeh/binary_tree\n      - file: notebooks/bokeh/hidden_set_up\n",
+        ),
+        encoding="utf-8",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -236,6 +268,25 @@ def test_a_reload_keeps_the_readers_server_and_its_kernel(hubs, site):
             page.get_by_role("button", name="Open in JupyterLab").click()
         lab = opened.value
         lab.wait_for_url(re.compile(rf"/user/{re.escape(first)}/lab/tree/{re.escape(NOTEBOOK)}"), timeout=60_000)
+
+
+def test_set_up_the_page_leaves_out_runs_with_run_all_above_and_thebe_init_cells_at_start(hubs, site):
+    full_pool(hubs)
+    with reader_page(site, page_path=HIDDEN_PAGE) as page:
+        assert "FACTOR = 6" not in page.inner_text("article")  # the page leaves the set-up out
+        press_run_code(page)
+        # The thebe-init cells ran as the kernel started: the page's own, and the one it leaves out.
+        run_in_cell(page, 2, "print(AT_START, '|', STARTED_IN)")
+        printed = cell(page, 2).locator("div.cell_output").inner_text()
+        assert printed.startswith("ran when the kernel started | "), printed
+        assert printed.rstrip().endswith("/course/notebooks/bokeh"), printed
+        # A cell that needs set-up the page does not show: alone it fails, as in JupyterLab...
+        run_in_cell(page, 1, "print('answer', FACTOR * 7)")
+        assert "NameError" in cell(page, 1).locator("div.cell_output").inner_text()
+        # ...and "Run all above" the next cell runs the hidden set-up first, then the cell.
+        cell(page, 2).get_by_role("button", name="Run the cells above cell 2").click()
+        page.get_by_role("status").filter(has_text="Cell 1 ran").wait_for(timeout=90_000)
+        assert cell(page, 1).locator("div.cell_output").inner_text().strip() == "answer 42"
 
 
 def test_two_readers_at_once_get_two_servers_and_a_third_ask_is_told_to_wait(hubs, site):

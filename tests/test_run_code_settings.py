@@ -153,3 +153,34 @@ def test_the_rate_limit_counts_the_reader_the_outermost_proxy_saw(peer, forwarde
 )
 def test_a_server_lets_in_its_own_pages_and_the_courses_site_only(origin, allowed):
     assert origin_allowed(origin, "127.0.0.1:8001", ("https://uni.edu",)) is allowed
+
+
+def code_cell(source, *tags, **metadata):
+    return {"cell_type": "code", "source": source, "metadata": {"tags": list(tags), **metadata}, "outputs": []}
+
+
+def test_the_page_tells_the_script_the_set_up_it_leaves_out_and_what_runs_at_start():
+    import json
+
+    from oersite.launch import run_code_cells
+
+    shown_only = [
+        {"cell_type": "markdown", "source": "# A lesson", "metadata": {}},
+        code_cell("print(1)", "hide-input"),
+    ]
+    assert run_code_cells(shown_only) == ""  # the page has every cell's code: nothing to add
+    cells = [
+        {"cell_type": "markdown", "source": "# A lesson", "metadata": {}},
+        code_cell(["import pandas\n", "FACTOR = 6"], "remove-input"),
+        code_cell("SECRET = 1", "remove_cell", "thebe-init"),
+        code_cell("print(FACTOR)"),
+        code_cell("START = 1", "thebe-init"),
+        code_cell("HIDDEN = 2", mystnb={"remove_code_source": True}),
+    ]
+    assert json.loads(run_code_cells(cells)) == [
+        {"shown": False, "code": "import pandas\nFACTOR = 6"},
+        {"shown": False, "code": "SECRET = 1", "init": True},
+        {"shown": True},
+        {"shown": True, "init": True},
+        {"shown": False, "code": "HIDDEN = 2"},
+    ]

@@ -3,8 +3,10 @@
 // Bundled with @jupyterlab/services by esbuild (assets/vendor.py) into the libraries every site
 // ships; a page that has the button names this script (oersite.sphinx_ext) with its settings as
 // data attributes: the Try-now hub (data-hub-url), the nbgitpuller query of its Try now link
-// (data-pull-query), the notebook's path on the server (data-notebook) and where JupyterLab
-// opens it (data-open-path).
+// (data-pull-query), the notebook's path on the server (data-notebook), where JupyterLab
+// opens it (data-open-path) and, when the page leaves some code out or marks set-up cells, the
+// notebook's code cells in order (data-cells: "Run all above" runs the hidden ones too, and
+// thebe-init cells run as soon as the kernel is there, as in Jupyter Book's live code).
 //
 // Pressed, the button asks the hub's /hub/run-code (oersite.hub.authenticator.RunCodeHandler) for
 // a server and a token for that server alone, pulls the course there as Try now does, and starts
@@ -26,7 +28,20 @@ function settingsOf(script) {
     pullQuery: script.dataset.pullQuery,
     notebook: script.dataset.notebook,
     openPath: script.dataset.openPath,
+    cells: cellsOf(script.dataset.cells),
   };
+}
+
+// The notebook's code cells in order (oersite.launch.run_code_cells), when the page does not show
+// them all: {shown: true} for a cell the page shows (its code is in the page), {shown: false, code}
+// for one it leaves out (remove-input, remove-cell), init: true for a thebe-init cell.
+function cellsOf(text) {
+  try {
+    const cells = JSON.parse(text || "[]");
+    return Array.isArray(cells) ? cells : [];
+  } catch {
+    return [];
+  }
 }
 
 class HubRefused extends Error {
@@ -178,6 +193,12 @@ class RunCodePage {
       const server = await this.server();
       this.makeCellsEditable(server);
       this.button.remove();
+      const atStart = this.order.filter((item) => item.init);
+      if (atStart.length) {
+        this.say("Running the page's set-up cells…");
+        for (const item of atStart) this.runItem(item);
+        await this.queue;
+      }
       this.say("Ready: edit a cell, then press its Run cell button or Shift+Enter. Outputs replace the stored ones.");
       const first = this.cells[0];
       if (first) first.editor.focus();
@@ -275,7 +296,7 @@ class RunCodePage {
       tools.className = "oersite-cell-tools";
       const runCell = this.toolButton("Run cell", `Run cell ${number}`, () => this.run(entry));
       const runAbove = this.toolButton("Run all above", `Run the cells above cell ${number}`, () =>
-        this.cells.slice(0, index).forEach((above) => this.run(above)),
+        this.runAbove(entry),
       );
       tools.append(runCell, runAbove);
       if (shown) shown.hidden = true;
@@ -291,6 +312,51 @@ class RunCodePage {
       const entry = { number, editor, output, cell, server, original: code, alt: figure && figure.dataset.oersiteAlt };
       this.cells.push(entry);
     });
+    this.order = this.notebookOrder();
+  }
+
+  notebookOrder() {
+    // The notebook's code cells in order: the page's editors, and the code of those it leaves out.
+    // Should the page's cells not match the notebook's (a theme or myst-nb setting hiding others),
+    // only the page's own cells run.
+    const cells = this.settings.cells;
+    const shown = cells.filter((cell) => cell.shown).length;
+    if (!cells.length || shown !== this.cells.length) return this.cells.map((entry) => ({ entry, init: false }));
+    let next = 0;
+    return cells.map((cell) =>
+      cell.shown
+        ? { entry: this.cells[next++], init: Boolean(cell.init) }
+        : { code: String(cell.code || ""), init: Boolean(cell.init) },
+    );
+  }
+
+  runAbove(entry) {
+    const at = this.order.findIndex((item) => item.entry === entry);
+    this.order.slice(0, at).forEach((item) => this.runItem(item));
+  }
+
+  runItem(item) {
+    return item.entry ? this.run(item.entry) : this.runUnshown(item.code);
+  }
+
+  runUnshown(code) {
+    // A cell the page does not show: its outputs are not the page's to show; an error is said.
+    this.queue = this.queue.then(async () => {
+      const future = this.kernel.requestExecute({ code, store_history: true });
+      let raised = null;
+      future.onIOPub = (message) => {
+        if (message.header.msg_type === "error") raised = message.content.ename;
+      };
+      try {
+        await future.done;
+      } catch (error) {
+        raised = raised || (error && error.content && error.content.ename) || "an error";
+      }
+      if (raised) this.say(`A set-up cell this page does not show raised ${raised}.`);
+    }).catch((error) => {
+      this.say(`A set-up cell this page does not show could not run: ${error.message || error}`);
+    });
+    return this.queue;
   }
 
   toolButton(text, label, action) {
