@@ -327,7 +327,7 @@ def test_a_token_opens_its_own_server_and_nothing_else(hubs, site):
 
 def test_other_sites_are_refused_by_the_hub_and_by_the_servers(hubs, site):
     full_pool(hubs)
-    elsewhere = "http://127.0.0.1:9"
+    elsewhere = "https://elsewhere.example"
     refused = ask(hubs, site, "10.0.2.1", origin=elsewhere)
     assert refused.status_code == 403
     assert "Access-Control-Allow-Origin" not in refused.headers
@@ -345,6 +345,16 @@ def test_other_sites_are_refused_by_the_hub_and_by_the_servers(hubs, site):
     assert allowed.status_code == 200 and allowed.headers["Access-Control-Allow-Origin"] == site
     assert requests.get(status, headers={**token, "Origin": elsewhere}, timeout=30).status_code == 403
     assert requests.options(status, headers={"Origin": elsewhere}, timeout=30).status_code == 403
+    # The author's preview, on whichever port oersite serve was given, gets in like the site.
+    preview = "http://localhost:9123"
+    assert (
+        requests.get(status, headers={**token, "Origin": preview}, timeout=30).headers.get(
+            "Access-Control-Allow-Origin"
+        )
+        == preview
+    )
+    asked = ask(hubs, site, "10.0.2.3", origin=preview)
+    assert asked.status_code == 200 and asked.headers["Access-Control-Allow-Origin"] == preview
 
 
 def test_a_full_hub_is_one_sentence_and_the_stored_outputs_stay(hubs, site):

@@ -5,6 +5,8 @@ Fast: no build, no hub.  The button end to end is tests/test_run_code.py.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 from support.cli import assert_one_line_error, oersite
@@ -153,6 +155,35 @@ def test_the_rate_limit_counts_the_reader_the_outermost_proxy_saw(peer, forwarde
 )
 def test_a_server_lets_in_its_own_pages_and_the_courses_site_only(origin, allowed):
     assert origin_allowed(origin, "127.0.0.1:8001", ("https://uni.edu",)) is allowed
+
+
+@pytest.mark.parametrize(
+    ("origin", "listed"),
+    [
+        ("https://uni.edu", True),
+        ("http://127.0.0.1:8080", True),  # oersite serve's default port
+        ("http://localhost:9123", True),  # oersite serve --port 9123
+        ("http://127.0.0.1", False),
+        ("http://127.0.0.1:", False),
+        ("http://127.0.0.1:80x", False),
+        ("http://127.0.0.1:8080.elsewhere.example", False),
+        ("https://127.0.0.1:8080", False),
+        ("http://127.0.0.10:8080", False),
+        ("https://uni.edu:8443", False),
+        ("null", False),
+        (None, False),
+    ],
+)
+def test_the_preview_may_ask_on_any_port_and_the_hub_and_servers_agree(origin, listed):
+    from oersite.hub.notebook_server import origin_listed as servers_check
+    from oersite.hub.notebook_server import origins_pattern
+    from oersite.hub.settings import origin_listed as hubs_check
+
+    allowed = ("https://uni.edu", *PREVIEW_ORIGINS)
+    assert hubs_check(origin, allowed) is listed
+    assert servers_check(origin, allowed) is listed
+    # jupyter_server's own check on the servers (allow_origin_pat) lets in the same origins.
+    assert bool(re.match(origins_pattern(allowed), origin or "")) is listed
 
 
 def code_cell(source, *tags, **metadata):

@@ -47,7 +47,14 @@ from tornado import web
 from traitlets import Integer, List, Unicode, default
 
 from oersite.hub.pool import HANDED_OUT_GROUP, READY_GROUP
-from oersite.hub.settings import PROXY_SECRET_VARIABLE, SIGNED_OUT_PATH, VALUES_HEADER, NameRefused, hub_user_name
+from oersite.hub.settings import (
+    PROXY_SECRET_VARIABLE,
+    SIGNED_OUT_PATH,
+    VALUES_HEADER,
+    NameRefused,
+    hub_user_name,
+    origin_listed,
+)
 
 
 class ProxyHeaderLoginHandler(BaseHandler):
@@ -330,7 +337,7 @@ class RunCodeHandler(BaseHandler):
     def allowed_origin(self) -> str | None:
         origin = self.request.headers.get("Origin", "")
         allowed = self.authenticator.run_code_origins
-        return origin if origin and origin in allowed else None
+        return origin if origin_listed(origin, tuple(allowed)) else None
 
     def set_cors(self, origin: str) -> None:
         self.set_header("Access-Control-Allow-Origin", origin)

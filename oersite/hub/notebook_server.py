@@ -162,6 +162,34 @@ def run_code_origins(environment) -> tuple[str, ...]:
     return tuple(environment.get(RUN_CODE_ORIGINS_VARIABLE, "").split())
 
 
+#: How an allowed origin says "on any port": ``http://127.0.0.1:*`` (the preview's, whatever ``--port``).
+ANY_PORT = ":*"
+
+
+def origin_listed(origin: str | None, allowed: tuple[str, ...]) -> bool:
+    """Whether ``origin`` is one of ``allowed``: exactly, or on any port where an entry ends in ``:*``.
+
+    The same as ``oersite.hub.settings.origin_listed``, the hub's (the servers carry no settings module).
+    """
+    if not origin:
+        return False
+    return origin in allowed or any(
+        entry.endswith(ANY_PORT)
+        and origin.startswith(entry[: -len(ANY_PORT)] + ":")
+        and origin[len(entry) - 1 :].isdigit()
+        for entry in allowed
+    )
+
+
+def origins_pattern(allowed: tuple[str, ...]) -> str:
+    """``allowed`` as one regular expression of whole origins (jupyter_server's ``allow_origin_pat``)."""
+    parts = [
+        re.escape(entry[: -len(ANY_PORT)]) + r":\d+" if entry.endswith(ANY_PORT) else re.escape(entry)
+        for entry in allowed
+    ]
+    return "(?:" + "|".join(parts) + r")\Z"
+
+
 def origin_allowed(origin: str | None, host: str, allowed: tuple[str, ...]) -> bool:
     """Whether a request that says it comes from ``origin`` may reach this server (at ``host``).
 
@@ -171,7 +199,7 @@ def origin_allowed(origin: str | None, host: str, allowed: tuple[str, ...]) -> b
     """
     if not origin:
         return True
-    if origin in allowed:
+    if origin_listed(origin, allowed):
         return True
     return urllib.parse.urlsplit(origin).netloc.lower() == host.lower() and origin != "null"
 
@@ -198,7 +226,7 @@ class OriginGuard:
 
         web_app = self.serverapp.web_app
         if self.allowed:
-            web_app.settings["allow_origin_pat"] = re.compile("|".join(re.escape(origin) for origin in self.allowed))
+            web_app.settings["allow_origin_pat"] = re.compile(origins_pattern(self.allowed))
         libraries = libraries_prefix(self.serverapp.base_url)
         allowed, find_handler = self.allowed, web_app.find_handler
 
@@ -224,9 +252,10 @@ class OriginGuard:
             if not origin_allowed(origin, request.host or "", allowed):
                 self.serverapp.log.warning("oersite: refused a request from %r to %s", origin, request.path)
                 return web_app.get_handler_delegate(request, Refused)
-            if origin in allowed and request.method == "OPTIONS":
+            listed = origin_listed(origin, allowed)
+            if listed and request.method == "OPTIONS":
                 return web_app.get_handler_delegate(request, Preflight)
-            if origin in allowed and request.headers.get("Upgrade", "").lower() == "websocket":
+            if listed and request.headers.get("Upgrade", "").lower() == "websocket":
                 # A browser cannot give a websocket an Authorization header: the page's client puts
                 # its token in the URL, which JupyterHub reads on websockets only when the browser
                 # says so (Sec-Fetch-Mode); for the course's pages it is moved where it always counts.

@@ -46,8 +46,30 @@ VALUES_HEADER = "X-Oersite-Sign-On-Values"
 #: Environment variable of every Try-now server: the origins its Run-code readers' pages come from
 #: (``oersite.hub.notebook_server.OriginGuard``, which names it too: the servers carry no settings module).
 RUN_CODE_ORIGINS_VARIABLE = "OERSITE_RUN_CODE_ORIGINS"
-#: Where ``oersite serve`` previews a course by default: its pages' Run code button asks the hubs too.
-PREVIEW_ORIGINS = ("http://127.0.0.1:8080", "http://localhost:8080")
+#: Where ``oersite serve`` previews a course, on whichever port it is given (``--port``): its pages'
+#: Run code button asks the hubs too (``oersite.hub.notebook_server.origin_listed``).  A page served
+#: on the reader's own loopback gets no more than Try now gives anyone, under the same limits.
+PREVIEW_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*")
+#: How an allowed origin says "on any port".
+ANY_PORT = ":*"
+
+
+def origin_listed(origin: str | None, allowed: tuple[str, ...] | list[str]) -> bool:
+    """Whether ``origin`` is one of ``allowed``: exactly, or on any port where an entry ends in ``:*``.
+
+    The hub's check (``oersite.hub.authenticator.RunCodeHandler``); the servers carry no settings
+    module and have the same function in ``oersite.hub.notebook_server`` (a test holds them equal).
+    """
+    if not origin:
+        return False
+    return origin in allowed or any(
+        entry.endswith(ANY_PORT)
+        and origin.startswith(entry[: -len(ANY_PORT)] + ":")
+        and origin[len(entry) - 1 :].isdigit()
+        for entry in allowed
+    )
+
+
 #: JupyterLab's "get notified about official Jupyter news?" pop-up, turned off on both hubs.
 NEWS_PLUGIN = "@jupyterlab/apputils-extension:announcements"
 
