@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from support.coursehelpers import make_course, write_myst_notebook, write_notebook
+from support.processes import kernels_of
 
 from oersite.build_layout import BuildLayout
 from oersite.config import load_course
@@ -124,19 +125,3 @@ def test_a_kernel_started_for_nothing_is_stopped_when_the_build_ends(tmp_path):
 
     assert {result.status for result in report.notebooks} == {"cached"}
     assert kernels_of(os.getpid()) == [], "no kernel of this process is left running"
-
-
-def kernels_of(pid: int) -> list[str]:
-    """The command lines of this process's children that are ipykernel processes."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and "ipykernel" in command:
-            found.append(command)
-    return found

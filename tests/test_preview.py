@@ -20,6 +20,7 @@ from support.browser import chromium
 from support.cli import oersite
 from support.coursehelpers import make_course, tree_digest, write_notebook
 from support.preview import Preview
+from support.processes import kernels_of
 
 from oersite.new import starter_files
 
@@ -228,22 +229,6 @@ def test_build_output_and_editor_files_start_no_rebuild_and_waiting_burns_no_cpu
     write_notebook(course / "lessons/first.ipynb", "print('still watching')", title="First")
     assert preview.wait_for_build().startswith("Built in")
     assert "still watching" in preview.page("lessons/first.html")
-
-
-def kernels_of(pid: int) -> list[int]:
-    """The ipykernel processes ``pid`` started (its children running ``ipykernel_launcher``)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if parent == pid and b"ipykernel_launcher" in command:
-            found.append(int(entry.name))
-    return found
 
 
 @pytest.mark.slow
