@@ -140,13 +140,15 @@ def _build_course(
             reporter=reporter,
             figure_images=figure_images,
             kernels=kernels,
+            kernel_ahead=kernel_ahead,
         )
     finally:
-        if kernel_ahead is not None:
-            untaken = bool(kernel_ahead.waiting)
-            kernel_ahead.close()  # not taken (the notebooks were cached after all, or the build failed): it stops
-            if untaken and not log_before:
-                layout.kernels_log.unlink(missing_ok=True)  # a build refused early leaves nothing behind
+        if kernel_ahead is not None and kernel_ahead.closing_after is None:
+            # The build stopped before its notebooks ran: the kernel stops, and a build refused
+            # this early leaves nothing behind. (Else they close when the execution is over.)
+            kernel_ahead.close()
+            if not log_before:
+                layout.kernels_log.unlink(missing_ok=True)
 
 
 def _build_stale_course(
@@ -161,6 +163,7 @@ def _build_stale_course(
     reporter: Reporter | None,
     figure_images: bool,
     kernels: SpareKernels | None,
+    kernel_ahead: SpareKernels | None,
 ) -> BuildReport:
     repaired: list[str] = []
     notebooks = read_notebooks(course, pages, warn=repaired.append)
@@ -187,7 +190,15 @@ def _build_stale_course(
         images.start_browser()  # a first build: its figures will need drawing, whether notebooks run or not
 
     progress = ExecutionProgress(
-        course, notebooks, layout, reporter, kernels, images, strict=strict, figure_images=figure_images
+        course,
+        notebooks,
+        layout,
+        reporter,
+        kernels,
+        images,
+        strict=strict,
+        figure_images=figure_images,
+        kernels_to_close=kernel_ahead,
     )
     try:
         # Notebooks execute (and their figures are drawn) while Sphinx starts up; Sphinx reads
@@ -278,8 +289,10 @@ class ExecutionProgress:
         *,
         strict: bool,
         figure_images: bool,
+        kernels_to_close: SpareKernels | None = None,
     ) -> None:
         self._course = course
+        self._kernels_to_close = kernels_to_close  # this build's own: closed when the execution is over
         self._notebooks = notebooks
         self._layout = layout
         self._reporter = reporter
@@ -300,6 +313,8 @@ class ExecutionProgress:
 
     def start(self) -> None:
         self._execution = self._background.submit(self._execute_and_describe)
+        if self._kernels_to_close is not None:
+            self._kernels_to_close.close_after(self._execution)
 
     def results(self) -> list[NotebookResult]:
         """Every notebook's result, once all have run; raises what stopped the execution."""

@@ -23,8 +23,9 @@ build, the waiting kernel does not.  A run only connects a client to its kernel.
 Kernels end with oersite in any case (ipykernel watches its parent process).
 
 ``oersite build`` keeps one kernel ahead too (``refill=False``): started as soon as the build
-knows that a notebook, a data file or the environment changed, before it reads the notebooks
-and starts Sphinx, and taken by the first notebook that runs; the others start their own.
+knows that a notebook's code, a data file or the environment changed, before it reads the
+notebooks and starts Sphinx, and taken by the first notebook that runs; the others start their
+own.  Its kernels close when the build's execution is over (``close_after``).
 """
 
 from __future__ import annotations
@@ -127,6 +128,8 @@ class SpareKernels:
         self.waiting: dict[str, _Waiting] = {}
         self.lock = threading.Lock()
         self.closed = False
+        #: The work after which these kernels close (``close_after``), if any.
+        self.closing_after: Future | None = None
 
     async def take(self, name: str, environment: dict[str, str], log_path: Path, folder: Path) -> AsyncKernelManager:
         """A started kernel named ``name``, nobody's before, for one run; the next one starts now.
@@ -168,6 +171,14 @@ class SpareKernels:
         done: Future = Future()
         done.set_result(manager)
         self._shut_down(done, now=True)
+
+    def close_after(self, work: Future) -> None:
+        """Close once ``work`` is done: a build's execution, whose runs take and release kernels until then.
+
+        Closed sooner, a run still starting its kernel would wait for a loop that no longer runs.
+        """
+        self.closing_after = work
+        work.add_done_callback(lambda _done: self.close())
 
     def close(self, seconds: float = 10) -> None:
         """Shut down the waiting kernels (the preview stops), then the kernels' loop."""

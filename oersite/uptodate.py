@@ -78,7 +78,7 @@ def changed_files(record: Path, state: CourseState) -> set[str] | None:
     try:
         saved = json.loads(record.read_text(encoding="utf-8"))
         before = saved["files"]
-        if saved["settings"] != state.settings:
+        if saved["settings"] != state.settings or not isinstance(before, dict):
             return None
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -109,6 +109,8 @@ def test_a_build_made_elsewhere_or_before_records_tells_nothing_so_one_starts(tm
     assert guess(root)
     record.write_text(json.dumps({"fingerprint": saved["fingerprint"], "report": {}}))  # before the stamps
     assert guess(root)
+    record.write_text(json.dumps({**saved, "files": ["not", "stamps"]}))  # damaged: no crash, a guess
+    assert guess(root)
 
 
 @pytest.mark.slow
