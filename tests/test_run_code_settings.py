@@ -170,6 +170,7 @@ def test_a_server_lets_in_its_own_pages_and_the_courses_site_only(origin, allowe
         ("https://127.0.0.1:8080", False),
         ("http://127.0.0.10:8080", False),
         ("https://uni.edu:8443", False),
+        ("http://127.0.0.1:\u00b2", False),  # a superscript two is a digit to Python, not a port
         ("null", False),
         (None, False),
     ],
@@ -215,3 +216,14 @@ def test_the_page_tells_the_script_the_set_up_it_leaves_out_and_what_runs_at_sta
         {"shown": True, "init": True},
         {"shown": False, "code": "HIDDEN = 2"},
     ]
+
+
+def test_the_sites_origin_is_written_as_a_browser_sends_it(tmp_path):
+    from oersite.hub.course_settings import run_code_origins
+
+    root = course_with(tmp_path)
+    config = root / "_config.yml"
+    settings = yaml.safe_load(config.read_text())
+    settings["html"]["baseurl"] = "https://Courses.Uni.EDU:443/data-analysis/"
+    config.write_text(yaml.safe_dump(settings))
+    assert run_code_origins(load_course(root)) == ("https://courses.uni.edu", *PREVIEW_ORIGINS)

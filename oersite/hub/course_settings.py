@@ -72,6 +72,10 @@ def run_code_origins(course: Course) -> tuple[str, ...]:
         return ()
     origins = []
     if course.base_url:
+        # As a browser sends it: the host in lower case, no default port, no user name.
         parts = urlsplit(course.base_url)
-        origins.append(f"{parts.scheme}://{parts.netloc}")
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        port = "" if parts.port in (None, {"http": 80, "https": 443}.get(parts.scheme)) else f":{parts.port}"
+        origins.append(f"{parts.scheme}://{host}{port}")
     return tuple(dict.fromkeys([*origins, *PREVIEW_ORIGINS]))

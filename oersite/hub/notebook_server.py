@@ -176,6 +176,7 @@ def origin_listed(origin: str | None, allowed: tuple[str, ...]) -> bool:
     return origin in allowed or any(
         entry.endswith(ANY_PORT)
         and origin.startswith(entry[: -len(ANY_PORT)] + ":")
+        and origin[len(entry) - 1 :].isascii()
         and origin[len(entry) - 1 :].isdigit()
         for entry in allowed
     )
@@ -184,7 +185,7 @@ def origin_listed(origin: str | None, allowed: tuple[str, ...]) -> bool:
 def origins_pattern(allowed: tuple[str, ...]) -> str:
     """``allowed`` as one regular expression of whole origins (jupyter_server's ``allow_origin_pat``)."""
     parts = [
-        re.escape(entry[: -len(ANY_PORT)]) + r":\d+" if entry.endswith(ANY_PORT) else re.escape(entry)
+        re.escape(entry[: -len(ANY_PORT)]) + r":[0-9]+" if entry.endswith(ANY_PORT) else re.escape(entry)
         for entry in allowed
     ]
     return "(?:" + "|".join(parts) + r")\Z"

@@ -65,6 +65,7 @@ def origin_listed(origin: str | None, allowed: tuple[str, ...] | list[str]) -> b
     return origin in allowed or any(
         entry.endswith(ANY_PORT)
         and origin.startswith(entry[: -len(ANY_PORT)] + ":")
+        and origin[len(entry) - 1 :].isascii()
         and origin[len(entry) - 1 :].isdigit()
         for entry in allowed
     )
