@@ -147,6 +147,7 @@ class RunCodePage {
     this.kernel = null;
     this.queue = Promise.resolve();
     this.cells = [];
+    this.setUpFailure = null; // what a set-up cell the page does not show raised, until said
   }
 
   place() {
@@ -199,7 +200,11 @@ class RunCodePage {
         for (const item of atStart) this.runItem(item);
         await this.queue;
       }
-      this.say("Ready: edit a cell, then press its Run cell button or Shift+Enter. Outputs replace the stored ones.");
+      const failure = this.takeSetUpFailure();
+      this.say(
+        "Ready: edit a cell, then press its Run cell button or Shift+Enter. Outputs replace the stored ones." +
+          (failure ? ` ${failure}` : ""),
+      );
       const first = this.cells[0];
       if (first) first.editor.focus();
     } catch (error) {
@@ -241,7 +246,7 @@ class RunCodePage {
       this.session = session;
     }
     this.kernel = this.session.kernel;
-    this.server = server;
+    this.handedOut = server;
     this.addOpenInLab(server);
     return server;
   }
@@ -352,11 +357,18 @@ class RunCodePage {
       } catch (error) {
         raised = raised || (error && error.content && error.content.ename) || "an error";
       }
-      if (raised) this.say(`A set-up cell this page does not show raised ${raised}.`);
+      if (raised) this.setUpFailure = `A set-up cell this page does not show raised ${raised}.`;
     }).catch((error) => {
-      this.say(`A set-up cell this page does not show could not run: ${error.message || error}`);
+      this.setUpFailure = `A set-up cell this page does not show could not run: ${error.message || error}`;
     });
     return this.queue;
+  }
+
+  takeSetUpFailure() {
+    // Said with the next status, so that the cell that ran after it does not hide it.
+    const failure = this.setUpFailure;
+    this.setUpFailure = null;
+    return failure;
   }
 
   toolButton(text, label, action) {
@@ -430,7 +442,8 @@ class RunCodePage {
     output.removeAttribute("aria-busy");
     const replied = reply && reply.content && reply.content.status === "error" ? reply.content.ename : null;
     const failed = raised || replied;
-    this.say(failed ? `Cell ${entry.number} raised ${failed}.` : `Cell ${entry.number} ran.`);
+    const setUp = this.takeSetUpFailure();
+    this.say((failed ? `Cell ${entry.number} raised ${failed}.` : `Cell ${entry.number} ran.`) + (setUp ? ` ${setUp}` : ""));
   }
 
   stream(output, name, text) {
@@ -494,8 +507,8 @@ class RunCodePage {
   localLibraries(html) {
     // Folium's maps name the server's copies of their libraries (/user/<name>/oersite-libraries/):
     // absolute on this page, they load from the server, which serves them to any page.
-    const prefix = new URL(this.server.url).pathname;
-    const origin = new URL(this.server.url).origin;
+    const prefix = new URL(this.handedOut.url).pathname;
+    const origin = new URL(this.handedOut.url).origin;
     return html.split(`${prefix}oersite-libraries/`).join(`${origin}${prefix}oersite-libraries/`);
   }
 
