@@ -15,13 +15,13 @@ from traitlets.config import Config
 
 from oersite.config import load_course
 from oersite.errors import ConfigError
-from oersite.hub.authenticator import RUN_CODE_PATH, client_address, run_code_scopes
+from oersite.hub.authenticator import RUN_CODE_PATH, run_code_scopes
 from oersite.hub.bundle.helm import ephemeral_values, persistent_values
 from oersite.hub.bundle.images import CourseImages
 from oersite.hub.configurer import Place, ephemeral_hub, persistent_hub, update_hub, update_interface
 from oersite.hub.course_settings import hub_settings
 from oersite.hub.notebook_server import RUN_CODE_ORIGINS_VARIABLE, origin_allowed
-from oersite.hub.settings import PREVIEW_ORIGINS
+from oersite.hub.settings import PREVIEW_ORIGINS, client_address
 from oersite.hub.settings import RUN_CODE_ORIGINS_VARIABLE as HUB_SIDE_VARIABLE
 from oersite.launch import notebook_run_code
 
@@ -139,7 +139,34 @@ def test_a_token_is_for_one_server_alone():
     ],
 )
 def test_the_rate_limit_counts_the_reader_the_outermost_proxy_saw(peer, forwarded, reader):
-    assert client_address(peer, {"X-Forwarded-For": forwarded} if forwarded else {}) == reader
+    assert client_address(peer, forwarded) == reader
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "reader"),
+    [
+        # Zero to JupyterHub: an ingress pod, then the chart's proxy pod, both in the pod network.
+        ("203.0.113.7, 10.42.0.15", "203.0.113.7"),
+        ("6.6.6.6, 203.0.113.7, 10.42.0.15", "203.0.113.7"),  # what a client wrote stays left of it
+        ("10.42.0.15", "10.42.0.9"),  # every hop trusted (a reader inside the cluster): the hub's peer
+    ],
+)
+def test_on_kubernetes_the_limit_looks_past_the_proxies_the_operator_trusts(forwarded, reader):
+    peer = "10.42.0.9"  # the chart's proxy pod, as the hub's socket sees it
+    assert client_address(peer, forwarded) == peer  # without: the whole site is one address
+    assert client_address(peer, forwarded, ("10.0.0.0/8",)) == reader
+
+
+def test_trusted_proxies_reach_the_hub_and_a_wrong_network_is_named(tmp_path):
+    root = course_with(tmp_path, hub={"ephemeral": {"run_code_trusted_proxies": ["10.0.0.0/8", "fd00::/8"]}})
+    settings = hub_settings(load_course(root), local=True)
+    c = Config()
+    update_interface(c, settings)
+    update_hub(c, ephemeral_hub(settings), Place("t", "http://127.0.0.1:1", ""))
+    assert c.PooledTemporaryAuthenticator.run_code_trusted_proxies == ["10.0.0.0/8", "fd00::/8"]
+    bad = course_with(tmp_path / "bad", hub={"ephemeral": {"run_code_trusted_proxies": ["10.0.0.0/33"]}})
+    with pytest.raises(ConfigError, match=r"oersite\.hub\.ephemeral\.run_code_trusted_proxies.*10\.0\.0\.0/33"):
+        hub_settings(load_course(bad), local=True)
 
 
 @pytest.mark.parametrize(

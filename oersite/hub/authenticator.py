@@ -29,7 +29,6 @@ answers the site's Run code button (``RunCodeHandler``, ``/hub/run-code``).
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 import os
 import time
@@ -52,6 +51,7 @@ from oersite.hub.settings import (
     SIGNED_OUT_PATH,
     VALUES_HEADER,
     NameRefused,
+    client_address,
     hub_user_name,
     origin_listed,
 )
@@ -227,6 +227,11 @@ class PooledTemporaryAuthenticator(TmpAuthenticator):
     run_code_per_minute = Integer(
         10, help="Run-code servers one client address may ask for in a minute; beyond that, 429."
     ).tag(config=True)
+    run_code_trusted_proxies = List(
+        Unicode(),
+        help="Networks (CIDR) of proxies in front of the hub whose X-Forwarded-For the Run code limit trusts, "
+        "besides loopback (oersite.hub.settings.client_address).",
+    ).tag(config=True)
     run_code_token_seconds = Integer(
         3600, help="How long a Run-code token lasts: the server's maximum age, after which the culler stops it."
     ).tag(config=True)
@@ -286,25 +291,6 @@ RUN_CODE_NOTE = "oersite run code"
 def run_code_scopes(name: str) -> list[str]:
     """The only scope a Run-code token has: access to ``name``'s default server."""
     return [f"access:servers!server={name}/"]
-
-
-def client_address(peer: str, headers) -> str:
-    """The reader's address: the last hop before the hub's own proxies on this machine.
-
-    The hub sits behind its configurable-http-proxy, and in the bundle behind Apache
-    too, all on 127.0.0.1: each appends the address it was called from to
-    ``X-Forwarded-For``.  Read from the right, the first address that is not
-    loopback is the one the outermost proxy saw, which no client can forge (what a
-    client sends itself stays to its left).  All loopback: the reader is on this machine.
-    """
-    hops = [hop.strip() for hop in headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
-    for hop in reversed([*hops, peer]) if peer else reversed(hops):
-        try:
-            if not ipaddress.ip_address(hop).is_loopback:
-                return hop
-        except ValueError:
-            return hop  # not an address: nothing our proxies write, so as far as we can tell
-    return peer or "127.0.0.1"
 
 
 class RunCodeHandler(BaseHandler):
@@ -368,7 +354,11 @@ class RunCodeHandler(BaseHandler):
         """Seconds to wait when this client address asked too often in the last minute; None when it may ask."""
         now = time.monotonic()
         peer = getattr(self.request.connection.context, "address", None)  # the socket's, before X-Forwarded-For
-        address = client_address(peer[0] if isinstance(peer, tuple) else "", self.request.headers)
+        address = client_address(
+            peer[0] if isinstance(peer, tuple) else "",
+            self.request.headers.get("X-Forwarded-For", ""),
+            tuple(self.authenticator.run_code_trusted_proxies),
+        )
         asked = self._asked.setdefault(address, deque())
         while asked and now - asked[0] > 60:
             asked.popleft()

@@ -201,6 +201,7 @@ def update_run_code(c, settings: HubBundleSettings) -> None:
     c.JupyterHub.authenticator_class = "oersite.hub.authenticator.PooledTemporaryAuthenticator"
     c.PooledTemporaryAuthenticator.run_code_origins = list(settings.run_code_origins)
     c.PooledTemporaryAuthenticator.run_code_per_minute = settings.ephemeral.run_code_per_minute
+    c.PooledTemporaryAuthenticator.run_code_trusted_proxies = list(settings.ephemeral.run_code_trusted_proxies)
     c.PooledTemporaryAuthenticator.run_code_token_seconds = settings.ephemeral.max_age_seconds
 
 

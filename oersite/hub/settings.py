@@ -19,6 +19,7 @@ This module runs inside the hub containers too (copied there with
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import posixpath
 import re
@@ -418,6 +419,14 @@ class EphemeralHubSettings:
     run_code_per_minute: int = documented(
         "Servers the site's Run code button may ask for from one address in a minute; more are told to wait.", 10
     )
+    run_code_trusted_proxies: tuple[str, ...] = documented(
+        "Networks of the proxies in front of the Try-now hub whose X-Forwarded-For the Run code limit trusts "
+        "(on Kubernetes the cluster's pod network, such as 10.0.0.0/8): a reader's address is the first from "
+        "the right outside them. Empty: only proxies on the hub's own machine (the Docker bundle, hub serve).",
+        (),
+        kind=TextKind("network", lambda text: _network_problem(text)),
+        example=("10.0.0.0/8",),
+    )
 
     def problems(self, where: str = "oersite.hub.ephemeral") -> list[str]:
         """What is wrong with these values, each naming its key."""
@@ -432,6 +441,36 @@ class EphemeralHubSettings:
                 f"({self.active_server_limit}); make the pool smaller or the limit larger"
             )
         return found
+
+
+def _network_problem(text: str) -> str | None:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return f"expected a network such as 10.0.0.0/8 or fd00::/8, found {text!r}"
+    return None
+
+
+def client_address(peer: str, forwarded_for: str, trusted: tuple[str, ...] = ()) -> str:
+    """The reader's address: the last hop before the hub's own proxies and those in ``trusted`` networks.
+
+    The hub sits behind its configurable-http-proxy, and in the bundle behind Apache
+    too, all on 127.0.0.1: each appends the address it was called from to
+    ``X-Forwarded-For`` (``forwarded_for``).  Read from the right, the first address
+    that is neither loopback nor in a trusted network is the one the outermost proxy
+    saw, which no client can forge (what a client sends itself stays to its left).
+    All trusted: the reader is on this machine, or inside the cluster.
+    """
+    networks = [ipaddress.ip_network(network, strict=False) for network in trusted]
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed([*hops, peer]) if peer else reversed(hops):
+        try:
+            address = ipaddress.ip_address(hop)
+        except ValueError:
+            return hop  # not an address: nothing our proxies write, so as far as we can tell
+        if not address.is_loopback and not any(address in network for network in networks):
+            return hop
+    return peer or "127.0.0.1"
 
 
 def _resource_problems(hub: PersistentHubSettings | EphemeralHubSettings, where: str) -> list[str]:
