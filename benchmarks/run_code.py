@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib.util
-import re
 import shutil
 import signal
 import sys
@@ -39,11 +38,10 @@ sys.path.insert(0, str(REPOSITORY / "tests"))
 from support.journey_lab import (  # noqa: E402
     CdnFiles,
     Network,
-    commit_all,
+    course_on_ports,
     free_port,
     hub_serve,
     loopback_context,
-    with_oersite_lines,
     write_students,
 )
 
@@ -59,24 +57,11 @@ READY = "Ready"
 
 def course_for(sample: Path, folder: Path, ports: dict[str, int], pool: int) -> Path:
     """The sample course with launch links on these ports, published at the site's port, with a pool; built."""
-    course = folder / "course"
-    shutil.copytree(sample, course, ignore=shutil.ignore_patterns("_build", "hub"))
-    config = course / "_config.yml"
-    text = config.read_text(encoding="utf-8")
-    for key, value in {
-        "hub_url": f"http://127.0.0.1:{ports['hub']}",
-        "try_url": f"http://127.0.0.1:{ports['try']}",
-        "baseurl": f"http://127.0.0.1:{ports['site']}/",
-    }.items():
-        text = re.sub(rf"^(\s+{key}:\s*)\S+", rf"\g<1>{value}", text, count=1, flags=re.M)
     extra = (
         f"\n  hub:\n    ephemeral:\n      pool: {pool}\n      concurrent_spawn_limit: 10\n"
         "      active_server_limit: 40\n      run_code_per_minute: 100\n"
     )
-    config.write_text(with_oersite_lines(text, extra), encoding="utf-8")
-    commit_all(course, "benchmark")
-    journey.subprocess.run([sys.executable, "-m", "oersite", "build", str(course)], check=True, capture_output=True)
-    return course
+    return course_on_ports(sample, folder, ports["hub"], ports["try"], extra, site_port=ports["site"])
 
 
 def run_code_readers(browser, cdn, page_url: str, readers: int) -> list[float]:

@@ -26,9 +26,8 @@ from pathlib import Path
 import pytest
 import requests
 from support.browser import Traffic, chromium, offline_context
-from support.cli import oersite
 from support.hub_clients import free_port, write_users
-from support.journey_lab import USERS, commit_all, with_oersite_lines
+from support.journey_lab import USERS, course_on_ports
 
 from oersite.config import load_course
 from oersite.hub.pool import STATUS_PATH
@@ -61,22 +60,15 @@ def course_site(sample_course):
     folder = Path(tempfile.mkdtemp(prefix="oersite-run-code-"))
     folder.chmod(0o755)
     ports = {"hub": free_port(), "try": free_port(), "site": free_port()}
-    course = folder / "course"
-    shutil.copytree(sample_course, course, ignore=shutil.ignore_patterns("_build", "hub"))
-    config = course / "_config.yml"
-    text = config.read_text(encoding="utf-8")
-    for key, value in {
-        "hub_url": f"http://127.0.0.1:{ports['hub']}",
-        "try_url": f"http://127.0.0.1:{ports['try']}",
-        "baseurl": f"http://127.0.0.1:{ports['site']}/",
-    }.items():
-        text, found = re.subn(rf"^(\s+{key}:\s*)\S+", rf"\g<1>{value}", text, count=1, flags=re.M)
-        assert found == 1, key
-    config.write_text(with_oersite_lines(text, SETTINGS), encoding="utf-8")
-    add_a_lesson_with_hidden_set_up(course)
-    commit_all(course, "Run code's hubs")
-    built = oersite("build", str(course))
-    assert built.exit_code == 0, built.output
+    course = course_on_ports(
+        sample_course,
+        folder,
+        ports["hub"],
+        ports["try"],
+        SETTINGS,
+        site_port=ports["site"],
+        before_build=add_a_lesson_with_hidden_set_up,
+    )
     yield course, ports
     shutil.rmtree(folder, ignore_errors=True)
 

@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -133,6 +134,8 @@ def course_on_ports(
     scheme: str = "http",
     repository: str | None = None,
     interface: str | None = None,
+    site_port: int | None = None,
+    before_build: Callable[[Path], None] | None = None,
 ) -> Path:
     """A copy of the sample course (its own git repository) whose launch links point at these ports, built.
 
@@ -140,6 +143,8 @@ def course_on_ports(
     notebooks come from the execution cache and the build takes seconds.
     ``repository``: what the buttons pull from instead of the copy itself (say,
     a git daemon's URL that containers reach). ``interface``: ``oersite.launch.interface`` instead of the sample's.
+    ``site_port``: the site is published (``html.baseurl``) at 127.0.0.1 on that port, so Run code's
+    hub lets its pages in. ``before_build``: changes the copy before it is committed and built.
     """
     course = folder / "course"
     shutil.copytree(sample_course, course, ignore=shutil.ignore_patterns("hub", "test-artifacts"), symlinks=True)
@@ -150,11 +155,15 @@ def course_on_ports(
         replacements["repository"] = repository
     if interface:
         replacements["interface"] = interface
+    if site_port:
+        replacements["baseurl"] = f"{scheme}://127.0.0.1:{site_port}/"
     for key, value in replacements.items():
         pattern = rf"^(\s+{key}:\s*)\S+"
         text, found = re.subn(pattern, rf"\g<1>{value}", text, count=1, flags=re.M)
         assert found == 1, f"no {key} in {config}"
     config.write_text(with_oersite_lines(text, extra_config), encoding="utf-8")
+    if before_build is not None:
+        before_build(course)
     commit_all(course, "The hubs of this run")
     build = subprocess.run(
         [sys.executable, "-m", "oersite", "build", str(course), "--strict"], capture_output=True, text=True
