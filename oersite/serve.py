@@ -51,9 +51,12 @@ class _LinkCheckerHandler(QuietHandler):
         super().end_headers()
 
 
-class _LinkCheckerServer(ThreadingHTTPServer):
+class QuietServer(ThreadingHTTPServer):
+    """A reader that goes away mid-file is no error: linkchecker closes the connection once it has read
+    what it needs of a file; a browser closes a page (the accessibility audit, a figure) with requests
+    in flight.  The standard library prints a traceback for each."""
+
     def handle_error(self, request, client_address) -> None:
-        # linkchecker closes the connection once it has read what it needs of a file.
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
 
@@ -64,16 +67,14 @@ def make_server(site: Path, port: int = 0, *, linkchecker: bool = False) -> Thre
     ``linkchecker=True``: a server for ``oersite check``, which lets linkchecker go at full speed.
     A port that is taken is one line for the user, naming the option that moves it.
     """
-    server_class, handler = (
-        (_LinkCheckerServer, _LinkCheckerHandler) if linkchecker else (ThreadingHTTPServer, QuietHandler)
-    )
-    return serve_on_loopback(functools.partial(handler, directory=str(site)), port, server_class)
+    handler = _LinkCheckerHandler if linkchecker else QuietHandler
+    return serve_on_loopback(functools.partial(handler, directory=str(site)), port)
 
 
-def serve_on_loopback(handler, port: int, server_class=ThreadingHTTPServer) -> ThreadingHTTPServer:
+def serve_on_loopback(handler, port: int) -> ThreadingHTTPServer:
     """A server on 127.0.0.1 for ``handler``; a port that is taken is one line naming the option that moves it."""
     try:
-        return server_class((LOOPBACK, port), handler)
+        return QuietServer((LOOPBACK, port), handler)
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             raise OersiteError(f"{LOOPBACK}:{port} is in use; stop what uses it or pass --port") from None

@@ -105,6 +105,31 @@ def test_an_axe_violation_becomes_one_finding_graded_by_its_impact():
     assert (moderate.severity, moderate.what) == (WARNING, "region (All page content should be contained by landmarks)")
 
 
+REFRESHING = (
+    '<!DOCTYPE html><html lang="en"><head><title>{title}</title>'
+    '<meta http-equiv="Refresh" content="{delay}; url=lesson.html" /></head><body></body></html>'
+)
+LESSON = (
+    '<!DOCTYPE html><html lang="en"><head><title>A lesson</title></head>'
+    "<body><main><h1>A lesson</h1><p>Read on.</p></main></body></html>"
+)
+
+
+@pytest.mark.slow  # opens pages in Chromium
+def test_a_page_that_sends_the_reader_on_is_left_to_the_page_it_leads_to(tmp_path):
+    # Jupyter Book's index.html refreshes at once; a busy machine starts the refresh at any moment after
+    # the load, in the middle of the audit. Neither page may come out as "not audited".
+    (tmp_path / "index.html").write_text(REFRESHING.format(title="Course", delay=0))
+    (tmp_path / "later.html").write_text(REFRESHING.format(title="Moved", delay=0.3))
+    (tmp_path / "lesson.html").write_text(LESSON)
+    for _ in range(3):
+        assert check_accessibility(tmp_path) == []
+    (tmp_path / "lesson.html").write_text(LESSON.replace(' lang="en"', ""))
+    assert [(finding.page, finding.what.split()[0]) for finding in check_accessibility(tmp_path)] == [
+        ("lesson.html", "html-has-lang")
+    ]
+
+
 @pytest.mark.slow  # builds the sample course
 def test_without_chromium_the_accessibility_check_is_one_line(built_sample, tmp_path):
     """Only python and git on the PATH: no chromium to find."""
