@@ -35,11 +35,10 @@ from oersite.execute import (
     may_execute,
     notebook_code,
     read_notebooks,
-    stop_kernels,
 )
 from oersite.figure_images import FigureImages, FiguresReport
 from oersite.figures import cells_for_sphinx, draws_figures, figure_cells, missing_alt_warnings
-from oersite.kernels import SpareKernels
+from oersite.kernels import SpareKernels, stop_kernels
 from oersite.launch import LaunchButton, RunCode, notebook_buttons, notebook_run_code, run_code_cells
 from oersite.messages import plural, shown
 from oersite.render import render_site

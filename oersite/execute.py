@@ -31,7 +31,6 @@ import hashlib
 import json
 import os
 import re
-import signal
 import sys
 import tempfile
 import time
@@ -44,7 +43,7 @@ from oersite.build_layout import BuildLayout
 from oersite.config import Course
 from oersite.errors import NotebookError
 from oersite.files import write_atomically
-from oersite.kernels import KERNEL_ARGUMENTS, local_kernel_manager_class
+from oersite.kernels import KernelKind, start_kernel, stop_kernel
 from oersite.toc import Page
 
 if TYPE_CHECKING:  # nbformat takes a second to import: only where notebooks are read
@@ -99,10 +98,6 @@ CELL_FIELDS = {
 CELL_ID = re.compile(r"[a-zA-Z0-9-_]{1,64}")
 #: What a missing required field of a cell becomes: what Jupyter writes for an empty one.
 CELL_DEFAULTS = {"metadata": dict, "source": str, "outputs": list, "execution_count": lambda: None}
-
-#: Kernel processes running now (their pid, each the leader of its own process group):
-#: what Ctrl-C stops (``stop_kernels``).
-_running_kernels: set[int] = set()
 
 
 def read_notebooks(
@@ -469,7 +464,6 @@ async def _execute(
 ) -> str | None:
     """Run ``notebook`` in place; return a one-line failure message, or None."""
     from jupyter_client.kernelspec import NoSuchKernel
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     shown = course.relative(page.path)
@@ -478,45 +472,33 @@ async def _execute(
     def on_cell_start(cell, cell_index):
         current["index"] = cell_index
 
-    def on_notebook_start(notebook):
-        # The kernel is known (started here, or handed over started ahead): Ctrl-C can kill it.
-        kernel = getattr(current.get("client"), "km", None)
-        process = getattr(kernel, "provisioner", None)
-        if getattr(process, "pid", None):
-            current["kernel"] = process.pid
-            _running_kernels.add(process.pid)
-
     environment = kernel_environment(course)
     kernel_name = notebook.metadata.get("kernelspec", {}).get("name", "") or DEFAULT_KERNEL
     with tempfile.TemporaryDirectory(prefix="oersite-run-") as temporary:
-        working_dir = temporary if course.execution.run_in_temp else str(page.path.parent)
+        working = Path(temporary) if course.execution.run_in_temp else page.path.parent
         options = {
             "timeout": course.execution.timeout,
             "allow_errors": course.execution.allow_errors,
             "kernel_name": kernel_name,
             "record_timing": False,
-            # Killed once its last cell is done, not asked to shut down: every output is in by
-            # then (nbclient waits for each cell's idle), and the polite request and its wait
-            # cost 0.3-0.4 s of every notebook, measured here (0.1 s killed).
-            "shutdown_kernel": "immediate",
-            "extra_arguments": list(KERNEL_ARGUMENTS),
-            "resources": {"metadata": {"path": working_dir}},
+            "resources": {"metadata": {"path": str(working)}},
             "on_cell_start": on_cell_start,
-            "on_notebook_start": on_notebook_start,
         }
         try:
             if kernels is not None:
                 started = await kernels.take(kernel_name, environment, log_path, page.path.parent)
-                await _run_in_spare_kernel(notebook, options, kernels, started, Path(working_dir), current)
+                try:
+                    await _run_in_kernel(notebook, options, started, working)
+                finally:
+                    kernels.release(started)  # in the background, on the kernels' own loop
             else:
                 # The kernel process's own stdout and stderr (what a library or C code writes there,
                 # not a cell's outputs) go to the log, never into oersite's messages.
-                log_path.parent.mkdir(parents=True, exist_ok=True)
-                with log_path.open("ab") as log:
-                    current["client"] = NotebookClient(
-                        notebook, kernel_manager_class=local_kernel_manager_class(), **options
-                    )
-                    await current["client"].async_execute(env=environment, stdout=log, stderr=log)
+                started = await start_kernel(KernelKind(kernel_name, tuple(environment.items()), log_path), working)
+                try:
+                    await _run_in_kernel(notebook, options, started, working)
+                finally:
+                    await stop_kernel(started)
         except CellExecutionError as exc:
             error = f"{exc.ename}: {exc.evalue}".strip().rstrip(":")
             return (
@@ -538,13 +520,11 @@ async def _execute(
                 f"{shown}: kernel '{kernel_name}' is not installed - install it, or pick an installed kernel "
                 "(jupyter kernelspec list) in the notebook"
             )
-        except RuntimeError as exc:  # jupyter_client: "Kernel died before replying to kernel_info"
+        except RuntimeError as exc:  # oersite.kernels.KernelGone: it died, or never answered
             return (
                 f"{shown}: the kernel stopped as it started ({exc}); its own output is in "
                 f"{course.relative(log_path)} - build again, and if it happens again start the kernel in Jupyter"
             )
-        finally:
-            _running_kernels.discard(current.get("kernel"))
     return None
 
 
@@ -556,50 +536,31 @@ def kernel_environment(course: Course) -> dict[str, str]:
     return environment
 
 
-def stop_kernels() -> None:
-    """Kill every kernel this process is running, at once (Ctrl-C: nothing they would still output is kept).
-
-    jupyter_client starts each kernel in a session of its own (so a terminal's Ctrl-C does not
-    reach it): its process group is the kernel and whatever it started.
-    """
-    for pid in list(_running_kernels):
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-async def _run_in_spare_kernel(
+async def _run_in_kernel(
     notebook: nbformat.NotebookNode,
     options: dict,
-    kernels: SpareKernels,
     manager: AsyncKernelManager,
     folder: Path,
-    current: dict,
 ) -> None:
-    """Run ``notebook`` in a kernel started ahead, moved to ``folder`` first; shut down after, never reused."""
-    from nbclient import NotebookClient
-    from nbclient.exceptions import DeadKernelError
+    """Run ``notebook`` in a started kernel (this run's, or one started ahead), moved to ``folder`` first.
 
-    from oersite.kernels import READY_TIMEOUT, moved_to
+    The caller stops the kernel after: a kernel runs one notebook, never two.
+    """
+    from nbclient import NotebookClient
+
+    from oersite.kernels import ready_in
 
     connection = manager.client()
     try:
         connection.start_channels()
-        try:
-            await connection.wait_for_ready(timeout=READY_TIMEOUT)
-        except RuntimeError as error:  # it died, or never answered
-            raise DeadKernelError(str(error)) from None
-        await moved_to(connection, folder)
-        process = getattr(manager, "provisioner", None)
-        if getattr(process, "pid", None):  # nbclient calls no on_notebook_start for a client it is given
-            current["kernel"] = process.pid
-            _running_kernels.add(process.pid)
-        current["client"] = NotebookClient(notebook, km=manager, kc=connection, **options)
-        await current["client"].async_execute()
+        await ready_in(connection, manager, folder)
+        client = NotebookClient(notebook, km=manager, **options)
+        # Given its client, nbclient starts no second one (and waits for no second readiness).
+        connection.allow_stdin = False
+        client.kc = connection
+        await client.async_execute()
     finally:
         connection.stop_channels()
-        kernels.release(manager)
 
 
 def cell_location(notebook: nbformat.NotebookNode, index: int) -> str:

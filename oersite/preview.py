@@ -319,8 +319,9 @@ def watch_and_serve(
         except KeyboardInterrupt:
             if building.is_set():
                 # A build's notebooks would run to their end before Python could exit; the next build
-                # redoes what this one left unfinished. Its kernels stop now, not when they notice.
-                from oersite.execute import stop_kernels
+                # redoes what this one left unfinished. Its kernels, and the one waiting for the next
+                # save, stop now, not when they notice.
+                from oersite.kernels import stop_kernels
 
                 stop_kernels()
                 os._exit(130)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
-from support.cli import oersite
+from support.cli import assert_one_line_error, oersite
 from support.coursehelpers import make_course, write_notebook
 
 from oersite.build import build_course
@@ -148,3 +149,24 @@ def test_an_edited_file_beside_the_notebook_re_executes_it(tmp_path):
     report = build(course)
     assert statuses(report) == {"week1/lesson": "executed"}
     assert "second value" in page(course, "week1/lesson")
+
+
+def test_a_kernel_that_dies_as_it_starts_is_one_line_naming_the_notebook(tmp_path):
+    # The build says which notebook, and where the kernel's own output is; it does not wait for the
+    # minute a kernel has to answer.
+    program = "import sys; print('broken kernel', file=sys.stderr); sys.exit(3)"
+    kernels = tmp_path / "jupyter" / "kernels" / "broken"
+    kernels.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, "-c", program, "{connection_file}"],
+        "display_name": "Broken",
+        "language": "python",
+    }
+    (kernels / "kernel.json").write_text(json.dumps(spec))
+    course = make_course(tmp_path / "c", {"a.ipynb": ["print('never')"]})
+    notebook = json.loads((course / "a.ipynb").read_text())
+    notebook["metadata"]["kernelspec"] = {"name": "broken", "display_name": "Broken"}
+    (course / "a.ipynb").write_text(json.dumps(notebook))
+    ran = oersite("build", str(course), process=True, env={"JUPYTER_PATH": str(tmp_path / "jupyter")}, timeout=30)
+    assert_one_line_error(ran, "a.ipynb", "the kernel stopped as it started", "died", "_build/.oersite/kernels.log")
+    assert "broken kernel" in (course / "_build/.oersite/kernels.log").read_text()

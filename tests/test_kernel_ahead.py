@@ -127,3 +127,35 @@ def test_a_kernel_started_for_nothing_is_stopped_when_the_build_ends(tmp_path):
 
     assert {result.status for result in report.notebooks} == {"cached"}
     assert kernels_of(os.getpid()) == [], "no kernel of this process is left running"
+
+
+def test_every_kernel_a_build_started_has_stopped_when_it_returns(tmp_path):
+    # The kernel started ahead runs the first notebook and is stopped in the background, as the
+    # build ends. It may not outlive the build in a long-lived process (the preview, a program that
+    # builds): it would run until that process ends.
+    from oersite.build import build_course
+
+    root = course_with_a_notebook(tmp_path)
+    for run in range(3):
+        write_notebook(root / "lessons/plot.ipynb", f"print({run})", title="Plot")
+        report = build_course(load_course(root))
+        assert [result.status for result in report.notebooks] == ["executed"]
+        assert kernels_of(os.getpid()) == [], f"build {run + 1}: no kernel of this process is left running"
+
+
+def test_a_kernel_released_as_its_kernels_close_is_stopped_all_the_same(tmp_path):
+    # A build's last notebook releases its kernel (stopped in the background) and the build's
+    # kernels close a moment later: the close waits for that stop too.
+    import asyncio
+
+    from oersite.execute import DEFAULT_KERNEL
+    from oersite.kernels import SpareKernels
+
+    for _ in range(3):
+        kernels = SpareKernels(refill=False)
+        kernels.start_ahead(DEFAULT_KERNEL, dict(os.environ), tmp_path / "kernels.log", tmp_path)
+        taken = asyncio.run(kernels.take(DEFAULT_KERNEL, dict(os.environ), tmp_path / "kernels.log", tmp_path))
+        assert kernels_of(os.getpid()) == [taken.provisioner.pid]
+        kernels.release(taken)
+        kernels.close()
+        assert kernels_of(os.getpid()) == [], "the released kernel is still running"
