@@ -29,6 +29,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jinja2
+import jinja2.bccache
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 
@@ -66,7 +68,47 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("html-page-context", add_source_digest)
     # After sphinx-book-theme has prepared its header buttons (priority 501).
     app.connect("html-page-context", add_launch_buttons, priority=502)
+    app.connect("builder-inited", reuse_compiled_templates)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
+
+
+class CompiledTemplates(jinja2.BytecodeCache):
+    """The theme's templates as Jinja compiled them, kept by this process from one build to the next.
+
+    Each build is a new Sphinx application with a new Jinja environment, which compiles every
+    template again; the preview builds in one process on every save (measured: 0.1-0.2 s of a
+    rebuild on the sample course's theme).  A template is taken from here only if its source is
+    the same (Jinja's checksum) and the environment has the same extensions.
+    """
+
+    def __init__(self) -> None:
+        self.codes: dict[str, tuple[str, Any]] = {}
+
+    def get_bucket(self, environment, name, filename, source):  # noqa: ANN001 (Jinja's signature)
+        bucket = jinja2.bccache.Bucket(
+            environment,
+            f"{self.get_cache_key(name, filename)} {sorted(environment.extensions)}",
+            self.get_source_checksum(source),
+        )
+        self.load_bytecode(bucket)
+        return bucket
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        checksum, code = self.codes.get(bucket.key, (None, None))
+        if checksum == bucket.checksum:
+            bucket.code = code
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.codes[bucket.key] = (bucket.checksum, bucket.code)
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
+
+
+def reuse_compiled_templates(app: Sphinx) -> None:
+    environment = getattr(getattr(app.builder, "templates", None), "environment", None)
+    if isinstance(environment, jinja2.Environment):
+        environment.bytecode_cache = COMPILED_TEMPLATES
 
 
 def keep_myst_nb_output_in_the_build_layout(app: Sphinx) -> None:

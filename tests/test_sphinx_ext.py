@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
+
 from oersite import sphinx_ext
 
 
@@ -29,3 +31,25 @@ def test_the_extension_says_it_is_parallel_safe_and_merges_what_workers_record()
     worker = SimpleNamespace(oersite_output_keys={"lessons/a": "key-a", "lessons/b": "key-b", "intro": "stale"})
     sphinx_ext.merge_output_keys(app, main, {"lessons/a", "lessons/b"}, worker)
     assert main.oersite_output_keys == {"intro": "key-intro", "lessons/a": "key-a", "lessons/b": "key-b"}
+
+
+def test_a_template_compiled_by_an_earlier_build_is_reused_only_while_its_source_is_the_same():
+    # Each build has a new Jinja environment (the preview's rebuilds, in one process): a template
+    # compiled before is taken as it was, unless its source changed (an author's own template).
+    import jinja2
+
+    from oersite.sphinx_ext import CompiledTemplates
+
+    compiled = CompiledTemplates()
+    sources = {"page.html": "<p>{{ title }}</p>"}
+
+    def environment() -> jinja2.Environment:
+        return jinja2.Environment(loader=jinja2.DictLoader(sources), bytecode_cache=compiled, autoescape=True)
+
+    assert environment().get_template("page.html").render(title="One") == "<p>One</p>"
+    assert len(compiled.codes) == 1
+    second = environment()
+    second.compile = lambda *args, **kwargs: pytest.fail("compiled again")  # noqa: ARG005
+    assert second.get_template("page.html").render(title="Two") == "<p>Two</p>"
+    sources["page.html"] = "<h1>{{ title }}</h1>"
+    assert environment().get_template("page.html").render(title="Three") == "<h1>Three</h1>"
