@@ -194,7 +194,7 @@ def rewrite_page(
     text = BOKEH_URL.sub(local_bokeh, text)
     if BOKEH_EMBED.search(text):
         versions.update(match.group("version") for match in BOKEH_DOC_VERSION.finditer(text))
-        text = _with_bokehjs_in_head(text, prefix, bokeh_version, needed_bundles)
+        text = with_bokehjs_in_head(text, prefix, bokeh_version, needed_bundles)
     if tiles is not None:
         text = _replace_tiles(text, tiles)
     shared = set(_SHARED_REFERENCE.findall(text))
@@ -218,7 +218,7 @@ def remote_references(text: str) -> set[str]:
     return found
 
 
-def _with_bokehjs_in_head(text: str, prefix: str, bokeh_version: str, needed: set[str]) -> str:
+def with_bokehjs_in_head(text: str, prefix: str, bokeh_version: str, needed: set[str]) -> str:
     """Load BokehJS in the head of a page with plots, whatever its notebook did.
 
     A plot draws only if BokehJS is on the page within a second of the plot's script.  The

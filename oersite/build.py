@@ -37,7 +37,7 @@ from oersite.execute import (
     read_notebooks,
 )
 from oersite.figure_images import FigureImages, FiguresReport
-from oersite.figures import cells_for_sphinx, draws_figures, figure_cells, missing_alt_warnings
+from oersite.figures import cells_for_sphinx, draws_figures, draws_plots, figure_cells, missing_alt_warnings
 from oersite.kernels import SpareKernels, stop_kernels
 from oersite.launch import LaunchButton, RunCode, notebook_buttons, notebook_run_code, run_code_cells
 from oersite.messages import plural, shown
@@ -186,7 +186,8 @@ def _build_stale_course(
     images = FigureImages(output_dir, layout.figures_record, base_url=course.base_url, tiles=tiles)
 
     if figure_images and not images.made_before() and any(map(draws_figures, notebooks.values())):
-        images.start_browser()  # a first build: its figures will need drawing, whether notebooks run or not
+        # A first build: its figures will need drawing, whether notebooks run or not.
+        images.start_browser(plots=any(map(draws_plots, notebooks.values())))
 
     progress = ExecutionProgress(
         course,
@@ -355,10 +356,9 @@ class ExecutionProgress:
             if result.status != "executed":  # from the cache, or stored: ready now
                 self._page_done[result.page.docname].set()
         self._planned.set()
-        if self._figure_images and any(
-            draws_figures(self._notebooks[result.page]) for result in results if result.status == "executed"
-        ):
-            self._images.start_browser()  # Chromium starts beside the kernels
+        running = [self._notebooks[result.page] for result in results if result.status == "executed"]
+        if self._figure_images and any(map(draws_figures, running)):
+            self._images.start_browser(plots=any(map(draws_plots, running)))  # Chromium starts beside the kernels
 
     def _ran(self, result: NotebookResult) -> None:
         """A notebook has run: its figures are found, and drawn while the others run."""

@@ -147,18 +147,30 @@ class FigureImages:
         """Stop the browser (if one was started): once the build's figures are drawn, or it stopped."""
         self._browser.close(before=self._end_session)
 
-    def start_browser(self) -> None:
+    def start_browser(self, *, plots: bool = False) -> None:
         """Start Chromium now, in the browser's thread (returns at once): notebooks that may draw figures run.
 
         Its start (Playwright's driver, then the browser) then overlaps the kernels' instead of
         delaying the first drawing; it happens once per build in any case (``BrowserThread``).
+        With ``plots`` (a notebook names Bokeh) the tab figures are drawn in loads BokehJS at once,
+        on a page of no figures: the first round's plots are then put in a page that has it
+        (``_put_in``) instead of one that loads and starts BokehJS after the notebooks have run
+        (measured: 0.1-0.2 s of a build with one notebook edited, or of a stored book's first).
         """
-        self._browser.submit(self._drawing_session)
+        self._browser.submit(self._drawing_session, plots)
 
-    def _drawing_session(self, browser) -> _DrawingSession:
+    def _drawing_session(self, browser, plots: bool = False) -> _DrawingSession:
         """The figures page's server and tab, made on first use (in the browser's thread)."""
         if self._session is None:
             self._session = _DrawingSession(browser)
+            if plots:
+                self._page_number += 1
+                name = f"figures-{self._page_number}.html"
+                Path(self._session.folder, name).write_text(_library_page(self.tiles), encoding="utf-8")
+                try:
+                    self._session.tab.goto(self._session.url + name, wait_until="load")
+                except _playwright_error():
+                    self._page_number = 0  # (the first round opens a page of its own)
         return self._session
 
     def _end_session(self) -> None:
@@ -385,6 +397,15 @@ def standalone_page(cells: list[FigureCell], tiles: TileSettings | None = None) 
         + "\n</body></html>\n"
     )
     return rewrite_page(page, "", bokeh.__version__, tiles)[0]
+
+
+def _library_page(tiles: TileSettings | None) -> str:
+    """A ``standalone_page`` of no figures, with the BokehJS bundles every page of plots loads."""
+    import bokeh
+
+    from oersite.assets import with_bokehjs_in_head
+
+    return with_bokehjs_in_head(standalone_page([], tiles), "", bokeh.__version__, set())
 
 
 class _DrawingSession:

@@ -162,11 +162,17 @@ def figure_cells(
 
 #: What a notebook's code names when it may draw a Bokeh plot or a Folium map.
 _FIGURE_LIBRARY = re.compile(r"\b(?:bokeh|folium)\b")
+_BOKEH = re.compile(r"\bbokeh\b")
 
 
 def draws_figures(notebook: nbformat.NotebookNode) -> bool:
     """Whether running ``notebook`` may make a figure: its code names Bokeh or Folium (a guess, made before it runs)."""
     return any(cell.cell_type == "code" and _FIGURE_LIBRARY.search(cell.source) for cell in notebook.cells)
+
+
+def draws_plots(notebook: nbformat.NotebookNode) -> bool:
+    """Whether running ``notebook`` may make a Bokeh plot: its code names Bokeh (a guess, as ``draws_figures``)."""
+    return any(cell.cell_type == "code" and _BOKEH.search(cell.source) for cell in notebook.cells)
 
 
 def missing_alt_warnings(cells: list[FigureCell]) -> list[str]:
