@@ -7,7 +7,7 @@ Which outputs are figures, and their markup, is ``oersite.figures``' part.
 figure's element into ``_static/oersite/figures/<digest>.png``.  Chromium starts beside
 the kernels, as soon as a notebook that may draw a figure is about to run (in a first
 build, as soon as the notebooks are read), with the server and the tab figures are drawn
-in; as soon as the notebooks have run, while Sphinx starts, reads and writes the pages,
+in (which loads BokehJS at once when a notebook names Bokeh); as soon as the notebooks have run, while Sphinx starts, reads and writes the pages,
 the figures that have no image yet are drawn from the executed outputs, on one page of
 their own served on 127.0.0.1 (the figures' markup and scripts, the libraries at the
 site's paths, in a column as wide as the theme's), not on the site's pages, which do not
