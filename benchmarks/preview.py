@@ -55,7 +55,9 @@ INTRO = "book/intro"
 class Tool:
     """A preview server as a process; ``ready`` once it has built and serves."""
 
-    def __init__(self, command: list[str], cwd: Path, ready: str, log: Path, env: dict | None = None) -> None:
+    def __init__(
+        self, command: list[str], cwd: Path, ready: str, log: Path, port: int, env: dict | None = None
+    ) -> None:
         self.log = log
         self.output = open(log, "w", encoding="utf-8")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
@@ -65,6 +67,20 @@ class Tool:
         self.seen = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
         self.wait_for(ready, 900)
+        self.wait_until_listening(port, 60)
+
+    def wait_until_listening(self, port: int, seconds: float) -> None:
+        """sphinx-autobuild says it serves a moment before its socket takes connections."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    said = f"{self.process.args[:3]} never took connections on {port}; see {self.log}"
+                    raise SystemExit(said) from None
+                time.sleep(0.1)
 
     def _read(self) -> None:
         for line in self.process.stdout:
@@ -105,7 +121,7 @@ def start_oersite(course: Path, port: int, work: Path, code: Path = REPOSITORY) 
     """``oersite serve`` with the package from ``code`` (this checkout, or a revision's files)."""
     command = [sys.executable, "-m", "oersite", "serve", str(course), "--port", str(port)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(code), os.environ.get("PYTHONPATH")]))}
-    return Tool(command, course, r"^(Built|Up to date) in", work / f"{course.name}-oersite.log", env)
+    return Tool(command, course, r"^(Built|Up to date) in", work / f"{course.name}-oersite.log", port, env)
 
 
 def revision_code(reference: str, work: Path) -> Path:
@@ -148,7 +164,7 @@ def start_autobuild(course: Path, port: int, work: Path) -> Tool:
         "--ignore",
         str(course / "_build"),
     ]
-    return Tool(command, course, r"Serving on http", work / f"{course.name}-autobuild.log")
+    return Tool(command, course, r"Serving on http", work / f"{course.name}-autobuild.log", port)
 
 
 def lesson(course: Path) -> Path:
