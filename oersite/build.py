@@ -231,6 +231,9 @@ def _build_stale_course(
                 + "\n".join(f"{page}: {url}" for page, urls in assets.remote.items() for url in urls)
             )
         figures = images.finish() if figure_images else FiguresReport()
+        # While Chromium closes (finish let it go): each map an older Folium saved, named (drawn
+        # offline, or to execute again).
+        old_maps = saved_maps(course, notebooks, results)
     except KeyboardInterrupt:
         # Ctrl-C: the kernels stop now (their notebooks stay uncached), and Sphinx forgets what
         # it read, so the next build writes again every page this one may have left half done.
@@ -244,7 +247,6 @@ def _build_stale_course(
     if strict and figures.warnings:
         raise BuildError("\n".join(figures.warnings))
 
-    old_maps = saved_maps(course, notebooks, results)  # each named: drawn offline, or to execute again
     report = BuildReport(
         output_dir=output_dir,
         pages=pages,
