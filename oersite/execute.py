@@ -43,7 +43,7 @@ from oersite.build_layout import BuildLayout
 from oersite.config import Course
 from oersite.errors import NotebookError
 from oersite.files import write_atomically
-from oersite.kernels import KernelKind, start_kernel, stop_kernel
+from oersite.kernels import KernelKind, NotMoved, movable, start_kernel, stop_kernel
 from oersite.toc import Page
 
 if TYPE_CHECKING:  # nbformat takes a second to import: only where notebooks are read
@@ -485,15 +485,13 @@ async def _execute(
             "on_cell_start": on_cell_start,
         }
         try:
-            if kernels is not None:
+            if kernels is not None and movable(kernel_name):
                 started = await kernels.take(kernel_name, environment, log_path, page.path.parent)
                 try:
                     await _run_in_kernel(notebook, options, started, working)
                 finally:
                     kernels.release(started)  # in the background, on the kernels' own loop
-            else:
-                # The kernel process's own stdout and stderr (what a library or C code writes there,
-                # not a cell's outputs) go to the log, never into oersite's messages.
+            else:  # (a kernel oersite cannot move to a folder starts in the notebook's)
                 started = await start_kernel(KernelKind(kernel_name, tuple(environment.items()), log_path), working)
                 try:
                     await _run_in_kernel(notebook, options, started, working)
@@ -520,7 +518,9 @@ async def _execute(
                 f"{shown}: kernel '{kernel_name}' is not installed - install it, or pick an installed kernel "
                 "(jupyter kernelspec list) in the notebook"
             )
-        except RuntimeError as exc:  # oersite.kernels.KernelGone: it died, or never answered
+        except NotMoved as exc:
+            return f"{shown}: {exc} - check that the notebook's folder exists and can be read, then build again"
+        except RuntimeError as exc:  # KernelGone (it died, or never answered), or what jupyter_client raised
             return (
                 f"{shown}: the kernel stopped as it started ({exc}); its own output is in "
                 f"{course.relative(log_path)} - build again, and if it happens again start the kernel in Jupyter"

@@ -60,7 +60,7 @@ def local_kernel_manager_class() -> type[AsyncKernelManager]:
     between can take one (measured here: "Address already in use", seen as a kernel that died
     before it ran a cell).  Unix sockets in a folder of this process's own cannot be taken:
     each kernel gets a prefix of its own in it, and jupyter_client removes its files at shutdown.
-    A kernel is killed when its notebook has run (``shutdown_kernel="immediate"``), and the
+    A kernel is killed when its notebook has run (``stop_kernel``), and the
     kill waits for the process in steps of 5 ms instead of jupyter_client's 100.
     """
     global _IpcKernelManager
@@ -150,7 +150,7 @@ class SpareKernels:
         self.thread = threading.Thread(target=self.loop.run_forever, name="oersite-kernels", daemon=True)
         self.thread.start()
         self.waiting: dict[str, _Waiting] = {}
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # (a stop done at once calls back under it: _stopped)
         self.closed = False
         #: The work after which these kernels close (``close_after``), if any.
         self.closing_after: Future | None = None
@@ -171,7 +171,7 @@ class SpareKernels:
                 raise RuntimeError("the preview's kernels are shut down")
             waiting = self.waiting.pop(name, None)
             if waiting is not None and waiting.kind != kind:
-                self._shut_down(waiting.manager)  # started for other settings
+                self._stop_in_background(waiting.manager, now=False)  # started for other settings
                 waiting = None
             if self.refill:
                 self.waiting[name] = _Waiting(kind, self._start(kind, folder))
@@ -196,9 +196,13 @@ class SpareKernels:
         """A run is over: its kernel is killed in the background (never given to another run)."""
         done: Future = Future()
         done.set_result(manager)
-        stopping = self._shut_down(done, now=True)
         with self.lock:
-            self.stopping.add(stopping)
+            self._stop_in_background(done, now=True)
+
+    def _stop_in_background(self, manager: Future, *, now: bool) -> None:
+        """Stop a kernel on the kernels' loop; ``close`` waits for it (the caller holds ``lock``)."""
+        stopping = self._shut_down(manager, now=now)
+        self.stopping.add(stopping)
         stopping.add_done_callback(self._stopped)
 
     def _stopped(self, stop: Future) -> None:
@@ -255,9 +259,11 @@ async def start_kernel(kind: KernelKind, folder: Path) -> AsyncKernelManager:
 
 
 async def stop_kernel(manager: AsyncKernelManager, *, now: bool = True) -> None:
-    """Kill a kernel whose notebook has run, not ask it to shut down: every output is in by then
-    (nbclient waits for each cell's idle), and the polite request and its wait cost 0.3-0.4 s of
-    every notebook, measured here (0.1 s killed).  ``now=False``: asked (a kernel that ran nothing)."""
+    """Kill a kernel whose notebook has run (``now=False``: ask one that ran nothing to shut down).
+
+    Not asked: every output is in by then (nbclient waits for each cell's idle), and the polite
+    request and its wait cost 0.3-0.4 s of every notebook, measured here (0.1 s killed).
+    """
     try:
         if await manager.is_alive():
             await manager.shutdown_kernel(now=now)
@@ -278,6 +284,18 @@ class KernelGone(RuntimeError):
     """The kernel died, or never answered, before a run could begin."""
 
 
+class NotMoved(RuntimeError):
+    """The kernel answered, but could not make the notebook's folder its working folder."""
+
+
+def movable(kernel_name: str) -> bool:
+    """Whether ``ready_in`` can move a kernel of this name to a folder: an IPython kernel (Python code).
+
+    jupyter_client's own test (``KernelManager.ipykernel``).  Any other kernel runs where it started.
+    """
+    return local_kernel_manager_class()(kernel_name=kernel_name).ipykernel
+
+
 async def ready_in(client, manager: AsyncKernelManager, folder: Path) -> None:
     """Wait until the kernel behind ``client`` answers, and make ``folder`` its working folder.
 
@@ -288,16 +306,22 @@ async def ready_in(client, manager: AsyncKernelManager, folder: Path) -> None:
     notebook's namespace) is the probe itself: its reply on the shell channel says the kernel is
     up, and its "idle" on IOPub says this client hears the kernel's outputs.  A subscription
     still being made when the kernel published misses that message: the request is sent again.
+    A kernel that is not an IPython kernel (``movable``) is asked for its kernel info instead,
+    and stays where it started.
     """
+    move = manager.ipykernel
     code = f"__import__('os').chdir({str(folder)!r})"
     deadline = time.monotonic() + READY_TIMEOUT
     while True:
-        message_id = client.execute(code, silent=True, store_history=False, allow_stdin=False)
+        if move:
+            message_id = client.execute(code, silent=True, store_history=False, allow_stdin=False)
+        else:
+            message_id = client.kernel_info()
         reply = await _message_about(message_id, client.get_shell_msg, manager, deadline)
         if reply is None:
             raise KernelGone(f"the kernel did not answer in {READY_TIMEOUT} s")
-        if reply["content"]["status"] != "ok":
-            raise RuntimeError(f"the kernel could not move to {folder}: {reply['content'].get('evalue', '')}")
+        if move and reply["content"].get("status") != "ok":
+            raise NotMoved(f"the kernel could not move to {folder}: {reply['content'].get('evalue', '')}")
         heard = await _message_about(
             message_id, client.get_iopub_msg, manager, min(deadline, time.monotonic() + IOPUB_PROBE), idle=True
         )

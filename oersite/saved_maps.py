@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
+import hashlib
 import html
 import re
 from dataclasses import dataclass, field
@@ -249,18 +249,28 @@ class SavedMap:
 
 def saved_map(markup: str, where: str, notebook: str) -> SavedMap | None:
     """What a map output loads, if an older Folium saved it (base64, or libraries the site's table lacks)."""
-    loads = _old_map_loads(markup)
+    digest = hashlib.sha1(markup.encode("utf-8", "surrogatepass")).digest()  # noqa: S324 (a key, not a secret)
+    if digest not in _OLD_MAP_LOADS:
+        if len(_OLD_MAP_LOADS) > OLD_MAP_LOADS_KEPT:
+            _OLD_MAP_LOADS.clear()
+        _OLD_MAP_LOADS[digest] = _old_map_loads(markup)
+    loads = _OLD_MAP_LOADS[digest]
     if loads is None:
         return None
     base64_frame, libraries, hosts, without_copy = loads
     return SavedMap(where, notebook, base64_frame, list(libraries), list(hosts), list(without_copy))
 
 
-@functools.lru_cache(maxsize=256)
+#: What ``_old_map_loads`` found, by a digest of the output: the preview asks again of every notebook on
+#: every save, and reading the maps' documents was most of a rebuild's time after Sphinx (0.15 s of 30
+#: notebooks).  Keyed by digest, not by the output, which can be megabytes of map or plot data.
+_OLD_MAP_LOADS: dict[bytes, tuple[bool, tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None] = {}
+#: Outputs remembered before the memo starts again (each entry is a digest and a small tuple).
+OLD_MAP_LOADS_KEPT = 20_000
+
+
 def _old_map_loads(markup: str) -> tuple[bool, tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None:
-    """``SavedMap``'s own fields for an output, or None.  Remembered: the preview asks again of every
-    notebook on every save, and reading the maps' documents was most of a rebuild's time after Sphinx
-    (0.15 s of 30 notebooks)."""
+    """``SavedMap``'s own fields for an output, or None."""
     documents = map_documents(markup)
     if not documents:
         return None

@@ -78,7 +78,7 @@ class CompiledTemplates(jinja2.BytecodeCache):
     Each build is a new Sphinx application with a new Jinja environment, which compiles every
     template again; the preview builds in one process on every save (measured: 0.1-0.2 s of a
     rebuild on the sample course's theme).  A template is taken from here only if its source is
-    the same (Jinja's checksum) and the environment has the same extensions.
+    the same (Jinja's checksum) and the environment compiles with the same settings.
     """
 
     def __init__(self) -> None:
@@ -87,7 +87,7 @@ class CompiledTemplates(jinja2.BytecodeCache):
     def get_bucket(self, environment, name, filename, source):  # noqa: ANN001 (Jinja's signature)
         bucket = jinja2.bccache.Bucket(
             environment,
-            f"{self.get_cache_key(name, filename)} {sorted(environment.extensions)}",
+            f"{self.get_cache_key(name, filename)} {_compiled_with(environment)}",
             self.get_source_checksum(source),
         )
         self.load_bytecode(bucket)
@@ -100,6 +100,25 @@ class CompiledTemplates(jinja2.BytecodeCache):
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         self.codes[bucket.key] = (bucket.checksum, bucket.code)
+
+
+def _compiled_with(environment: jinja2.Environment) -> str:
+    """The settings Jinja compiles a template with (its code depends on them, not only on its source)."""
+    settings = [
+        sorted(environment.extensions),
+        environment.autoescape if isinstance(environment.autoescape, bool) else id(environment.autoescape),
+        environment.optimized,
+        *(
+            getattr(environment, name)
+            for name in (
+                "block_start_string", "block_end_string", "variable_start_string", "variable_end_string",
+                "comment_start_string", "comment_end_string", "line_statement_prefix", "line_comment_prefix",
+                "trim_blocks", "lstrip_blocks", "newline_sequence", "keep_trailing_newline",
+            )
+        ),
+        getattr(environment, "newstyle_gettext", None),
+    ]  # fmt: skip
+    return repr(settings)
 
 
 COMPILED_TEMPLATES = CompiledTemplates()

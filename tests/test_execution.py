@@ -170,3 +170,24 @@ def test_a_kernel_that_dies_as_it_starts_is_one_line_naming_the_notebook(tmp_pat
     ran = oersite("build", str(course), process=True, env={"JUPYTER_PATH": str(tmp_path / "jupyter")}, timeout=30)
     assert_one_line_error(ran, "a.ipynb", "the kernel stopped as it started", "died", "_build/.oersite/kernels.log")
     assert "broken kernel" in (course / "_build/.oersite/kernels.log").read_text()
+
+
+def test_a_kernel_that_is_not_ipython_runs_in_the_notebooks_folder(tmp_path):
+    # oersite moves an IPython kernel to a notebook's folder with Python code; any other kernel
+    # (R, Julia: here an IPython kernel under another name, which oersite cannot tell from one)
+    # is asked only whether it is ready, and starts in the notebook's folder.
+    kernels = tmp_path / "jupyter" / "kernels" / "another"
+    kernels.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Another language",
+        "language": "python",
+    }
+    (kernels / "kernel.json").write_text(json.dumps(spec))
+    course = make_course(tmp_path / "c", {"lessons/a.ipynb": ["import os\nprint('in', os.path.basename(os.getcwd()))"]})
+    notebook = json.loads((course / "lessons/a.ipynb").read_text())
+    notebook["metadata"]["kernelspec"] = {"name": "another", "display_name": "Another language"}
+    (course / "lessons/a.ipynb").write_text(json.dumps(notebook))
+    ran = oersite("build", str(course), process=True, env={"JUPYTER_PATH": str(tmp_path / "jupyter")}, timeout=120)
+    assert ran.exit_code == 0, ran.output
+    assert [text.strip() for text in printed(course, "lessons/a")] == ["in lessons"]

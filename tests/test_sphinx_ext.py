@@ -53,3 +53,7 @@ def test_a_template_compiled_by_an_earlier_build_is_reused_only_while_its_source
     assert second.get_template("page.html").render(title="Two") == "<p>Two</p>"
     sources["page.html"] = "<h1>{{ title }}</h1>"
     assert environment().get_template("page.html").render(title="Three") == "<h1>Three</h1>"
+    # Compiled with other settings, the same source is other code: escaped here, not there.
+    plain = jinja2.Environment(loader=jinja2.DictLoader(sources), bytecode_cache=compiled, autoescape=False)
+    assert plain.get_template("page.html").render(title="<b>") == "<h1><b></h1>"
+    assert environment().get_template("page.html").render(title="<b>") == "<h1>&lt;b&gt;</h1>"

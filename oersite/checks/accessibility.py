@@ -54,7 +54,10 @@ def sends_reader_on(page: Path) -> bool:
     """Whether the page's own file says it sends the reader on (Jupyter Book's ``index.html``, a meta refresh
     to the first page).  Known from the file, not the browser: its refresh may start any time after the load
     on a busy machine, and then neither axe nor the response's body can be had."""
-    return bool(_SENDS_ON.search(page.read_text(encoding="utf-8", errors="replace")))
+    try:
+        return bool(_SENDS_ON.search(page.read_text(encoding="utf-8", errors="replace")))
+    except OSError:
+        return False  # (the browser then says why it cannot be audited)
 
 
 def check_accessibility(site: Path) -> list[Finding]:
