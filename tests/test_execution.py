@@ -151,23 +151,26 @@ def test_an_edited_file_beside_the_notebook_re_executes_it(tmp_path):
     assert "second value" in page(course, "week1/lesson")
 
 
+def build_with_kernel(tmp_path, argv: list[str], notebooks: dict[str, list], timeout: float):
+    """``oersite build`` of a course whose notebooks run in a kernel named "other", started by ``argv``."""
+    kernel = tmp_path / "jupyter" / "kernels" / "other"
+    kernel.mkdir(parents=True)
+    spec = {"argv": [*argv, "{connection_file}"], "display_name": "Other", "language": "python"}
+    (kernel / "kernel.json").write_text(json.dumps(spec))
+    course = make_course(tmp_path / "c", notebooks)
+    for name in notebooks:
+        notebook = json.loads((course / name).read_text())
+        notebook["metadata"]["kernelspec"] = {"name": "other", "display_name": "Other"}
+        (course / name).write_text(json.dumps(notebook))
+    environment = {"JUPYTER_PATH": str(tmp_path / "jupyter")}
+    return course, oersite("build", str(course), process=True, env=environment, timeout=timeout)
+
+
 def test_a_kernel_that_dies_as_it_starts_is_one_line_naming_the_notebook(tmp_path):
     # The build says which notebook, and where the kernel's own output is; it does not wait for the
     # minute a kernel has to answer.
     program = "import sys; print('broken kernel', file=sys.stderr); sys.exit(3)"
-    kernels = tmp_path / "jupyter" / "kernels" / "broken"
-    kernels.mkdir(parents=True)
-    spec = {
-        "argv": [sys.executable, "-c", program, "{connection_file}"],
-        "display_name": "Broken",
-        "language": "python",
-    }
-    (kernels / "kernel.json").write_text(json.dumps(spec))
-    course = make_course(tmp_path / "c", {"a.ipynb": ["print('never')"]})
-    notebook = json.loads((course / "a.ipynb").read_text())
-    notebook["metadata"]["kernelspec"] = {"name": "broken", "display_name": "Broken"}
-    (course / "a.ipynb").write_text(json.dumps(notebook))
-    ran = oersite("build", str(course), process=True, env={"JUPYTER_PATH": str(tmp_path / "jupyter")}, timeout=30)
+    course, ran = build_with_kernel(tmp_path, [sys.executable, "-c", program], {"a.ipynb": ["print('never')"]}, 30)
     assert_one_line_error(ran, "a.ipynb", "the kernel stopped as it started", "died", "_build/.oersite/kernels.log")
     assert "broken kernel" in (course / "_build/.oersite/kernels.log").read_text()
 
@@ -176,18 +179,8 @@ def test_a_kernel_that_is_not_ipython_runs_in_the_notebooks_folder(tmp_path):
     # oersite moves an IPython kernel to a notebook's folder with Python code; any other kernel
     # (R, Julia: here an IPython kernel under another name, which oersite cannot tell from one)
     # is asked only whether it is ready, and starts in the notebook's folder.
-    kernels = tmp_path / "jupyter" / "kernels" / "another"
-    kernels.mkdir(parents=True)
-    spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Another language",
-        "language": "python",
-    }
-    (kernels / "kernel.json").write_text(json.dumps(spec))
-    course = make_course(tmp_path / "c", {"lessons/a.ipynb": ["import os\nprint('in', os.path.basename(os.getcwd()))"]})
-    notebook = json.loads((course / "lessons/a.ipynb").read_text())
-    notebook["metadata"]["kernelspec"] = {"name": "another", "display_name": "Another language"}
-    (course / "lessons/a.ipynb").write_text(json.dumps(notebook))
-    ran = oersite("build", str(course), process=True, env={"JUPYTER_PATH": str(tmp_path / "jupyter")}, timeout=120)
+    cells = ["import os\nprint('in', os.path.basename(os.getcwd()))"]
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f"]
+    course, ran = build_with_kernel(tmp_path, argv, {"lessons/a.ipynb": cells}, 120)
     assert ran.exit_code == 0, ran.output
     assert [text.strip() for text in printed(course, "lessons/a")] == ["in lessons"]
