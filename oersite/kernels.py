@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
 
 #: What oersite passes every kernel it starts: its start-up log (a note on its loopback
@@ -86,6 +87,10 @@ def local_kernel_manager_class() -> type[AsyncKernelManager]:
             def _ip_default(self) -> str:
                 return f"{folder}/{uuid.uuid4().hex[:12]}"
 
+            @default("kernel_spec_manager")
+            def _kernel_spec_manager_default(self) -> KernelSpecManager:
+                return _kernel_spec_manager(self.kernel_name, self.data_dir)
+
             async def _async_kill_kernel(self, restart: bool = False) -> None:
                 # jupyter_client polls a killed kernel every 0.1 s (LocalProvisioner.wait): the
                 # first poll always finds it alive, a tenth of a second of every run.
@@ -102,6 +107,37 @@ def local_kernel_manager_class() -> type[AsyncKernelManager]:
 
 
 _IpcKernelManager: type[AsyncKernelManager] | None = None
+
+
+def _kernel_spec_manager(kernel_name: str, data_dir: str) -> KernelSpecManager:
+    """Where a kernel's spec is found: Jupyter's kernel folders, then IPython's, as jupyter_client looks.
+
+    jupyter_client's list of folders ends with IPython's own (``~/.ipython/kernels``), which it
+    asks IPython for: importing IPython (0.3 s, more beside Sphinx's start) before the kernel
+    process is even launched, while the build's first notebook waits for that kernel.  When
+    a Jupyter folder holds the kernel (as ``pip install ipykernel`` puts ``python3``), that
+    folder is where jupyter_client's search would end too, so only those folders are
+    searched; else the search is jupyter_client's own.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_core.paths import jupyter_path
+
+    folders = jupyter_path("kernels")
+    if any(_holds_kernel(folder, kernel_name.lower()) for folder in folders):
+        return KernelSpecManager(data_dir=data_dir, kernel_dirs=folders)
+    return KernelSpecManager(data_dir=data_dir)
+
+
+def _holds_kernel(folder: str, name: str) -> bool:
+    """Whether ``folder`` has a kernel spec of that (lowercase) name, by jupyter_client's rule."""
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return False
+    return any(
+        entry.lower() == name and os.path.isfile(os.path.join(folder, entry, "kernel.json")) for entry in entries
+    )
+
 
 #: Every kernel this process started and has not stopped yet, by process id: waiting or running a
 #: notebook, what Ctrl-C stops at once (``stop_kernels``).

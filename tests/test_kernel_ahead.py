@@ -159,3 +159,55 @@ def test_a_kernel_released_as_its_kernels_close_is_stopped_all_the_same(tmp_path
         kernels.release(taken)
         kernels.close()
         assert kernels_of(os.getpid()) == [], "the released kernel is still running"
+
+
+KERNEL_SPEC_OF = """
+import json, sys
+from oersite.kernels import local_kernel_manager_class
+spec = local_kernel_manager_class()(kernel_name=sys.argv[1]).kernel_spec
+print(json.dumps({"folder": spec.resource_dir, "argv": spec.argv, "ipython_imported": "IPython" in sys.modules}))
+"""
+
+
+def kernel_spec_of(name: str, **environment: str) -> dict:
+    """Which spec oersite's kernel manager finds for ``name``, in a fresh process (IPython not yet imported)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", KERNEL_SPEC_OF, name],
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return json.loads(result.stdout)
+
+
+def spec_folder(folder: Path, name: str, display_name: str) -> Path:
+    spec = folder / name
+    spec.mkdir(parents=True)
+    argv = ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": display_name}))
+    return spec
+
+
+def test_a_kernel_in_a_jupyter_folder_is_launched_without_importing_ipython_first(tmp_path):
+    """The first notebook waits for that kernel: IPython (0.3 s) is imported later, beside Sphinx."""
+    jupyter = tmp_path / "jupyter" / "kernels"
+    spec = spec_folder(jupyter, "lesson-kernel", "Lesson")
+    found = kernel_spec_of("Lesson-Kernel", JUPYTER_PATH=str(tmp_path / "jupyter"), IPYTHONDIR=str(tmp_path / "ipy"))
+    assert found["folder"] == str(spec)
+    assert found["ipython_imported"] is False
+
+
+def test_a_kernel_only_ipython_knows_is_still_found_and_jupyter_folders_still_come_first(tmp_path):
+    """jupyter_client's order of folders is kept: Jupyter's, then IPython's (``~/.ipython/kernels``)."""
+    ipython = tmp_path / "ipy"
+    only_there = spec_folder(ipython / "kernels", "only-ipython", "IPython's")
+    spec_folder(ipython / "kernels", "both", "IPython's copy")
+    jupyter_copy = spec_folder(tmp_path / "jupyter" / "kernels", "both", "Jupyter's copy")
+    environment = {"JUPYTER_PATH": str(tmp_path / "jupyter"), "IPYTHONDIR": str(ipython)}
+    assert kernel_spec_of("only-ipython", **environment)["folder"] == str(only_there)
+    assert kernel_spec_of("both", **environment)["folder"] == str(jupyter_copy)
