@@ -39,6 +39,19 @@ def test_a_base64_map_frame_becomes_a_srcdoc_frame_holding_its_page():
         assert 'style="position:absolute;' in new and "allowfullscreen" in new
 
 
+def test_an_old_frame_is_found_whatever_the_case_of_its_markup():
+    """The quick look for a frame (before the patterns try every tag) ignores case as they do."""
+    for markup in (data_html_output(map_page()), data_url_output(map_page())):
+        shouted = markup.replace("<iframe", "<IFRAME").replace("data-html", "DATA-HTML")
+        shouted = shouted.replace("data:text", "DATA:TEXT")
+        assert shouted != markup
+        assert "srcdoc=" in modernised(shouted)
+        found = saved_map(shouted, "lessons/old.ipynb, cell 2", "lessons/old.ipynb")
+        assert found is not None and found.base64_frame
+    plot = '<div id="p1"></div><script type="application/json">{"srcdoc": "data"}</script>'
+    assert modernised(plot) is plot and saved_map(plot, "lessons/plot.ipynb, cell 1", "lessons/plot.ipynb") is None
+
+
 def test_the_libraries_inside_a_base64_frame_are_remote_references():
     found = remote_references(data_html_output(map_page()))
     assert set(OLD_LIBRARIES) <= found
