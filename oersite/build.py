@@ -37,7 +37,14 @@ from oersite.execute import (
     read_notebooks,
 )
 from oersite.figure_images import FigureImages, FiguresReport
-from oersite.figures import cells_for_sphinx, draws_figures, draws_plots, figure_cells, missing_alt_warnings
+from oersite.figures import (
+    cells_for_sphinx,
+    draws_figures,
+    draws_plots,
+    figure_cells,
+    may_draw_anew,
+    missing_alt_warnings,
+)
 from oersite.kernels import SpareKernels, stop_kernels
 from oersite.launch import LaunchButton, RunCode, notebook_buttons, notebook_run_code, run_code_cells
 from oersite.messages import plural, shown
@@ -273,10 +280,11 @@ class ExecutionProgress:
     """The notebooks' execution, on a thread of its own, as the build's other stages see it while it runs.
 
     Sphinx starts up beside it and reads each notebook's page as soon as that notebook has run
-    (``page_ready``); Chromium starts as soon as the plan shows that a notebook that draws
-    figures will run, and each notebook's figures are drawn as soon as it has run, while the
-    others still run.  If the execution fails every waiting page is let go at once, so Sphinx
-    stops and the build reports the notebook's failure, not Sphinx's.  With ``strict`` nothing
+    (``page_ready``); Chromium starts as soon as the plan shows that a notebook whose figures
+    may change will run (``may_draw_anew``; else only when a figure without an image turns up),
+    and each notebook's figures are drawn as soon as it has run, while the others still run.
+    If the execution fails every waiting page is let go at once, so Sphinx stops and the
+    build reports the notebook's failure, not Sphinx's.  With ``strict`` nothing
     is drawn before every figure's text alternative is known.
     """
 
@@ -358,9 +366,12 @@ class ExecutionProgress:
             if result.status != "executed":  # from the cache, or stored: ready now
                 self._page_done[result.page.docname].set()
         self._planned.set()
-        running = [self._notebooks[result.page] for result in results if result.status == "executed"]
-        if self._figure_images and any(map(draws_figures, running)):
-            self._images.start_browser(plots=any(map(draws_plots, running)))  # Chromium starts beside the kernels
+        running = [result for result in results if result.status == "executed"]
+        if self._figure_images and any(
+            may_draw_anew(self._notebooks[result.page], _previous_copy(result)) for result in running
+        ):
+            # Chromium starts beside the kernels (else, when a figure without an image turns up).
+            self._images.start_browser(plots=any(draws_plots(self._notebooks[result.page]) for result in running))
 
     def _ran(self, result: NotebookResult) -> None:
         """A notebook has run: its figures are found, and drawn while the others run."""
@@ -395,6 +406,16 @@ class ExecutionProgress:
             self._planned.set()
             for done in self._page_done.values():
                 done.set()
+
+
+def _previous_copy(result: NotebookResult) -> dict | None:
+    """The executed copy an earlier run left of a notebook about to run again (None if there is none)."""
+    import json
+
+    try:
+        return json.loads(result.executed_path.read_text(encoding="utf-8")) if result.executed_path else None
+    except (OSError, ValueError):
+        return None
 
 
 _LOCK_PID_WIDTH = 20  # wider than any process id

@@ -4,28 +4,28 @@ Which outputs are figures, and their markup, is ``oersite.figures``' part.
 
 ``FigureImages`` draws the figures in headless Chromium (``oersite.chromium``), offline,
 with every other host refused, and shoots each figure's element into
-``_static/oersite/figures/<digest>.png``.  Chromium starts beside the kernels, as soon as a
-notebook that may draw a figure is about to run (in a first build, as soon as the notebooks
-are read), with the server and the tab figures are drawn in (which loads BokehJS at once
-when a notebook names Bokeh); as soon as the notebooks have run, while Sphinx starts, reads
-and writes the pages, the figures that have no image yet are drawn from the executed
-outputs, on one page of their own served on 127.0.0.1 (the figures' markup and scripts, the
-libraries at the site's paths, in a column as wide as the theme's), not on the site's pages,
-which do not exist yet.  It waits until each figure has drawn (Bokeh documents idle; maps'
-frames loaded, fonts ready; map tiles never load offline, which is expected).  After
-``oersite.assets`` it puts an ``<img class="oersite-figure-image">`` with the same alt
-beside each live figure of the built pages; a figure the pages show that was not drawn ahead
-is shot on its site page then, in the same browser.  ``figures.css`` shows the image when
-the page is printed and to readers without JavaScript (a head script marks ``<html>`` as
-``oersite-scripted``); the page's first image is its ``og:image`` when the course has
-``html.baseurl``.
+``_static/oersite/figures/<digest>.png``. Chromium starts beside the kernels, as soon as a
+notebook whose figures may change is about to run (``oersite.figures.may_draw_anew``; in a
+first build, as soon as the notebooks are read), with the server and the tab figures are
+drawn in (which loads BokehJS at once when a notebook names Bokeh); as soon as the notebooks
+have run, while Sphinx starts, reads and writes the pages, the figures that have no image
+yet are drawn from the executed outputs, on one page of their own served on 127.0.0.1 (the
+figures' markup and scripts, the libraries at the site's paths, in a column as wide as the
+theme's), not on the site's pages, which do not exist yet. It waits until each figure has
+drawn (Bokeh documents idle; maps' frames loaded, fonts ready; map tiles never load offline,
+which is expected). After ``oersite.assets`` it puts an ``<img
+class="oersite-figure-image">`` with the same alt beside each live figure of the built
+pages; a figure the pages show that was not drawn ahead is shot on its site page then, in
+the same browser. ``figures.css`` shows the image when the page is printed and to readers
+without JavaScript (a head script marks ``<html>`` as ``oersite-scripted``); the page's
+first image is its ``og:image`` when the course has ``html.baseurl``.
 
-An image is named by a digest of what it draws: the cell's outputs, the libraries that
-draw figures (the installed BokehJS, the vendored map libraries), the tile settings and
-how figures are shot.  A figure whose digest has
-an image already is not shot again, pages Sphinx did not rewrite are not read again
-(``_build/.oersite/figures.json``), and Chromium starts only when some figure needs
-shooting.
+An image is named by a digest of what it draws: the cell's outputs as they draw
+(``oersite.figures.drawn_form``: without the names each run makes up afresh), the libraries
+that draw figures (the installed BokehJS, the vendored map libraries), the tile settings and
+how figures are shot. A figure whose digest has an image already is not shot again, pages
+Sphinx did not rewrite are not read again (``_build/.oersite/figures.json``), and Chromium
+starts only when some figure needs shooting.
 """
 
 from __future__ import annotations

@@ -175,6 +175,35 @@ def draws_plots(notebook: nbformat.NotebookNode) -> bool:
     return any(cell.cell_type == "code" and _BOKEH.search(cell.source) for cell in notebook.cells)
 
 
+def may_draw_anew(notebook: nbformat.NotebookNode, previous: dict[str, Any] | None) -> bool:
+    """Whether running ``notebook`` again may change its figures, against ``previous``, its last executed copy.
+
+    A guess made before it runs, for when Chromium starts: beside the kernel (the figures
+    are drawn as soon as it has run) or only once a figure without an image turns up.
+    Chromium's start costs about a second of CPU, which an edit that leaves the figures as
+    they were (``drawn_form``: a cell added after the last plot) would take from the
+    kernel and Sphinx.  Yes for a first run, for code that is the same as before (a data
+    file or the environment changed), and for any change up to the last cell that drew a
+    figure; no when only cells after it changed.
+    """
+    if not draws_figures(notebook):
+        return False
+    if previous is None:
+        return True
+    before = [cell for cell in previous.get("cells", []) if cell.get("cell_type") == "code"]
+    drew = [
+        index
+        for index, cell in enumerate(before)
+        if any(figure_kind(output, cell) for output in cell.get("outputs", []))
+    ]
+    code_before = [output_text(cell.get("source", "")) for cell in before]
+    code_now = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    if not drew or code_before == code_now:
+        return True
+    last = drew[-1] + 1
+    return code_before[:last] != code_now[:last]
+
+
 def missing_alt_warnings(cells: list[FigureCell]) -> list[str]:
     """One line per figure cell without a text alternative."""
     return [f"{cell.where}: {MISSING_ALT}" for cell in cells if cell.alt is None]
@@ -194,13 +223,48 @@ def cells_for_sphinx(cells: list[FigureCell]) -> dict[str, dict[str, dict[str, s
 def figure_outputs(cell: dict[str, Any]) -> list[tuple[int, str, str]]:
     """(output number, kind, source) of each figure output of a cell as its page renders it.
 
-    ``source`` names the figure by what the cell shows: the page's markup carries it, and the
-    image stage finds an image by it (with how figures are drawn, ``FigureImages``).
+    ``source`` names the figure by what the cell shows (``drawn_form``): the page's markup
+    carries it, and the image stage finds an image by it (with how figures are drawn,
+    ``FigureImages``).
     """
     outputs = cell.get("outputs", [])
-    shown = json.dumps(outputs, sort_keys=True)
     found = [(number, figure_kind(output, cell)) for number, output in enumerate(outputs)]
+    if all(kind is None for _number, kind in found):
+        return []
+    shown = drawn_form(outputs)
     return [(number, kind, short_digest([shown, str(number)])) for number, kind in found if kind is not None]
+
+
+#: The names Bokeh and Folium make up afresh on every run: Bokeh's documents and their
+#: elements (uuid4s), Folium's JavaScript variables and elements (``map_``, ``tile_layer_``,
+#: ``geo_json_`` and so on, then 32 hex digits).
+_RANDOM_NAME = re.compile(
+    r"(?<![0-9a-f-])[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}(?![0-9a-f-])"
+    r"|(?<=[A-Za-z]_)[0-9a-f]{32}(?![0-9a-f])"
+)
+
+
+def drawn_form(outputs: list[dict[str, Any]]) -> str:
+    """A cell's outputs as they draw: what stays the same when the cell is run again and draws the same.
+
+    Each run of a notebook gives its plots and maps new random names, and its results new
+    execution counts and memory addresses in their plain-text form (``<folium.folium.Map at
+    0x7f...>``), which a page shows only where nothing richer is given.  Without them (the
+    random names numbered in the order they appear, so the form still tells which output
+    refers to which), a notebook run again after an edit that does not touch its figures
+    keeps their images, and the build needs no Chromium for them.
+    """
+    kept = []
+    for output in outputs:
+        entry = {key: value for key, value in output.items() if key != "execution_count"}
+        data = entry.get("data")
+        if isinstance(data, dict) and "text/plain" in data and len(data) > 1:
+            entry["data"] = {mime: value for mime, value in data.items() if mime != "text/plain"}
+        kept.append(entry)
+    names: dict[str, str] = {}
+    return _RANDOM_NAME.sub(
+        lambda match: names.setdefault(match.group(0), f"oersite-name-{len(names)}"), json.dumps(kept, sort_keys=True)
+    )
 
 
 def wrap_figure_outputs(notebook: dict[str, Any], cells: dict[str, dict[str, str]]) -> dict[str, Any]:

@@ -46,6 +46,13 @@ BOKEH_NOTEBOOK_MIME_TYPES = (
 )
 
 
+#: The version of what this extension puts in the pages' doctrees, above all the names figures are
+#: found by (``oersite.figures.figure_outputs``): raised when that changes, it makes Sphinx drop
+#: its environment and read every page again (as for a new Sphinx), so no page left from an
+#: earlier build names figures by a rule the image stage no longer follows.
+ENV_VERSION = 2
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     # rebuild="" : a change of executed outputs is handled per page below,
     # not by Sphinx re-reading the whole site.
@@ -69,7 +76,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     # After sphinx-book-theme has prepared its header buttons (priority 501).
     app.connect("html-page-context", add_launch_buttons, priority=502)
     app.connect("builder-inited", reuse_compiled_templates)
-    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1", "env_version": ENV_VERSION}
 
 
 class CompiledTemplates(jinja2.BytecodeCache):

@@ -12,7 +12,7 @@ from bokeh.models import Slider
 from bokeh.plotting import figure
 from bs4 import BeautifulSoup
 
-from oersite.figures import figure_kind, wrap_figure_outputs
+from oersite.figures import figure_kind, figure_outputs, wrap_figure_outputs
 
 FIGURE = {"alt": 'Squares "rising" from 1 to 16 & more', "where": "lessons/a.ipynb, cell 2"}
 
@@ -84,3 +84,81 @@ def test_a_maps_frame_gets_the_alt_as_its_title_and_the_trust_note_is_hidden():
     assert live.select_one("iframe")["title"] == FIGURE["alt"]
     (note,) = [span for span in live.select("span") if "Trusted" in span.get_text()]
     assert note["aria-hidden"] == "true"
+
+
+#: A kernel's run of a notebook with a plot and a map, in a process of its own (as each run is).
+A_RUN = """
+import json, sys
+import folium
+from bokeh.embed.notebook import notebook_content
+from bokeh.plotting import figure
+
+title = sys.argv[1]
+made = figure(width=300, height=200, title=title)
+made.line([1, 2, 3, 4], [1, 4, 9, 16])
+script, div, _document = notebook_content(made)
+plot_outputs = [
+    {"output_type": "display_data", "data": {"text/html": div}, "metadata": {}},
+    {"output_type": "display_data", "data": {"application/javascript": script}, "metadata": {}},
+]
+found_map = folium.Map(location=[48.2, 16.37], zoom_start=5, tiles=None)
+folium.GeoJson({"type": "Point", "coordinates": [16.37, 48.2]}, tooltip=title).add_to(found_map)
+map_outputs = [{
+    "output_type": "execute_result",
+    "execution_count": int(sys.argv[2]),
+    "metadata": {},
+    "data": {"text/html": found_map._repr_html_(), "text/plain": repr(found_map)},
+}]
+print(json.dumps([plot_outputs, map_outputs]))
+"""
+
+
+def figure_names_of_a_run(title: str, execution_count: int = 3) -> list[list[tuple[int, str, str]]]:
+    import json
+    import subprocess
+    import sys
+
+    made = subprocess.run(
+        [sys.executable, "-c", A_RUN, title, str(execution_count)], capture_output=True, text=True, check=True
+    )
+    return [figure_outputs({"cell_type": "code", "outputs": outputs}) for outputs in json.loads(made.stdout)]
+
+
+def test_a_cell_run_again_that_draws_the_same_keeps_its_figures_names():
+    """New random names, execution counts and addresses each run; the same picture keeps its image."""
+    first, again = figure_names_of_a_run("Squares"), figure_names_of_a_run("Squares", execution_count=7)
+    assert [kind for names in first for _number, kind, _source in names] == ["plot", "map"]
+    assert first == again
+
+
+def test_a_cell_run_again_that_draws_something_else_gets_new_names():
+    first, changed = figure_names_of_a_run("Squares"), figure_names_of_a_run("Squares of 1 to 4")
+    assert first[0] != changed[0]  # the plot's title
+    assert first[1] != changed[1]  # the map's tooltip
+
+
+def notebook_of(*sources: str):
+    import nbformat
+
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
+
+
+def executed(notebook, drew_at: int) -> dict:
+    """``notebook`` as its last run left it: the cell at ``drew_at`` shows a plot."""
+    cells = [{"cell_type": "code", "source": cell.source, "metadata": {}, "outputs": []} for cell in notebook.cells]
+    cells[drew_at] = {**bokeh_cell(plot()), "source": notebook.cells[drew_at].source}
+    return {"cells": cells}
+
+
+def test_chromium_starts_beside_the_kernel_only_when_a_run_may_change_a_figure():
+    from oersite.figures import may_draw_anew
+
+    before = notebook_of("import bokeh", "show(plot)", "print('done')")
+    last_run = executed(before, drew_at=1)
+    assert may_draw_anew(before, None)  # never run: its figures are new
+    assert may_draw_anew(before, last_run)  # the same code run again: a data file or the environment changed
+    assert may_draw_anew(notebook_of("import bokeh", "show(other_plot)", "print('done')"), last_run)
+    assert may_draw_anew(notebook_of("import bokeh; x = 2", "show(plot)", "print('done')"), last_run)
+    assert not may_draw_anew(notebook_of("import bokeh", "show(plot)", "print('all done')"), last_run)
+    assert not may_draw_anew(notebook_of("import bokeh", "show(plot)", "print('done')", "x = 1"), last_run)
+    assert not may_draw_anew(notebook_of("print(1)"), None)  # names neither Bokeh nor Folium

@@ -225,7 +225,8 @@ def small_course_builds(tmp_path_factory) -> dict:
         tmp_path_factory.mktemp("figures") / "course",
         {
             "lessons/figures.ipynb": [(PLOT, {"alt": PLOT_ALT}), MAP],
-            "lessons/squares.md": [(PLOT, {"alt": MYST_ALT})],
+            # Drawn otherwise than the notebook's plot: the same figure twice would share one image.
+            "lessons/squares.md": [(PLOT.replace("'Squares'", "'Squares, from MyST'"), {"alt": MYST_ALT})],
             "lessons/outputs.ipynb": [TABLE, SLIDER],
         },
         config={"html": {"baseurl": BASE_URL}},
@@ -314,6 +315,37 @@ def test_a_rebuild_that_changes_no_figure_makes_no_image(small_course_builds):
     assert len(small_course_builds["images after first"]) == 3
     record = json.loads((small_course_builds["course"] / "_build/.oersite/figures.json").read_text())
     assert sorted(record["images"]) == sorted(Path(name).stem for name in small_course_builds["images after first"])
+
+
+def add_code_cell(notebook: Path, source: str) -> None:
+    data = json.loads(notebook.read_text(encoding="utf-8"))
+    cell_id = f"added-{len(data['cells'])}"
+    data["cells"].append({"cell_type": "code", "id": cell_id, "metadata": {}, "source": source, "outputs": []})
+    data["cells"][-1]["execution_count"] = None
+    notebook.write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def test_a_notebook_run_again_whose_plot_is_the_same_keeps_its_image_and_starts_no_chromium(tmp_path):
+    """Each run names a plot afresh; an edit after the plot draws nothing new, an edit of the plot does."""
+    course = make_course(tmp_path / "course", {"lessons/plot.ipynb": [(PLOT, {"alt": PLOT_ALT})]})
+    site = course / "_build" / "html"
+    notebook = course / "lessons" / "plot.ipynb"
+    first = build(course)
+    one_figure = "1 figure image for print and readers without JavaScript"
+    assert f"{one_figure}: 1 made, 0 reused" in first.output, first.output
+    images = image_stamps(site)
+
+    add_code_cell(notebook, "print('a cell after the plot')")
+    after_the_plot = build(course)
+    assert "1 executed" in after_the_plot.output, after_the_plot.output
+    assert f"{one_figure}: 0 made, 1 reused\n" in after_the_plot.output  # no "Chromium drew for"
+    assert image_stamps(site) == images
+    assert soup(site, "lessons/plot").select("img.oersite-figure-image")
+
+    notebook.write_text(notebook.read_text(encoding="utf-8").replace("'Squares'", "'Squares of 1 to 4'"))
+    plot_edited = build(course)
+    assert f"{one_figure}: 1 made, 0 reused" in plot_edited.output, plot_edited.output
+    assert set(image_stamps(site)) != set(images)
 
 
 def test_the_preview_makes_no_image_and_the_next_build_puts_them_back(small_course_builds):
