@@ -4,17 +4,19 @@
     python benchmarks/build.py --quick    # the sample course and the stored book
 
 For each course, both tools build a fresh copy from an empty _build, then
-rebuild with nothing changed, with one notebook edited, and with one data file
-edited, each phase by both tools back to back (a busy machine's load changes by the
-minute); the script prints each time, the ratio oersite / Jupyter Book, and the
-page weight of oersite's site.  Wall-clock times of whole commands, as a user
+rebuild with nothing changed, with one notebook edited (a cell added after its
+plot: run again, the plot the same), with one figure changed (the plot's title
+edited), and with one data file edited, each phase by both tools back to back (a
+busy machine's load changes by the minute); the script prints each time, the ratio
+oersite / Jupyter Book, and the page weight of oersite's site.  Wall-clock times of whole commands, as a user
 waits for them; both tools run with the course's own settings (cache on).
 
 oersite's times include its figure images (a PNG of every plot and map, drawn in
 Chromium), as a default build makes them.  The "figure step" line is what those
-builds say of them, cold and with one notebook edited (its figures changed,
-drawn again): how long Chromium drew (beside the kernels and Sphinx) and how long the build
-spent on them after its other stages, the part of its time they added.
+builds say of them, cold, with one notebook edited (its plot the same, its image
+kept: no Chromium) and with one figure changed (drawn again): how long Chromium drew
+(beside the kernels and Sphinx) and how long the build spent on them after its other
+stages, the part of its time they added.
 
 The stored book is the sample's four Bokeh notebooks with their outputs saved
 and execution off (``execute_notebooks: off``), as many published books are:
@@ -156,11 +158,21 @@ def figure_step(phase: str, seconds: float) -> str:
 
 
 def edit_one_notebook(course: Path) -> None:
-    """Add a cell to the course's (first) heatmap lesson: re-executed, its plot is a new figure."""
+    """Add a cell to the end of the course's (first) heatmap lesson: re-executed, its plot the same."""
     path = sorted((course / "notebooks").glob("*/heatmap.ipynb"))[0]
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell("print('an edit')"))
     nbformat.write(notebook, path)
+
+
+def edit_one_figure(course: Path) -> None:
+    """Edit the title of the (first) heatmap lesson's plot: re-executed, its plot is a new figure."""
+    path = sorted((course / "notebooks").glob("*/heatmap.ipynb"))[0]
+    text = path.read_text()
+    edited = text.replace("US unemployment rate (%) by month", "US unemployment rate (%) per month")
+    if edited == text:
+        sys.exit(f"{path}: the plot's title to edit is not there")
+    path.write_text(edited)
 
 
 def edit_stored_notebook(course: Path) -> None:
@@ -186,18 +198,19 @@ def measure(course_maker, label: str, workdir: Path, jobs: int | None) -> dict[s
         "cold": None,
         "no change": None,
         "one notebook edited": edit_stored_notebook if stored else edit_one_notebook,
+        "one figure changed": None if stored else edit_one_figure,
         "one data file edited": None if stored else edit_one_data_file,
     }
     results: dict[str, dict[str, float]] = {tool: {} for tool in tools}
     figures = []
     for phase, edit in edits.items():
-        if phase == "one data file edited" and stored:
+        if phase in ("one figure changed", "one data file edited") and stored:
             continue
         for tool, build in tools.items():
             if edit is not None:
                 edit(courses[tool])
             results[tool][phase] = build(courses[tool], jobs)
-            if tool == "oersite" and phase in ("cold", "one notebook edited"):
+            if tool == "oersite" and phase in ("cold", "one notebook edited", "one figure changed"):
                 figures.append(figure_step(phase, results[tool][phase]))
     for tool, times in results.items():
         print(f"  {tool:13} " + "  ".join(f"{phase}: {seconds:6.1f} s" for phase, seconds in times.items()), flush=True)
