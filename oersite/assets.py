@@ -166,6 +166,27 @@ def make_self_contained(
     )
 
 
+def keep_findings(output_dir: Path, state_path: Path, pages: list[str]) -> None:
+    """Pages written again after ``make_self_contained`` read them, by a stage that adds nothing it looks for.
+
+    The figure images' ``<img>`` and ``og:image`` load nothing from another host and name no
+    library: the findings stand, and the page's new stamp is recorded with them.  Else every
+    page given images would be read again by the next build (1.2 s of a 30-notebook course's
+    first rebuild after a cold one).
+    """
+    if not pages:
+        return
+    try:
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # nothing recorded: the next build reads every page anyway
+    recorded = state.get("pages", {})
+    for name in pages:
+        if name in recorded:
+            recorded[name]["stamp"] = (output_dir / name).stat().st_mtime_ns
+    write_atomically(state_path, json.dumps(state))
+
+
 def rewrite_page(
     text: str, prefix: str, bokeh_version: str, tiles: TileSettings | None = None
 ) -> tuple[str, PageFindings]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from oersite.assets import AssetsReport, TileSettings, make_self_contained
+from oersite.assets import AssetsReport, TileSettings, keep_findings, make_self_contained
 from oersite.build_layout import BuildLayout
 from oersite.catalogue import metadata_warnings, page_metadata, write_sitemap
 from oersite.config import Course
@@ -238,6 +238,7 @@ def _build_stale_course(
                 + "\n".join(f"{page}: {url}" for page, urls in assets.remote.items() for url in urls)
             )
         figures = images.finish() if figure_images else FiguresReport()
+        keep_findings(output_dir, layout.assets_record, figures.rewritten)
         # While Chromium closes (finish let it go): each map an older Folium saved, named (drawn
         # offline, or to execute again).
         old_maps = saved_maps(course, notebooks, results)

@@ -95,6 +95,8 @@ class FiguresReport:
     drawing: float = 0.0
     #: ...and seconds the build spent on them after the other stages (waiting, putting them on pages).
     after: float = 0.0
+    #: The pages the images were put on (their names in the site), written again after ``oersite.assets`` read them.
+    rewritten: list[str] = field(default_factory=list)
 
 
 class FigureImages:
@@ -305,12 +307,14 @@ class FigureImages:
         self._browser.close(before=self._end_session, wait=False)
 
         reused = sum(len(images) for images in unchanged.values())
+        rewritten = []
         for name, figures in figures_by_page.items():
             page = output_dir / name
             text = page.read_text(encoding="utf-8")
             with_images = _with_images(text, figures, record["images"], _prefix(name), self.base_url)
             if with_images != text:
                 write_atomically(page, with_images)
+                rewritten.append(name)
             images = [figure["digest"] for figure in figures if figure["digest"] in record["images"]]
             reused += sum(1 for digest in images if digest not in shot_now)
             if len(images) == len(figures):  # else the next build tries again
@@ -326,7 +330,7 @@ class FigureImages:
         _forget_unused_images(self.images_dir, record, figures_by_page)
         write_atomically(self.record_path, json.dumps(record))
         after = time.perf_counter() - started
-        return FiguresReport(made, reused, warnings, drawing=self._browser.busy, after=after)
+        return FiguresReport(made, reused, warnings, drawing=self._browser.busy, after=after, rewritten=rewritten)
 
     @staticmethod
     def _outcome(job: Future, count: int) -> tuple[dict[str, dict], list[str]]:

@@ -334,6 +334,12 @@ def test_a_notebook_run_again_whose_plot_is_the_same_keeps_its_image_and_starts_
     one_figure = "1 figure image for print and readers without JavaScript"
     assert f"{one_figure}: 1 made, 0 reused" in first.output, first.output
     images = image_stamps(site)
+    # The pages given images after oersite.assets read them are known to it as they are now:
+    # the next build reads again only the pages Sphinx writes again.
+    assets = json.loads((course / "_build/.oersite/assets.json").read_text())
+    assert {name: page["stamp"] for name, page in assets["pages"].items()} == {
+        page.relative_to(site).as_posix(): page.stat().st_mtime_ns for page in site.rglob("*.html")
+    }
 
     add_code_cell(notebook, "print('a cell after the plot')")
     after_the_plot = build(course)
