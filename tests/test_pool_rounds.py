@@ -27,6 +27,7 @@ class HubInMemory:
         self.after_move = lambda number: None
         self.group_reads = 0
         self.moves = 0
+        self.marked_active: list[str] = []
 
     def call(self, method: str, path: str, body: dict | None = None, **_options):
         parts = path.strip("/").split("/")
@@ -49,6 +50,9 @@ class HubInMemory:
             self.after_move(self.moves)
             return 200, {}
         name = parts[1]
+        if method == "POST" and parts[2:] == ["activity"]:
+            self.marked_active.append(name)
+            return 200, {}
         if method == "POST" and len(parts) == 2:
             self.users.add(name)
             self.created.append(name)
@@ -118,3 +122,14 @@ def test_more_waiting_servers_than_the_pools_size_are_let_go_down_to_its_size():
     assert hub.groups[READY_GROUP] == ["pool-a"]
     assert sorted(name for work, name in noted if work == "remove") == ["pool-b", "pool-c"]
     assert hub.created == []
+
+
+def test_a_server_getting_the_course_is_marked_active_so_the_culler_leaves_it_alone():
+    """Its last activity is its spawn's: a slow start and pull took the culler's whole timeout."""
+    hub = HubInMemory()
+    hub.users.add("pool-a")
+    hub.groups[STARTING_GROUP].append("pool-a")
+    pool, noted = pool_of(hub, size=1)
+    pool.keep()
+    assert hub.marked_active == ["pool-a"]
+    assert noted == [("prepare", "pool-a")]  # and its course is pulled into it

@@ -79,6 +79,20 @@ def pool_status(hubs) -> dict:
         return json.loads(response.read())
 
 
+def afterwards(hubs, *facts) -> str:
+    """An assertion's message: its facts, the pool's status now, the end of the ephemeral hub's log.
+
+    The pool's service and the idle culler write to that log too (hub-managed services inherit
+    the hub's output): a culled waiting server, a service restart, a retirement show there.
+    """
+    try:
+        status = pool_status(hubs)
+    except (OSError, ValueError) as error:
+        status = f"no status ({error!r})"
+    log = hubs.logs.get("ephemeral-hub")
+    return f"{facts}\nthe pool's status afterwards: {status}\nthe end of {log}:\n{hubs.log_tail('ephemeral-hub', 60)}"
+
+
 def full_pool(hubs, seconds: float = 120) -> dict:
     """Until every place of the pool has a ready server (the precondition of each test)."""
     deadline = time.monotonic() + seconds
@@ -200,8 +214,8 @@ def test_a_visitor_who_finds_the_pool_empty_gets_a_server_started_for_them(hubs)
             session, link(hubs), lambda r: r.status_code == 200 and "/user/" in r.url and "/hub/" not in r.url
         )
         names.append(server_prefix(landed).split("/")[2])
-    assert all(name.startswith(USER_PREFIX) for name in names[:POOL]), (names, before)
-    assert not names[POOL].startswith(USER_PREFIX)  # a temporary user of its own, as without a pool
+    assert all(name.startswith(USER_PREFIX) for name in names[:POOL]), afterwards(hubs, names, before)
+    assert not names[POOL].startswith(USER_PREFIX), afterwards(hubs, names, before)  # a user of its own
     wait_for_status(hubs, lambda status: status["found_empty"] >= before["found_empty"] + 1)
 
 

@@ -32,6 +32,7 @@ library only.
 from __future__ import annotations
 
 import datetime
+import http.client
 import json
 import logging
 import os
@@ -167,13 +168,18 @@ class Pool:
             server = (user.get("servers") or {}).get("")
             if now - self.started_at.setdefault(name, now) > STARTING_LIMIT or not server:
                 self.retire(name, STARTING_GROUP)  # it failed to start, stopped, or never got the course
-            elif server.get("ready") and now >= self.next_pull.get(name, 0):
-                self.in_background(name, self.prepare)
+            elif server.get("ready"):
+                # Its last activity is its spawn's: without this the culler takes it while the course
+                # is pulled (or on a listing it read then, seconds after the server joined READY).
+                self.keep_active(name)
+                if now >= self.next_pull.get(name, 0):
+                    self.in_background(name, self.prepare)
         waiting = []
         moving = set()  # in READY while prepare() still runs: a place taken, not one to fill
         for name in ready:
             if self.is_busy(name):
                 moving.add(name)
+                self.keep_active(name)
                 continue
             if now - self.started_at.setdefault(name, now) > self.max_wait:
                 self.retire(name)  # replaced by a fresh one (unless a visitor took it just now)
@@ -298,6 +304,7 @@ class Pool:
         user = self.user(name)  # still ours to hand out? (it may have been retired meanwhile)
         if user is None or STARTING_GROUP not in user.get("groups", []) or HANDED_OUT_GROUP in user["groups"]:
             return
+        self.keep_active(name)  # the pull took a while: no culler sees it idle on arrival
         # Into READY first, out of STARTING second: keep() reads STARTING first, so it always sees it once.
         self.api.call("POST", f"/groups/{READY_GROUP}/users", {"users": [name]})
         self.api.call("DELETE", f"/groups/{STARTING_GROUP}/users", {"users": [name]})
@@ -338,9 +345,11 @@ class Pool:
         return token["token"]
 
     def keep_active(self, name: str) -> None:
-        """Tell the hub the waiting server is in use, so that the idle culler leaves it alone."""
+        """Tell the hub the pool's server (getting the course, or waiting) is in use: the culler leaves it alone."""
         now = datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
-        self.api.call("POST", f"/users/{name}/activity", {"servers": {"": {"last_activity": now}}})
+        status, answer = self.api.call("POST", f"/users/{name}/activity", {"servers": {"": {"last_activity": now}}})
+        if status >= 300:
+            log.warning("Warm pool: could not mark %s active (%s %s)", name, status, str(answer)[:200])
 
 
 class _StatusServer(ThreadingHTTPServer):
@@ -401,7 +410,7 @@ def main() -> None:
         try:
             retired = pool.start_afresh()
             break
-        except OSError as error:  # the hub is still starting
+        except (OSError, ValueError, http.client.HTTPException) as error:  # the hub is still starting
             log.warning("Warm pool: cannot reach the hub yet (%s)", error)
             time.sleep(interval)
     if retired:
@@ -412,6 +421,9 @@ def main() -> None:
             numbers = pool.keep()
         except (OSError, ValueError) as error:  # the hub restarting: try again next round
             log.warning("Warm pool: cannot reach the hub (%s)", error)
+            numbers = pool.last
+        except Exception:  # noqa: BLE001 (an exit restarts the service, whose start_afresh empties the pool)
+            log.exception("Warm pool: a round failed; trying again next round")
             numbers = pool.last
         if numbers != shown:
             log.info(
