@@ -90,7 +90,7 @@ def afterwards(hubs, *facts) -> str:
     except (OSError, ValueError) as error:
         status = f"no status ({error!r})"
     log = hubs.logs.get("ephemeral-hub")
-    return f"{facts}\nthe pool's status afterwards: {status}\nthe end of {log}:\n{hubs.log_tail('ephemeral-hub', 60)}"
+    return f"{facts}\nthe pool's status afterwards: {status}\nthe end of {log}:\n{hubs.log_tail('ephemeral-hub', 250)}"
 
 
 def full_pool(hubs, seconds: float = 120) -> dict:

@@ -32,7 +32,6 @@ library only.
 from __future__ import annotations
 
 import datetime
-import http.client
 import json
 import logging
 import os
@@ -154,10 +153,8 @@ class Pool:
         seconds, so they run in threads of their own; the round, and the numbers
         it reports, never wait for them.
         """
-        # STARTING before READY: prepare() joins READY before it leaves STARTING, so a server it
-        # moves between the two reads is in at least one list, never in neither (a second start).
-        starting, _ = self.members(STARTING_GROUP)
         ready, properties = self.members(READY_GROUP)
+        starting, _ = self.members(STARTING_GROUP)
         now = time.monotonic()
         for name in starting:
             if self.is_busy(name):  # its start, pull or removal is under way
@@ -168,18 +165,11 @@ class Pool:
             server = (user.get("servers") or {}).get("")
             if now - self.started_at.setdefault(name, now) > STARTING_LIMIT or not server:
                 self.retire(name, STARTING_GROUP)  # it failed to start, stopped, or never got the course
-            elif server.get("ready"):
-                # Its last activity is its spawn's: without this the culler takes it while the course
-                # is pulled (or on a listing it read then, seconds after the server joined READY).
-                self.keep_active(name)
-                if now >= self.next_pull.get(name, 0):
-                    self.in_background(name, self.prepare)
+            elif server.get("ready") and now >= self.next_pull.get(name, 0):
+                self.in_background(name, self.prepare)
         waiting = []
-        moving = set()  # in READY while prepare() still runs: a place taken, not one to fill
         for name in ready:
             if self.is_busy(name):
-                moving.add(name)
-                self.keep_active(name)
                 continue
             if now - self.started_at.setdefault(name, now) > self.max_wait:
                 self.retire(name)  # replaced by a fresh one (unless a visitor took it just now)
@@ -192,9 +182,6 @@ class Pool:
                 continue
             waiting.append(name)
             self.keep_active(name)
-        for name in waiting[self.size :]:  # more than size (a start counted twice): let the surplus go
-            self.retire(name)
-        waiting = waiting[: self.size]
         self.last = {
             "size": self.size,
             "ready": len(waiting),
@@ -206,7 +193,7 @@ class Pool:
             # Visitors are arriving: their JupyterLab and kernels need the CPU now; refill once it is calm.
             self.calm_from = now + REFILL_DELAY
         self.handed_out_seen = self.last["handed_out"]
-        missing = self.size - len(set(waiting) | set(starting) | moving)
+        missing = self.size - len(waiting) - len(starting)
         if time.monotonic() >= max(self.refused_until, self.calm_from):
             for _ in range(max(0, min(missing, STARTS_AT_ONCE - len(starting)))):
                 name = self.create()
@@ -304,10 +291,8 @@ class Pool:
         user = self.user(name)  # still ours to hand out? (it may have been retired meanwhile)
         if user is None or STARTING_GROUP not in user.get("groups", []) or HANDED_OUT_GROUP in user["groups"]:
             return
-        self.keep_active(name)  # the pull took a while: no culler sees it idle on arrival
-        # Into READY first, out of STARTING second: keep() reads STARTING first, so it always sees it once.
-        self.api.call("POST", f"/groups/{READY_GROUP}/users", {"users": [name]})
         self.api.call("DELETE", f"/groups/{STARTING_GROUP}/users", {"users": [name]})
+        self.api.call("POST", f"/groups/{READY_GROUP}/users", {"users": [name]})
         self.tokens.pop(name, None)
         self.next_pull.pop(name, None)
 
@@ -345,11 +330,9 @@ class Pool:
         return token["token"]
 
     def keep_active(self, name: str) -> None:
-        """Tell the hub the pool's server (getting the course, or waiting) is in use: the culler leaves it alone."""
+        """Tell the hub the waiting server is in use, so that the idle culler leaves it alone."""
         now = datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
-        status, answer = self.api.call("POST", f"/users/{name}/activity", {"servers": {"": {"last_activity": now}}})
-        if status >= 300:
-            log.warning("Warm pool: could not mark %s active (%s %s)", name, status, str(answer)[:200])
+        self.api.call("POST", f"/users/{name}/activity", {"servers": {"": {"last_activity": now}}})
 
 
 class _StatusServer(ThreadingHTTPServer):
@@ -410,7 +393,7 @@ def main() -> None:
         try:
             retired = pool.start_afresh()
             break
-        except (OSError, ValueError, http.client.HTTPException) as error:  # the hub is still starting
+        except OSError as error:  # the hub is still starting
             log.warning("Warm pool: cannot reach the hub yet (%s)", error)
             time.sleep(interval)
     if retired:
@@ -421,9 +404,6 @@ def main() -> None:
             numbers = pool.keep()
         except (OSError, ValueError) as error:  # the hub restarting: try again next round
             log.warning("Warm pool: cannot reach the hub (%s)", error)
-            numbers = pool.last
-        except Exception:  # noqa: BLE001 (an exit restarts the service, whose start_afresh empties the pool)
-            log.exception("Warm pool: a round failed; trying again next round")
             numbers = pool.last
         if numbers != shown:
             log.info(
