@@ -8,8 +8,9 @@ rebuild with nothing changed, with one notebook edited (a cell added after its
 plot: run again, the plot the same), with one figure changed (the plot's title
 edited), and with one data file edited, each phase by both tools back to back (a
 busy machine's load changes by the minute); the script prints each time, the ratio
-oersite / Jupyter Book, and the page weight of oersite's site.  Wall-clock times of whole commands, as a user
-waits for them; both tools run with the course's own settings (cache on).
+oersite / Jupyter Book, and the page weight of oersite's site.  Wall-clock times of
+whole commands, as a user waits for them; both tools run with the course's own
+settings (cache on).
 
 oersite's times include its figure images (a PNG of every plot and map, drawn in
 Chromium), as a default build makes them.  The "figure step" line is what those

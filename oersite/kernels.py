@@ -122,21 +122,13 @@ def _kernel_spec_manager(kernel_name: str, data_dir: str) -> KernelSpecManager:
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_core.paths import jupyter_path
 
-    folders = jupyter_path("kernels")
-    if any(_holds_kernel(folder, kernel_name.lower()) for folder in folders):
-        return KernelSpecManager(data_dir=data_dir, kernel_dirs=folders)
-    return KernelSpecManager(data_dir=data_dir)
-
-
-def _holds_kernel(folder: str, name: str) -> bool:
-    """Whether ``folder`` has a kernel spec of that (lowercase) name, by jupyter_client's rule."""
-    try:
-        entries = os.listdir(folder)
-    except OSError:
-        return False
-    return any(
-        entry.lower() == name and os.path.isfile(os.path.join(folder, entry, "kernel.json")) for entry in entries
+    # (ensure_native_kernel off: else listing them imports ipykernel, and IPython, when python3 is not there)
+    in_jupyter_folders = KernelSpecManager(
+        data_dir=data_dir, kernel_dirs=jupyter_path("kernels"), ensure_native_kernel=False
     )
+    if kernel_name.lower() in in_jupyter_folders.find_kernel_specs():
+        return in_jupyter_folders
+    return KernelSpecManager(data_dir=data_dir)
 
 
 #: Every kernel this process started and has not stopped yet, by process id: waiting or running a
