@@ -86,9 +86,11 @@ from support.journey_lab import (  # noqa: E402
     course_on_ports,
     free_port,
     hub_serve,
+    idle_kernel_signs,
     loopback_context,
     notebook_tab,
     processes_of,
+    shows_notebook,
     wait_for_notebook,
     write_students,
 )
@@ -98,7 +100,6 @@ from oersite.launch import launch_url  # noqa: E402
 SAMPLE = ("_config.yml", "book", "notebooks", "data")
 NOTEBOOK = "notebooks/bokeh/scatter.ipynb"
 CLONE = "course"
-IDLE = re.compile(r"\|\s*Idle$")
 LAZY_RFC3987_SYNTAX = '''"""Stand-in for rfc3987_syntax: the real module and its grammars load on first use."""
 import importlib.machinery
 import importlib.util
@@ -196,12 +197,12 @@ def _cmdline(pid: int) -> bytes:
 
 
 def notebook_ready(lab) -> bool:
-    """Non-blocking: is the notebook open in JupyterLab with its kernel idle?"""
+    """Non-blocking: is the notebook open (in JupyterLab, or on its own page) with its kernel idle?"""
     try:
-        if "/lab" not in lab.url:
+        if not re.search(r"/user/[^/]+/(lab|notebooks)/", lab.url):
             return False
-        tab = notebook_tab(lab, f"{CLONE}/{NOTEBOOK}")
-        return tab.count() > 0 and lab.locator(".jp-StatusBar-TextItem", has_text=IDLE).count() > 0
+        shown = shows_notebook(lab, f"{CLONE}/{NOTEBOOK}") or notebook_tab(lab, f"{CLONE}/{NOTEBOOK}").count() > 0
+        return shown and all(sign.count() > 0 for sign in idle_kernel_signs(lab))
     except Exception:  # the page is between documents (spawn-pending page, redirects)
         return False
 

@@ -228,8 +228,14 @@ class LaunchSettings:
     )
     try_url: str = documented("Base URL of the ephemeral 'Try now' hub.", "http://127.0.0.1:8001", kind=HUB_URL)
     interface: str = documented(
-        "What students land in: 'lab' (JupyterLab) or 'classic' (the classic notebook).",
+        "What Open in hub opens the notebook in: 'lab' (JupyterLab) or 'classic' (the notebook on a page of its own).",
         "lab",
+        kind=one_of("interface", ("lab", "classic")),
+    )
+    try_interface: str = documented(
+        "What Try now opens the notebook in: 'classic' (the notebook on a page of its own, as tmpnb did: quicker "
+        "to open, with a button over to JupyterLab) or 'lab' (JupyterLab).",
+        "classic",
         kind=one_of("interface", ("lab", "classic")),
     )
     clone_folder: str = documented(
@@ -540,7 +546,8 @@ class LaunchTarget:
     repository: str  # as nbgitpuller takes it: a URL, a local folder as file://
     branch: str
     clone_folder: str
-    interface: str
+    interface: str  # what Open in hub opens: "lab" or "classic" (oersite.launch.interface)
+    try_interface: str  # what Try now opens (oersite.launch.try_interface)
     hub_url: str
     try_url: str
     path_in_repository: str  # the course folder inside the repository, "" at its root
@@ -690,6 +697,7 @@ def _launch_target(
         branch=launch.branch or repository.branch or "main",
         clone_folder=launch.clone_folder,
         interface=launch.interface,
+        try_interface=launch.try_interface,
         hub_url=launch.hub_url,
         try_url=launch.try_url,
         path_in_repository=repository.path_to_book,

@@ -134,7 +134,9 @@ def notebook_buttons(
         url = launch_url(target, own.hub_url or target.hub_url, in_repository, branch=branch)
         buttons.append(LaunchButton(OPEN_IN_HUB, url, OPEN_IN_HUB_TITLE, "oersite-open-in-hub"))
     if own.try_now:
-        url = launch_url(target, own.try_url or target.try_url, in_repository, branch=branch)
+        url = launch_url(
+            target, own.try_url or target.try_url, in_repository, branch=branch, interface=target.try_interface
+        )
         buttons.append(LaunchButton(TRY_NOW, url, TRY_NOW_TITLE, "oersite-try-now"))
     return buttons
 
@@ -214,15 +216,20 @@ def notebook_run_code(
     )
 
 
-def launch_url(target: LaunchTarget, hub_url: str, notebook: str, *, branch: str | None = None) -> str:
-    """The link that opens ``notebook`` (a path in the repository) on ``hub_url``, with the course's settings."""
+def launch_url(
+    target: LaunchTarget, hub_url: str, notebook: str, *, branch: str | None = None, interface: str | None = None
+) -> str:
+    """The link that opens ``notebook`` (a path in the repository) on ``hub_url``, with the course's settings.
+
+    ``interface``: what it opens the notebook in; by default Open in hub's (Try now passes its own).
+    """
     return git_pull_url(
         hub_url,
         repository=target.repository,
         branch=branch or target.branch,
         clone_folder=target.clone_folder,
         notebook=notebook,
-        interface=target.interface,
+        interface=interface or target.interface,
     )
 
 

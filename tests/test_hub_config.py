@@ -51,23 +51,28 @@ def test_hub_settings_use_the_launch_buttons_values(tmp_path):
     target = course.launch
     settings = hub_settings(course)
     assert (settings.repository, settings.branch) == (target.repository, "spring")
-    assert (settings.clone_folder, settings.interface) == (target.clone_folder, target.interface)
+    assert settings.clone_folder == target.clone_folder
+    # Open in hub opens JupyterLab, Try now the notebook on a page of its own (the defaults).
+    assert (settings.interface_of("persistent"), settings.interface_of("ephemeral")) == ("lab", "classic")
     assert settings.persistent_url == target.hub_url
     assert settings.ephemeral_url == target.try_url
     assert settings.data_path == "/mnt/data"
-    # Without a deep link a server opens the course, pulled by nbgitpuller like the buttons do.
-    assert settings.default_url.startswith("/git-pull?repo=https%3A%2F%2Fgithub.com%2Fexample%2Fcourse&branch=spring")
-    assert settings.default_url.endswith("&targetpath=course&urlpath=lab%2Ftree%2Fcourse")
-    # The warm pool pulls with the query of the course's own launch link (one for the course's folder).
-    course_link = launch_url(target, target.hub_url, target.path_in_repository or ".")
-    assert course_link == f"{target.hub_url}/hub/user-redirect/git-pull?{settings.pull_query}"
-    assert settings.default_url == f"/git-pull?{settings.pull_query}"
+    # Without a deep link a server opens the course, pulled by nbgitpuller like the buttons do, in its hub's interface.
+    for hub_kind, opened in (("persistent", "lab%2Ftree%2Fcourse"), ("ephemeral", "notebooks%2Fcourse")):
+        default_url = settings.default_url_of(hub_kind)
+        assert default_url.startswith("/git-pull?repo=https%3A%2F%2Fgithub.com%2Fexample%2Fcourse&branch=spring")
+        assert default_url.endswith(f"&targetpath=course&urlpath={opened}")
+    # The warm pool pulls with the query of the course's own Try-now link (one for the course's folder).
+    course_link = launch_url(target, target.try_url, target.path_in_repository or ".", interface=target.try_interface)
+    assert course_link == f"{target.try_url}/hub/user-redirect/git-pull?{settings.pull_query}"
+    assert settings.default_url_of("ephemeral") == f"/git-pull?{settings.pull_query}"
 
 
 def test_a_local_repository_stays_out_of_the_bundle_but_serves_locally(tmp_path):
     course = load_course(course_with(tmp_path, LAUNCH, repository="."))
     assert hub_settings(course).repository is None
-    assert hub_settings(course).default_url == "/lab"
+    assert hub_settings(course).default_url_of("persistent") == "/lab"
+    assert hub_settings(course).default_url_of("ephemeral") == "/tree"
     assert hub_settings(course).pull_query == ""  # nothing for the warm pool to pull ahead
     assert hub_settings(course, local=True).repository == course.root.as_uri()
 
@@ -274,10 +279,12 @@ def test_the_loopback_spawner_gives_each_server_its_own_free_port(monkeypatch):
 
 def test_servers_find_the_course_data_and_use_their_own_bokehjs(settings):
     c = Config()
-    configurer.update_interface(c, settings)
+    configurer.update_interface(c, settings, "persistent")
     # BokehJS embedded from the server's bokeh, not fetched from cdn.bokeh.org
     assert c.Spawner.environment == {"COURSE_DATA": settings.data_path, "BOKEH_RESOURCES": "inline"}
-    assert c.Spawner.default_url == settings.default_url
+    assert c.Spawner.default_url == settings.default_url_of("persistent")
+    configurer.update_interface(c, settings, "ephemeral")
+    assert c.Spawner.default_url == settings.default_url_of("ephemeral") != settings.default_url_of("persistent")
 
 
 def test_local_ephemeral_spawner_removes_only_homes_inside_its_folder(tmp_path):

@@ -85,6 +85,7 @@ TARGET = LaunchTarget(
     branch="main",
     clone_folder="course",
     interface="lab",
+    try_interface="classic",
     hub_url="https://hub.uni.edu",
     try_url="https://try.uni.edu",
     path_in_repository="",
@@ -96,13 +97,10 @@ def test_a_notebook_page_gets_both_buttons_with_their_words():
     assert (hub.text, try_now.text) == ("Open in hub", "Try now")
     assert hub.url.startswith("https://hub.uni.edu/hub/user-redirect/git-pull?")
     assert try_now.url.startswith("https://try.uni.edu/hub/user-redirect/git-pull?")
-    expected = {
-        "repo": "https://github.com/uni/course",
-        "branch": "main",
-        "targetpath": "course",
-        "urlpath": "lab/tree/course/notebooks/a.ipynb",
-    }
-    assert decoded(hub.url) == decoded(try_now.url) == expected
+    expected = {"repo": "https://github.com/uni/course", "branch": "main", "targetpath": "course"}
+    # Open in hub opens JupyterLab (the course's interface); Try now the notebook on its own page.
+    assert decoded(hub.url) == {**expected, "urlpath": "lab/tree/course/notebooks/a.ipynb"}
+    assert decoded(try_now.url) == {**expected, "urlpath": "notebooks/course/notebooks/a.ipynb"}
     assert "sign in" in hub.title and "saved" in hub.title
     assert "no sign-in" in try_now.title and "deleted" in try_now.title
     assert "tmplogin" not in try_now.url  # each visit there would make another user
@@ -197,6 +195,7 @@ def launch_config(tmp_path, launch, repository=None):
         ({"hub_url": "https://hub.uni.edu/?a=1", "repository": "."}, "oersite.launch.hub_url: expected a base URL"),
         ({"try_url": "https://try.uni.edu/#x", "repository": "."}, "oersite.launch.try_url: expected a base URL"),
         ({"interface": "vscode", "repository": "."}, "oersite.launch.interface: expected 'lab' or 'classic'"),
+        ({"try_interface": "Lab", "repository": "."}, "oersite.launch.try_interface: expected 'lab' or 'classic'"),
         # Checked when the course is loaded, not first by oersite hub config: the hubs' ports on 127.0.0.1.
         ({"try_url": "http://127.0.0.1:25001", "repository": "."}, "oersite.launch.try_url: port 25001 is one the hub"),
         ({"clone_folder": "../etc", "repository": "."}, "oersite.launch.clone_folder"),

@@ -52,7 +52,7 @@ def test_a_course_turns_run_code_off_and_the_hubs_hand_out_nothing(tmp_path):
     settings = hub_settings(course, local=True)
     assert settings.run_code_origins == ()
     c = Config()
-    update_interface(c, settings)
+    update_interface(c, settings, "ephemeral")
     update_hub(c, ephemeral_hub(settings), Place("t", "http://127.0.0.1:1", ""))
     assert RUN_CODE_ORIGINS_VARIABLE not in c.Spawner.environment
     assert "run_code_origins" not in c.PooledTemporaryAuthenticator
@@ -95,7 +95,7 @@ def test_the_hub_lets_in_the_published_site_and_the_preview_only(tmp_path):
     assert settings.run_code_origins == ("https://uni.edu", *PREVIEW_ORIGINS)
     assert settings.ephemeral.run_code_per_minute == 10
     c = Config()
-    update_interface(c, settings)
+    update_interface(c, settings, "ephemeral")
     update_hub(c, ephemeral_hub(settings), Place("t", "http://127.0.0.1:1", ""))
     assert c.JupyterHub.authenticator_class == "oersite.hub.authenticator.PooledTemporaryAuthenticator"
     assert c.PooledTemporaryAuthenticator.run_code_origins == ["https://uni.edu", *PREVIEW_ORIGINS]
@@ -104,7 +104,7 @@ def test_the_hub_lets_in_the_published_site_and_the_preview_only(tmp_path):
     assert c.Spawner.environment[RUN_CODE_ORIGINS_VARIABLE] == " ".join(settings.run_code_origins)
     # The persistent hub hands out nothing and lets no other site in.
     persistent = Config()
-    update_interface(persistent, settings)
+    update_interface(persistent, settings, "persistent")
     update_hub(persistent, persistent_hub(settings), Place("t", "http://127.0.0.1:1", ""))
     assert RUN_CODE_ORIGINS_VARIABLE not in persistent.Spawner.environment
 
@@ -161,7 +161,7 @@ def test_trusted_proxies_reach_the_hub_and_a_wrong_network_is_named(tmp_path):
     root = course_with(tmp_path, hub={"ephemeral": {"run_code_trusted_proxies": ["10.0.0.0/8", "fd00::/8"]}})
     settings = hub_settings(load_course(root), local=True)
     c = Config()
-    update_interface(c, settings)
+    update_interface(c, settings, "ephemeral")
     update_hub(c, ephemeral_hub(settings), Place("t", "http://127.0.0.1:1", ""))
     assert c.PooledTemporaryAuthenticator.run_code_trusted_proxies == ["10.0.0.0/8", "fd00::/8"]
     bad = course_with(tmp_path / "bad", hub={"ephemeral": {"run_code_trusted_proxies": ["10.0.0.0/33"]}})

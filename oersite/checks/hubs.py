@@ -40,8 +40,9 @@ def check_hubs(course: Course, site: Path, *, timeout: float = 10) -> list[Findi
         except SettingsFileError as problem:
             findings.append(Finding(course.relative(path), "hub settings", str(problem).removeprefix(f"{path}: ")))
             continue
-        for public_url in (settings.persistent_url, settings.ephemeral_url):
-            configured.setdefault(public_url, []).append((course.relative(path), settings))
+        for hub_kind, public_url in (("persistent", settings.persistent_url), ("ephemeral", settings.ephemeral_url)):
+            shown = course.relative(path)
+            configured.setdefault(public_url, []).append((shown, settings.interface_of(hub_kind), settings))
     for hub_url, links in sorted(links_by_hub.items()):
         page, what = links[0].page, f"hub {hub_url}"
         problem = hub_problem(hub_url, timeout=timeout)
@@ -59,13 +60,13 @@ def check_hubs(course: Course, site: Path, *, timeout: float = 10) -> list[Findi
                     WARNING,
                 )
             )
-        for shown, settings in configured.get(hub_url, []):
+        for shown, interface, settings in configured.get(hub_url, []):
             for link in links:
                 drift = [
                     f"{name} {wanted!r} where the links have {seen!r}"
                     for name, wanted, seen in (
                         ("clone folder", settings.clone_folder, link.clone_folder),
-                        ("interface", settings.interface, link.interface),
+                        ("interface", interface, link.interface),
                     )
                     if wanted != seen
                 ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from oersite.checks.findings import Finding, LinkCollector, site_pages
-from oersite.config import Course
+from oersite.config import Course, LaunchTarget
 from oersite.errors import CheckError
 from oersite.git import git_message, run_git
 from oersite.launch import GIT_PULL, GitPull, parse_git_pull_url
@@ -42,6 +42,14 @@ def parse_launch_link(page: str, url: str) -> LaunchLink:
     return LaunchLink(**vars(parse_git_pull_url(url)), page=page, url=url)
 
 
+def interfaces_of(target: LaunchTarget, hub_url: str) -> tuple[str, ...]:
+    """What a link to ``hub_url`` may open its notebook in: Open in hub's interface on the course's hub,
+    Try now's on the Try-now hub, either on a hub a notebook names in its own metadata."""
+    hubs = ((target.hub_url, target.interface), (target.try_url, target.try_interface))
+    found = tuple(interface for url, interface in hubs if url.rstrip("/") == hub_url.rstrip("/"))
+    return found or (target.interface, target.try_interface)
+
+
 def check_launch_links(course: Course, site: Path) -> list[Finding]:
     """Each launch link's notebook is committed where the link says, and the links match ``_config.yml``."""
     links = launch_links(site)
@@ -55,13 +63,13 @@ def check_launch_links(course: Course, site: Path) -> list[Finding]:
             )
         elif target is not None:
             drift = [
-                f"{name} {seen!r} where _config.yml has {wanted!r}"
+                f"{name} {seen!r} where _config.yml has {' or '.join(map(repr, wanted))}"
                 for name, seen, wanted in (
-                    ("repository", link.repository, target.repository),
-                    ("clone folder", link.clone_folder, target.clone_folder),
-                    ("interface", link.interface, target.interface),
+                    ("repository", link.repository, (target.repository,)),
+                    ("clone folder", link.clone_folder, (target.clone_folder,)),
+                    ("interface", link.interface, interfaces_of(target, link.hub_url)),
                 )
-                if seen != wanted
+                if seen not in wanted
             ]
             if drift:
                 findings.append(

@@ -64,9 +64,9 @@ def singleuser_environment(data_path: str) -> dict[str, str]:
     return {COURSE_DATA_VARIABLE: data_path, "BOKEH_RESOURCES": "inline"}
 
 
-def update_interface(c, settings: HubBundleSettings, *, data_dir: str | None = None) -> None:
-    """What a server opens first, and its environment (see ``singleuser_environment``)."""
-    c.Spawner.default_url = settings.default_url
+def update_interface(c, settings: HubBundleSettings, hub_kind: str, *, data_dir: str | None = None) -> None:
+    """What a server of the ``hub_kind`` hub opens first, and its environment (see ``singleuser_environment``)."""
+    c.Spawner.default_url = settings.default_url_of(hub_kind)
     c.Spawner.environment = singleuser_environment(data_dir or settings.data_path)
 
 
@@ -420,7 +420,7 @@ def configure_ephemeral_docker(c, settings: HubBundleSettings) -> None:
 
 
 def _configure_docker(c, settings: HubBundleSettings, hub: Hub, ports: layout.HubPorts) -> None:
-    update_interface(c, settings)
+    update_interface(c, settings, hub.kind)
     place = Place(str(TEMPLATES), ports.proxy_url, f"http://{layout.LOOPBACK}:{ports.pool}" if ports.pool else "")
     update_hub(c, hub, place)
     update_docker_spawner(c, settings, ports, persistent_homes=hub.keeps_homes)
@@ -449,7 +449,7 @@ def configure_local(
 
     ``environment``: more for every server (how it reaches the course repository).
     """
-    update_interface(c, settings, data_dir=str(data_dir))
+    update_interface(c, settings, kind, data_dir=str(data_dir))
     c.Spawner.environment.update(environment or {})
     update_local_network(
         c, public_port=public_port, hub_port=hub_port, proxy_api_port=proxy_api_port, proxy_command=proxy_command

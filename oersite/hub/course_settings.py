@@ -31,27 +31,36 @@ def hub_settings(course: Course, *, local: bool = False) -> HubBundleSettings:
         )
     hub = course.settings.hub
     repository: str | None = target.repository
-    default_url, pull_query = DEFAULT_URLS[target.interface], ""
+    interfaces = {"persistent": target.interface, "ephemeral": target.try_interface}
     if repository.startswith("file://") and not local:
         repository = None
+    # What a server opens without a deep link (someone at the hub's own address): the course
+    # folder, pulled with nbgitpuller when the hub can reach the repository, in each hub's interface.
+    default_urls = {hub_kind: DEFAULT_URLS[interface] for hub_kind, interface in interfaces.items()}
+    pull_query = ""
     if repository:
-        # The course folder, pulled with nbgitpuller: the query the buttons carry, on the server itself.
-        pull_query = git_pull_query(
-            repository=repository,
-            branch=target.branch,
-            clone_folder=target.clone_folder,
-            notebook=target.path_in_repository or ".",
-            interface=target.interface,
-        )
-        default_url = f"{SERVER_GIT_PULL}?{pull_query}"
+        queries = {
+            hub_kind: git_pull_query(
+                repository=repository,
+                branch=target.branch,
+                clone_folder=target.clone_folder,
+                notebook=target.path_in_repository or ".",
+                interface=interface,
+            )
+            for hub_kind, interface in interfaces.items()
+        }
+        default_urls = {hub_kind: f"{SERVER_GIT_PULL}?{query}" for hub_kind, query in queries.items()}
+        pull_query = queries["ephemeral"]
     return HubBundleSettings(
         course_title=course.title,
         repository=repository,
         branch=target.branch,
         clone_folder=target.clone_folder,
-        interface=target.interface,
+        persistent_interface=interfaces["persistent"],
+        ephemeral_interface=interfaces["ephemeral"],
         data_path=course.settings.data.hub_path,
-        default_url=default_url,
+        persistent_default_url=default_urls["persistent"],
+        ephemeral_default_url=default_urls["ephemeral"],
         pull_query=pull_query,
         image=hub.in_registry(hub.image),
         persistent_url=target.hub_url,

@@ -4,7 +4,7 @@
 ``oersite.hub.persistent`` and ``oersite.hub.ephemeral`` sections of
 ``_config.yml``: each key's type, default, meaning and constraints here, once.
 ``oersite.config`` loads them into the Course; ``oersite.hub.course_settings``
-adds what both hubs share (repository, branch, clone folder, interface, URLs and
+adds what both hubs share (repository, branch, clone folder, interfaces, URLs and
 pull query from the Course's launch target, the data path, the image) into one
 frozen ``HubBundleSettings`` that ``oersite hub config`` writes as
 ``hub-settings.json`` beside the generated ``jupyterhub_config.py`` files, which
@@ -497,10 +497,12 @@ class HubBundleSettings:
     repository: str | None  # None when the hubs cannot reach it (a folder on the building machine)
     branch: str
     clone_folder: str
-    interface: str
+    persistent_interface: str  # what Open in hub's links open: "lab" or "classic" (oersite.launch.interface)
+    ephemeral_interface: str  # what Try now's links open (oersite.launch.try_interface)
     data_path: str  # where the course data is mounted read-only on a hub
-    default_url: str  # what a server opens without a deep link: the course, pulled, when reachable
-    pull_query: str  # nbgitpuller's query for the course (oersite.launch.git_pull_query); empty when unreachable
+    persistent_default_url: str  # what a server opens without a deep link: the course, pulled, when reachable
+    ephemeral_default_url: str  # the same on the Try-now hub, in its interface
+    pull_query: str  # nbgitpuller's query for the course, as the warm pool pulls it ahead; empty when unreachable
     image: str  # the single-user image, as pulled: under oersite.hub.registry when there is one
     persistent_url: str  # oersite.launch.hub_url, without a trailing slash
     ephemeral_url: str  # oersite.launch.try_url, likewise
@@ -508,6 +510,14 @@ class HubBundleSettings:
     persistent: PersistentHubSettings
     ephemeral: EphemeralHubSettings
     sso: SignOnSettings
+
+    def interface_of(self, hub_kind: str) -> str:
+        """What the links to the ``hub_kind`` hub ("persistent" or "ephemeral") open a notebook in."""
+        return self.persistent_interface if hub_kind == "persistent" else self.ephemeral_interface
+
+    def default_url_of(self, hub_kind: str) -> str:
+        """What a server of the ``hub_kind`` hub opens when no link says."""
+        return self.persistent_default_url if hub_kind == "persistent" else self.ephemeral_default_url
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"

@@ -1,11 +1,12 @@
-"""The launch-button journey over plain HTTP: what JupyterLab's page does, without a browser.
+"""The launch-button journey over plain HTTP: what the browser's page does, without a browser.
 
 For crowds too large for one Chromium on two cores.  Same requests as a
 browser after the click: follow the nbgitpuller link through the hub (sign-in,
 spawn-pending page, reloaded until the server answers), let nbgitpuller pull
-(the ``git-pull/api`` event stream its page reads), load the lab page and the
-notebook, start the notebook's session, and wait on the kernel's websocket for
-the reply to ``kernel_info_request``: the moment JupyterLab shows "Idle".
+(the ``git-pull/api`` event stream its page reads), load the page the link
+opens (JupyterLab, or the notebook on a page of its own) and the notebook,
+start the notebook's session, and wait on the kernel's websocket for the
+reply to ``kernel_info_request``: the moment the page shows the kernel idle.
 """
 
 from __future__ import annotations
@@ -63,8 +64,8 @@ def journey(link: str, notebook: str, auth: tuple[str, str] | None = None, *, se
             if line and line.startswith("data:") and json.loads(line[5:]).get("phase") in ("finished", "error"):
                 assert json.loads(line[5:])["phase"] == "finished", line
                 break
-    lab = session.get(f"{server}lab/tree/{notebook}", timeout=60)
-    assert lab.status_code == 200, lab.status_code
+    opened = session.get(f"{server}{query['urlpath'][0]}", timeout=60)  # lab/tree/… or notebooks/…
+    assert opened.status_code == 200, opened.status_code
     headers = {"X-XSRFToken": session.cookies.get("_xsrf", path=prefix) or ""}
     assert session.get(f"{server}api/contents/{notebook}", timeout=60).status_code == 200
     created = session.post(

@@ -400,12 +400,28 @@ def click_launch_button(page, text: str):
 
 
 def wait_for_notebook(lab, notebook: str, *, seconds: float = SERVER_SECONDS) -> None:
-    """Until JupyterLab shows ``notebook`` (a path in the clone) in a tab and its kernel is idle."""
-    # The link ends at lab/tree/<notebook>; JupyterLab then rewrites the address to the file browser's folder.
-    lab.wait_for_url(re.compile(r"/user/[^/]+/lab(/|$)"), timeout=seconds * 1000)
-    notebook_tab(lab, notebook).wait_for(timeout=KERNEL_SECONDS * 1000)
+    """Until ``notebook`` (a path in the clone) is open with its kernel idle: in a JupyterLab tab, or on the
+    notebook's own page (Notebook 7: ``interface: classic``, Try now's default), whichever the link opened."""
+    lab.wait_for_url(re.compile(r"/user/[^/]+/(lab(/|$)|notebooks/)"), timeout=seconds * 1000)
+    if on_its_own_page(lab):
+        lab.wait_for_url(re.compile(rf"/user/[^/]+/notebooks/{re.escape(notebook)}$"), timeout=seconds * 1000)
+    else:
+        # The link ends at lab/tree/<notebook>; JupyterLab then rewrites the address to the file browser's folder.
+        notebook_tab(lab, notebook).wait_for(timeout=KERNEL_SECONDS * 1000)
     lab.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=KERNEL_SECONDS * 1000)
     kernel_idle(lab)
+
+
+def on_its_own_page(page) -> bool:
+    """Whether ``page`` shows a notebook on a page of its own (Notebook 7), not in JupyterLab."""
+    return re.search(r"/user/[^/]+/notebooks/", page.url) is not None
+
+
+def shows_notebook(page, notebook: str) -> bool:
+    """Whether the notebook the user looks at is ``notebook``: JupyterLab's current tab, or the page's own."""
+    if on_its_own_page(page):
+        return page.url.split("?")[0].endswith(f"/notebooks/{notebook}")
+    return "lm-mod-current" in (notebook_tab(page, notebook).get_attribute("class") or "")
 
 
 def notebook_tab(lab, notebook: str):
@@ -414,8 +430,21 @@ def notebook_tab(lab, notebook: str):
 
 
 def kernel_idle(lab, seconds: float = KERNEL_SECONDS) -> None:
-    """Until the status bar says the notebook's kernel is idle ("Python 3 (ipykernel) | Idle")."""
-    lab.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\|\s*Idle$")).first.wait_for(timeout=seconds * 1000)
+    """Until the notebook's kernel is idle, as the page says it: JupyterLab's status bar ("Python 3 (ipykernel) |
+    Idle"), or Notebook 7's toolbar (the kernel's name instead of "No Kernel", its indicator idle)."""
+    for sign in idle_kernel_signs(lab):
+        sign.first.wait_for(state="attached", timeout=seconds * 1000)
+
+
+def idle_kernel_signs(page) -> list:
+    """What shows, together, that the notebook's kernel is idle on ``page`` (locators, all present when it is)."""
+    if on_its_own_page(page):
+        toolbar = page.locator(".jp-NotebookPanel-toolbar")
+        return [
+            toolbar.locator(".jp-KernelName", has_text=re.compile(r"^(?!No Kernel)\S")),
+            toolbar.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]'),
+        ]
+    return [page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\|\s*Idle$"))]
 
 
 def user_prefix(lab) -> str:
@@ -445,10 +474,12 @@ def type_into_last_cell(lab, text: str) -> None:
 
 
 def save(lab, name: str) -> None:
-    """Ctrl+S, until the tab no longer shows unsaved changes."""
-    lab.keyboard.press("Control+s")
-    tab = lab.locator(".lm-TabBar-tab", has=lab.locator(".lm-TabBar-tabLabel", has_text=name)).first
-    lab.wait_for_function("tab => !tab.classList.contains('jp-mod-dirty')", arg=tab.element_handle(), timeout=30_000)
+    """Ctrl+S, until the server has the file (JupyterLab and Notebook 7 both save with a PUT of its contents)."""
+    with lab.expect_response(
+        lambda response: response.request.method == "PUT" and f"/{name}" in response.url and response.ok,
+        timeout=30_000,
+    ):
+        lab.keyboard.press("Control+s")
 
 
 def last_cell_text(lab, expected: str = "Write your code") -> str:

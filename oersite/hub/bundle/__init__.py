@@ -1,7 +1,7 @@
 """``oersite hub config``: write the deployable hub bundle (``hub/``) from ``_config.yml``.
 
 Every file is a function of the Course, so nothing is typed twice: the
-repository, branch, clone folder, interface and URLs are the launch buttons'
+repository, branch, clone folder, interfaces and URLs are the launch buttons'
 (the Course's launch target), the data path is ``oersite.data.hub_path``, limits and
 timeouts are ``oersite.hub``.  The two ``jupyterhub_config.py`` files stay thin
 (TLJH style): they read ``hub-settings.json`` and call

@@ -57,7 +57,7 @@ def _chart_files(names) -> dict:
     return files
 
 
-def _singleuser(settings: HubBundleSettings, images: CourseImages, memory: str, cpu: float) -> dict:
+def _singleuser(settings: HubBundleSettings, images: CourseImages, hub: Hub) -> dict:
     """The chart's ``singleuser``: the image, limits, and the course data, read-only where notebooks look.
 
     The data comes with the server: an init container of the data image copies
@@ -68,9 +68,9 @@ def _singleuser(settings: HubBundleSettings, images: CourseImages, memory: str, 
     """
     return {
         "image": _image(images.kubernetes_notebook),
-        "defaultUrl": settings.default_url,
-        "memory": {"limit": memory},
-        "cpu": {"limit": cpu},
+        "defaultUrl": settings.default_url_of(hub.kind),
+        "memory": {"limit": hub.memory},
+        "cpu": {"limit": hub.cpu},
         "extraEnv": singleuser_environment(settings.data_path),
         "initContainers": [
             {
@@ -112,7 +112,7 @@ def ephemeral_values(settings: HubBundleSettings, images: CourseImages) -> str:
 def _values(settings: HubBundleSettings, images: CourseImages, hub: Hub) -> str:
     """The chart's values for ``hub``: what it is as ``hub.config``, its limits and culling as the chart's own keys."""
     release = HELM_RELEASES[hub.kind]
-    singleuser = _singleuser(settings, images, hub.memory, hub.cpu)
+    singleuser = _singleuser(settings, images, hub)
     singleuser["extraEnv"].update(hub.server_environment)  # Run code's origins, on the Try-now hub's servers
     # A volume per student, kept when their server stops; or a visitor's files go with their pod.
     singleuser["storage"]["type"] = "dynamic" if hub.keeps_homes else "none"
