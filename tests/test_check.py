@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
@@ -12,13 +13,14 @@ import threading
 import pytest
 from support.cli import oersite
 from support.publish_courses import LAUNCH, built, git, git_course
+from test_launch import TARGET as LAUNCH_TARGET
 
 from oersite.checks import check_site
 from oersite.checks.hubs import check_hubs, hub_problem
 from oersite.checks.launch_links import check_launch_links, interfaces_of, parse_launch_link
 from oersite.checks.links import check_links
 from oersite.checks.outputs import check_notebook_outputs
-from oersite.config import LaunchTarget, load_course
+from oersite.config import load_course
 from oersite.hub.course_settings import hub_settings
 from oersite.serve import make_server, site_url
 
@@ -189,21 +191,13 @@ def test_live_check_says_why_a_hub_cannot_take_students(tmp_path):
 
 
 def test_each_button_s_links_are_held_to_its_own_interface():
-    target = LaunchTarget(
-        repository="https://github.com/uni/course",
-        branch="main",
-        clone_folder="course",
-        interface="lab",
-        try_interface="classic",
-        hub_url="https://hub.uni.edu",
-        try_url="https://try.uni.edu/",
-        path_in_repository="",
-    )
+    target = dataclasses.replace(LAUNCH_TARGET, try_url="https://try.uni.edu/")  # hub_url https://hub.uni.edu
+    assert (target.interface, target.try_interface) == ("lab", "classic")
     assert interfaces_of(target, "https://hub.uni.edu") == ("lab",)
     assert interfaces_of(target, "https://try.uni.edu") == ("classic",)
     # A hub a notebook names in its own metadata: either button's interface is what the course set.
     assert interfaces_of(target, "https://other.uni.edu") == ("lab", "classic")
-    same_hub = LaunchTarget(**{**target.__dict__, "try_url": "https://hub.uni.edu"})
+    same_hub = dataclasses.replace(target, try_url="https://hub.uni.edu")
     assert interfaces_of(same_hub, "https://hub.uni.edu/") == ("lab", "classic")
 
 

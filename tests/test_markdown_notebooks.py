@@ -97,9 +97,8 @@ def test_a_markdown_notebooks_page_gets_both_buttons_opening_the_md_file(course)
         link.get_text(strip=True): link["href"] for link in page(course, "lessons/one").select("a[href*='git-pull']")
     }
     assert set(links) == {"Open in hub", "Try now"}
-    for url in links.values():
-        query = parse_qs(urlsplit(url).query)
-        assert unquote(query["urlpath"][0]) == "lab/tree/course/lessons/one.md"
+    opened = {button: unquote(parse_qs(urlsplit(url).query)["urlpath"][0]) for button, url in links.items()}
+    assert opened == {"Open in hub": "lab/tree/course/lessons/one.md", "Try now": "notebooks/course/lessons/one.md"}
 
 
 def test_a_failing_cell_of_a_markdown_notebook_names_file_cell_line_and_exception(tmp_path):

@@ -116,11 +116,13 @@ def test_every_notebook_page_has_both_launch_buttons_to_a_committed_file(built_s
     assert set(links) == {"Open in hub", "Try now"}
     assert links["Open in hub"]["href"].startswith("http://127.0.0.1:8000/hub/user-redirect/git-pull?")
     assert links["Try now"]["href"].startswith("http://127.0.0.1:8001/hub/user-redirect/git-pull?")
-    for link in links.values():
-        query = {key: values[0] for key, values in parse_qs(urlsplit(link["href"]).query).items()}
+    # Open in hub opens JupyterLab, Try now the notebook on a page of its own (the sample's interfaces).
+    for button, interface_path in (("Open in hub", "lab/tree/"), ("Try now", "notebooks/")):
+        query = {key: values[0] for key, values in parse_qs(urlsplit(links[button]["href"]).query).items()}
         assert query["repo"] == sample_course.as_uri()
         assert query["targetpath"] == "course"
-        opened = unquote(query["urlpath"].removeprefix("lab/tree/"))
+        assert query["urlpath"].startswith(interface_path), query["urlpath"]
+        opened = unquote(query["urlpath"].removeprefix(interface_path))
         assert opened.startswith("course/")
         in_repository = opened.removeprefix("course/")
         assert in_repository == f"{docname}.ipynb"
