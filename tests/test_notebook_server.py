@@ -6,12 +6,15 @@ The whole path, a map drawn in JupyterLab on ``oersite hub serve`` with every re
 
 from __future__ import annotations
 
+import asyncio
 import html
 import subprocess
 import sys
+from pathlib import Path
 
 import folium
 import pytest
+from conftest import git
 from IPython.core.interactiveshell import InteractiveShell
 
 from oersite.assets import SHARED, rewrite_page
@@ -103,3 +106,40 @@ def test_folium_imported_in_a_kernel_defaults_to_the_servers_libraries_also_in_a
 )
 def test_the_notebook_a_launch_link_opens_is_read_from_its_urlpath(urlpath, notebook):
     assert notebook_server.opened_notebook(urlpath) == notebook
+
+
+def test_a_clone_is_current_only_when_a_pull_would_change_nothing(tmp_path):
+    """What OpenAtOnce asks before it skips nbgitpuller's page: the clone is the branch's head, untouched."""
+    upstream = tmp_path / "upstream"
+    upstream.mkdir()
+    git(upstream, "init", "-q", "--initial-branch", "main")
+    (upstream / "lesson.ipynb").write_text("{}", encoding="utf-8")
+    commit(upstream, "a lesson")
+    repository = upstream.as_uri()
+    clone = tmp_path / "home" / "course"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", "main", "--", repository, str(clone)], check=True)
+
+    def current(branch: str = "main", origin: str = repository) -> bool:
+        return asyncio.run(notebook_server.clone_is_current(str(clone), origin, branch))
+
+    assert current()
+    (clone / "my-own-notes.txt").write_text("mine", encoding="utf-8")  # untracked: a pull leaves it alone
+    assert current()
+    assert not current(origin=repository + "/")  # another repository than the clone's
+    assert not current(branch="solutions")  # a branch the repository does not have
+    assert not asyncio.run(notebook_server.clone_is_current(str(tmp_path / "nowhere"), repository, "main"))
+    (clone / "lesson.ipynb").write_text('{"edited": true}', encoding="utf-8")  # the student's edit
+    assert not current()
+    git(clone, "checkout", "--", "lesson.ipynb")
+    (clone / "lesson.ipynb").unlink()  # nbgitpuller would bring it back
+    assert not current()
+    git(clone, "checkout", "--", "lesson.ipynb")
+    assert current()
+    (upstream / "later.md").write_text("# Later\n", encoding="utf-8")
+    commit(upstream, "a page added later")
+    assert not current()  # the pull would bring it
+
+
+def commit(folder: Path, message: str) -> None:
+    git(folder, "add", "-A")
+    git(folder, "-c", "user.name=Tests", "-c", "user.email=tests@oersite.invalid", "commit", "-q", "-m", message)

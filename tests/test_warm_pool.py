@@ -25,6 +25,7 @@ from support.hub_clients import (
     pull_then_sessions,
     run_code,
     server_prefix,
+    server_url,
     write_users,
     xsrf,
 )
@@ -90,7 +91,18 @@ def afterwards(hubs, *facts) -> str:
     except (OSError, ValueError) as error:
         status = f"no status ({error!r})"
     log = hubs.logs.get("ephemeral-hub")
-    return f"{facts}\nthe pool's status afterwards: {status}\nthe end of {log}:\n{hubs.log_tail('ephemeral-hub', 250)}"
+    # The hand-outs, sign-ins and removals of the whole run: the tail alone starts after them when spawns follow.
+    words = ("Warm pool", "/hub/login", "/hub/tmplogin", "Culling", "culled", "DELETE /hub/api/users", "Deleting")
+    try:
+        text = Path(log).read_text(errors="replace")
+    except (OSError, TypeError) as error:
+        text = f"(no log: {error!r})"
+    lines = [line for line in text.splitlines() if any(word in line for word in words)]
+    return (
+        f"{facts}\nthe pool's status afterwards: {status}\nthe pool's and sign-ins' lines of {log}:\n"
+        + "\n".join(lines[-150:])
+        + f"\nthe end of {log}:\n{hubs.log_tail('ephemeral-hub', 120)}"
+    )
 
 
 def full_pool(hubs, seconds: float = 120) -> dict:
@@ -127,7 +139,8 @@ def on_a_server(response) -> bool:
 
 
 def link(hubs) -> str:
-    return launch_url(hubs.course.launch, hubs.ephemeral_url, NOTEBOOK)
+    """The Try now button's link to the notebook, on this run's Try-now hub."""
+    return launch_url(hubs.course.launch, hubs.ephemeral_url, NOTEBOOK, interface=hubs.course.launch.try_interface)
 
 
 def test_two_visitors_at_once_each_get_a_waiting_server_of_their_own(hubs):
@@ -154,8 +167,11 @@ def test_two_visitors_at_once_each_get_a_waiting_server_of_their_own(hubs):
 def test_the_linked_notebooks_kernel_is_running_before_jupyterlab_asks_for_it(hubs):
     full_pool(hubs)
     session = browser_session()
-    landed = follow(session, link(hubs), on_a_server)  # nbgitpuller's page on a waiting server
-    server = landed.url.split("/git-pull")[0] + "/"
+    landed = follow(session, link(hubs), on_a_server)
+    server = server_url(landed)
+    # The waiting server got the course moments ago, so nothing is to pull: no nbgitpuller page, the notebook's own.
+    assert landed.url == f"{server}notebooks/{CLONE}/{NOTEBOOK}", landed.url
+    assert landed.history[-1].url.startswith(f"{server}git-pull?") and landed.history[-1].status_code == 302
     # Nobody has asked for a session: the server started the one JupyterLab is about to ask for.
     sessions = pull_then_sessions(session, landed)
     notebook = f"{CLONE}/{NOTEBOOK}"
@@ -227,6 +243,7 @@ def test_the_pull_on_arrival_brings_what_was_committed_after_the_server_started(
     git(course, "-c", "user.name=Tests", "-c", "user.email=tests@oersite.invalid", "commit", "-q", "-m", "later")
     arrival = journey(link(hubs), f"{CLONE}/{NOTEBOOK}", seconds=120)
     assert arrival.user.startswith(USER_PREFIX)
+    assert arrival.pulled  # something new upstream: nbgitpuller's page ran, as without a pool
     assert (hubs.account.homes("ephemeral") / arrival.user / CLONE / "book" / "after-the-pool-started.md").is_file()
 
 

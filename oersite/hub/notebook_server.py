@@ -32,6 +32,8 @@ MyST files is jupytext's notebook (``LAB_SETTINGS_OVERRIDES``), so a launch link
 The server extension also starts the kernel of the notebook a launch link opens when the
 link's nbgitpuller page is served (``KernelAhead``): JupyterLab, which takes seconds to load
 in the browser, then finds the notebook's session running instead of starting its kernel.
+When the clone is already what a pull would make it (a server of the warm pool), the link
+opens the notebook without nbgitpuller's page (``OpenAtOnce``).
 
 On the Try-now hub's servers it lets the course site's pages in (``OriginGuard``): the
 site's Run code button talks to the server from the site's origin, with a token scoped to
@@ -147,8 +149,10 @@ def _load_jupyter_server_extension(serverapp) -> None:
     route = libraries_prefix(serverapp.base_url) + "(.*)"
     serverapp.web_app.add_handlers(".*$", [(route, LibraryFileHandler, {"path": str(VENDOR_DIR)})])
     serverapp.log.info("oersite: the site's browser libraries are served at %s", route)
-    KernelAhead(serverapp).follow_requests()
-    OriginGuard(serverapp, run_code_origins(os.environ)).install()
+    kernels = KernelAhead(serverapp)
+    kernels.follow_requests()
+    OpenAtOnce(serverapp, kernels).install()
+    OriginGuard(serverapp, run_code_origins(os.environ)).install()  # last: it answers before any other route
 
 
 # The course site's Run code button, and no other site.
@@ -381,6 +385,118 @@ class KernelAhead:
             app.log.warning("oersite: no kernel started ahead for %s (%s: %s)", notebook, type(error).__name__, error)
         finally:
             self.starting.discard(notebook)
+
+
+class OpenAtOnce:
+    """Opens the launch link's notebook at once when nbgitpuller would find nothing to pull.
+
+    nbgitpuller's page streams its pull and then sends the browser on; its handler looks
+    at the pull's progress every half second, so even a pull that finds nothing new costs
+    a page, an event stream and that half second (most of a second of Try now's 4, on a
+    server of the warm pool, which got the course moments before).  When the clone is
+    exactly the branch's head as the repository has it now, with no change of the user's
+    (nothing modified, nothing deleted: nbgitpuller would restore a deleted file), the pull
+    would do nothing, and the link's notebook is opened directly, its kernel started as
+    ``KernelAhead`` would.  In every other case (no clone yet, a commit upstream, the
+    student's edits, a link without a branch or with ``backup``) nbgitpuller's page runs as
+    always.  The git commands are nbgitpuller's own questions, asked as the same user.
+    """
+
+    def __init__(self, serverapp, kernels: KernelAhead) -> None:
+        self.serverapp = serverapp
+        self.kernels = kernels
+        self.handler_class = None
+
+    def install(self) -> None:
+        """Route ``git-pull`` (the page, not its API) to a subclass of nbgitpuller's handler that asks first."""
+        web_app = self.serverapp.web_app
+        page = self.serverapp.base_url.rstrip("/") + "/git-pull"
+        find_handler = web_app.find_handler
+
+        def routed(request, **kwargs):
+            if request.method == "GET" and request.path == page and "nbgitpuller.handlers" in sys.modules:
+                return web_app.get_handler_delegate(request, self.page_handler())
+            return find_handler(request, **kwargs)
+
+        web_app.find_handler = routed
+
+    def page_handler(self):
+        if self.handler_class is None:
+            from tornado import web
+
+            opener = self
+            puller_page = sys.modules["nbgitpuller.handlers"].UIHandler
+
+            class PageUnlessCurrent(puller_page):
+                @web.authenticated
+                async def get(self) -> None:
+                    opened = await opener.opened_if_current(self)
+                    if opened is None:
+                        await super().get()
+                        return
+                    notebook, url = opened
+                    opener.kernels.in_background(opener.kernels.start(notebook, pulled=True))
+                    self.redirect(url)
+
+            self.handler_class = PageUnlessCurrent
+        return self.handler_class
+
+    async def opened_if_current(self, handler) -> tuple[str, str] | None:
+        """(notebook, its URL) when the link's clone is current and its notebook there; else None."""
+        argument = handler.get_argument
+        repo, branch = argument("repo", None), argument("branch", None)
+        urlpath = argument("urlpath", None) or argument("urlPath", None)
+        notebook = opened_notebook(urlpath)
+        if not (repo and branch and notebook) or argument("backup", None):
+            return None
+        root = os.path.expanduser(handler.settings["server_root_dir"])  # as nbgitpuller finds its clone
+        parent = os.path.join(root, os.getenv("NBGITPULLER_PARENTPATH", ""))
+        clone = os.path.join(parent, argument("targetpath", None) or repo.rstrip("/").split("/")[-1])
+        if not os.path.isfile(os.path.join(root, notebook)) or not await clone_is_current(clone, repo, branch):
+            return None
+        from jupyter_server.utils import url_path_join
+
+        self.serverapp.log.info("oersite: %s is current; opening %s without a pull", clone, notebook)
+        return notebook, url_path_join(self.serverapp.base_url, urlpath)  # where nbgitpuller's page would go
+
+
+async def clone_is_current(clone: str, repository: str, branch: str, *, seconds: float = 10) -> bool:
+    """Whether a pull of ``branch`` of ``repository`` into ``clone`` would change nothing.
+
+    The clone's origin is ``repository``, its head is the branch's head there now, and no
+    tracked file is modified or deleted.  Any failure (not a clone, no answer) is a no.
+    """
+    import asyncio
+
+    async def git(*arguments: str) -> str | None:
+        try:
+            process = await asyncio.create_subprocess_exec(
+                "git",
+                *arguments,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+                stdin=asyncio.subprocess.DEVNULL,
+                env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},  # a private repository's answer is a no, not a prompt
+            )
+        except OSError:
+            return None
+        try:
+            output, _ = await asyncio.wait_for(process.communicate(), seconds)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            return None
+        return output.decode(errors="replace").strip() if process.returncode == 0 else None
+
+    if not os.path.isdir(os.path.join(clone, ".git")):
+        return False
+    origin = await git("-C", clone, "config", "--get", "remote.origin.url")
+    head = await git("-C", clone, "rev-parse", "HEAD")
+    changes = await git("-C", clone, "status", "--porcelain", "--untracked-files=no")
+    if origin != repository or not head or changes != "":
+        return False
+    listed = await git("ls-remote", "--", repository, f"refs/heads/{branch}")
+    return bool(listed) and listed.split()[0] == head
 
 
 async def _maybe_async(value):

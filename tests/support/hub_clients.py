@@ -77,6 +77,12 @@ def server_prefix(response: requests.Response) -> str:
     return f"/{parts[0]}/{parts[1]}/"
 
 
+def server_url(response: requests.Response) -> str:
+    """``http://host:port/user/<name>/``: the server a response came from."""
+    parts = urlsplit(response.url)
+    return f"{parts.scheme}://{parts.netloc}{server_prefix(response)}"
+
+
 def xsrf(session: requests.Session, path: str) -> dict[str, str]:
     return {"X-XSRFToken": session.cookies.get("_xsrf", path=path) or ""}
 
@@ -143,15 +149,17 @@ def run_code(
 
 
 def pull_then_sessions(session: requests.Session, landed: requests.Response, *, seconds: float = 30) -> list[dict]:
-    """On nbgitpuller's page (``landed``): pull as its page does, then the server's sessions, once it has one.
+    """Where the link landed (``landed``): pull as nbgitpuller's page does (unless the notebook opened at once,
+    with nothing to pull), then the server's sessions, once it has one.
 
     Nobody asks for a session here; an empty list after ``seconds`` fails.
     """
-    server = landed.url.split("/git-pull")[0] + "/"
-    query = parse_qs(urlsplit(landed.url).query)
-    pull = {key: query[key][0] for key in ("repo", "branch", "targetpath")}
-    with session.get(f"{server}git-pull/api", params=pull, stream=True, timeout=120) as stream:
-        assert '"phase": "finished"' in "".join(stream.iter_lines(decode_unicode=True))
+    server = server_url(landed)
+    if "/git-pull" in landed.url:
+        query = parse_qs(urlsplit(landed.url).query)
+        pull = {key: query[key][0] for key in ("repo", "branch", "targetpath")}
+        with session.get(f"{server}git-pull/api", params=pull, stream=True, timeout=120) as stream:
+            assert '"phase": "finished"' in "".join(stream.iter_lines(decode_unicode=True))
     deadline = time.monotonic() + seconds
     while True:
         listed = session.get(f"{server}api/sessions", timeout=30)

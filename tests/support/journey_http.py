@@ -21,6 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 import websocket
 
+from support.hub_clients import server_url
+
 SECONDS = 300
 
 
@@ -33,6 +35,7 @@ class Arrival:
     seconds: float
     user: str
     full_pages: int  # times the hub answered 429 ("full") before the visitor got in
+    pulled: bool  # nbgitpuller's page ran (False: the clone was current, the notebook opened at once)
 
 
 def journey(link: str, notebook: str, auth: tuple[str, str] | None = None, *, seconds: float = SECONDS) -> Arrival:
@@ -43,7 +46,7 @@ def journey(link: str, notebook: str, auth: tuple[str, str] | None = None, *, se
     session.auth = auth
     full_pages = 0
     response = session.get(link, timeout=60)
-    while not (response.status_code == 200 and "/git-pull" in response.url and "/user/" in response.url):
+    while not (response.status_code == 200 and "/user/" in response.url and "/hub/" not in response.url):
         if time.monotonic() > deadline:
             raise TimeoutError(f"no server after {seconds} s: {response.status_code} {response.url}")
         if response.status_code == 429:  # the friendly "full" page: wait as it asks, then try the link again
@@ -55,17 +58,21 @@ def journey(link: str, notebook: str, auth: tuple[str, str] | None = None, *, se
             raise SpawnFailed(f"{response.status_code} at {response.url.split('?')[0]}")
         time.sleep(0.5)
         response = session.get(response.url, timeout=60)
-    server = response.url.split("/git-pull")[0] + "/"
+    server = server_url(response)
     prefix = urlsplit(server).path
-    query = parse_qs(urlsplit(response.url).query)
-    pull = {key: query[key][0] for key in ("repo", "branch", "targetpath")}
-    with session.get(f"{server}git-pull/api", params=pull, stream=True, timeout=120) as stream:
-        for line in stream.iter_lines(decode_unicode=True):
-            if line and line.startswith("data:") and json.loads(line[5:]).get("phase") in ("finished", "error"):
-                assert json.loads(line[5:])["phase"] == "finished", line
-                break
-    opened = session.get(f"{server}{query['urlpath'][0]}", timeout=60)  # lab/tree/… or notebooks/…
-    assert opened.status_code == 200, opened.status_code
+    query = parse_qs(urlsplit(link).query)
+    # nbgitpuller's page, whose script pulls and then opens the notebook; or, with nothing to
+    # pull, the notebook's page itself (oersite.hub.notebook_server.OpenAtOnce).
+    pulled = "/git-pull" in response.url
+    if pulled:
+        pull = {key: query[key][0] for key in ("repo", "branch", "targetpath")}
+        with session.get(f"{server}git-pull/api", params=pull, stream=True, timeout=120) as stream:
+            for line in stream.iter_lines(decode_unicode=True):
+                if line and line.startswith("data:") and json.loads(line[5:]).get("phase") in ("finished", "error"):
+                    assert json.loads(line[5:])["phase"] == "finished", line
+                    break
+        opened = session.get(f"{server}{query['urlpath'][0]}", timeout=60)  # lab/tree/… or notebooks/…
+        assert opened.status_code == 200, opened.status_code
     headers = {"X-XSRFToken": session.cookies.get("_xsrf", path=prefix) or ""}
     assert session.get(f"{server}api/contents/{notebook}", timeout=60).status_code == 200
     created = session.post(
@@ -77,7 +84,7 @@ def journey(link: str, notebook: str, auth: tuple[str, str] | None = None, *, se
     assert created.status_code == 201, created.text
     kernel = created.json()["kernel"]["id"]
     _kernel_info(session, server, kernel, auth, deadline)
-    return Arrival(time.monotonic() - started, prefix.strip("/").split("/")[1], full_pages)
+    return Arrival(time.monotonic() - started, prefix.strip("/").split("/")[1], full_pages, pulled)
 
 
 def _kernel_info(session: requests.Session, server: str, kernel: str, auth, deadline: float) -> None:
