@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import git
+from conftest import REPOSITORY, git
 from support.hub_clients import (
     browser_session,
     follow,
@@ -41,6 +41,7 @@ from oersite.launch import launch_url
 pytestmark = pytest.mark.slow
 
 POOL = 2
+ARTIFACTS = REPOSITORY / "_build" / "test-artifacts" / "warm-pool"
 CULL_SECONDS = 20
 NOTEBOOK = "notebooks/bokeh/scatter.ipynb"
 CLONE = "course"
@@ -95,21 +96,28 @@ def afterwards(hubs, *facts) -> str:
     words = ("Warm pool", "/hub/login", "/hub/tmplogin", "Culling", "culled", "DELETE /hub/api/users", "Deleting")
     try:
         text = Path(log).read_text(errors="replace")
+        kept = ARTIFACTS / f"ephemeral-hub-{time.strftime('%H%M%S')}.log"  # the whole log, for a person to read
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(text, encoding="utf-8")
     except (OSError, TypeError) as error:
-        text = f"(no log: {error!r})"
+        text, kept = f"(no log: {error!r})", None
     lines = [line for line in text.splitlines() if any(word in line for word in words)]
     return (
         f"{facts}\nthe pool's status afterwards: {status}\nthe pool's and sign-ins' lines of {log}:\n"
         + "\n".join(lines[-150:])
-        + f"\nthe end of {log}:\n{hubs.log_tail('ephemeral-hub', 120)}"
+        + f"\nthe end of {log} (all of it in {kept}):\n{hubs.log_tail('ephemeral-hub', 120)}"
     )
 
 
 def full_pool(hubs, seconds: float = 120) -> dict:
-    """Until every place of the pool has a ready server (the precondition of each test)."""
+    """Until every place of the pool has a ready server (the precondition of each test).
+
+    The hub's own groups say so first: the service's status is from its last round (every
+    2 s), so right after a test's hand-outs it still counts the servers just taken.
+    """
     deadline = time.monotonic() + seconds
-    while (status := pool_status(hubs))["ready"] < POOL:
-        assert time.monotonic() < deadline, f"the pool did not fill within {seconds} s: {status}"
+    while len(waiting_servers(hubs)) < POOL or (status := pool_status(hubs))["ready"] < POOL:
+        assert time.monotonic() < deadline, f"the pool did not fill within {seconds} s: {pool_status(hubs)}"
         time.sleep(1)
     return status
 
