@@ -153,8 +153,10 @@ class Pool:
         seconds, so they run in threads of their own; the round, and the numbers
         it reports, never wait for them.
         """
-        ready, properties = self.members(READY_GROUP)
+        # STARTING before READY: prepare() joins READY before it leaves STARTING, so a server it
+        # moves between the two reads is in at least one of the lists, never in neither (a second start).
         starting, _ = self.members(STARTING_GROUP)
+        ready, properties = self.members(READY_GROUP)
         now = time.monotonic()
         for name in starting:
             if self.is_busy(name):  # its start, pull or removal is under way
@@ -168,8 +170,10 @@ class Pool:
             elif server.get("ready") and now >= self.next_pull.get(name, 0):
                 self.in_background(name, self.prepare)
         waiting = []
+        moving = set()  # in READY while prepare() still runs: a place taken, not one to fill
         for name in ready:
             if self.is_busy(name):
+                moving.add(name)
                 continue
             if now - self.started_at.setdefault(name, now) > self.max_wait:
                 self.retire(name)  # replaced by a fresh one (unless a visitor took it just now)
@@ -193,7 +197,7 @@ class Pool:
             # Visitors are arriving: their JupyterLab and kernels need the CPU now; refill once it is calm.
             self.calm_from = now + REFILL_DELAY
         self.handed_out_seen = self.last["handed_out"]
-        missing = self.size - len(waiting) - len(starting)
+        missing = self.size - len(set(waiting) | set(starting) | moving)
         if time.monotonic() >= max(self.refused_until, self.calm_from):
             for _ in range(max(0, min(missing, STARTS_AT_ONCE - len(starting)))):
                 name = self.create()
@@ -291,8 +295,9 @@ class Pool:
         user = self.user(name)  # still ours to hand out? (it may have been retired meanwhile)
         if user is None or STARTING_GROUP not in user.get("groups", []) or HANDED_OUT_GROUP in user["groups"]:
             return
-        self.api.call("DELETE", f"/groups/{STARTING_GROUP}/users", {"users": [name]})
+        # Into READY first, out of STARTING second: keep() reads STARTING first, so it sees the server once.
         self.api.call("POST", f"/groups/{READY_GROUP}/users", {"users": [name]})
+        self.api.call("DELETE", f"/groups/{STARTING_GROUP}/users", {"users": [name]})
         self.tokens.pop(name, None)
         self.next_pull.pop(name, None)
 
