@@ -89,6 +89,7 @@ from support.journey_lab import (  # noqa: E402
     idle_kernel_signs,
     loopback_context,
     notebook_tab,
+    on_its_own_page,
     processes_of,
     shows_notebook,
     wait_for_notebook,
@@ -201,7 +202,9 @@ def notebook_ready(lab) -> bool:
     try:
         if not re.search(r"/user/[^/]+/(lab|notebooks)/", lab.url):
             return False
-        shown = shows_notebook(lab, f"{CLONE}/{NOTEBOOK}") or notebook_tab(lab, f"{CLONE}/{NOTEBOOK}").count() > 0
+        notebook = f"{CLONE}/{NOTEBOOK}"
+        # (JupyterLab: count() never waits; shows_notebook reads the tab's class, which waits for the tab)
+        shown = shows_notebook(lab, notebook) if on_its_own_page(lab) else notebook_tab(lab, notebook).count() > 0
         return shown and all(sign.count() > 0 for sign in idle_kernel_signs(lab))
     except Exception:  # the page is between documents (spawn-pending page, redirects)
         return False
