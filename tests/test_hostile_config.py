@@ -299,6 +299,7 @@ def benign(path: tuple[str, ...], root: Path) -> dict[str, str]:
 def test_every_text_key_of_the_schema_is_here():
     names = {".".join(path) for path in KEYS}
     assert {"title", "author", "html.baseurl", "repository.url", "oersite.launch.hub_url"} <= names
+    assert {"oersite.launch.interface", "oersite.launch.try_interface"} <= names
     assert {"oersite.data.hub_path", "oersite.hub.sso.user_attribute", "oersite.hub.persistent.admin_users"} <= names
 
 

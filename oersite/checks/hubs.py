@@ -40,8 +40,8 @@ def check_hubs(course: Course, site: Path, *, timeout: float = 10) -> list[Findi
         except SettingsFileError as problem:
             findings.append(Finding(course.relative(path), "hub settings", str(problem).removeprefix(f"{path}: ")))
             continue
+        shown = course.relative(path)
         for hub_kind, public_url in (("persistent", settings.persistent_url), ("ephemeral", settings.ephemeral_url)):
-            shown = course.relative(path)
             configured.setdefault(public_url, []).append((shown, settings.interface_of(hub_kind), settings))
     for hub_url, links in sorted(links_by_hub.items()):
         page, what = links[0].page, f"hub {hub_url}"
