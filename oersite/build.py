@@ -311,6 +311,9 @@ class ExecutionProgress:
         self._images = images
         self._strict = strict
         self._figure_images = figure_images
+        # The kernels' environment as the build began: read in the execution's thread, it could
+        # hold what Sphinx sets while it builds (DOCUTILSCONFIG), depending on when a kernel starts.
+        self._kernel_environment = kernel_environment(course)
         #: Every figure the notebooks show, once all have run (``results``).
         self.figures: list = []
         self._figures_of: dict[Page, list] = {}  # each notebook's, found as it has run or when first asked
@@ -392,6 +395,7 @@ class ExecutionProgress:
                 self._kernels,
                 ran=self._ran,
                 planned=self._planned_now,
+                environment=self._kernel_environment,
             )
             self.figures = [cell for result in results for cell in self._figures_for(result)]
             missing = missing_alt_warnings(self.figures)

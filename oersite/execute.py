@@ -43,7 +43,7 @@ from oersite.build_layout import BuildLayout
 from oersite.config import Course
 from oersite.errors import NotebookError
 from oersite.files import write_atomically
-from oersite.kernels import KernelKind, NotMoved, movable, start_kernel, stop_kernel
+from oersite.kernels import KernelKind, NotMoved, Opening, movable, start_kernel, stop_kernel
 from oersite.toc import Page
 
 if TYPE_CHECKING:  # nbformat takes a second to import: only where notebooks are read
@@ -119,6 +119,7 @@ def execute_notebooks(
     *,
     ran: Callable[[NotebookResult], None] | None = None,
     planned: Callable[[list[NotebookResult]], None] | None = None,
+    environment: dict[str, str] | None = None,
 ) -> list[NotebookResult]:
     """Execute (or fetch from the cache) the course's ``.ipynb`` notebooks.
 
@@ -127,14 +128,15 @@ def execute_notebooks(
     runs, those about to run as "executed" with the executed copy and cache key they will
     have (the build starts Chromium then, and Sphinx knows what it will read); ``ran`` hears
     each notebook that has run, as soon as its executed copy is written.  Notebooks run in
-    the order of their page names, the order Sphinx reads them in.
+    the order of their page names, the order Sphinx reads them in.  ``environment``: the
+    kernels' variables (``kernel_environment`` now, if not given).
 
     Raises ``NotebookError`` naming each notebook that could not be read or
     whose cell raised or timed out; notebooks that succeeded are cached even
     then, so the next build only reruns what failed.
     """
     reporter = reporter or Reporter()
-    environment = environment_fingerprint()
+    installed = environment_fingerprint()
     data = data_files(course)
     results: dict[Page, NotebookResult] = {}
     to_run: list[tuple[Page, nbformat.NotebookNode, str, Path, Path]] = []
@@ -142,7 +144,7 @@ def execute_notebooks(
         if not executes(course, page, notebook):
             results[page] = NotebookResult(page, "stored")
             continue
-        key = cache_key(course, page, notebook, environment, data)
+        key = cache_key(course, page, notebook, installed, data)
         executed_path, key_path = executed_copy(cache_dir, page)
         if (
             course.execution.mode != "force"
@@ -167,7 +169,16 @@ def execute_notebooks(
         log = BuildLayout(course.root).kernels_log
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_bytes(b"")
-        outcomes = asyncio.run(_run_all(course, to_run, reporter, log, kernels, ran))
+        environment = environment if environment is not None else kernel_environment(course)
+        outcomes = asyncio.run(_run_all(course, to_run, reporter, log, kernels, installed, environment, ran))
+        if kernels is not None and len(to_run) == 1:
+            # A save of one notebook: the preview's next save is likely of it again, and its kernel
+            # imports ahead.  After several (the first build, a data file), the kernel stays as it
+            # started, which any notebook may take.
+            page, notebook = to_run[0][:2]
+            opening = run_opening(course, page, notebook, installed)
+            if opening is not None and movable(kernel_name_of(notebook)):
+                kernels.prepare(kernel_name_of(notebook), opening)
         failures = [outcome for outcome in outcomes if isinstance(outcome, str)]
         results.update((outcome.page, outcome) for outcome in outcomes if isinstance(outcome, NotebookResult))
         if failures:
@@ -350,6 +361,45 @@ def notebook_code(notebook: nbformat.NotebookNode) -> str:
     return "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
 
 
+def opening_imports(notebook: nbformat.NotebookNode) -> tuple[str, ...]:
+    """The modules a notebook imports before any other statement runs, in order (``kernels.Opening``).
+
+    Read from the code cells that run, up to the first statement that is not an absolute
+    import: code before an import may change what it does (``sys.path``, ``os.environ``, a
+    magic), so nothing after such a statement counts.  ``from __future__`` imports nothing.
+    """
+    import ast
+
+    modules: list[str] = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or "skip-execution" in cell.get("metadata", {}).get("tags", []):
+            continue
+        try:
+            statements = ast.parse(cell.source).body
+        except (SyntaxError, ValueError):  # a magic, a shell line, top-level await
+            break
+        for statement in statements:
+            if isinstance(statement, ast.Import):
+                modules.extend(alias.name for alias in statement.names)
+            elif isinstance(statement, ast.ImportFrom) and statement.level == 0 and statement.module:
+                if statement.module != "__future__":
+                    modules.append(statement.module)
+            else:
+                return tuple(modules)
+    return tuple(modules)
+
+
+def run_opening(course: Course, page: Page, notebook: nbformat.NotebookNode, installed: str) -> Opening | None:
+    """What a kernel may import ahead of this notebook's run; None when it runs in a new temporary folder."""
+    if course.execution.run_in_temp:
+        return None
+    return Opening(opening_imports(notebook), page.path.parent, installed)
+
+
+def kernel_name_of(notebook: nbformat.NotebookNode) -> str:
+    return notebook.metadata.get("kernelspec", {}).get("name", "") or DEFAULT_KERNEL
+
+
 def executed_copy(cache_dir: Path, page: Page) -> tuple[Path, Path]:
     """Where the executed copy of a page's notebook is kept, and its cache key beside it."""
     notebook = cache_dir / f"{page.docname}.ipynb"
@@ -434,6 +484,8 @@ async def _run_all(
     reporter: Reporter,
     log_path: Path,
     kernels: SpareKernels | None,
+    installed: str,
+    environment: dict[str, str],
     ran: Callable[[NotebookResult], None] | None = None,
 ) -> list[NotebookResult | str]:
     slots = asyncio.Semaphore(course.execution.jobs)
@@ -442,7 +494,7 @@ async def _run_all(
         async with slots:
             reporter.started(page)
             started = time.perf_counter()
-            failure = await _execute(course, page, notebook, log_path, kernels)
+            failure = await _execute(course, page, notebook, log_path, kernels, installed, environment)
             if failure:
                 return failure
             # The key goes last, after the copy it vouches for: a build stopped in between
@@ -460,9 +512,19 @@ async def _run_all(
 
 
 async def _execute(
-    course: Course, page: Page, notebook: nbformat.NotebookNode, log_path: Path, kernels: SpareKernels | None
+    course: Course,
+    page: Page,
+    notebook: nbformat.NotebookNode,
+    log_path: Path,
+    kernels: SpareKernels | None,
+    installed: str,
+    environment: dict[str, str],
 ) -> str | None:
-    """Run ``notebook`` in place; return a one-line failure message, or None."""
+    """Run ``notebook`` in place, in a kernel with ``environment``; return a one-line failure message, or None.
+
+    ``installed``: the kernels' packages (``environment_fingerprint``), which a kernel that
+    imported ahead must have imported them from.
+    """
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -472,8 +534,7 @@ async def _execute(
     def on_cell_start(cell, cell_index):
         current["index"] = cell_index
 
-    environment = kernel_environment(course)
-    kernel_name = notebook.metadata.get("kernelspec", {}).get("name", "") or DEFAULT_KERNEL
+    kernel_name = kernel_name_of(notebook)
     with tempfile.TemporaryDirectory(prefix="oersite-run-") as temporary:
         working = Path(temporary) if course.execution.run_in_temp else page.path.parent
         options = {
@@ -486,7 +547,8 @@ async def _execute(
         }
         try:
             if kernels is not None and movable(kernel_name):
-                started = await kernels.take(kernel_name, environment, log_path, page.path.parent)
+                opening = run_opening(course, page, notebook, installed)
+                started = await kernels.take(kernel_name, environment, log_path, page.path.parent, opening)
                 try:
                     await _run_in_kernel(notebook, options, started, working)
                 finally:

@@ -17,6 +17,16 @@ a kernel started there).  Its environment and its log are given at the start; a 
 another environment (the data folder moved in ``_config.yml``) or another log
 gets a new kernel.
 
+A waiting kernel can import, though, what the notebook saved last imports before
+anything else (``Opening``): after a save of one notebook the author most likely
+saves it again, and importing pandas and Bokeh is most of a short lesson's run.
+Only those opening imports, in their order, in that notebook's folder, and only
+installed packages (a module beside the notebook or in the course may be edited
+before the next save); a kernel whose imports printed, warned or failed is not
+used (a fresh kernel's cell would show it).  The kernel goes to a run whose
+opening starts with the same imports, in the same folder, with the same packages
+installed; any other run gets a kernel started for it.
+
 All kernels are started and shut down on one event loop of their own, in a
 thread: a build's loop (``asyncio.run`` in ``oersite.execute``) ends with the
 build, the waiting kernel does not.  A run only connects a client to its kernel.
@@ -162,10 +172,70 @@ class KernelKind:
     log_path: Path
 
 
+@dataclass(frozen=True)
+class Opening:
+    """The libraries a notebook imports before any other statement of it runs, and where it runs.
+
+    A kernel waiting for the preview's next save imports them ahead (``SpareKernels.prepare``):
+    importing pandas and Bokeh is most of a short lesson's run.  Only these, in their order,
+    in the folder the notebook runs in, with the packages installed then (``environment``, a
+    digest of their versions): the imports the notebook would do first anyway, done a moment
+    earlier.  ``modules`` are dotted names, as in ``import a.b`` or ``from a.b import c``.
+    """
+
+    modules: tuple[str, ...]
+    folder: Path
+    environment: str
+
+    def fits(self, run: Opening | None) -> bool:
+        """Whether a kernel that imported these first runs a notebook with opening ``run`` as a fresh one would."""
+        return (
+            run is not None
+            and run.folder == self.folder
+            and run.environment == self.environment
+            and run.modules[: len(self.modules)] == self.modules
+        )
+
+
+#: Run in a waiting kernel, as a user expression (its value comes back in the reply; no name is
+#: left in the notebook's namespace): import ``MODULES`` in order, up to the first that is not
+#: installed (beside the notebook, in the course, an editable checkout: it may be edited before
+#: the save that runs it). Its value: the modules it went through, and whether it loaded any.
+OPEN_IN_KERNEL = """(lambda found: (exec(compile(%(source)r, "<oersite: opening imports>", "exec"), found),
+ (found["done"], found["loaded"]))[1])({"MODULES": %(modules)r})"""
+OPENING_SOURCE = """\
+import importlib, importlib.util, os, site, sys, sysconfig
+places = [sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")]
+places += [*getattr(site, "getsitepackages", list)(), site.getusersitepackages()]
+places = [os.path.realpath(place) for place in places if place]
+def installed(path):
+    if path in (None, "built-in", "frozen"):
+        return True
+    path = os.path.realpath(path)
+    return any(path == place or path.startswith(place + os.sep) for place in places)
+done, loaded = [], False
+for name in MODULES:
+    spec = importlib.util.find_spec(name.partition(".")[0])
+    if spec is None or not all(map(installed, [spec.origin, *(spec.submodule_search_locations or [])])):
+        break
+    loaded = loaded or name not in sys.modules
+    importlib.import_module(name)
+    done.append(name)
+"""
+#: IOPub messages that are output a notebook would show: a waiting kernel's imports that print,
+#: warn or fail are not done ahead (a fresh kernel's cell would show them).
+OUTPUT_MESSAGES = frozenset(
+    {"stream", "display_data", "update_display_data", "execute_result", "error", "clear_output"}
+)
+
+
 @dataclass
 class _Waiting:
     kind: KernelKind
     manager: Future  # of a started AsyncKernelManager, on the kernels' loop
+    #: Once ``prepare`` asked: the ``Opening`` the kernel imported, quietly (``modules``: none left
+    #: it as it started), or None (it printed, warned or failed: it runs nothing).
+    opened: Future | None = None
 
 
 class SpareKernels:
@@ -184,13 +254,19 @@ class SpareKernels:
         self.closing_after: Future | None = None
         #: Kernels whose run is over, being stopped in the background (``release``): ``close`` waits for them.
         self.stopping: set[Future] = set()
+        #: Openings whose imports printed, warned or failed in a waiting kernel: not imported ahead again.
+        self.noisy: set[tuple[str, ...]] = set()
 
-    async def take(self, name: str, environment: dict[str, str], log_path: Path, folder: Path) -> AsyncKernelManager:
+    async def take(
+        self, name: str, environment: dict[str, str], log_path: Path, folder: Path, opening: Opening | None = None
+    ) -> AsyncKernelManager:
         """A started kernel named ``name``, nobody's before, for one run; the next one starts now.
 
         The next one starts in ``folder`` (a folder that exists: the notebook's own, where
         the author is likely to save again); only ``ready_in`` on a kernel's client makes
-        sure of its working folder.
+        sure of its working folder.  A waiting kernel that imported libraries ahead is taken
+        only by a run whose ``opening`` starts with them (``Opening.fits``); another run gets a
+        kernel started now.
         Raises what starting the kernel raised (``NoSuchKernel`` for a name not installed).
         """
         kind = KernelKind(name, tuple(sorted(environment.items())), log_path)
@@ -206,9 +282,9 @@ class SpareKernels:
         if waiting is not None:
             try:
                 manager = await asyncio.wrap_future(waiting.manager)
-                if await manager.is_alive():
+                if await self._fits(waiting, opening) and await manager.is_alive():
                     return manager
-                self.release(manager)  # it died while it waited
+                self.release(manager)  # it died while it waited, or imported what this run does not
             except Exception:  # noqa: BLE001,S110 (it could not start, its folder gone, say: a start now says why)
                 pass
         return await asyncio.wrap_future(self._start(kind, folder))
@@ -219,6 +295,53 @@ class SpareKernels:
         with self.lock:
             if not self.closed and name not in self.waiting:
                 self.waiting[name] = _Waiting(kind, self._start(kind, folder))
+
+    def prepare(self, name: str, opening: Opening) -> None:
+        """Have the kernel waiting under ``name`` import ``opening``'s modules now (the preview's next save).
+
+        The run just over was most likely of the notebook the author saves next.  Asked after a
+        build's notebooks have run, never between two runs of one build: the next run of that
+        build would likely find the kernel prepared for another notebook, and start one anew.
+        """
+        with self.lock:
+            waiting = self.waiting.get(name)
+            if not self.refill or self.closed or waiting is None or waiting.opened is not None or not opening.modules:
+                return
+            if opening.modules in self.noisy:
+                return  # importing them showed something last time: a fresh kernel's cell must show it
+            waiting.opened = asyncio.run_coroutine_threadsafe(self._open(waiting.manager, opening), self.loop)
+
+    async def _open(self, manager: Future, opening: Opening) -> Opening | None:
+        """In the waiting kernel, on the kernels' loop: move to the folder, import quietly, say what was imported."""
+        import ast
+
+        try:
+            started: AsyncKernelManager = await asyncio.wrap_future(manager)
+            client = started.client()
+            client.start_channels()
+            try:
+                await ready_in(client, started, opening.folder)
+                value = await _quiet_value(
+                    client, started, OPEN_IN_KERNEL % {"source": OPENING_SOURCE, "modules": opening.modules}
+                )
+            finally:
+                client.stop_channels()
+        except Exception:  # noqa: BLE001 (it died or never started: the run that takes it starts another)
+            return None
+        if value is None:
+            with self.lock:
+                self.noisy.add(opening.modules)
+            return None
+        done, loaded = ast.literal_eval(value)
+        return Opening(tuple(done) if loaded else (), opening.folder, opening.environment)
+
+    async def _fits(self, waiting: _Waiting, run: Opening | None) -> bool:
+        if waiting.opened is None:
+            return True
+        opened: Opening | None = await asyncio.wrap_future(waiting.opened)
+        if opened is None:
+            return False
+        return not opened.modules or opened.fits(run)
 
     def release(self, manager: AsyncKernelManager) -> None:
         """A run is over: its kernel is killed in the background (never given to another run)."""
@@ -359,12 +482,36 @@ async def ready_in(client, manager: AsyncKernelManager, folder: Path) -> None:
             raise KernelGone(f"the kernel's outputs did not reach oersite in {READY_TIMEOUT} s")
 
 
+async def _quiet_value(client, manager: AsyncKernelManager, expression: str) -> str | None:
+    """The ``text/plain`` value of ``expression``, evaluated silently in the kernel; None if it showed output or failed.
+
+    A user expression: its value comes back in the reply, and it binds no name.
+    """
+    deadline = time.monotonic() + READY_TIMEOUT
+    message_id = client.execute(
+        "", silent=True, store_history=False, allow_stdin=False, user_expressions={"value": expression}
+    )
+    reply = await _message_about(message_id, client.get_shell_msg, manager, deadline)
+    heard: list[dict] = []
+    idle = await _message_about(message_id, client.get_iopub_msg, manager, deadline, idle=True, heard=heard)
+    if reply is None or idle is None or any(message["msg_type"] in OUTPUT_MESSAGES for message in heard):
+        return None
+    value = reply["content"].get("user_expressions", {}).get("value", {})
+    if reply["content"].get("status") != "ok" or value.get("status") != "ok":
+        return None
+    return value.get("data", {}).get("text/plain")
+
+
 #: Seconds a probe's "idle" may take on IOPub before the probe is sent again.
 IOPUB_PROBE = 0.5
 
 
-async def _message_about(message_id: str, next_message, manager, deadline: float, *, idle: bool = False):
+async def _message_about(
+    message_id: str, next_message, manager, deadline: float, *, idle: bool = False, heard: list | None = None
+):
     """The first message answering ``message_id`` (with ``idle``: its "idle" status), or None by ``deadline``.
+
+    ``heard`` collects every message answering ``message_id`` on the way.
 
     Raises ``KernelGone`` as soon as the kernel's process has ended (checked every second, as
     jupyter_client does).
@@ -380,6 +527,8 @@ async def _message_about(message_id: str, next_message, manager, deadline: float
             continue
         if message["parent_header"].get("msg_id") != message_id:
             continue
+        if heard is not None:
+            heard.append(message)
         if not idle or (message["msg_type"] == "status" and message["content"].get("execution_state") == "idle"):
             return message
     return None

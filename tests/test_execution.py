@@ -184,3 +184,13 @@ def test_a_kernel_that_is_not_ipython_runs_in_the_notebooks_folder(tmp_path):
     course, ran = build_with_kernel(tmp_path, argv, {"lessons/a.ipynb": cells}, 120)
     assert ran.exit_code == 0, ran.output
     assert [text.strip() for text in printed(course, "lessons/a")] == ["in lessons"]
+
+
+def test_notebooks_run_with_the_environment_the_build_was_given_not_what_sphinx_sets_meanwhile(tmp_path):
+    # Sphinx sets DOCUTILSCONFIG while it builds, and the notebooks run beside it: a kernel
+    # that read the environment then would get it, or not, by how the two threads met.
+    shows = "import os\nprint('DOCUTILSCONFIG:', os.environ.get('DOCUTILSCONFIG'))"
+    course = make_course(tmp_path / "c", {f"lesson{number}.ipynb": [shows] for number in range(4)})
+    build(course)
+    for number in range(4):
+        assert [text.strip() for text in printed(course, f"lesson{number}")] == ["DOCUTILSCONFIG: None"]

@@ -211,3 +211,149 @@ def test_a_kernel_only_ipython_knows_is_still_found_and_jupyter_folders_still_co
     environment = {"JUPYTER_PATH": str(tmp_path / "jupyter"), "IPYTHONDIR": str(ipython)}
     assert kernel_spec_of("only-ipython", **environment)["folder"] == str(only_there)
     assert kernel_spec_of("both", **environment)["folder"] == str(jupyter_copy)
+
+
+# The preview's kernel ahead imports the opening of the notebook saved last.
+
+
+def test_a_notebooks_opening_is_its_imports_before_any_other_statement():
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    from oersite.execute import opening_imports
+
+    def opening(*cells) -> tuple[str, ...]:
+        return opening_imports(
+            new_notebook(
+                cells=[new_code_cell(c) if isinstance(c, str) else new_code_cell(c[0], metadata=c[1]) for c in cells]
+            )
+        )
+
+    lesson = new_notebook(
+        cells=[
+            new_markdown_cell("# Title"),
+            new_code_cell("from __future__ import annotations\n# the libraries\nimport pandas as pd, numpy"),
+            new_code_cell("from bokeh.plotting import figure"),
+            new_code_cell("print(pd)\nimport folium"),
+        ]
+    )
+    assert opening_imports(lesson) == ("pandas", "numpy", "bokeh.plotting")
+    # Code before an import may change what it does: nothing after it counts.
+    assert opening("import sys\nsys.path.insert(0, '..')\nimport helpers") == ("sys",)
+    assert opening("import os\nos.environ['KERAS_BACKEND'] = 'jax'", "import keras") == ("os",)
+    assert opening("%matplotlib inline\nimport matplotlib.pyplot as plt") == ()
+    assert opening("x = 1", "import pandas") == ()
+    assert opening("from . import sibling") == ()
+    # A cell that does not run is no part of the run.
+    assert opening(("import slow_thing", {"tags": ["skip-execution"]}), "import pandas") == ("pandas",)
+
+
+def installed_module(tmp_path: Path, name: str, source: str) -> dict[str, str]:
+    """A kernel environment in which ``name`` is installed (a user site of its own), with ``source``."""
+    import sysconfig
+
+    user_base = tmp_path / "user"
+    site_packages = Path(sysconfig.get_path("purelib", f"{os.name}_user", vars={"userbase": str(user_base)}))
+    site_packages.mkdir(parents=True, exist_ok=True)
+    (site_packages / f"{name}.py").write_text(source)
+    return {**os.environ, "PYTHONUSERBASE": str(user_base)}
+
+
+async def in_kernel(manager, expression: str) -> str:
+    """``expression``'s value in a started kernel, as text."""
+    client = manager.client()
+    client.start_channels()
+    try:
+        await client.wait_for_ready(timeout=60)
+        reply = await client.execute_interactive("", user_expressions={"value": expression}, timeout=60)
+        return reply["content"]["user_expressions"]["value"]["data"]["text/plain"]
+    finally:
+        client.stop_channels()
+
+
+def take(kernels, environment: dict, folder: Path, opening):
+    import asyncio
+
+    from oersite.execute import DEFAULT_KERNEL
+
+    async def taken() -> tuple[str, str]:
+        manager = await kernels.take(DEFAULT_KERNEL, environment, folder / "kernels.log", folder, opening)
+        try:
+            names = "sorted(name for name in dir() if not name.startswith('_'))"
+            return await in_kernel(manager, "sorted(__import__('sys').modules)"), await in_kernel(manager, names)
+        finally:
+            kernels.release(manager)
+
+    return asyncio.run(taken())
+
+
+FRESH_NAMES = "['In', 'Out', 'exit', 'get_ipython', 'open', 'quit']"
+
+
+def test_the_kernel_waiting_for_the_next_save_has_imported_the_notebooks_opening_and_left_no_name(tmp_path):
+    from oersite.execute import DEFAULT_KERNEL
+    from oersite.kernels import Opening, SpareKernels
+
+    environment = installed_module(tmp_path, "lesson_library", "READY = True\n")
+    opening = Opening(("lesson_library", "mailbox"), tmp_path, "installed packages")
+    kernels = SpareKernels()
+    try:
+        modules, names = take(kernels, environment, tmp_path, opening)
+        assert "'lesson_library'" not in modules and names == FRESH_NAMES, "the first kernel was started plain"
+        kernels.prepare(DEFAULT_KERNEL, opening)
+
+        modules, names = take(kernels, environment, tmp_path, opening)
+        assert "'lesson_library'" in modules and "'mailbox'" in modules, "the opening was not imported ahead"
+        assert names == FRESH_NAMES, "importing ahead left a name in the notebook's namespace"
+
+        # Prepared again for the same notebook; then another notebook, which opens with another
+        # library, is saved: it gets a kernel that imported nothing of the first one's.
+        kernels.prepare(DEFAULT_KERNEL, opening)
+        other = Opening(("tabnanny",), tmp_path, "installed packages")
+        modules, names = take(kernels, environment, tmp_path, other)
+        assert "'lesson_library'" not in modules and "'mailbox'" not in modules and names == FRESH_NAMES
+
+        # The same opening in another folder (a module there could be another), or after the
+        # installed packages changed: no kernel that imported ahead either.
+        for changed in (
+            Opening(opening.modules, tmp_path / "elsewhere", opening.environment),
+            Opening(opening.modules, tmp_path, "packages upgraded"),
+        ):
+            (tmp_path / "elsewhere").mkdir(exist_ok=True)
+            kernels.prepare(DEFAULT_KERNEL, opening)
+            modules, _names = take(kernels, environment, tmp_path, changed)
+            assert "'lesson_library'" not in modules, changed
+        # A longer opening that starts with the same imports takes it.
+        kernels.prepare(DEFAULT_KERNEL, opening)
+        longer = Opening((*opening.modules, "tabnanny"), tmp_path, opening.environment)
+        modules, _names = take(kernels, environment, tmp_path, longer)
+        assert "'lesson_library'" in modules and "'tabnanny'" not in modules
+    finally:
+        kernels.close()
+    assert kernels_of(os.getpid()) == []
+
+
+def test_imports_that_show_something_or_may_be_edited_are_not_done_ahead(tmp_path):
+    from oersite.execute import DEFAULT_KERNEL
+    from oersite.kernels import Opening, SpareKernels
+
+    environment = installed_module(tmp_path, "warns_on_import", "import warnings\nwarnings.warn('careful')\n")
+    installed_module(tmp_path, "shadowed", "INSTALLED = True\n")
+    # A module beside the notebook, found before the installed one of the same name.
+    (tmp_path / "shadowed.py").write_text("INSTALLED = False\n")
+    kernels = SpareKernels()
+    try:
+        for modules, absent in (
+            (("warns_on_import",), "'warns_on_import'"),  # its cell would show the warning
+            (("this",), "'this'"),  # prints the Zen of Python
+            (("shadowed", "tabnanny"), "'tabnanny'"),  # the first is the folder's own: none is imported
+            (("no_such_library", "tabnanny"), "'tabnanny'"),  # the notebook stops at the first
+        ):
+            opening = Opening(modules, tmp_path, "installed packages")
+            take(kernels, environment, tmp_path, opening)
+            kernels.prepare(DEFAULT_KERNEL, opening)
+            taken, names = take(kernels, environment, tmp_path, opening)
+            assert absent not in taken and names == FRESH_NAMES, modules
+        assert kernels.noisy == {("warns_on_import",), ("this",)}, "what showed something is not tried again"
+    finally:
+        kernels.close()
+    assert kernels_of(os.getpid()) == []

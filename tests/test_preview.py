@@ -272,3 +272,61 @@ def test_each_save_runs_its_notebook_in_a_fresh_kernel_in_the_notebooks_folder(t
         assert [pid for pid in waiting if Path(f"/proc/{pid}").exists()] == []
     finally:
         running.stop()
+
+
+def test_the_next_save_finds_its_libraries_imported_and_the_page_still_shows_a_fresh_run(tmp_path):
+    # Two installed libraries (a user site of the preview's own): one notes each time it is
+    # imported, the other prints as it is imported, which a fresh kernel's first cell shows.
+    import sysconfig
+
+    user_base = tmp_path / "user"
+    site_packages = Path(sysconfig.get_path("purelib", f"{os.name}_user", vars={"userbase": str(user_base)}))
+    site_packages.mkdir(parents=True)
+    imports = tmp_path / "imports.log"
+    (site_packages / "lesson_library.py").write_text(
+        "import os, time\nIMPORTED_AT = time.time()\n"
+        "with open(os.environ['LESSON_IMPORTS'], 'a') as log:\n    log.write(f'{IMPORTED_AT!r}\\n')\n"
+    )
+    (site_packages / "chatty_library.py").write_text("print('chatty_library says hello')\n")
+    quiet = ["import lesson_library", "print('imported at', repr(lesson_library.IMPORTED_AT))", "print(sorted(dir()))"]
+    chatty = ["import chatty_library", "print('ran')"]
+    course = make_course(tmp_path / "course", {"lessons/quiet.ipynb": quiet, "lessons/chatty.ipynb": chatty})
+    environment = {**os.environ, "PYTHONUSERBASE": str(user_base), "LESSON_IMPORTS": str(imports)}
+    running = Preview(course, environment)
+
+    def save_and_show(name: str, cells: list[str], number: int) -> tuple[float, str]:
+        saved = time.time()
+        write_notebook(course / f"lessons/{name}.ipynb", *cells, f"print('save {number}')", title=name.title())
+        said = running.wait_for_build()
+        assert said.startswith("Built in") and "1 notebook executed" in said, running.said
+        page = running.page(f"lessons/{name}.html")
+        assert f"save {number}" in page
+        return saved, page
+
+    def imported_at(page: str) -> float:
+        return float(re.search(r"imported at (\d+\.\d+)", page).group(1))
+
+    def import_times(at_least: int) -> list[float]:
+        deadline = time.monotonic() + 60
+        while len(times := [float(line) for line in imports.read_text().split()]) < at_least:
+            assert time.monotonic() < deadline, f"the library was imported {len(times)} times, not {at_least}"
+            time.sleep(0.05)
+        return times
+
+    try:
+        assert running.wait_for_build().startswith("Built in"), running.said
+        names = re.search(r"\[&#39;In&#39;.*?\]", running.page("lessons/quiet.html")).group(0)
+        assert len(import_times(1)) == 1, "the first build runs both notebooks, and imports nothing ahead"
+        saved, page = save_and_show("quiet", quiet, 1)
+        assert imported_at(page) > saved, "the first save's kernel was started before anyone knew the notebook"
+        for number in (2, 3):
+            # The kernel waiting for this save imported the library after the last one ran.
+            ahead = import_times(number + 1)[number]
+            saved, page = save_and_show("quiet", quiet, number)
+            assert imported_at(page) == ahead < saved, f"save {number}: the library was not imported ahead"
+            assert names in page, "importing ahead left a name in the notebook's namespace"
+        for number in (4, 5):
+            _saved, page = save_and_show("chatty", chatty, number)
+            assert "chatty_library says hello" in page, f"save {number}: the import's output is missing"
+    finally:
+        running.stop()

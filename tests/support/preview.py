@@ -15,7 +15,7 @@ from pathlib import Path
 class Preview:
     """A real ``oersite serve`` process; its output lines arrive in a queue as it prints them."""
 
-    def __init__(self, course: Path) -> None:
+    def __init__(self, course: Path, environment: dict[str, str] | None = None) -> None:
         self.course = course
         self.process = subprocess.Popen(
             [sys.executable, "-m", "oersite", "serve", str(course), "--port", "0"],
@@ -23,6 +23,7 @@ class Preview:
             stderr=subprocess.STDOUT,
             text=True,
             bufsize=1,
+            env=environment,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.said: list[str] = []
