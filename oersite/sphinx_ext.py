@@ -49,8 +49,9 @@ BOKEH_NOTEBOOK_MIME_TYPES = (
 #: The version of what this extension puts in the pages' doctrees, above all the names figures are
 #: found by (``oersite.figures.figure_outputs``): raised when that changes, it makes Sphinx drop
 #: its environment and read every page again (as for a new Sphinx), so no page left from an
-#: earlier build names figures by a rule the image stage no longer follows.
-ENV_VERSION = 2
+#: earlier build names figures by a rule the image stage no longer follows; and when what it records
+#: of each page in the environment changes (3: which pages number nothing).
+ENV_VERSION = 3
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
@@ -76,6 +77,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     # After sphinx-book-theme has prepared its header buttons (priority 501).
     app.connect("html-page-context", add_launch_buttons, priority=502)
     app.connect("builder-inited", reuse_compiled_templates)
+    app.connect("doctree-read", note_whether_numbered)
+    app.connect("builder-inited", number_figures_reading_only_pages_that_number)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1", "env_version": ENV_VERSION}
 
 
@@ -240,12 +243,81 @@ def pages_with_new_outputs(
 
 def forget_page(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
     _output_keys(env).pop(docname, None)
+    _pages_that_number_nothing(env).discard(docname)
 
 
 def merge_output_keys(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment) -> None:
-    """Parallel reading: keep the output keys the worker that read ``docnames`` recorded."""
+    """Parallel reading: keep the output keys, and which pages number nothing, as the worker that read ``docnames``."""
     theirs = _output_keys(other)
     _output_keys(env).update({docname: theirs[docname] for docname in docnames if docname in theirs})
+    _pages_that_number_nothing(env).update(docnames & _pages_that_number_nothing(other))
+
+
+def note_whether_numbered(app: Sphinx, doctree: Any) -> None:
+    """Remember a page read now that holds nothing Sphinx numbers (``numfig``) and no toctree."""
+    from docutils import nodes
+    from sphinx import addnodes
+
+    domains = list(app.env.domains.values())
+
+    def numbered(node: nodes.Element) -> bool:
+        # As the numbering itself tells (``get_figtype`` in Sphinx's toctree collector): a node some
+        # domain enumerates, the standard domain's only with a caption; sections are walked into.
+        if isinstance(node, addnodes.toctree):
+            return True
+        if isinstance(node, nodes.section):
+            return False
+        return any(
+            domain.get_enumerable_node_type(node) and (domain.name != "std" or domain.get_numfig_title(node))
+            for domain in domains
+        )
+
+    numbers = any(map(numbered, doctree.findall(nodes.Element)))
+    plain = _pages_that_number_nothing(app.env)
+    if numbers:
+        plain.discard(app.env.docname)
+    else:
+        plain.add(app.env.docname)
+
+
+def number_figures_reading_only_pages_that_number(app: Sphinx) -> None:
+    """Sphinx numbers figures after every build's reading by unpickling every page's doctree.
+
+    Its toctree collector walks the whole toctree for figures, tables and code blocks (with
+    ``numfig``, which Jupyter Book turns on), loading each page: 0.2 s of every preview rebuild of
+    a 30-notebook course, where the notebooks hold nothing it numbers.  Here it is handed, for a
+    page known to hold nothing numbered and no toctree (``note_whether_numbered``, as the page
+    was read), an empty document in place of the page's: what it finds there is the same,
+    nothing.  Every other page it reads as before.  (Left as Sphinx has it if its collector is
+    not where Sphinx 7 keeps it.)
+    """
+    import functools
+
+    from sphinx.environment.collectors.toctree import TocTreeCollector
+
+    for listener in getattr(app.events, "listeners", {}).get("env-get-updated", []):
+        collector = getattr(getattr(listener, "handler", None), "__self__", None)
+        if isinstance(collector, TocTreeCollector):
+            collector.assign_figure_numbers = functools.partial(_numbered_without_plain_pages, collector)
+
+
+def _numbered_without_plain_pages(collector: Any, env: BuildEnvironment) -> list[str]:
+    from docutils import nodes
+
+    plain = _pages_that_number_nothing(env)
+    read = env.get_doctree
+    env.get_doctree = lambda docname: nodes.Element() if docname in plain else read(docname)
+    try:
+        return type(collector).assign_figure_numbers(collector, env)
+    finally:
+        del env.get_doctree  # the environment is pickled next: Sphinx's own method again
+
+
+def _pages_that_number_nothing(env: BuildEnvironment) -> set[str]:
+    """Pages read with nothing Sphinx numbers in them and no toctree (kept in Sphinx's pickled env)."""
+    if not hasattr(env, "oersite_pages_that_number_nothing"):
+        env.oersite_pages_that_number_nothing = set()
+    return env.oersite_pages_that_number_nothing
 
 
 def _output_keys(env: BuildEnvironment) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from types import SimpleNamespace
 
 import pytest
@@ -27,10 +28,14 @@ def test_the_extension_says_it_is_parallel_safe_and_merges_what_workers_record()
     assert app.events["env-merge-info"] is sphinx_ext.merge_output_keys
 
     # The main process's environment, and one a worker read two pages into.
-    main = SimpleNamespace(oersite_output_keys={"intro": "key-intro"})
-    worker = SimpleNamespace(oersite_output_keys={"lessons/a": "key-a", "lessons/b": "key-b", "intro": "stale"})
+    main = SimpleNamespace(oersite_output_keys={"intro": "key-intro"}, oersite_pages_that_number_nothing={"other"})
+    worker = SimpleNamespace(
+        oersite_output_keys={"lessons/a": "key-a", "lessons/b": "key-b", "intro": "stale"},
+        oersite_pages_that_number_nothing={"lessons/a", "intro"},
+    )
     sphinx_ext.merge_output_keys(app, main, {"lessons/a", "lessons/b"}, worker)
     assert main.oersite_output_keys == {"intro": "key-intro", "lessons/a": "key-a", "lessons/b": "key-b"}
+    assert main.oersite_pages_that_number_nothing == {"other", "lessons/a"}
 
 
 def test_a_template_compiled_by_an_earlier_build_is_reused_only_while_its_source_is_the_same():
@@ -57,3 +62,56 @@ def test_a_template_compiled_by_an_earlier_build_is_reused_only_while_its_source
     plain = jinja2.Environment(loader=jinja2.DictLoader(sources), bytecode_cache=compiled, autoescape=False)
     assert plain.get_template("page.html").render(title="<b>") == "<h1><b></h1>"
     assert environment().get_template("page.html").render(title="<b>") == "<h1>&lt;b&gt;</h1>"
+
+
+ONE_PIXEL_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+FIGURE = """# {title}
+
+```{{figure}} picture.png
+:name: {name}
+
+{caption}
+```
+"""
+
+
+@pytest.mark.slow
+def test_figure_numbers_stay_right_while_pages_that_number_nothing_are_not_read_for_them(tmp_path):
+    # Sphinx numbers figures across the book; oersite hands its numbering an empty page in place
+    # of one read with nothing numbered in it. The numbers a reader sees must be Sphinx's own.
+    import pickle
+
+    from support.coursehelpers import make_course
+
+    from oersite.build import build_course
+    from oersite.config import load_course
+
+    course = make_course(
+        tmp_path / "c", {"lessons/plain.ipynb": ["print('no figure here')"]}, extra_chapters=["first", "second"]
+    )
+    (course / "picture.png").write_bytes(base64.b64decode(ONE_PIXEL_PNG))
+    (course / "first.md").write_text(FIGURE.format(title="First", name="one", caption="The first figure."))
+    (course / "second.md").write_text(FIGURE.format(title="Second", name="two", caption="The second figure."))
+
+    def numbers(page: str) -> list[str]:
+        import re
+
+        html = (course / "_build/html" / page).read_text()
+        return re.findall(r'<span class="caption-number">([^<]*)</span>', html)
+
+    build_course(load_course(course))
+    assert numbers("first.html") == ["Fig. 1 "] and numbers("second.html") == ["Fig. 2 "]
+    with (course / "_build/.oersite/doctrees/environment.pickle").open("rb") as environment:
+        plain = pickle.load(environment).oersite_pages_that_number_nothing
+    assert "lessons/plain" in plain
+    assert not plain & {"intro", "first", "second"}, "the root's toctree and the figures' pages are read"
+
+    # The first page loses its figure: the second page, unchanged, is numbered anew.
+    (course / "first.md").write_text("# First\n\nNo figure now.\n")
+    build_course(load_course(course))
+    assert numbers("first.html") == [] and numbers("second.html") == ["Fig. 1 "]
+    # A figure comes to the notebook's page: it is numbered, and the page after it too.
+    (course / "lessons/plain.ipynb").unlink()
+    (course / "lessons/plain.md").write_text(FIGURE.format(title="Plain", name="zero", caption="Now a figure."))
+    build_course(load_course(course))
+    assert numbers("lessons/plain.html") == ["Fig. 1 "] and numbers("second.html") == ["Fig. 2 "]
