@@ -369,13 +369,16 @@ def opening_imports(notebook: nbformat.NotebookNode) -> tuple[str, ...]:
     magic), so nothing after such a statement counts.  ``from __future__`` imports nothing.
     """
     import ast
+    import warnings
 
     modules: list[str] = []
     for cell in notebook.cells:
         if cell.cell_type != "code" or "skip-execution" in cell.get("metadata", {}).get("tags", []):
             continue
         try:
-            statements = ast.parse(cell.source).body
+            with warnings.catch_warnings():  # (an invalid escape in a string: the kernel says so, not oersite)
+                warnings.simplefilter("ignore")
+                statements = ast.parse(cell.source).body
         except (SyntaxError, ValueError):  # a magic, a shell line, top-level await
             break
         for statement in statements:

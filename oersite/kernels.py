@@ -22,10 +22,12 @@ anything else (``Opening``): after a save of one notebook the author most likely
 saves it again, and importing pandas and Bokeh is most of a short lesson's run.
 Only those opening imports, in their order, in that notebook's folder, and only
 installed packages (a module beside the notebook or in the course may be edited
-before the next save); a kernel whose imports printed, warned or failed is not
-used (a fresh kernel's cell would show it).  The kernel goes to a run whose
-opening starts with the same imports, in the same folder, with the same packages
-installed; any other run gets a kernel started for it.
+before the next save), each imported in ``__main__``'s name as the notebook's
+own import would be; a kernel whose imports printed, warned, failed or sent
+anything else is not used (a fresh kernel's cell would show it).  The kernel goes
+to a run whose opening starts with the same imports, in the same folder, with the
+same packages installed, while the folder holds the same entries and every file
+the imports loaded is as it was; any other run gets a kernel started for it.
 
 All kernels are started and shut down on one event loop of their own, in a
 thread: a build's loop (``asyncio.run`` in ``oersite.execute``) ends with the
@@ -187,8 +189,17 @@ class Opening:
     folder: Path
     environment: str
 
-    def fits(self, run: Opening | None) -> bool:
-        """Whether a kernel that imported these first runs a notebook with opening ``run`` as a fresh one would."""
+    def may_lead(self, run: Opening | None) -> bool:
+        """Whether a kernel still importing these may suit ``run``: the same place and first import."""
+        return (
+            run is not None
+            and run.folder == self.folder
+            and run.environment == self.environment
+            and run.modules[:1] == self.modules[:1]
+        )
+
+    def leads(self, run: Opening | None) -> bool:
+        """Whether ``run`` opens with these imports, in the same folder, with the same packages installed."""
         return (
             run is not None
             and run.folder == self.folder
@@ -197,14 +208,50 @@ class Opening:
         )
 
 
+@dataclass(frozen=True)
+class _Imported:
+    """What a waiting kernel imported ahead (``opening.modules``), and what would make that stale."""
+
+    opening: Opening
+    #: Whether the imports loaded anything a fresh kernel had not: if not, it is as good as fresh.
+    loaded: bool
+    #: The folder's entries as the kernel imported there: a file added since may shadow an
+    #: installed module (a ``pandas.py``) or be read by one as it is imported (``matplotlibrc``).
+    listing: frozenset[str]
+    #: Every module file the imports loaded, with its modification time: a package reinstalled since.
+    stamps: tuple[tuple[str, int], ...]
+
+    def fits(self, run: Opening | None) -> bool:
+        """Whether a run with opening ``run`` in this kernel shows what it would in a fresh one."""
+        if not self.loaded:
+            return True
+        return self.opening.leads(run) and _listing(self.opening.folder) == self.listing and _unchanged(self.stamps)
+
+
+def _listing(folder: Path) -> frozenset[str]:
+    try:
+        return frozenset(os.listdir(folder))
+    except OSError:
+        return frozenset()
+
+
+def _unchanged(stamps: tuple[tuple[str, int], ...]) -> bool:
+    try:
+        return all(os.stat(path).st_mtime_ns == stamp for path, stamp in stamps)
+    except OSError:
+        return False
+
+
 #: Run in a waiting kernel, as a user expression (its value comes back in the reply; no name is
 #: left in the notebook's namespace): import ``MODULES`` in order, up to the first that is not
 #: installed (beside the notebook, in the course, an editable checkout: it may be edited before
-#: the save that runs it). Its value: the modules it went through, and whether it loaded any.
+#: the save that runs it).  Each import runs as the notebook's own would, in ``__main__``'s name:
+#: IPython shows the deprecation warnings a module raises at the code importing it there.  Its
+#: value: the modules it went through, whether it loaded any, and the files of those it loaded.
 OPEN_IN_KERNEL = """(lambda found: (exec(compile(%(source)r, "<oersite: opening imports>", "exec"), found),
- (found["done"], found["loaded"]))[1])({"MODULES": %(modules)r})"""
+ found["value"])[1])({"MODULES": %(modules)r})"""
 OPENING_SOURCE = """\
-import importlib, importlib.util, os, site, sys, sysconfig
+import importlib.util, os, site, sys, sysconfig
 places = [sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")]
 places += [*getattr(site, "getsitepackages", list)(), site.getusersitepackages()]
 places = [os.path.realpath(place) for place in places if place]
@@ -213,28 +260,30 @@ def installed(path):
         return True
     path = os.path.realpath(path)
     return any(path == place or path.startswith(place + os.sep) for place in places)
-done, loaded = [], False
+before = set(sys.modules)
+done = []
 for name in MODULES:
     spec = importlib.util.find_spec(name.partition(".")[0])
     if spec is None or not all(map(installed, [spec.origin, *(spec.submodule_search_locations or [])])):
         break
-    loaded = loaded or name not in sys.modules
-    importlib.import_module(name)
+    exec(compile("import " + name, "<notebook>", "exec"), {"__name__": "__main__"})
     done.append(name)
+files = {getattr(sys.modules[module], "__file__", None) for module in set(sys.modules) - before}
+stamps = sorted((path, os.stat(path).st_mtime_ns) for path in files if isinstance(path, str) and os.path.isfile(path))
+value = __import__("json").dumps([done, bool(set(sys.modules) - before), stamps])  # (IPython shortens long lists)
 """
-#: IOPub messages that are output a notebook would show: a waiting kernel's imports that print,
-#: warn or fail are not done ahead (a fresh kernel's cell would show them).
-OUTPUT_MESSAGES = frozenset(
-    {"stream", "display_data", "update_display_data", "execute_result", "error", "clear_output"}
-)
+#: The only IOPub messages a waiting kernel's imports may send: anything else (output, a warning,
+#: an error, a widget's comm) a fresh kernel's cell would show or keep, so the kernel is not used.
+QUIET_MESSAGES = frozenset({"status", "execute_input"})
 
 
 @dataclass
 class _Waiting:
     kind: KernelKind
     manager: Future  # of a started AsyncKernelManager, on the kernels' loop
-    #: Once ``prepare`` asked: the ``Opening`` the kernel imported, quietly (``modules``: none left
-    #: it as it started), or None (it printed, warned or failed: it runs nothing).
+    #: What ``prepare`` asked it to import, and once done what it imported (an ``_Imported``), or
+    #: None (it printed, warned or failed, or died: it runs nothing).
+    asked: Opening | None = None
     opened: Future | None = None
 
 
@@ -309,11 +358,13 @@ class SpareKernels:
                 return
             if opening.modules in self.noisy:
                 return  # importing them showed something last time: a fresh kernel's cell must show it
+            waiting.asked = opening
             waiting.opened = asyncio.run_coroutine_threadsafe(self._open(waiting.manager, opening), self.loop)
 
-    async def _open(self, manager: Future, opening: Opening) -> Opening | None:
+    async def _open(self, manager: Future, opening: Opening) -> _Imported | None:
         """In the waiting kernel, on the kernels' loop: move to the folder, import quietly, say what was imported."""
         import ast
+        import json
 
         try:
             started: AsyncKernelManager = await asyncio.wrap_future(manager)
@@ -321,27 +372,33 @@ class SpareKernels:
             client.start_channels()
             try:
                 await ready_in(client, started, opening.folder)
+                listing = _listing(opening.folder)
                 value = await _quiet_value(
                     client, started, OPEN_IN_KERNEL % {"source": OPENING_SOURCE, "modules": opening.modules}
                 )
             finally:
                 client.stop_channels()
-        except Exception:  # noqa: BLE001 (it died or never started: the run that takes it starts another)
+            if value is None:
+                with self.lock:
+                    self.noisy.add(opening.modules)
+                return None
+            done, loaded, stamps = json.loads(ast.literal_eval(value))
+            imported = Opening(tuple(done), opening.folder, opening.environment)
+            return _Imported(imported, loaded, listing, tuple(map(tuple, stamps)))
+        except Exception:  # noqa: BLE001 (it died, never started or did not answer: a run starts another)
             return None
-        if value is None:
-            with self.lock:
-                self.noisy.add(opening.modules)
-            return None
-        done, loaded = ast.literal_eval(value)
-        return Opening(tuple(done) if loaded else (), opening.folder, opening.environment)
 
     async def _fits(self, waiting: _Waiting, run: Opening | None) -> bool:
         if waiting.opened is None:
             return True
-        opened: Opening | None = await asyncio.wrap_future(waiting.opened)
-        if opened is None:
+        asked = waiting.asked
+        if not waiting.opened.done() and not (asked is not None and asked.may_lead(run)):
+            return False  # still importing what this run will not start with: not worth waiting for
+        try:
+            imported: _Imported | None = await asyncio.wrap_future(waiting.opened)
+        except (Exception, asyncio.CancelledError):  # noqa: BLE001 (cancelled as the preview closes)
             return False
-        return not opened.modules or opened.fits(run)
+        return imported is not None and imported.fits(run)
 
     def release(self, manager: AsyncKernelManager) -> None:
         """A run is over: its kernel is killed in the background (never given to another run)."""
@@ -374,6 +431,9 @@ class SpareKernels:
             self.closed = True
             waiting, self.waiting = list(self.waiting.values()), {}
             released = list(self.stopping)
+        for entry in waiting:
+            if entry.opened is not None:
+                entry.opened.cancel()  # its client closes with it, before the loop stops
         # Stopped with the loop still running: a kill cut short would leave the kernel running
         # for as long as this process does (a preview's, a test's).
         stops = [self._shut_down(entry.manager, now=True) for entry in waiting] + released
@@ -483,18 +543,33 @@ async def ready_in(client, manager: AsyncKernelManager, folder: Path) -> None:
 
 
 async def _quiet_value(client, manager: AsyncKernelManager, expression: str) -> str | None:
-    """The ``text/plain`` value of ``expression``, evaluated silently in the kernel; None if it showed output or failed.
+    """The ``text/plain`` value of ``expression``, evaluated silently in the kernel; None if it showed anything.
 
-    A user expression: its value comes back in the reply, and it binds no name.
+    A user expression: its value comes back in the reply, and it binds no name.  A second
+    silent request follows it: what the kernel's own process wrote (C code's output, which
+    ipykernel forwards from a thread) may reach IOPub after the first request's "idle".
+    Raises ``TimeoutError`` if the kernel does not answer in ``READY_TIMEOUT`` seconds.
     """
     deadline = time.monotonic() + READY_TIMEOUT
     message_id = client.execute(
         "", silent=True, store_history=False, allow_stdin=False, user_expressions={"value": expression}
     )
     reply = await _message_about(message_id, client.get_shell_msg, manager, deadline)
+    if reply is None:
+        raise TimeoutError("the kernel did not answer")
     heard: list[dict] = []
-    idle = await _message_about(message_id, client.get_iopub_msg, manager, deadline, idle=True, heard=heard)
-    if reply is None or idle is None or any(message["msg_type"] in OUTPUT_MESSAGES for message in heard):
+    if await _message_about(message_id, client.get_iopub_msg, manager, deadline, idle=True, heard=heard) is None:
+        raise TimeoutError("the kernel did not say it was idle")
+    after = client.execute("", silent=True, store_history=False, allow_stdin=False)
+    while True:  # every IOPub message until the second request's "idle", whoever it answers
+        message = await _message_about(None, client.get_iopub_msg, manager, deadline)
+        if message is None:
+            raise TimeoutError("the kernel did not say it was idle")
+        heard.append(message)
+        if message["parent_header"].get("msg_id") == after and message["msg_type"] == "status":
+            if message["content"].get("execution_state") == "idle":
+                break
+    if any(message["msg_type"] not in QUIET_MESSAGES for message in heard):
         return None
     value = reply["content"].get("user_expressions", {}).get("value", {})
     if reply["content"].get("status") != "ok" or value.get("status") != "ok":
@@ -507,9 +582,11 @@ IOPUB_PROBE = 0.5
 
 
 async def _message_about(
-    message_id: str, next_message, manager, deadline: float, *, idle: bool = False, heard: list | None = None
+    message_id: str | None, next_message, manager, deadline: float, *, idle: bool = False, heard: list | None = None
 ):
-    """The first message answering ``message_id`` (with ``idle``: its "idle" status), or None by ``deadline``.
+    """The first message answering ``message_id`` (None: any), or None by ``deadline``.
+
+    With ``idle``: the "idle" status answering it.
 
     ``heard`` collects every message answering ``message_id`` on the way.
 
@@ -525,7 +602,7 @@ async def _message_about(
             if not await manager.is_alive():
                 raise KernelGone("the kernel died before it answered") from None
             continue
-        if message["parent_header"].get("msg_id") != message_id:
+        if message_id is not None and message["parent_header"].get("msg_id") != message_id:
             continue
         if heard is not None:
             heard.append(message)

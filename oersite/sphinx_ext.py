@@ -77,7 +77,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     # After sphinx-book-theme has prepared its header buttons (priority 501).
     app.connect("html-page-context", add_launch_buttons, priority=502)
     app.connect("builder-inited", reuse_compiled_templates)
-    app.connect("doctree-read", note_whether_numbered)
+    app.connect("doctree-read", note_whether_numbered, priority=900)  # after what others add to the page
     app.connect("builder-inited", number_figures_reading_only_pages_that_number)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1", "env_version": ENV_VERSION}
 

@@ -337,6 +337,9 @@ def test_imports_that_show_something_or_may_be_edited_are_not_done_ahead(tmp_pat
     from oersite.kernels import Opening, SpareKernels
 
     environment = installed_module(tmp_path, "warns_on_import", "import warnings\nwarnings.warn('careful')\n")
+    # Shown by IPython because the code importing it is the notebook's (``__main__``).
+    deprecated = "import warnings\nwarnings.warn('use another module', DeprecationWarning, stacklevel=2)\n"
+    installed_module(tmp_path, "deprecated_library", deprecated)
     installed_module(tmp_path, "shadowed", "INSTALLED = True\n")
     # A module beside the notebook, found before the installed one of the same name.
     (tmp_path / "shadowed.py").write_text("INSTALLED = False\n")
@@ -345,6 +348,7 @@ def test_imports_that_show_something_or_may_be_edited_are_not_done_ahead(tmp_pat
         for modules, absent in (
             (("warns_on_import",), "'warns_on_import'"),  # its cell would show the warning
             (("this",), "'this'"),  # prints the Zen of Python
+            (("deprecated_library",), "'deprecated_library'"),
             (("shadowed", "tabnanny"), "'tabnanny'"),  # the first is the folder's own: none is imported
             (("no_such_library", "tabnanny"), "'tabnanny'"),  # the notebook stops at the first
         ):
@@ -353,7 +357,41 @@ def test_imports_that_show_something_or_may_be_edited_are_not_done_ahead(tmp_pat
             kernels.prepare(DEFAULT_KERNEL, opening)
             taken, names = take(kernels, environment, tmp_path, opening)
             assert absent not in taken and names == FRESH_NAMES, modules
-        assert kernels.noisy == {("warns_on_import",), ("this",)}, "what showed something is not tried again"
+        assert kernels.noisy == {("warns_on_import",), ("this",), ("deprecated_library",)}, "not tried again"
+    finally:
+        kernels.close()
+    assert kernels_of(os.getpid()) == []
+
+
+def test_a_kernel_that_imported_ahead_is_not_used_once_a_file_could_change_the_import(tmp_path):
+    # Between the kernel's imports and the save: a file of the same name comes beside the notebook
+    # (found before the installed module), or the installed package is installed again.
+    from oersite.execute import DEFAULT_KERNEL
+    from oersite.kernels import Opening, SpareKernels
+
+    environment = installed_module(tmp_path, "lesson_library", "READY = True\n")
+    installed = next((tmp_path / "user").rglob("lesson_library.py"))
+    opening = Opening(("lesson_library",), tmp_path, "installed packages")
+    kernels = SpareKernels()
+    try:
+        take(kernels, environment, tmp_path, opening)
+        kernels.prepare(DEFAULT_KERNEL, opening)
+        modules, _names = take(kernels, environment, tmp_path, opening)
+        assert "'lesson_library'" in modules, "the opening was not imported ahead"
+
+        kernels.prepare(DEFAULT_KERNEL, opening)
+        kernels.waiting[DEFAULT_KERNEL].opened.result(60)  # imported; now the author adds a module of that name
+        (tmp_path / "lesson_library.py").write_text("READY = 'the course its own'\n")
+        modules, _names = take(kernels, environment, tmp_path, opening)
+        assert "'lesson_library'" not in modules, "a kernel that imported the installed module was used"
+        (tmp_path / "lesson_library.py").unlink()
+
+        kernels.prepare(DEFAULT_KERNEL, opening)
+        kernels.waiting[DEFAULT_KERNEL].opened.result(60)
+        stamp = installed.stat().st_mtime_ns + 1_000_000_000
+        os.utime(installed, ns=(stamp, stamp))  # pip install --force-reinstall of the same version
+        modules, _names = take(kernels, environment, tmp_path, opening)
+        assert "'lesson_library'" not in modules, "a kernel that imported the package before it was reinstalled"
     finally:
         kernels.close()
     assert kernels_of(os.getpid()) == []

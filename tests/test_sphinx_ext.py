@@ -76,7 +76,7 @@ FIGURE = """# {title}
 
 
 @pytest.mark.slow
-def test_figure_numbers_stay_right_while_pages_that_number_nothing_are_not_read_for_them(tmp_path):
+def test_figure_numbers_stay_right_while_pages_that_number_nothing_are_not_read_for_them(tmp_path, monkeypatch):
     # Sphinx numbers figures across the book; oersite hands its numbering an empty page in place
     # of one read with nothing numbered in it. The numbers a reader sees must be Sphinx's own.
     import pickle
@@ -105,6 +105,34 @@ def test_figure_numbers_stay_right_while_pages_that_number_nothing_are_not_read_
         plain = pickle.load(environment).oersite_pages_that_number_nothing
     assert "lessons/plain" in plain
     assert not plain & {"intro", "first", "second"}, "the root's toctree and the figures' pages are read"
+
+    # A rebuild after a page's edit: Sphinx's numbering reads the pages that number something
+    # (and the root, for its toctree), not the notebook's.
+    from sphinx.environment import BuildEnvironment
+    from sphinx.environment.collectors.toctree import TocTreeCollector
+
+    read_for_numbers: list[str] = []
+    numbering = TocTreeCollector.assign_figure_numbers
+    read = BuildEnvironment.get_doctree
+
+    def numbering_spied(collector, env):
+        env.numbering = True
+        try:
+            return numbering(collector, env)
+        finally:
+            del env.numbering
+
+    def read_spied(env, docname):
+        if getattr(env, "numbering", False):
+            read_for_numbers.append(docname)
+        return read(env, docname)
+
+    monkeypatch.setattr(TocTreeCollector, "assign_figure_numbers", numbering_spied)
+    monkeypatch.setattr(BuildEnvironment, "get_doctree", read_spied)
+    (course / "second.md").write_text(FIGURE.format(title="Second", name="two", caption="Edited caption."))
+    build_course(load_course(course))
+    assert sorted(read_for_numbers) == ["first", "intro", "second"]
+    monkeypatch.undo()
 
     # The first page loses its figure: the second page, unchanged, is numbered anew.
     (course / "first.md").write_text("# First\n\nNo figure now.\n")
