@@ -303,7 +303,8 @@ class SpareKernels:
         self.closing_after: Future | None = None
         #: Kernels whose run is over, being stopped in the background (``release``): ``close`` waits for them.
         self.stopping: set[Future] = set()
-        #: Openings whose imports printed, warned or failed in a waiting kernel: not imported ahead again.
+        #: Openings whose imports showed something in a waiting kernel (output, a warning, an error):
+        #: not imported ahead again.
         self.noisy: set[tuple[str, ...]] = set()
 
     async def take(
@@ -314,8 +315,8 @@ class SpareKernels:
         The next one starts in ``folder`` (a folder that exists: the notebook's own, where
         the author is likely to save again); only ``ready_in`` on a kernel's client makes
         sure of its working folder.  A waiting kernel that imported libraries ahead is taken
-        only by a run whose ``opening`` starts with them (``Opening.fits``); another run gets a
-        kernel started now.
+        only by a run whose ``opening`` starts with them, while nothing they were imported from
+        changed (``_Imported.fits``); another run gets a kernel started now.
         Raises what starting the kernel raised (``NoSuchKernel`` for a name not installed).
         """
         kind = KernelKind(name, tuple(sorted(environment.items())), log_path)
