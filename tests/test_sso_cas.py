@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import functools
 import re
+import shutil
+import time
 
 import pytest
 from conftest import REPOSITORY
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from support.cas_server import start_cas_server
 from support.journey_lab import (
     Network,
@@ -41,6 +44,19 @@ USER, PASSWORD = "Dana@example.edu", "dana-password"
 
 
 screenshot = functools.partial(keep_screenshot, folder=SCREENSHOTS)
+
+
+def stuck(page, hubs, cas, what: str) -> AssertionError:
+    """A journey that stopped: what the browser shows, and the hubs', Apache's and CAS's logs, kept for a person."""
+    screenshot(page, "stuck")
+    kept = SCREENSHOTS / f"logs-{time.strftime('%H%M%S')}"
+    kept.mkdir(parents=True, exist_ok=True)
+    for log in hubs.state.rglob("*.log"):
+        shutil.copy(log, kept / f"{log.parent.name}-{log.name}")
+    (kept / "cas.log").write_text(cas.log(), encoding="utf-8")
+    hub_log = hubs.state / "persistent" / "persistent-hub.log"
+    tail = "\n".join(hub_log.read_text(errors="replace").splitlines()[-60:]) if hub_log.exists() else "(no log)"
+    return AssertionError(f"{what}; the browser is at {page.url}; logs kept in {kept}\nthe end of {hub_log}:\n{tail}")
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +90,10 @@ def test_open_in_hub_signs_in_at_cas_and_logging_out_ends_the_cas_session(browse
         lab.fill('input[name="username"]', USER)
         lab.fill('input[name="password"]', PASSWORD)
         lab.locator('button[type="submit"], input[type="submit"]').first.click()
-        lab.wait_for_url(re.compile(r"/user/[^/]+/lab"), timeout=90_000)
+        try:
+            lab.wait_for_url(re.compile(r"/user/[^/]+/lab"), timeout=90_000)
+        except PlaywrightTimeoutError:
+            raise stuck(lab, hubs, cas, "signed in at CAS, but JupyterLab did not open within 90 s") from None
         screenshot(lab, "2-lab")
         # The CAS user Dana@example.edu, lower-cased, the one allowed domain dropped.
         assert user_prefix(lab) == "/user/dana/"
