@@ -176,9 +176,9 @@ def execute_notebooks(
             # imports ahead.  After several (the first build, a data file), the kernel stays as it
             # started, which any notebook may take.
             page, notebook = to_run[0][:2]
-            opening = run_opening(course, page, notebook, installed)
-            if opening is not None and movable(kernel_name_of(notebook)):
-                kernels.prepare(kernel_name_of(notebook), opening)
+            opening, kernel_name = run_opening(course, page, notebook, installed), kernel_name_of(notebook)
+            if opening is not None and movable(kernel_name):
+                kernels.prepare(kernel_name, opening)
         failures = [outcome for outcome in outcomes if isinstance(outcome, str)]
         results.update((outcome.page, outcome) for outcome in outcomes if isinstance(outcome, NotebookResult))
         if failures:

@@ -191,12 +191,7 @@ class Opening:
 
     def may_lead(self, run: Opening | None) -> bool:
         """Whether a kernel still importing these may suit ``run``: the same place and first import."""
-        return (
-            run is not None
-            and run.folder == self.folder
-            and run.environment == self.environment
-            and run.modules[:1] == self.modules[:1]
-        )
+        return Opening(self.modules[:1], self.folder, self.environment).leads(run)
 
     def leads(self, run: Opening | None) -> bool:
         """Whether ``run`` opens with these imports, in the same folder, with the same packages installed."""

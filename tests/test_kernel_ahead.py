@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from support.coursehelpers import make_course, write_myst_notebook, write_notebook
 from support.processes import kernels_of
+from support.user_site import installed_module
 
 from oersite.build_layout import BuildLayout
 from oersite.config import load_course
@@ -245,17 +246,6 @@ def test_a_notebooks_opening_is_its_imports_before_any_other_statement():
     assert opening("from . import sibling") == ()
     # A cell that does not run is no part of the run.
     assert opening(("import slow_thing", {"tags": ["skip-execution"]}), "import pandas") == ("pandas",)
-
-
-def installed_module(tmp_path: Path, name: str, source: str) -> dict[str, str]:
-    """A kernel environment in which ``name`` is installed (a user site of its own), with ``source``."""
-    import sysconfig
-
-    user_base = tmp_path / "user"
-    site_packages = Path(sysconfig.get_path("purelib", f"{os.name}_user", vars={"userbase": str(user_base)}))
-    site_packages.mkdir(parents=True, exist_ok=True)
-    (site_packages / f"{name}.py").write_text(source)
-    return {**os.environ, "PYTHONUSERBASE": str(user_base)}
 
 
 async def in_kernel(manager, expression: str) -> str:

@@ -21,6 +21,7 @@ from support.cli import oersite
 from support.coursehelpers import make_course, tree_digest, write_notebook
 from support.preview import Preview
 from support.processes import kernels_of
+from support.user_site import installed_module
 
 from oersite.new import starter_files
 
@@ -277,21 +278,18 @@ def test_each_save_runs_its_notebook_in_a_fresh_kernel_in_the_notebooks_folder(t
 def test_the_next_save_finds_its_libraries_imported_and_the_page_still_shows_a_fresh_run(tmp_path):
     # Two installed libraries (a user site of the preview's own): one notes each time it is
     # imported, the other prints as it is imported, which a fresh kernel's first cell shows.
-    import sysconfig
-
-    user_base = tmp_path / "user"
-    site_packages = Path(sysconfig.get_path("purelib", f"{os.name}_user", vars={"userbase": str(user_base)}))
-    site_packages.mkdir(parents=True)
     imports = tmp_path / "imports.log"
-    (site_packages / "lesson_library.py").write_text(
+    installed_module(
+        tmp_path,
+        "lesson_library",
         "import os, time\nIMPORTED_AT = time.time()\n"
-        "with open(os.environ['LESSON_IMPORTS'], 'a') as log:\n    log.write(f'{IMPORTED_AT!r}\\n')\n"
+        "with open(os.environ['LESSON_IMPORTS'], 'a') as log:\n    log.write(f'{IMPORTED_AT!r}\\n')\n",
     )
-    (site_packages / "chatty_library.py").write_text("print('chatty_library says hello')\n")
+    installed = installed_module(tmp_path, "chatty_library", "print('chatty_library says hello')\n")
     quiet = ["import lesson_library", "print('imported at', repr(lesson_library.IMPORTED_AT))", "print(sorted(dir()))"]
     chatty = ["import chatty_library", "print('ran')"]
     course = make_course(tmp_path / "course", {"lessons/quiet.ipynb": quiet, "lessons/chatty.ipynb": chatty})
-    environment = {**os.environ, "PYTHONUSERBASE": str(user_base), "LESSON_IMPORTS": str(imports)}
+    environment = {**installed, "LESSON_IMPORTS": str(imports)}
     running = Preview(course, environment)
 
     def save_and_show(name: str, cells: list[str], number: int) -> tuple[float, str]:
